@@ -1,0 +1,47 @@
+// roomcast serve: the signalling server and web client on their own.
+#include "app.h"
+
+#include <cstdio>
+
+namespace roomcast::app {
+
+int cmd_serve(int argc, char **argv) {
+  ServerOptions opts;
+  g_autofree char *host = g_strdup(opts.host.c_str());
+  int port = static_cast<int>(opts.port);
+  gboolean verbose = FALSE;
+  GOptionEntry entries[] = {
+      {"host", 0, 0, G_OPTION_ARG_STRING, &host, "Address to listen on (127.0.0.1)", "ADDR"},
+      {"port", 'p', 0, G_OPTION_ARG_INT, &port, "Port to listen on; 0 picks a free one (8443)", "PORT"},
+      {"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Log every join, leave and error", nullptr},
+      {nullptr}};
+  g_autoptr(GOptionContext) ctx = g_option_context_new("- run the signalling server");
+  g_option_context_add_main_entries(ctx, entries, nullptr);
+  g_option_context_add_group(ctx, server_option_group(opts));
+  if (!parse_options(ctx, argc, argv)) return 2;
+  if (port < 0 || port > 65535) {
+    g_printerr("roomcast serve: --port must be 0-65535\n");
+    return 2;
+  }
+  if (verbose) enable_verbose();
+  opts.host = host;
+  opts.port = static_cast<unsigned>(port);
+
+  g_autoptr(GMainLoop) loop = g_main_loop_new(nullptr, FALSE);
+  Server server(opts);
+  g_autoptr(GError) err = nullptr;
+  if (!server.start(&err)) {
+    g_printerr("roomcast serve: %s\n", err->message);
+    return 1;
+  }
+  printf("roomcast serve: listening on %s\n", server.ws_url().c_str());
+  printf("roomcast serve: web client at %s\n", server.http_url().c_str());
+  fflush(stdout);
+  quit_on_signals(loop);
+  g_main_loop_run(loop);
+  server.stop();
+  printf("roomcast serve: stopped\n");
+  return 0;
+}
+
+} // namespace roomcast::app

@@ -1,0 +1,56 @@
+// roomcast: screen broadcasting (live) and mesh meetings over WebRTC.
+#include "app.h"
+
+#include "roomcast-config.h"
+
+#include <cstdio>
+#include <cstring>
+
+namespace {
+
+struct Command {
+  const char *name;
+  int (*run)(int, char **);
+  const char *summary;
+};
+
+const Command kCommands[] = {
+    {"serve", roomcast::app::cmd_serve, "run the signalling server and web client"},
+    {"live", roomcast::app::cmd_live, "broadcast a screen (or any pipeline) to a room"},
+    {"watch", roomcast::app::cmd_watch, "watch a live room with GStreamer"},
+};
+
+void usage(FILE *out) {
+  fprintf(out, "Usage: roomcast COMMAND [OPTIONS]\n\nCommands:\n");
+  for (const auto &c : kCommands) fprintf(out, "  %-8s %s\n", c.name, c.summary);
+  fprintf(out, "\n'roomcast COMMAND --help' shows a command's options.\n");
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    usage(stderr);
+    return 2;
+  }
+  if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+    usage(stdout);
+    return 0;
+  }
+  if (!strcmp(argv[1], "--version")) {
+    printf("roomcast %s\n", ROOMCAST_VERSION);
+    return 0;
+  }
+  for (const auto &c : kCommands) {
+    if (!strcmp(argv[1], c.name)) {
+      // The subcommand sees "roomcast NAME" as its program name.
+      g_autofree char *prog = g_strdup_printf("roomcast %s", c.name);
+      g_set_prgname(prog);
+      argv[1] = argv[0];
+      return c.run(argc - 1, argv + 1);
+    }
+  }
+  fprintf(stderr, "roomcast: unknown command '%s'\n\n", argv[1]);
+  usage(stderr);
+  return 2;
+}

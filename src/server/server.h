@@ -1,0 +1,63 @@
+// roomcast signalling server: rooms, roles, relay and the static web client, on libsoup 3.
+//
+// Threading: a Server lives on the thread-default GMainContext of the thread that calls start()
+// and must only be touched from that thread (libsoup's rule). Everything it does runs there.
+#pragma once
+
+#include <glib.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace roomcast {
+
+struct ServerOptions {
+  std::string host = "127.0.0.1"; // "0.0.0.0" or "::" listens on every interface
+  unsigned port = 8443;            // 0 picks a free port; see Server::port()
+  std::uint64_t max_message_size = 64 * 1024; // bytes; larger messages get error too-large
+  unsigned max_rooms = 1000;
+  unsigned max_peers_per_room = 200;
+  unsigned max_connections = 20000;
+  double max_rate = 50.0;   // messages per second per connection (sustained)
+  unsigned max_burst = 200; // messages a connection may send at once
+  unsigned ping_interval_s = 10; // server pings a quiet connection this often
+  unsigned ping_timeout_s = 30;  // and drops it after this long without any message
+  std::string web_root; // serve the web client from this folder instead of the built-in copy
+};
+
+struct ServerStats {
+  std::uint64_t connections = 0; // open WebSocket connections
+  std::uint64_t peers = 0;       // connections that joined a room
+  std::uint64_t rooms = 0;
+  std::uint64_t relayed = 0;     // offer/answer/ice messages relayed since start
+  std::uint64_t errors = 0;      // error messages sent since start
+};
+
+class Server {
+public:
+  explicit Server(ServerOptions opts);
+  ~Server();
+  Server(const Server &) = delete;
+  Server &operator=(const Server &) = delete;
+
+  // Binds and starts serving on the thread-default main context.
+  bool start(GError **error);
+  void stop();
+
+  unsigned port() const;
+  // ws://HOST:PORT/ws and http://HOST:PORT/ for the address bound.
+  std::string ws_url() const;
+  std::string http_url() const;
+  ServerStats stats() const;
+
+  struct Impl;
+
+private:
+  std::unique_ptr<Impl> impl_;
+};
+
+GQuark server_error_quark();
+#define ROOMCAST_SERVER_ERROR (roomcast::server_error_quark())
+
+} // namespace roomcast
