@@ -1,0 +1,75 @@
+#include "common.h"
+
+namespace roomcast {
+
+GType roomcast_codec_get_type() {
+  static GType type = 0;
+  static const GEnumValue values[] = {
+      {static_cast<gint>(Codec::VP8), "VP8", "vp8"},
+      {static_cast<gint>(Codec::VP9), "VP9", "vp9"},
+      {static_cast<gint>(Codec::H264), "H.264 constrained baseline", "h264"},
+      {0, nullptr, nullptr}};
+  if (g_once_init_enter(&type)) g_once_init_leave(&type, g_enum_register_static("GstRoomcastCodec", values));
+  return type;
+}
+
+void configure_webrtcbin(GstElement *webrtc, const IceConfig &cfg) {
+  g_object_set(webrtc, "bundle-policy", GST_WEBRTC_BUNDLE_POLICY_MAX_BUNDLE, "latency",
+               cfg.latency_ms, nullptr);
+  if (!cfg.stun_server.empty()) g_object_set(webrtc, "stun-server", cfg.stun_server.c_str(), nullptr);
+  if (!cfg.turn_server.empty()) {
+    gboolean ok = FALSE;
+    g_signal_emit_by_name(webrtc, "add-turn-server", cfg.turn_server.c_str(), &ok);
+    if (!ok) GST_WARNING_OBJECT(webrtc, "TURN server '%s' refused", cfg.turn_server.c_str());
+  }
+  if (cfg.loopback) {
+    GstObject *ice = nullptr;
+    g_object_get(webrtc, "ice-agent", &ice, nullptr);
+    if (ice) {
+      gboolean ok = FALSE;
+      g_signal_emit_by_name(ice, "add-local-ip-address", "127.0.0.1", &ok);
+      g_object_set(ice, "ice-tcp", FALSE, nullptr);
+      gst_object_unref(ice);
+    }
+  }
+}
+
+void quit_loop_on(GMainContext *ctx, GMainLoop *loop) {
+  // Through a source, so a quit that comes before the loop runs is not lost.
+  g_main_context_invoke_full(
+      ctx, G_PRIORITY_LOW,
+      [](gpointer d) -> gboolean {
+        g_main_loop_quit(static_cast<GMainLoop *>(d));
+        return G_SOURCE_REMOVE;
+      },
+      g_main_loop_ref(loop), reinterpret_cast<GDestroyNotify>(g_main_loop_unref));
+}
+
+void Worker::start(const char *name) {
+  if (thread_) return;
+  ctx_ = g_main_context_new();
+  loop_ = g_main_loop_new(ctx_, FALSE);
+  thread_ = g_thread_new(
+      name,
+      [](gpointer d) -> gpointer {
+        auto *w = static_cast<Worker *>(d);
+        g_main_context_push_thread_default(w->ctx_);
+        g_main_loop_run(w->loop_);
+        // Run what was queued before the stop.
+        while (g_main_context_iteration(w->ctx_, FALSE)) {
+        }
+        g_main_context_pop_thread_default(w->ctx_);
+        return nullptr;
+      },
+      this);
+}
+
+void Worker::stop() {
+  if (!thread_) return;
+  quit_loop_on(ctx_, loop_);
+  g_thread_join(std::exchange(thread_, nullptr));
+  g_main_loop_unref(std::exchange(loop_, nullptr));
+  g_main_context_unref(std::exchange(ctx_, nullptr));
+}
+
+} // namespace roomcast

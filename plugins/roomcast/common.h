@@ -1,0 +1,57 @@
+// Pieces shared by roomcastsink and roomcastsrc.
+#pragma once
+
+#include <gst/gst.h>
+#include <gst/webrtc/webrtc.h>
+
+#include <string>
+#include <utility>
+
+namespace roomcast {
+
+enum class Codec { VP8, VP9, H264 };
+
+#define GST_TYPE_ROOMCAST_CODEC (roomcast::roomcast_codec_get_type())
+GType roomcast_codec_get_type();
+
+struct IceConfig {
+  std::string stun_server; // stun://host:port, empty for none
+  std::string turn_server; // turn(s)://user:pass@host:port, empty for none
+  bool loopback = false;   // add 127.0.0.1 to the ICE agent and drop TCP candidates
+  guint latency_ms = 50;   // receive jitterbuffer
+};
+
+// Applies ICE and jitterbuffer settings to a new webrtcbin (before it negotiates).
+void configure_webrtcbin(GstElement *webrtc, const IceConfig &cfg);
+
+// Runs `fn` on `ctx` (taking ownership of the callable).
+template <typename F> void invoke_on(GMainContext *ctx, F &&fn) {
+  auto *call = new F(std::forward<F>(fn));
+  g_main_context_invoke_full(
+      ctx, G_PRIORITY_DEFAULT,
+      [](gpointer d) -> gboolean {
+        (*static_cast<F *>(d))();
+        return G_SOURCE_REMOVE;
+      },
+      call, [](gpointer d) { delete static_cast<F *>(d); });
+}
+
+// Quits `loop` from within `ctx`, even if the loop has not started running yet.
+void quit_loop_on(GMainContext *ctx, GMainLoop *loop);
+
+// A thread with its own main context: where an element does its control work.
+class Worker {
+public:
+  void start(const char *name);
+  void stop(); // joins; must not be called from the worker itself
+  GMainContext *context() const { return ctx_; }
+  bool running() const { return thread_ != nullptr; }
+  bool on_worker() const { return g_thread_self() == thread_; }
+
+private:
+  GMainContext *ctx_ = nullptr;
+  GMainLoop *loop_ = nullptr;
+  GThread *thread_ = nullptr;
+};
+
+} // namespace roomcast

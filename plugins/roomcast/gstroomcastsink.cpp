@@ -1,0 +1,1377 @@
+/**
+ * SECTION:element-roomcastsink
+ * @title: roomcastsink
+ *
+ * Broadcasts its input to every peer of a roomcast room. Raw input is encoded once (VP8 by
+ * default; VP9 or H.264 constrained baseline with #GstRoomcastSink:codec), already-encoded
+ * VP8/VP9/H.264/Opus is payloaded as it is. A `tee` per stream feeds one `queue ! webrtcbin`
+ * branch per peer. The element joins the room as host when it goes to PAUSED, offers to every
+ * viewer that joins, trickles ICE both ways, forces a keyframe when a peer connects and forwards
+ * viewers' picture loss reports to the encoder, at most one keyframe per
+ * #GstRoomcastSink:min-keyframe-interval. A peer that leaves, fails ICE or sends no RTCP for
+ * #GstRoomcastSink:peer-timeout seconds is removed without pausing the others.
+ *
+ * Non-live input (a file) must be paced by the pipeline, e.g. with `clocksync`.
+ *
+ * ## Example launch line
+ * |[
+ * gst-launch-1.0 videotestsrc is-live=true ! video/x-raw,width=1280,height=720,framerate=30/1 ! \
+ *     roomcastsink signaller::uri=ws://127.0.0.1:8443/ws room=demo
+ * gst-launch-1.0 ximagesrc use-damage=false ! video/x-raw,framerate=30/1 ! videoconvert ! \
+ *     roomcastsink name=s room=demo codec=h264 bitrate=3000 \
+ *     audiotestsrc is-live=true ! s.audio_0
+ * ]|
+ */
+#include "gstroomcastsink.h"
+
+#include "common.h"
+#include "gstroomcastsignaller.h"
+#include "gstroomcastwssignaller.h"
+
+#include <gst/video/video.h>
+#include <gst/webrtc/webrtc.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+GST_DEBUG_CATEGORY_STATIC(roomcastsink_debug);
+#define GST_CAT_DEFAULT roomcastsink_debug
+
+using roomcast::Codec;
+
+namespace {
+
+enum class Media { Video, Audio };
+
+struct Stream {
+  GstElement *owner = nullptr;  // the roomcastsink (no ref: streams live as long as it)
+  Media media = Media::Video;
+  GstPad *ghost = nullptr;      // the element's sink pad (owned by the element)
+  GstElement *inq = nullptr;    // owned by the bin
+  GstElement *tee = nullptr;    // owned by the bin, set once the chain is built
+  GstElement *encoder = nullptr; // owned by the bin; null for encoded input
+  GstCaps *codec_caps = nullptr; // (lock) what peers are offered, set at the first caps
+  bool ready = false;            // (lock)
+};
+
+struct Branch {
+  GstPad *tee_pad = nullptr;    // ref
+  GstElement *queue = nullptr;  // ref
+};
+
+struct Peer {
+  std::string id;
+  GstElement *webrtc = nullptr; // ref
+  std::vector<Branch> branches;
+  gint64 created_us = 0;
+  // Written on webrtcbin's threads, read on the worker.
+  std::atomic<gint64> connected_us{0};
+  std::atomic<gint64> last_rtcp_us{0};
+  std::atomic<int> state{GST_WEBRTC_PEER_CONNECTION_STATE_NEW};
+  // (lock) stats from the last get-stats
+  guint64 bytes_sent = 0;
+  double bitrate_bps = 0;
+  double rtt_s = 0;
+  double fraction_lost = 0;
+  gint64 packets_lost = 0;
+  guint64 nacks = 0, plis = 0;
+  gint64 stats_us = 0;
+};
+
+struct Settings {
+  std::string room = "default";
+  std::string name;
+  roomcast::IceConfig ice;
+  Codec codec = Codec::VP8;
+  guint bitrate_kbps = 2000;
+  guint max_peers = 100;
+  guint min_keyframe_interval_ms = 500;
+  guint peer_timeout_s = 15;
+};
+
+struct Private {
+  // Lock order: `lock` is a leaf. Never hold it while calling into webrtcbin, the signaller,
+  // a pad (link, push, probe add) or while emitting a signal.
+  std::mutex lock;
+  Settings settings;                                  // (lock)
+  GstRoomcastSignaller *signaller = nullptr;          // (lock) ref
+  std::vector<gulong> signaller_handlers;
+  std::map<std::string, std::shared_ptr<Peer>> peers; // (lock)
+  std::vector<std::string> waiting;                   // (lock) joined before the streams were ready
+  std::vector<std::unique_ptr<Stream>> streams;       // (lock) for the vector; fields as marked
+  bool active = false;                                // (lock) between PAUSED and READY
+  std::string own_id;                                 // (lock)
+
+  roomcast::Worker worker; // control work: peers come and go here
+  GSource *tick = nullptr; // 1 s stats and liveness tick on the worker
+
+  // Keyframe limiter (lock)
+  gint64 last_keyframe_us = 0;
+  bool keyframe_pending = false;
+  std::atomic<guint64> frames{0};
+  std::atomic<guint64> keyframes_forwarded{0}, keyframes_coalesced{0};
+};
+
+} // namespace
+
+struct _GstRoomcastSink {
+  GstBin parent;
+  Private *priv;
+};
+
+static void gst_roomcast_sink_child_proxy_init(GstChildProxyInterface *iface);
+
+G_DEFINE_TYPE_WITH_CODE(GstRoomcastSink, gst_roomcast_sink, GST_TYPE_BIN,
+                        G_IMPLEMENT_INTERFACE(GST_TYPE_CHILD_PROXY,
+                                              gst_roomcast_sink_child_proxy_init)
+                            GST_DEBUG_CATEGORY_INIT(roomcastsink_debug, "roomcastsink", 0,
+                                                    "roomcast sink"))
+GST_ELEMENT_REGISTER_DEFINE(roomcastsink, "roomcastsink", GST_RANK_NONE, GST_TYPE_ROOMCAST_SINK)
+
+enum {
+  PROP_0,
+  PROP_SIGNALLER,
+  PROP_ROOM,
+  PROP_NAME_IN_ROOM,
+  PROP_STUN_SERVER,
+  PROP_TURN_SERVER,
+  PROP_ICE_LOOPBACK,
+  PROP_CODEC,
+  PROP_BITRATE,
+  PROP_MAX_PEERS,
+  PROP_LATENCY,
+  PROP_MIN_KEYFRAME_INTERVAL,
+  PROP_PEER_TIMEOUT,
+  PROP_STATS,
+};
+
+enum { SIGNAL_PEER_ADDED, SIGNAL_PEER_REMOVED, N_SIGNALS };
+static guint sink_signals[N_SIGNALS];
+
+static GstStaticPadTemplate video_template = GST_STATIC_PAD_TEMPLATE(
+    "video_%u", GST_PAD_SINK, GST_PAD_REQUEST,
+    GST_STATIC_CAPS("video/x-raw(ANY); video/x-vp8; video/x-vp9; "
+                    "video/x-h264, stream-format=(string){ avc, byte-stream }, "
+                    "alignment=(string)au"));
+static GstStaticPadTemplate audio_template =
+    GST_STATIC_PAD_TEMPLATE("audio_%u", GST_PAD_SINK, GST_PAD_REQUEST,
+                            GST_STATIC_CAPS("audio/x-raw(ANY); audio/x-opus"));
+
+static GstElement *make(const char *factory, const char *name = nullptr) {
+  GstElement *e = gst_element_factory_make(factory, name);
+  if (!e) GST_ERROR("missing element '%s' (is its GStreamer plugin installed?)", factory);
+  return e;
+}
+
+// ---- encoding chain ----------------------------------------------------------------------------
+
+static const char *encoding_name(Codec c) {
+  switch (c) {
+  case Codec::VP9:
+    return "VP9";
+  case Codec::H264:
+    return "H264";
+  default:
+    return "VP8";
+  }
+}
+
+static int payload_type(Codec c) {
+  switch (c) {
+  case Codec::VP9:
+    return 98;
+  case Codec::H264:
+    return 102;
+  default:
+    return 96;
+  }
+}
+
+// What a peer is offered for a stream. Kept minimal: webrtcbin adds the rest.
+static GstCaps *codec_caps_for(Media media, Codec codec) {
+  if (media == Media::Audio)
+    return gst_caps_from_string("application/x-rtp,media=audio,encoding-name=OPUS,payload=111,"
+                                "clock-rate=48000,encoding-params=(string)2");
+  GstCaps *caps = gst_caps_new_simple(
+      "application/x-rtp", "media", G_TYPE_STRING, "video", "encoding-name", G_TYPE_STRING,
+      encoding_name(codec), "payload", G_TYPE_INT, payload_type(codec), "clock-rate", G_TYPE_INT,
+      90000, "rtcp-fb-nack-pli", G_TYPE_BOOLEAN, TRUE, "rtcp-fb-ccm-fir", G_TYPE_BOOLEAN, TRUE,
+      "rtcp-fb-nack", G_TYPE_BOOLEAN, TRUE, nullptr);
+  if (codec == Codec::H264)
+    gst_caps_set_simple(caps, "packetization-mode", G_TYPE_STRING, "1", "profile-level-id",
+                        G_TYPE_STRING, "42e01f", "level-asymmetry-allowed", G_TYPE_STRING, "1",
+                        nullptr);
+  return caps;
+}
+
+static GstElement *make_video_encoder(Codec codec, guint kbps) {
+  GstElement *enc = nullptr;
+  switch (codec) {
+  case Codec::VP8:
+  case Codec::VP9:
+    enc = make(codec == Codec::VP8 ? "vp8enc" : "vp9enc", "encoder");
+    if (!enc) return nullptr;
+    // Realtime: no lookahead, CBR, a long GOP (peers ask for keyframes when they need them).
+    g_object_set(enc, "deadline", G_GINT64_CONSTANT(1), "target-bitrate", gint(kbps * 1000),
+                 "lag-in-frames", 0, "keyframe-max-dist", 600, "threads", 2, nullptr);
+    gst_util_set_object_arg(G_OBJECT(enc), "end-usage", "cbr");
+    gst_util_set_object_arg(G_OBJECT(enc), "error-resilient", "default");
+    g_object_set(enc, "cpu-used", codec == Codec::VP8 ? 8 : 8, nullptr);
+    if (codec == Codec::VP9) g_object_set(enc, "row-mt", TRUE, nullptr);
+    break;
+  case Codec::H264:
+    enc = make("x264enc", "encoder");
+    if (!enc) return nullptr;
+    gst_util_set_object_arg(G_OBJECT(enc), "tune", "zerolatency");
+    gst_util_set_object_arg(G_OBJECT(enc), "speed-preset", "ultrafast");
+    g_object_set(enc, "bitrate", kbps, "key-int-max", 600, "b-adapt", FALSE, "bframes", 0,
+                 nullptr);
+    break;
+  }
+  return enc;
+}
+
+static void set_encoder_bitrate(GstElement *enc, guint kbps) {
+  if (!enc) return;
+  if (g_object_class_find_property(G_OBJECT_GET_CLASS(enc), "target-bitrate"))
+    g_object_set(enc, "target-bitrate", gint(kbps * 1000), nullptr);
+  else if (g_object_class_find_property(G_OBJECT_GET_CLASS(enc), "bitrate"))
+    g_object_set(enc, "bitrate", kbps, nullptr);
+}
+
+static GstPadProbeReturn on_tee_caps(GstPad *pad, GstPadProbeInfo *info, gpointer data);
+static GstPadProbeReturn on_keyframe_request(GstPad *pad, GstPadProbeInfo *info, gpointer data);
+static GstPadProbeReturn on_frame(GstPad *pad, GstPadProbeInfo *info, gpointer data);
+
+// Builds `[convert ! encoder !] payloader ! tee` for a stream whose caps are now known. Runs on
+// the streaming thread of the stream's input queue, before the first data leaves it.
+static bool build_chain(GstRoomcastSink *self, Stream *st, GstCaps *caps) {
+  Private *priv = self->priv;
+  const GstStructure *s = gst_caps_get_structure(caps, 0);
+  const char *name = gst_structure_get_name(s);
+  Codec codec;
+  guint kbps;
+  {
+    std::lock_guard l(priv->lock);
+    codec = priv->settings.codec;
+    kbps = priv->settings.bitrate_kbps;
+  }
+  std::vector<GstElement *> chain;
+  GstElement *counted = nullptr; // where frames are counted (encoded video)
+  if (st->media == Media::Video) {
+    if (g_str_equal(name, "video/x-raw")) {
+      GstElement *conv = make("videoconvert");
+      GstElement *filter = make("capsfilter");
+      GstElement *enc = make_video_encoder(codec, kbps);
+      if (!conv || !filter || !enc) return false;
+      GstCaps *fc = gst_caps_from_string("video/x-raw,format=I420");
+      g_object_set(filter, "caps", fc, nullptr);
+      gst_caps_unref(fc);
+      chain = {conv, filter, enc};
+      st->encoder = enc;
+      if (codec == Codec::H264) {
+        GstElement *profile = make("capsfilter");
+        GstCaps *pc = gst_caps_from_string("video/x-h264,profile=constrained-baseline");
+        g_object_set(profile, "caps", pc, nullptr);
+        gst_caps_unref(pc);
+        chain.push_back(profile);
+      }
+      counted = chain.back();
+    } else {
+      if (g_str_equal(name, "video/x-vp8"))
+        codec = Codec::VP8;
+      else if (g_str_equal(name, "video/x-vp9"))
+        codec = Codec::VP9;
+      else if (g_str_equal(name, "video/x-h264")) {
+        codec = Codec::H264;
+        GstElement *parse = make("h264parse");
+        if (!parse) return false;
+        g_object_set(parse, "config-interval", -1, nullptr);
+        chain.push_back(parse);
+      } else {
+        GST_ELEMENT_ERROR(self, STREAM, FORMAT, ("unsupported video input %s", name), (nullptr));
+        return false;
+      }
+    }
+    const char *pay_name = codec == Codec::VP8   ? "rtpvp8pay"
+                           : codec == Codec::VP9 ? "rtpvp9pay"
+                                                 : "rtph264pay";
+    GstElement *pay = make(pay_name, "video-pay");
+    if (!pay) return false;
+    g_object_set(pay, "pt", payload_type(codec), "mtu", 1200, nullptr);
+    if (codec == Codec::H264) {
+      g_object_set(pay, "config-interval", -1, nullptr);
+      gst_util_set_object_arg(G_OBJECT(pay), "aggregate-mode", "zero-latency");
+    } else {
+      gst_util_set_object_arg(G_OBJECT(pay), "picture-id-mode", "15-bit");
+    }
+    if (!counted) counted = pay;
+    chain.push_back(pay);
+  } else {
+    if (g_str_equal(name, "audio/x-raw")) {
+      GstElement *conv = make("audioconvert"), *res = make("audioresample"),
+                 *enc = make("opusenc");
+      if (!conv || !res || !enc) return false;
+      g_object_set(enc, "bitrate", 64000, nullptr);
+      gst_util_set_object_arg(G_OBJECT(enc), "audio-type", "voice");
+      chain = {conv, res, enc};
+    }
+    GstElement *pay = make("rtpopuspay", "audio-pay");
+    if (!pay) return false;
+    g_object_set(pay, "pt", 111, "mtu", 1200, nullptr);
+    chain.push_back(pay);
+  }
+  GstElement *tee = make("tee");
+  if (!tee) return false;
+  g_object_set(tee, "allow-not-linked", TRUE, nullptr);
+  chain.push_back(tee);
+
+  for (GstElement *e : chain) gst_bin_add(GST_BIN(self), e);
+  GstElement *prev = st->inq;
+  for (GstElement *e : chain) {
+    if (!gst_element_link(prev, e)) {
+      GST_ELEMENT_ERROR(self, CORE, NEGOTIATION, ("cannot link the encoding chain"),
+                        ("%s ! %s", GST_ELEMENT_NAME(prev), GST_ELEMENT_NAME(e)));
+      return false;
+    }
+    prev = e;
+  }
+  GstPad *tee_sink = gst_element_get_static_pad(tee, "sink");
+  gst_pad_add_probe(tee_sink, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, on_tee_caps, st, nullptr);
+  if (st->media == Media::Video)
+    gst_pad_add_probe(tee_sink, GST_PAD_PROBE_TYPE_EVENT_UPSTREAM, on_keyframe_request, self,
+                      nullptr);
+  gst_object_unref(tee_sink);
+  if (st->media == Media::Video && counted) {
+    GstPad *src = gst_element_get_static_pad(counted, "src");
+    gst_pad_add_probe(src, GST_PAD_PROBE_TYPE_BUFFER, on_frame, self, nullptr);
+    gst_object_unref(src);
+  }
+  for (GstElement *e : chain) gst_element_sync_state_with_parent(e);
+  st->tee = tee;
+  {
+    std::lock_guard l(priv->lock);
+    gst_caps_replace(&st->codec_caps, nullptr);
+    st->codec_caps = codec_caps_for(st->media, codec);
+  }
+  GST_INFO_OBJECT(self, "%s chain built for %s", st->media == Media::Video ? "video" : "audio",
+                  name);
+  return true;
+}
+
+static GstPadProbeReturn on_input_caps(GstPad *, GstPadProbeInfo *info, gpointer data) {
+  auto *st = static_cast<Stream *>(data);
+  GstEvent *ev = GST_PAD_PROBE_INFO_EVENT(info);
+  if (GST_EVENT_TYPE(ev) != GST_EVENT_CAPS) return GST_PAD_PROBE_OK;
+  if (st->tee) return GST_PAD_PROBE_REMOVE;
+  GstCaps *caps = nullptr;
+  gst_event_parse_caps(ev, &caps);
+  if (!build_chain(GST_ROOMCAST_SINK(st->owner), st, caps)) return GST_PAD_PROBE_DROP;
+  // Linked now: the caps event goes on to the new chain.
+  return GST_PAD_PROBE_REMOVE;
+}
+
+// ---- frames, keyframes --------------------------------------------------------------------------
+
+static GstPadProbeReturn on_frame(GstPad *, GstPadProbeInfo *info, gpointer data) {
+  auto *self = GST_ROOMCAST_SINK(data);
+  // Encoder output is one buffer a frame; for payloaded passthrough count RTP marker-less.
+  self->priv->frames.fetch_add(1, std::memory_order_relaxed);
+  return GST_PAD_PROBE_OK;
+}
+
+static GstEvent *new_keyframe_request(bool limited) {
+  GstEvent *ev = gst_video_event_new_upstream_force_key_unit(GST_CLOCK_TIME_NONE, TRUE, 0);
+  if (limited) {
+    GstStructure *s = gst_event_writable_structure(ev);
+    gst_structure_set(s, "roomcast-passed", G_TYPE_BOOLEAN, TRUE, nullptr);
+  }
+  return ev;
+}
+
+static Stream *video_stream(Private *priv) {
+  for (auto &s : priv->streams)
+    if (s->media == Media::Video) return s.get();
+  return nullptr;
+}
+
+// Sends one coalesced keyframe request when the limiter's interval has passed.
+static gboolean send_deferred_keyframe(gpointer data) {
+  auto *self = GST_ROOMCAST_SINK(data);
+  Private *priv = self->priv;
+  GstElement *tee = nullptr;
+  {
+    std::lock_guard l(priv->lock);
+    priv->keyframe_pending = false;
+    priv->last_keyframe_us = g_get_monotonic_time();
+    if (Stream *st = video_stream(priv); st && st->tee) tee = GST_ELEMENT(gst_object_ref(st->tee));
+  }
+  if (tee) {
+    GstPad *sink = gst_element_get_static_pad(tee, "sink");
+    gst_pad_push_event(sink, new_keyframe_request(true));
+    gst_object_unref(sink);
+    gst_object_unref(tee);
+    priv->keyframes_forwarded++;
+  }
+  return G_SOURCE_REMOVE;
+}
+
+// Upstream force-key-unit requests (peers connecting, viewers' PLI/FIR) pass here on their way
+// to the shared encoder: at most one per interval; the rest are coalesced into one request
+// sent when the interval ends, so every viewer gets its keyframe and the encoder no storm.
+static GstPadProbeReturn on_keyframe_request(GstPad *, GstPadProbeInfo *info, gpointer data) {
+  auto *self = GST_ROOMCAST_SINK(data);
+  Private *priv = self->priv;
+  GstEvent *ev = GST_PAD_PROBE_INFO_EVENT(info);
+  if (!gst_video_event_is_force_key_unit(ev)) return GST_PAD_PROBE_OK;
+  const GstStructure *s = gst_event_get_structure(ev);
+  if (s && gst_structure_has_field(s, "roomcast-passed")) return GST_PAD_PROBE_OK;
+  gint64 now = g_get_monotonic_time();
+  std::lock_guard l(priv->lock);
+  gint64 interval = gint64(priv->settings.min_keyframe_interval_ms) * 1000;
+  if (now - priv->last_keyframe_us >= interval) {
+    priv->last_keyframe_us = now;
+    priv->keyframes_forwarded++;
+    return GST_PAD_PROBE_OK;
+  }
+  priv->keyframes_coalesced++;
+  if (!priv->keyframe_pending && priv->worker.running()) {
+    priv->keyframe_pending = true;
+    guint delay_ms = guint((interval - (now - priv->last_keyframe_us)) / 1000) + 1;
+    GSource *src = g_timeout_source_new(delay_ms);
+    g_source_set_callback(src, send_deferred_keyframe, gst_object_ref(self), gst_object_unref);
+    g_source_attach(src, priv->worker.context());
+    g_source_unref(src);
+  }
+  return GST_PAD_PROBE_DROP;
+}
+
+// ---- peers ------------------------------------------------------------------------------------
+
+static std::shared_ptr<Peer> find_peer(Private *priv, const std::string &id) {
+  std::lock_guard l(priv->lock);
+  auto it = priv->peers.find(id);
+  return it == priv->peers.end() ? nullptr : it->second;
+}
+
+static GstRoomcastSignaller *ref_signaller(Private *priv) {
+  std::lock_guard l(priv->lock);
+  return priv->signaller ? GST_ROOMCAST_SIGNALLER(g_object_ref(priv->signaller)) : nullptr;
+}
+
+// What webrtcbin callbacks carry: the element (weakly) and the peer id. Looked up again on use.
+struct PeerRef {
+  GWeakRef sink;
+  std::string id;
+  static PeerRef *make(GstRoomcastSink *self, const std::string &id) {
+    auto *r = new PeerRef{{}, id};
+    g_weak_ref_init(&r->sink, self);
+    return r;
+  }
+  static void destroy(gpointer p) {
+    auto *r = static_cast<PeerRef *>(p);
+    g_weak_ref_clear(&r->sink);
+    delete r;
+  }
+  static void closure_destroy(gpointer p, GClosure *) { destroy(p); }
+  GstRoomcastSink *get() { return static_cast<GstRoomcastSink *>(g_weak_ref_get(&sink)); }
+};
+
+static void remove_peer(GstRoomcastSink *self, const std::string &id, const char *why);
+
+// Queues `remove_peer` on the worker (from any thread).
+static void schedule_remove(GstRoomcastSink *self, const std::string &id, const char *why) {
+  Private *priv = self->priv;
+  if (!priv->worker.running()) return;
+  gst_object_ref(self);
+  roomcast::invoke_on(priv->worker.context(), [self, id, why]() {
+    remove_peer(self, id, why);
+    gst_object_unref(self);
+  });
+}
+
+static void on_offer_created(GstPromise *promise, gpointer data) {
+  auto *ref = static_cast<PeerRef *>(data);
+  g_autoptr(GstRoomcastSink) self = ref->get();
+  const GstStructure *reply = gst_promise_get_reply(promise);
+  GstWebRTCSessionDescription *offer = nullptr;
+  if (reply) gst_structure_get(reply, "offer", GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &offer, nullptr);
+  gst_promise_unref(promise);
+  if (!self) return;
+  auto peer = find_peer(self->priv, ref->id);
+  if (!offer || !peer) {
+    if (!offer) GST_WARNING_OBJECT(self, "could not create an offer for %s", ref->id.c_str());
+    if (offer) gst_webrtc_session_description_free(offer);
+    return;
+  }
+  g_signal_emit_by_name(peer->webrtc, "set-local-description", offer, nullptr);
+  if (GstRoomcastSignaller *sig = ref_signaller(self->priv)) {
+    gst_roomcast_signaller_send_sdp(sig, ref->id.c_str(), offer);
+    g_object_unref(sig);
+  }
+  GST_DEBUG_OBJECT(self, "offer sent to %s", ref->id.c_str());
+  gst_webrtc_session_description_free(offer);
+}
+
+static void on_negotiation_needed(GstElement *webrtc, gpointer data) {
+  auto *ref = static_cast<PeerRef *>(data);
+  g_autoptr(GstRoomcastSink) self = ref->get();
+  if (!self) return;
+  GstPromise *promise = gst_promise_new_with_change_func(
+      on_offer_created, PeerRef::make(self, ref->id), PeerRef::destroy);
+  g_signal_emit_by_name(webrtc, "create-offer", nullptr, promise);
+}
+
+static void on_ice_candidate(GstElement *, guint mline, gchar *candidate, gpointer data) {
+  auto *ref = static_cast<PeerRef *>(data);
+  g_autoptr(GstRoomcastSink) self = ref->get();
+  if (!self) return;
+  if (GstRoomcastSignaller *sig = ref_signaller(self->priv)) {
+    gst_roomcast_signaller_send_ice(sig, ref->id.c_str(), mline, candidate, nullptr);
+    g_object_unref(sig);
+  }
+}
+
+static void on_connection_state(GstElement *webrtc, GParamSpec *, gpointer data) {
+  auto *ref = static_cast<PeerRef *>(data);
+  g_autoptr(GstRoomcastSink) self = ref->get();
+  if (!self) return;
+  GstWebRTCPeerConnectionState state;
+  g_object_get(webrtc, "connection-state", &state, nullptr);
+  auto peer = find_peer(self->priv, ref->id);
+  if (!peer) return;
+  peer->state = state;
+  GST_INFO_OBJECT(self, "peer %s: connection %d", ref->id.c_str(), state);
+  if (state == GST_WEBRTC_PEER_CONNECTION_STATE_CONNECTED && peer->connected_us == 0) {
+    peer->connected_us = g_get_monotonic_time();
+    peer->last_rtcp_us = peer->connected_us.load();
+    // A new peer must see a picture at once.
+    for (const Branch &b : peer->branches) gst_pad_send_event(b.tee_pad, new_keyframe_request(false));
+  } else if (state == GST_WEBRTC_PEER_CONNECTION_STATE_FAILED) {
+    schedule_remove(self, ref->id, "connection failed");
+  }
+}
+
+static void on_ssrc_active(GstElement *, guint, guint, gpointer data) {
+  auto *ref = static_cast<PeerRef *>(data);
+  g_autoptr(GstRoomcastSink) self = ref->get();
+  if (!self) return;
+  if (auto peer = find_peer(self->priv, ref->id)) peer->last_rtcp_us = g_get_monotonic_time();
+}
+
+// Worker: builds `queue ! webrtcbin` for every stream and links it to the tees.
+static void create_peer(GstRoomcastSink *self, const std::string &id) {
+  Private *priv = self->priv;
+  roomcast::IceConfig ice;
+  std::vector<std::pair<Stream *, GstCaps *>> streams;
+  {
+    std::lock_guard l(priv->lock);
+    if (!priv->active || priv->peers.contains(id)) return;
+    if (priv->peers.size() >= priv->settings.max_peers) {
+      GST_WARNING_OBJECT(self, "max-peers (%u) reached; not sending to %s",
+                         priv->settings.max_peers, id.c_str());
+      return;
+    }
+    ice = priv->settings.ice;
+    for (auto &st : priv->streams) streams.emplace_back(st.get(), gst_caps_ref(st->codec_caps));
+  }
+  auto peer = std::make_shared<Peer>();
+  peer->id = id;
+  peer->created_us = g_get_monotonic_time();
+  g_autofree char *wname = g_strdup_printf("webrtc-%s", id.c_str());
+  peer->webrtc = GST_ELEMENT(gst_object_ref_sink(make("webrtcbin", wname)));
+  roomcast::configure_webrtcbin(peer->webrtc, ice);
+  // Signals first, state changes after.
+  g_signal_connect_data(peer->webrtc, "on-negotiation-needed", G_CALLBACK(on_negotiation_needed),
+                        PeerRef::make(self, id), PeerRef::closure_destroy,
+                        GConnectFlags(0));
+  g_signal_connect_data(peer->webrtc, "on-ice-candidate", G_CALLBACK(on_ice_candidate),
+                        PeerRef::make(self, id), PeerRef::closure_destroy,
+                        GConnectFlags(0));
+  g_signal_connect_data(peer->webrtc, "notify::connection-state", G_CALLBACK(on_connection_state),
+                        PeerRef::make(self, id), PeerRef::closure_destroy,
+                        GConnectFlags(0));
+  if (GstElement *rtpbin = gst_bin_get_by_name(GST_BIN(peer->webrtc), "rtpbin")) {
+    g_signal_connect_data(rtpbin, "on-ssrc-active", G_CALLBACK(on_ssrc_active),
+                          PeerRef::make(self, id),
+                          PeerRef::closure_destroy, GConnectFlags(0));
+    gst_object_unref(rtpbin);
+  }
+  {
+    // Visible before negotiation starts: callbacks look the peer up by id.
+    std::lock_guard l(priv->lock);
+    priv->peers.emplace(id, peer);
+  }
+  gst_bin_add(GST_BIN(self), GST_ELEMENT(gst_object_ref(peer->webrtc)));
+  for (auto &[st, caps] : streams) {
+    Branch b;
+    b.queue = GST_ELEMENT(gst_object_ref_sink(make("queue")));
+    g_object_set(b.queue, "max-size-buffers", 0, "max-size-bytes", 0, "max-size-time",
+                 GST_SECOND, nullptr);
+    gst_util_set_object_arg(G_OBJECT(b.queue), "leaky", "downstream");
+    gst_bin_add(GST_BIN(self), GST_ELEMENT(gst_object_ref(b.queue)));
+    GstPad *wpad = gst_element_request_pad_simple(peer->webrtc, "sink_%u");
+    GstPad *qsrc = gst_element_get_static_pad(b.queue, "src");
+    gst_pad_link(qsrc, wpad);
+    gst_object_unref(qsrc);
+    GstWebRTCRTPTransceiver *trans = nullptr;
+    g_object_get(wpad, "transceiver", &trans, nullptr);
+    if (trans) {
+      g_object_set(trans, "direction", GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDONLY,
+                   "codec-preferences", caps, nullptr);
+      gst_object_unref(trans);
+    }
+    gst_object_unref(wpad);
+    gst_caps_unref(caps);
+    peer->branches.push_back(b);
+  }
+  gst_element_sync_state_with_parent(peer->webrtc);
+  for (size_t i = 0; i < peer->branches.size(); i++) {
+    Branch &b = peer->branches[i];
+    gst_element_sync_state_with_parent(b.queue);
+    b.tee_pad = gst_element_request_pad_simple(streams[i].first->tee, "src_%u");
+    GstPad *qsink = gst_element_get_static_pad(b.queue, "sink");
+    if (gst_pad_link(b.tee_pad, qsink) != GST_PAD_LINK_OK)
+      GST_WARNING_OBJECT(self, "cannot link peer %s to the tee", id.c_str());
+    gst_object_unref(qsink);
+  }
+  GST_INFO_OBJECT(self, "peer %s added", id.c_str());
+  g_signal_emit(self, sink_signals[SIGNAL_PEER_ADDED], 0, id.c_str(), peer->webrtc);
+}
+
+// Last step of a removal, off the streaming threads: release, stop and drop the branch.
+static void finish_remove(GstRoomcastSink *self, std::shared_ptr<Peer> peer) {
+  for (Branch &b : peer->branches) {
+    if (GstElement *tee = gst_pad_get_parent_element(b.tee_pad)) {
+      gst_element_release_request_pad(tee, b.tee_pad);
+      gst_object_unref(tee);
+    }
+    gst_element_set_state(b.queue, GST_STATE_NULL);
+    gst_bin_remove(GST_BIN(self), b.queue);
+    gst_object_unref(b.tee_pad);
+    gst_object_unref(b.queue);
+  }
+  peer->branches.clear();
+  gst_element_set_state(peer->webrtc, GST_STATE_NULL);
+  gst_bin_remove(GST_BIN(self), peer->webrtc);
+  gst_object_unref(peer->webrtc);
+  peer->webrtc = nullptr;
+  GST_INFO_OBJECT(self, "peer %s removed", peer->id.c_str());
+  g_signal_emit(self, sink_signals[SIGNAL_PEER_REMOVED], 0, peer->id.c_str());
+}
+
+struct Removal {
+  GstRoomcastSink *self; // ref
+  std::shared_ptr<Peer> peer;
+  std::atomic<int> left;
+};
+
+static GstPadProbeReturn on_branch_idle(GstPad *tee_pad, GstPadProbeInfo *, gpointer data) {
+  auto *r = static_cast<Removal *>(data);
+  // The tee is not pushing on this pad now: unlink, so the others go on at once.
+  GstPad *peer_pad = gst_pad_get_peer(tee_pad);
+  if (peer_pad) {
+    gst_pad_unlink(tee_pad, peer_pad);
+    gst_object_unref(peer_pad);
+  }
+  if (--r->left == 0) {
+    // State changes and removal never on a streaming thread.
+    gst_element_call_async(
+        GST_ELEMENT(r->self),
+        [](GstElement *, gpointer d) {
+          auto *rm = static_cast<Removal *>(d);
+          finish_remove(rm->self, rm->peer);
+        },
+        r,
+        [](gpointer d) {
+          auto *rm = static_cast<Removal *>(d);
+          gst_object_unref(rm->self);
+          delete rm;
+        });
+  }
+  return GST_PAD_PROBE_REMOVE;
+}
+
+static void remove_peer(GstRoomcastSink *self, const std::string &id, const char *why) {
+  Private *priv = self->priv;
+  std::shared_ptr<Peer> peer;
+  {
+    std::lock_guard l(priv->lock);
+    std::erase(priv->waiting, id);
+    auto it = priv->peers.find(id);
+    if (it == priv->peers.end()) return;
+    peer = std::move(it->second);
+    priv->peers.erase(it);
+  }
+  GST_INFO_OBJECT(self, "removing peer %s (%s)", id.c_str(), why);
+  if (peer->branches.empty()) {
+    finish_remove(self, peer);
+    return;
+  }
+  auto *r = new Removal{GST_ROOMCAST_SINK(gst_object_ref(self)), peer, {}};
+  r->left = static_cast<int>(peer->branches.size());
+  for (Branch &b : peer->branches)
+    gst_pad_add_probe(b.tee_pad, GST_PAD_PROBE_TYPE_IDLE, on_branch_idle, r, nullptr);
+}
+
+// Worker: every second, refresh stats and drop peers that went quiet.
+static void on_stats(GstPromise *promise, gpointer data) {
+  auto *ref = static_cast<PeerRef *>(data);
+  g_autoptr(GstRoomcastSink) self = ref->get();
+  const GstStructure *reply = gst_promise_get_reply(promise);
+  auto peer = self ? find_peer(self->priv, ref->id) : nullptr;
+  if (!reply || !peer) {
+    gst_promise_unref(promise);
+    return;
+  }
+  guint64 bytes = 0, nacks = 0, plis = 0;
+  double rtt = 0, fraction = 0;
+  gint64 lost = 0;
+  std::tuple<guint64 *, double *, double *, gint64 *, guint64 *, guint64 *> acc{
+      &bytes, &rtt, &fraction, &lost, &nacks, &plis};
+  gst_structure_foreach(
+      reply,
+      [](GQuark, const GValue *v, gpointer d) -> gboolean {
+        if (!GST_VALUE_HOLDS_STRUCTURE(v)) return TRUE;
+        auto *acc = static_cast<std::tuple<guint64 *, double *, double *, gint64 *, guint64 *,
+                                           guint64 *> *>(d);
+        const GstStructure *s = gst_value_get_structure(v);
+        GstWebRTCStatsType type;
+        if (!gst_structure_get(s, "type", GST_TYPE_WEBRTC_STATS_TYPE, &type, nullptr)) return TRUE;
+        if (type == GST_WEBRTC_STATS_OUTBOUND_RTP) {
+          guint64 b = 0;
+          guint n = 0;
+          if (gst_structure_get_uint64(s, "bytes-sent", &b)) *std::get<0>(*acc) += b;
+          if (gst_structure_get_uint(s, "nack-count", &n)) *std::get<4>(*acc) += n;
+          if (gst_structure_get_uint(s, "pli-count", &n)) *std::get<5>(*acc) += n;
+        } else if (type == GST_WEBRTC_STATS_REMOTE_INBOUND_RTP) {
+          double r = 0, f = 0;
+          gint64 l = 0;
+          if (gst_structure_get_double(s, "round-trip-time", &r)) *std::get<1>(*acc) = r;
+          if (gst_structure_get_double(s, "fraction-lost", &f)) *std::get<2>(*acc) = f;
+          if (gst_structure_get_int64(s, "packets-lost", &l)) *std::get<3>(*acc) += l;
+        }
+        return TRUE;
+      },
+      &acc);
+  gst_promise_unref(promise);
+  gint64 now = g_get_monotonic_time();
+  std::lock_guard l(self->priv->lock);
+  if (peer->stats_us && bytes >= peer->bytes_sent)
+    peer->bitrate_bps = (bytes - peer->bytes_sent) * 8.0 * 1e6 / double(now - peer->stats_us);
+  peer->bytes_sent = bytes;
+  peer->stats_us = now;
+  peer->rtt_s = rtt;
+  peer->fraction_lost = fraction;
+  peer->packets_lost = lost;
+  peer->nacks = nacks;
+  peer->plis = plis;
+}
+
+static gboolean on_tick(gpointer data) {
+  auto *self = GST_ROOMCAST_SINK(data);
+  Private *priv = self->priv;
+  std::vector<std::shared_ptr<Peer>> peers;
+  gint64 timeout;
+  {
+    std::lock_guard l(priv->lock);
+    for (auto &[id, p] : priv->peers) peers.push_back(p);
+    timeout = gint64(priv->settings.peer_timeout_s) * G_USEC_PER_SEC;
+  }
+  gint64 now = g_get_monotonic_time();
+  for (auto &p : peers) {
+    if (timeout > 0 && p->connected_us && now - p->last_rtcp_us > timeout) {
+      remove_peer(self, p->id, "no RTCP");
+      continue;
+    }
+    if (timeout > 0 && !p->connected_us && now - p->created_us > 2 * timeout) {
+      remove_peer(self, p->id, "never connected");
+      continue;
+    }
+    GstPromise *promise =
+        gst_promise_new_with_change_func(on_stats, PeerRef::make(self, p->id), PeerRef::destroy);
+    g_signal_emit_by_name(p->webrtc, "get-stats", nullptr, promise);
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+// Worker: peers that joined before every stream had caps.
+static void flush_waiting(GstRoomcastSink *self) {
+  std::vector<std::string> ids;
+  {
+    std::lock_guard l(self->priv->lock);
+    for (auto &st : self->priv->streams)
+      if (!st->ready) return;
+    ids = std::exchange(self->priv->waiting, {});
+  }
+  for (auto &id : ids) create_peer(self, id);
+}
+
+static GstPadProbeReturn on_tee_caps(GstPad *, GstPadProbeInfo *info, gpointer data) {
+  auto *st = static_cast<Stream *>(data);
+  GstEvent *ev = GST_PAD_PROBE_INFO_EVENT(info);
+  if (GST_EVENT_TYPE(ev) != GST_EVENT_CAPS) return GST_PAD_PROBE_OK;
+  auto *self = GST_ROOMCAST_SINK(st->owner);
+  Private *priv = self->priv;
+  bool flush = true;
+  {
+    std::lock_guard l(priv->lock);
+    st->ready = true;
+    for (auto &other : priv->streams) flush = flush && other->ready;
+    flush = flush && !priv->waiting.empty() && priv->worker.running();
+  }
+  if (flush) {
+    gst_object_ref(self);
+    roomcast::invoke_on(priv->worker.context(), [self]() {
+      flush_waiting(self);
+      gst_object_unref(self);
+    });
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+// ---- signaller events (signaller thread) --------------------------------------------------------
+
+static void on_sig_joined(GstRoomcastSignaller *, const gchar *id, const gchar *kind,
+                          gpointer data) {
+  auto *self = GST_ROOMCAST_SINK(data);
+  std::lock_guard l(self->priv->lock);
+  self->priv->own_id = id;
+  GST_INFO_OBJECT(self, "joined as %s (%s room)", id, kind);
+}
+
+static void on_sig_peer_joined(GstRoomcastSignaller *, const gchar *id, const gchar *role,
+                               const gchar *, gboolean, gpointer data) {
+  auto *self = GST_ROOMCAST_SINK(data);
+  Private *priv = self->priv;
+  if (g_strcmp0(role, "viewer") != 0) return; // the host sends to viewers only
+  std::string pid = id;
+  {
+    std::lock_guard l(priv->lock);
+    bool ready = !priv->streams.empty();
+    for (auto &st : priv->streams) ready = ready && st->ready;
+    if (!ready) {
+      GST_DEBUG_OBJECT(self, "peer %s waits for the stream's caps", id);
+      priv->waiting.push_back(pid);
+      return;
+    }
+  }
+  gst_object_ref(self);
+  roomcast::invoke_on(priv->worker.context(), [self, pid]() {
+    create_peer(self, pid);
+    gst_object_unref(self);
+  });
+}
+
+static void on_sig_peer_left(GstRoomcastSignaller *, const gchar *id, gpointer data) {
+  schedule_remove(GST_ROOMCAST_SINK(data), id, "left the room");
+}
+
+static void on_sig_sdp(GstRoomcastSignaller *, const gchar *id, GstWebRTCSessionDescription *sdp,
+                       gpointer data) {
+  auto *self = GST_ROOMCAST_SINK(data);
+  auto peer = find_peer(self->priv, id);
+  if (!peer) {
+    GST_WARNING_OBJECT(self, "SDP from unknown peer %s ignored", id);
+    return;
+  }
+  if (sdp->type != GST_WEBRTC_SDP_TYPE_ANSWER) {
+    GST_WARNING_OBJECT(self, "host got an offer from %s; ignored", id);
+    return;
+  }
+  g_signal_emit_by_name(peer->webrtc, "set-remote-description", sdp, nullptr);
+}
+
+static void on_sig_ice(GstRoomcastSignaller *, const gchar *id, guint mline, const gchar *cand,
+                       const gchar *, gpointer data) {
+  auto *self = GST_ROOMCAST_SINK(data);
+  auto peer = find_peer(self->priv, id);
+  if (!peer || !cand || !*cand) return;
+  g_signal_emit_by_name(peer->webrtc, "add-ice-candidate", mline, cand);
+}
+
+static void on_sig_error(GstRoomcastSignaller *, const gchar *message, gboolean fatal,
+                         gpointer data) {
+  auto *self = GST_ROOMCAST_SINK(data);
+  if (fatal)
+    GST_ELEMENT_ERROR(self, RESOURCE, OPEN_READ, ("%s", message), ("signaller error"));
+  else
+    GST_ELEMENT_WARNING(self, RESOURCE, READ, ("%s", message), ("signaller warning"));
+}
+
+// ---- element ---------------------------------------------------------------------------------
+
+static void connect_signaller(GstRoomcastSink *self) {
+  Private *priv = self->priv;
+  GstRoomcastSignaller *sig = ref_signaller(priv);
+  if (!sig) return;
+  priv->signaller_handlers = {
+      g_signal_connect(sig, "joined", G_CALLBACK(on_sig_joined), self),
+      g_signal_connect(sig, "peer-joined", G_CALLBACK(on_sig_peer_joined), self),
+      g_signal_connect(sig, "peer-left", G_CALLBACK(on_sig_peer_left), self),
+      g_signal_connect(sig, "sdp", G_CALLBACK(on_sig_sdp), self),
+      g_signal_connect(sig, "ice", G_CALLBACK(on_sig_ice), self),
+      g_signal_connect(sig, "error", G_CALLBACK(on_sig_error), self),
+  };
+  g_object_unref(sig);
+}
+
+static void disconnect_signaller(GstRoomcastSink *self) {
+  Private *priv = self->priv;
+  GstRoomcastSignaller *sig = ref_signaller(priv);
+  if (!sig) return;
+  for (gulong h : priv->signaller_handlers) g_signal_handler_disconnect(sig, h);
+  priv->signaller_handlers.clear();
+  g_object_unref(sig);
+}
+
+// Runs `fn` on the worker and waits for it.
+template <typename F> static void run_on_worker_sync(GstRoomcastSink *self, F &&fn) {
+  Private *priv = self->priv;
+  if (!priv->worker.running()) {
+    fn();
+    return;
+  }
+  std::mutex m;
+  std::condition_variable cv;
+  bool done = false;
+  roomcast::invoke_on(priv->worker.context(), [&]() {
+    fn();
+    std::lock_guard l(m);
+    done = true;
+    cv.notify_one();
+  });
+  std::unique_lock l(m);
+  cv.wait(l, [&] { return done; });
+}
+
+static GstStateChangeReturn gst_roomcast_sink_change_state(GstElement *element,
+                                                           GstStateChange transition) {
+  auto *self = GST_ROOMCAST_SINK(element);
+  Private *priv = self->priv;
+  switch (transition) {
+  case GST_STATE_CHANGE_NULL_TO_READY:
+    priv->worker.start("roomcastsink");
+    connect_signaller(self);
+    break;
+  case GST_STATE_CHANGE_READY_TO_PAUSED: {
+    std::string room, name;
+    {
+      std::lock_guard l(priv->lock);
+      priv->active = true;
+      room = priv->settings.room;
+      name = priv->settings.name;
+    }
+    priv->tick = g_timeout_source_new_seconds(1);
+    g_source_set_callback(priv->tick, on_tick, self, nullptr);
+    g_source_attach(priv->tick, priv->worker.context());
+    if (GstRoomcastSignaller *sig = ref_signaller(priv)) {
+      gst_roomcast_signaller_start(sig, room.c_str(), "host", name.c_str());
+      g_object_unref(sig);
+    }
+    break;
+  }
+  case GST_STATE_CHANGE_PAUSED_TO_READY: {
+    if (GstRoomcastSignaller *sig = ref_signaller(priv)) {
+      gst_roomcast_signaller_stop(sig);
+      g_object_unref(sig);
+    }
+    // Stop making peers, then take every one down on the worker (after what it has queued).
+    run_on_worker_sync(self, [self, priv]() {
+      std::vector<std::string> ids;
+      {
+        std::lock_guard l(priv->lock);
+        priv->active = false;
+        priv->waiting.clear();
+        for (auto &[id, p] : priv->peers) ids.push_back(id);
+      }
+      for (auto &id : ids) {
+        std::shared_ptr<Peer> peer;
+        {
+          std::lock_guard l(priv->lock);
+          peer = std::move(priv->peers[id]);
+          priv->peers.erase(id);
+        }
+        for (Branch &b : peer->branches)
+          if (GstPad *pp = gst_pad_get_peer(b.tee_pad)) {
+            gst_pad_unlink(b.tee_pad, pp);
+            gst_object_unref(pp);
+          }
+        finish_remove(self, peer);
+      }
+      if (priv->tick) {
+        g_source_destroy(priv->tick);
+        g_source_unref(priv->tick);
+        priv->tick = nullptr;
+      }
+    });
+    break;
+  }
+  default:
+    break;
+  }
+  GstStateChangeReturn ret =
+      GST_ELEMENT_CLASS(gst_roomcast_sink_parent_class)->change_state(element, transition);
+  if (transition == GST_STATE_CHANGE_READY_TO_NULL) {
+    disconnect_signaller(self);
+    priv->worker.stop();
+  }
+  // A network sink never prerolls: data flows only in PLAYING from live sources.
+  if (ret == GST_STATE_CHANGE_SUCCESS && (transition == GST_STATE_CHANGE_READY_TO_PAUSED ||
+                                          transition == GST_STATE_CHANGE_PLAYING_TO_PAUSED))
+    ret = GST_STATE_CHANGE_SUCCESS;
+  return ret;
+}
+
+static GstPad *gst_roomcast_sink_request_new_pad(GstElement *element, GstPadTemplate *templ,
+                                                 const gchar *, const GstCaps *) {
+  auto *self = GST_ROOMCAST_SINK(element);
+  Private *priv = self->priv;
+  Media media =
+      g_str_has_prefix(GST_PAD_TEMPLATE_NAME_TEMPLATE(templ), "video") ? Media::Video : Media::Audio;
+  {
+    std::lock_guard l(priv->lock);
+    for (auto &st : priv->streams)
+      if (st->media == media) {
+        GST_ERROR_OBJECT(self, "only one %s stream is supported",
+                         media == Media::Video ? "video" : "audio");
+        return nullptr;
+      }
+    if (priv->active) {
+      GST_ERROR_OBJECT(self, "streams must be requested before the element starts");
+      return nullptr;
+    }
+  }
+  auto st = std::make_unique<Stream>();
+  st->owner = element;
+  st->media = media;
+  g_autofree char *qname = g_strdup_printf("%s-in", media == Media::Video ? "video" : "audio");
+  st->inq = make("queue", qname);
+  // Never build latency before the encoder: keep the newest frames.
+  g_object_set(st->inq, "max-size-buffers", 3, "max-size-bytes", 0, "max-size-time",
+               guint64(0), nullptr);
+  gst_util_set_object_arg(G_OBJECT(st->inq), "leaky", "downstream");
+  gst_bin_add(GST_BIN(self), st->inq);
+  GstPad *qsink = gst_element_get_static_pad(st->inq, "sink");
+  g_autofree char *pname = g_strdup_printf("%s_0", media == Media::Video ? "video" : "audio");
+  st->ghost = gst_ghost_pad_new_from_template(pname, qsink, templ);
+  gst_object_unref(qsink);
+  GstPad *qsrc = gst_element_get_static_pad(st->inq, "src");
+  gst_pad_add_probe(qsrc, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, on_input_caps, st.get(), nullptr);
+  gst_object_unref(qsrc);
+  gst_pad_set_active(st->ghost, TRUE);
+  GstPad *ghost = st->ghost;
+  {
+    std::lock_guard l(priv->lock);
+    priv->streams.push_back(std::move(st));
+  }
+  gst_element_add_pad(element, ghost);
+  return ghost;
+}
+
+static void gst_roomcast_sink_release_pad(GstElement *element, GstPad *pad) {
+  auto *self = GST_ROOMCAST_SINK(element);
+  std::lock_guard l(self->priv->lock);
+  for (auto &st : self->priv->streams)
+    if (st->ghost == pad) st->ghost = nullptr;
+  gst_element_remove_pad(element, pad);
+}
+
+static GstStructure *build_stats(GstRoomcastSink *self) {
+  Private *priv = self->priv;
+  std::lock_guard l(priv->lock);
+  GstStructure *s = gst_structure_new(
+      "application/x-roomcast-stats", "peer-count", G_TYPE_UINT, guint(priv->peers.size()),
+      "frames", G_TYPE_UINT64, priv->frames.load(), "keyframes-forwarded", G_TYPE_UINT64,
+      priv->keyframes_forwarded.load(), "keyframes-coalesced", G_TYPE_UINT64,
+      priv->keyframes_coalesced.load(), nullptr);
+  GValue list = G_VALUE_INIT;
+  gst_value_list_init(&list, priv->peers.size());
+  double total = 0;
+  for (auto &[id, p] : priv->peers) {
+    GstStructure *ps = gst_structure_new(
+        "peer", "id", G_TYPE_STRING, id.c_str(), "state", G_TYPE_INT, p->state.load(),
+        "connected", G_TYPE_BOOLEAN, p->connected_us != 0, "bitrate", G_TYPE_DOUBLE,
+        p->bitrate_bps, "bytes-sent", G_TYPE_UINT64, p->bytes_sent, "rtt", G_TYPE_DOUBLE,
+        p->rtt_s, "fraction-lost", G_TYPE_DOUBLE, p->fraction_lost, "packets-lost", G_TYPE_INT64,
+        p->packets_lost, "nack-count", G_TYPE_UINT64, p->nacks, "pli-count", G_TYPE_UINT64,
+        p->plis, nullptr);
+    total += p->bitrate_bps;
+    GValue v = G_VALUE_INIT;
+    g_value_init(&v, GST_TYPE_STRUCTURE);
+    g_value_take_boxed(&v, ps);
+    gst_value_list_append_and_take_value(&list, &v);
+  }
+  gst_structure_set(s, "bitrate", G_TYPE_DOUBLE, total, nullptr);
+  gst_structure_take_value(s, "peers", &list);
+  return s;
+}
+
+static void gst_roomcast_sink_set_property(GObject *object, guint id, const GValue *value,
+                                           GParamSpec *pspec) {
+  auto *self = GST_ROOMCAST_SINK(object);
+  Private *priv = self->priv;
+  if (id == PROP_BITRATE) {
+    // A live change: reach the encoder outside our lock.
+    GstElement *enc = nullptr;
+    {
+      std::lock_guard l(priv->lock);
+      priv->settings.bitrate_kbps = g_value_get_uint(value);
+      if (Stream *st = video_stream(priv); st && st->encoder)
+        enc = GST_ELEMENT(gst_object_ref(st->encoder));
+    }
+    if (enc) {
+      set_encoder_bitrate(enc, g_value_get_uint(value));
+      gst_object_unref(enc);
+    }
+    return;
+  }
+  std::lock_guard l(priv->lock);
+  Settings &s = priv->settings;
+  switch (id) {
+  case PROP_SIGNALLER: {
+    auto *sig = static_cast<GstRoomcastSignaller *>(g_value_get_object(value));
+    if (!sig) break;
+    if (priv->active || !priv->signaller_handlers.empty()) {
+      GST_WARNING_OBJECT(self, "the signaller can only be changed in the NULL state");
+      break;
+    }
+    g_clear_object(&priv->signaller);
+    priv->signaller = GST_ROOMCAST_SIGNALLER(gst_object_ref_sink(sig));
+    break;
+  }
+  case PROP_ROOM:
+    s.room = g_value_get_string(value) ? g_value_get_string(value) : "default";
+    break;
+  case PROP_NAME_IN_ROOM:
+    s.name = g_value_get_string(value) ? g_value_get_string(value) : "";
+    break;
+  case PROP_STUN_SERVER:
+    s.ice.stun_server = g_value_get_string(value) ? g_value_get_string(value) : "";
+    break;
+  case PROP_TURN_SERVER:
+    s.ice.turn_server = g_value_get_string(value) ? g_value_get_string(value) : "";
+    break;
+  case PROP_ICE_LOOPBACK:
+    s.ice.loopback = g_value_get_boolean(value);
+    break;
+  case PROP_CODEC:
+    s.codec = static_cast<Codec>(g_value_get_enum(value));
+    break;
+  case PROP_BITRATE:
+    s.bitrate_kbps = g_value_get_uint(value);
+    break;
+  case PROP_MAX_PEERS:
+    s.max_peers = g_value_get_uint(value);
+    break;
+  case PROP_LATENCY:
+    s.ice.latency_ms = g_value_get_uint(value);
+    break;
+  case PROP_MIN_KEYFRAME_INTERVAL:
+    s.min_keyframe_interval_ms = g_value_get_uint(value);
+    break;
+  case PROP_PEER_TIMEOUT:
+    s.peer_timeout_s = g_value_get_uint(value);
+    break;
+  default:
+    G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
+  }
+}
+
+static void gst_roomcast_sink_get_property(GObject *object, guint id, GValue *value,
+                                           GParamSpec *pspec) {
+  auto *self = GST_ROOMCAST_SINK(object);
+  Private *priv = self->priv;
+  if (id == PROP_STATS) {
+    g_value_take_boxed(value, build_stats(self));
+    return;
+  }
+  std::lock_guard l(priv->lock);
+  const Settings &s = priv->settings;
+  switch (id) {
+  case PROP_SIGNALLER:
+    g_value_set_object(value, priv->signaller);
+    break;
+  case PROP_ROOM:
+    g_value_set_string(value, s.room.c_str());
+    break;
+  case PROP_NAME_IN_ROOM:
+    g_value_set_string(value, s.name.c_str());
+    break;
+  case PROP_STUN_SERVER:
+    g_value_set_string(value, s.ice.stun_server.empty() ? nullptr : s.ice.stun_server.c_str());
+    break;
+  case PROP_TURN_SERVER:
+    g_value_set_string(value, s.ice.turn_server.empty() ? nullptr : s.ice.turn_server.c_str());
+    break;
+  case PROP_ICE_LOOPBACK:
+    g_value_set_boolean(value, s.ice.loopback);
+    break;
+  case PROP_CODEC:
+    g_value_set_enum(value, static_cast<gint>(s.codec));
+    break;
+  case PROP_BITRATE:
+    g_value_set_uint(value, s.bitrate_kbps);
+    break;
+  case PROP_MAX_PEERS:
+    g_value_set_uint(value, s.max_peers);
+    break;
+  case PROP_LATENCY:
+    g_value_set_uint(value, s.ice.latency_ms);
+    break;
+  case PROP_MIN_KEYFRAME_INTERVAL:
+    g_value_set_uint(value, s.min_keyframe_interval_ms);
+    break;
+  case PROP_PEER_TIMEOUT:
+    g_value_set_uint(value, s.peer_timeout_s);
+    break;
+  default:
+    G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
+  }
+}
+
+static void gst_roomcast_sink_init(GstRoomcastSink *self) {
+  self->priv = new Private();
+  self->priv->signaller = GST_ROOMCAST_SIGNALLER(
+      gst_object_ref_sink(g_object_new(GST_TYPE_ROOMCAST_WS_SIGNALLER, nullptr)));
+  GST_OBJECT_FLAG_SET(self, GST_ELEMENT_FLAG_SINK);
+}
+
+static void gst_roomcast_sink_dispose(GObject *object) {
+  auto *self = GST_ROOMCAST_SINK(object);
+  self->priv->worker.stop();
+  g_clear_object(&self->priv->signaller);
+  G_OBJECT_CLASS(gst_roomcast_sink_parent_class)->dispose(object);
+}
+
+static void gst_roomcast_sink_finalize(GObject *object) {
+  auto *self = GST_ROOMCAST_SINK(object);
+  for (auto &st : self->priv->streams) gst_caps_replace(&st->codec_caps, nullptr);
+  delete self->priv;
+  G_OBJECT_CLASS(gst_roomcast_sink_parent_class)->finalize(object);
+}
+
+static GObject *child_proxy_get_child_by_name(GstChildProxy *proxy, const gchar *name) {
+  auto *self = GST_ROOMCAST_SINK(proxy);
+  if (g_strcmp0(name, "signaller") == 0) {
+    std::lock_guard l(self->priv->lock);
+    return self->priv->signaller ? G_OBJECT(g_object_ref(self->priv->signaller)) : nullptr;
+  }
+  auto *parent = static_cast<GstChildProxyInterface *>(
+      g_type_interface_peek(gst_roomcast_sink_parent_class, GST_TYPE_CHILD_PROXY));
+  return parent->get_child_by_name(proxy, name);
+}
+
+static void gst_roomcast_sink_child_proxy_init(GstChildProxyInterface *iface) {
+  auto *parent = static_cast<GstChildProxyInterface *>(g_type_interface_peek_parent(iface));
+  iface->get_child_by_index = parent->get_child_by_index;
+  iface->get_children_count = parent->get_children_count;
+  iface->get_child_by_name = child_proxy_get_child_by_name;
+}
+
+static void gst_roomcast_sink_class_init(GstRoomcastSinkClass *klass) {
+  GObjectClass *gobject_class = G_OBJECT_CLASS(klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS(klass);
+  gobject_class->set_property = gst_roomcast_sink_set_property;
+  gobject_class->get_property = gst_roomcast_sink_get_property;
+  gobject_class->dispose = gst_roomcast_sink_dispose;
+  gobject_class->finalize = gst_roomcast_sink_finalize;
+  element_class->change_state = gst_roomcast_sink_change_state;
+  element_class->request_new_pad = gst_roomcast_sink_request_new_pad;
+  element_class->release_pad = gst_roomcast_sink_release_pad;
+
+  auto flags = GParamFlags(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+  auto null_only = GParamFlags(flags | GST_PARAM_MUTABLE_READY);
+  g_object_class_install_property(
+      gobject_class, PROP_SIGNALLER,
+      g_param_spec_object("signaller", "Signaller",
+                          "How the element talks to the room (default: WebSocket; set its "
+                          "address with signaller::uri=ws://HOST:PORT/ws)",
+                          GST_TYPE_ROOMCAST_SIGNALLER, null_only));
+  g_object_class_install_property(
+      gobject_class, PROP_ROOM,
+      g_param_spec_string("room", "Room", "Room to broadcast to", "default", null_only));
+  g_object_class_install_property(
+      gobject_class, PROP_NAME_IN_ROOM,
+      g_param_spec_string("display-name", "Display name", "Name shown to the room", "",
+                          null_only));
+  g_object_class_install_property(
+      gobject_class, PROP_STUN_SERVER,
+      g_param_spec_string("stun-server", "STUN server", "stun://host:port", nullptr, null_only));
+  g_object_class_install_property(
+      gobject_class, PROP_TURN_SERVER,
+      g_param_spec_string("turn-server", "TURN server", "turn(s)://user:password@host:port",
+                          nullptr, null_only));
+  g_object_class_install_property(
+      gobject_class, PROP_ICE_LOOPBACK,
+      g_param_spec_boolean("ice-loopback", "ICE loopback",
+                           "Offer 127.0.0.1 as an ICE candidate and no TCP candidates (for "
+                           "machines with only a loopback interface, and tests)",
+                           FALSE, null_only));
+  g_object_class_install_property(
+      gobject_class, PROP_CODEC,
+      g_param_spec_enum("codec", "Codec", "Video codec for raw input", GST_TYPE_ROOMCAST_CODEC,
+                        static_cast<gint>(Codec::VP8), null_only));
+  g_object_class_install_property(
+      gobject_class, PROP_BITRATE,
+      g_param_spec_uint("bitrate", "Bitrate", "Video bitrate in kbit/s (raw input)", 50, 100000,
+                        2000, GParamFlags(flags | GST_PARAM_MUTABLE_PLAYING)));
+  g_object_class_install_property(
+      gobject_class, PROP_MAX_PEERS,
+      g_param_spec_uint("max-peers", "Max peers", "Most peers served at once", 1, 10000, 100,
+                        GParamFlags(flags | GST_PARAM_MUTABLE_PLAYING)));
+  g_object_class_install_property(
+      gobject_class, PROP_LATENCY,
+      g_param_spec_uint("latency", "Latency", "Receive jitterbuffer latency in ms", 0, 10000, 50,
+                        null_only));
+  g_object_class_install_property(
+      gobject_class, PROP_MIN_KEYFRAME_INTERVAL,
+      g_param_spec_uint("min-keyframe-interval", "Min keyframe interval",
+                        "Keyframe requests closer than this (ms) are merged into one", 0, 60000,
+                        500, GParamFlags(flags | GST_PARAM_MUTABLE_PLAYING)));
+  g_object_class_install_property(
+      gobject_class, PROP_PEER_TIMEOUT,
+      g_param_spec_uint("peer-timeout", "Peer timeout",
+                        "Drop a connected peer after this many seconds without RTCP (0: never)",
+                        0, 3600, 15, GParamFlags(flags | GST_PARAM_MUTABLE_PLAYING)));
+  g_object_class_install_property(
+      gobject_class, PROP_STATS,
+      g_param_spec_boxed("stats", "Stats",
+                         "Per-peer state, bitrate (bit/s), RTT (s), loss; frames encoded",
+                         GST_TYPE_STRUCTURE,
+                         GParamFlags(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)));
+
+  /**
+   * GstRoomcastSink::peer-added:
+   * @id: the peer's id in the room
+   * @webrtcbin: its webrtcbin, before negotiation
+   *
+   * Emitted from an internal thread when a branch for a peer was added.
+   */
+  sink_signals[SIGNAL_PEER_ADDED] =
+      g_signal_new("peer-added", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, nullptr,
+                   nullptr, nullptr, G_TYPE_NONE, 2, G_TYPE_STRING, GST_TYPE_ELEMENT);
+  /**
+   * GstRoomcastSink::peer-removed:
+   * @id: the peer's id
+   *
+   * Emitted from an internal thread once a peer's branch is gone.
+   */
+  sink_signals[SIGNAL_PEER_REMOVED] =
+      g_signal_new("peer-removed", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, nullptr,
+                   nullptr, nullptr, G_TYPE_NONE, 1, G_TYPE_STRING);
+
+  gst_element_class_add_static_pad_template(element_class, &video_template);
+  gst_element_class_add_static_pad_template(element_class, &audio_template);
+  gst_element_class_set_static_metadata(
+      element_class, "roomcast sink", "Sink/Network/WebRTC",
+      "Encodes once and broadcasts to every viewer of a roomcast room over WebRTC",
+      "roomcast developers");
+  gst_type_mark_as_plugin_api(GST_TYPE_ROOMCAST_CODEC, GstPluginAPIFlags(0));
+  gst_type_mark_as_plugin_api(GST_TYPE_ROOMCAST_SIGNALLER, GstPluginAPIFlags(0));
+}

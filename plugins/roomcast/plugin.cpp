@@ -1,0 +1,16 @@
+// Registers the roomcast elements; nothing else lives here.
+#include "gstroomcastsink.h"
+#include "gstroomcastsrc.h"
+
+#include "roomcast-config.h"
+
+static gboolean plugin_init(GstPlugin *plugin) {
+  gboolean ok = FALSE;
+  ok |= GST_ELEMENT_REGISTER(roomcastsink, plugin);
+  ok |= GST_ELEMENT_REGISTER(roomcastsrc, plugin);
+  return ok;
+}
+
+GST_PLUGIN_DEFINE(GST_VERSION_MAJOR, GST_VERSION_MINOR, roomcast,
+                  "Screen broadcasting and mesh meetings over WebRTC", plugin_init, VERSION,
+                  "LGPL", PACKAGE, GST_PACKAGE_ORIGIN)
