@@ -1,5 +1,319 @@
+// roomcast live: broadcast a screen (or any pipeline) to every viewer of a room.
 #include "app.h"
+
+#include "roomcast-config.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <memory>
+#include <string>
+
 namespace roomcast::app {
-int cmd_live(int, char **) { g_printerr("roomcast live: not built yet\n"); return 1; }
-int cmd_watch(int, char **) { g_printerr("roomcast watch: not built yet\n"); return 1; }
+
+namespace {
+
+struct LiveOptions {
+  char *room = nullptr;
+  char *server = nullptr;
+  char *host = nullptr;
+  int port = 8443;
+  char *source = nullptr;
+  char *pipeline = nullptr;
+  char *codec = nullptr;
+  int bitrate = 2000;
+  char *size = nullptr;
+  int fps = 30;
+  gboolean audio = FALSE;
+  char *ice_loopback = nullptr;
+  char *stun = nullptr;
+  gboolean verbose = FALSE;
+  ~LiveOptions() {
+    for (char *p : {room, server, host, source, pipeline, codec, size, ice_loopback, stun})
+      g_free(p);
+  }
+};
+
+// A launch description from --pipeline: a file (given, or in pipelines/) or the text itself.
+std::string pipeline_text(const char *arg) {
+  std::string candidates[] = {arg, std::string(ROOMCAST_PIPELINES_DIR) + "/" + arg,
+                              std::string(ROOMCAST_PIPELINES_DIR) + "/" + arg + ".pipeline",
+                              std::string(ROOMCAST_PIPELINES_INSTALL_DIR) + "/" + arg + ".pipeline"};
+  for (const auto &path : candidates) {
+    if (!g_file_test(path.c_str(), G_FILE_TEST_IS_REGULAR)) continue;
+    g_autofree char *contents = nullptr;
+    if (!g_file_get_contents(path.c_str(), &contents, nullptr, nullptr)) continue;
+    // Drop comment lines; join the rest.
+    std::string out;
+    g_auto(GStrv) lines = g_strsplit(contents, "\n", -1);
+    for (char **l = lines; *l; l++) {
+      g_strstrip(*l);
+      if (**l == '#' || **l == '\0') continue;
+      out += *l;
+      out += ' ';
+    }
+    return out;
+  }
+  return arg;
 }
+
+GstElement *find_roomcastsink(GstElement *pipeline) {
+  if (!GST_IS_BIN(pipeline)) return nullptr;
+  g_autoptr(GstIterator) it = gst_bin_iterate_recurse(GST_BIN(pipeline));
+  GValue v = G_VALUE_INIT;
+  GstElement *found = nullptr;
+  while (!found && gst_iterator_next(it, &v) == GST_ITERATOR_OK) {
+    auto *e = GST_ELEMENT(g_value_get_object(&v));
+    GstElementFactory *f = gst_element_get_factory(e);
+    if (f && g_str_equal(GST_OBJECT_NAME(f), "roomcastsink")) found = GST_ELEMENT(gst_object_ref(e));
+    g_value_reset(&v);
+  }
+  g_value_unset(&v);
+  return found;
+}
+
+struct Live {
+  GMainLoop *loop = nullptr;
+  GstElement *pipeline = nullptr;
+  GstElement *sink = nullptr;
+  bool verbose = false;
+  bool tty = false;
+  int exit_code = 0;
+  guint64 last_frames = 0;
+  gint64 last_us = 0;
+  unsigned ticks = 0;
+  std::string source_desc;
+};
+
+gboolean on_bus(GstBus *, GstMessage *msg, gpointer data) {
+  auto *live = static_cast<Live *>(data);
+  switch (GST_MESSAGE_TYPE(msg)) {
+  case GST_MESSAGE_ERROR: {
+    std::string text = describe_error(msg, live->verbose);
+    const char *src = GST_OBJECT_NAME(GST_MESSAGE_SRC(msg));
+    if (g_str_has_prefix(src, "ximagesrc") || text.find("X display") != std::string::npos)
+      g_printerr("\nroomcast live: cannot capture the screen (DISPLAY=%s): %s\n"
+                 "  try --source test, or run under a desktop or Xvfb\n",
+                 g_getenv("DISPLAY") ? g_getenv("DISPLAY") : "unset", text.c_str());
+    else
+      g_printerr("\nroomcast live: %s\n", text.c_str());
+    live->exit_code = 1;
+    g_main_loop_quit(live->loop);
+    break;
+  }
+  case GST_MESSAGE_WARNING:
+    g_printerr("\nroomcast live: warning: %s\n", describe_error(msg, live->verbose).c_str());
+    break;
+  case GST_MESSAGE_EOS:
+    g_printerr("\nroomcast live: end of stream\n");
+    g_main_loop_quit(live->loop);
+    break;
+  default:
+    break;
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+gboolean on_status(gpointer data) {
+  auto *live = static_cast<Live *>(data);
+  GstStructure *stats = nullptr;
+  g_object_get(live->sink, "stats", &stats, nullptr);
+  if (!stats) return G_SOURCE_CONTINUE;
+  guint peers = 0;
+  guint64 frames = 0;
+  double bitrate = 0;
+  gst_structure_get_uint(stats, "peer-count", &peers);
+  gst_structure_get_uint64(stats, "frames", &frames);
+  gst_structure_get_double(stats, "bitrate", &bitrate);
+  guint connected = 0;
+  if (const GValue *list = gst_structure_get_value(stats, "peers"))
+    for (guint i = 0; i < gst_value_list_get_size(list); i++) {
+      const GstStructure *p = gst_value_get_structure(gst_value_list_get_value(list, i));
+      gboolean c = FALSE;
+      gst_structure_get_boolean(p, "connected", &c);
+      connected += c ? 1 : 0;
+    }
+  gst_structure_free(stats);
+  gint64 now = g_get_monotonic_time();
+  double fps = live->last_us ? (frames - live->last_frames) * 1e6 / double(now - live->last_us) : 0;
+  live->last_frames = frames;
+  live->last_us = now;
+  char line[200];
+  g_snprintf(line, sizeof line, "viewers %u (%u connected)  sending %.0f kbit/s  encoding %.1f fps",
+             peers, connected, bitrate / 1000.0, fps);
+  if (live->tty)
+    g_printerr("\r\033[K%s", line);
+  else if (live->ticks++ % 5 == 0)
+    g_printerr("status: %s\n", line);
+  return G_SOURCE_CONTINUE;
+}
+
+} // namespace
+
+int cmd_live(int argc, char **argv) {
+  LiveOptions o;
+  GOptionEntry entries[] = {
+      {"room", 'r', 0, G_OPTION_ARG_STRING, &o.room, "Room to broadcast to (demo)", "NAME"},
+      {"server", 's', 0, G_OPTION_ARG_STRING, &o.server,
+       "Signalling server (ws://HOST:PORT/ws); without it the server is embedded", "URL"},
+      {"host", 0, 0, G_OPTION_ARG_STRING, &o.host, "Embedded server address (127.0.0.1)", "ADDR"},
+      {"port", 'p', 0, G_OPTION_ARG_INT, &o.port, "Embedded server port; 0 picks one (8443)", "PORT"},
+      {"source", 0, 0, G_OPTION_ARG_STRING, &o.source,
+       "screen or test (screen when DISPLAY is set, else test)", "SOURCE"},
+      {"pipeline", 0, 0, G_OPTION_ARG_STRING, &o.pipeline,
+       "A launch description, or a file (pipelines/NAME.pipeline), instead of --source", "DESC"},
+      {"codec", 'c', 0, G_OPTION_ARG_STRING, &o.codec, "vp8, vp9 or h264 (vp8)", "CODEC"},
+      {"bitrate", 'b', 0, G_OPTION_ARG_INT, &o.bitrate, "Video bitrate in kbit/s (2000)", "KBPS"},
+      {"size", 0, 0, G_OPTION_ARG_STRING, &o.size,
+       "Video size (test: 1280x720; screen: as captured)", "WxH"},
+      {"fps", 0, 0, G_OPTION_ARG_INT, &o.fps, "Frames per second (30)", "N"},
+      {"audio", 'a', 0, G_OPTION_ARG_NONE, &o.audio,
+       "Send Opus audio too (microphone via pulsesrc, or a tone for the test source)", nullptr},
+      {"ice-loopback", 0, 0, G_OPTION_ARG_STRING, &o.ice_loopback,
+       "Add 127.0.0.1 to ICE: on, off or auto (when the server is on loopback)", "MODE"},
+      {"stun", 0, 0, G_OPTION_ARG_STRING, &o.stun, "STUN server (stun://host:port)", "URI"},
+      {"verbose", 'v', 0, G_OPTION_ARG_NONE, &o.verbose, "More detail in logs and errors", nullptr},
+      {nullptr}};
+  ServerOptions sopts;
+  g_autoptr(GOptionContext) ctx = g_option_context_new("- broadcast to a room");
+  g_option_context_add_main_entries(ctx, entries, nullptr);
+  g_option_context_add_group(ctx, server_option_group(sopts));
+  g_option_context_add_group(ctx, gst_init_get_option_group());
+  if (!parse_options(ctx, argc, argv)) return 2;
+  if (o.verbose) enable_verbose();
+  if (!init_gstreamer(argc, argv)) return 1;
+
+  const std::string room = o.room ? o.room : "demo";
+  const std::string codec = o.codec ? o.codec : "vp8";
+  if (codec != "vp8" && codec != "vp9" && codec != "h264") {
+    g_printerr("roomcast live: --codec must be vp8, vp9 or h264\n");
+    return 2;
+  }
+  if (o.fps < 1 || o.fps > 240 || o.bitrate < 50 || o.bitrate > 100000) {
+    g_printerr("roomcast live: --fps must be 1-240 and --bitrate 50-100000\n");
+    return 2;
+  }
+  int width = 0, height = 0;
+  if (o.size && (sscanf(o.size, "%dx%d", &width, &height) != 2 || width < 16 || height < 16 ||
+                 width > 7680 || height > 4320)) {
+    g_printerr("roomcast live: --size must look like 1280x720\n");
+    return 2;
+  }
+  std::string source = o.source ? o.source : (g_getenv("DISPLAY") ? "screen" : "test");
+  if (source != "screen" && source != "test") {
+    g_printerr("roomcast live: --source must be screen or test\n");
+    return 2;
+  }
+
+  g_autoptr(GMainLoop) loop = g_main_loop_new(nullptr, FALSE);
+  std::unique_ptr<Server> server;
+  std::string ws_url;
+  if (o.server) {
+    ws_url = o.server;
+  } else {
+    sopts.host = o.host ? o.host : "127.0.0.1";
+    sopts.port = static_cast<unsigned>(o.port);
+    server = std::make_unique<Server>(sopts);
+    g_autoptr(GError) err = nullptr;
+    if (!server->start(&err)) {
+      g_printerr("roomcast live: %s\n", err->message);
+      return 1;
+    }
+    ws_url = server->ws_url();
+  }
+
+  // The media part: a description ending in a roomcastsink, or one we build.
+  std::string desc;
+  if (o.pipeline) {
+    desc = pipeline_text(o.pipeline);
+  } else if (source == "test") {
+    if (!width) width = 1280, height = 720;
+    desc = "videotestsrc is-live=true pattern=smpte horizontal-speed=4 ! "
+           "video/x-raw,width=" + std::to_string(width) + ",height=" + std::to_string(height) +
+           ",framerate=" + std::to_string(o.fps) + "/1 ! timeoverlay font-desc=\"Sans 24\" ! "
+           "roomcastsink name=roomcast";
+    if (o.audio) desc += " audiotestsrc is-live=true wave=sine freq=440 volume=0.2 ! roomcast.audio_0";
+  } else {
+    desc = "ximagesrc use-damage=false show-pointer=true ! video/x-raw,framerate=" +
+           std::to_string(o.fps) + "/1 ! videoconvert";
+    if (width) desc += " ! videoscale ! video/x-raw,width=" + std::to_string(width) +
+                       ",height=" + std::to_string(height);
+    desc += " ! roomcastsink name=roomcast";
+    if (o.audio) {
+      g_autoptr(GstElementFactory) pulse = gst_element_factory_find("pulsesrc");
+      desc += pulse ? " pulsesrc ! roomcast.audio_0"
+                    : " audiotestsrc is-live=true wave=sine freq=440 volume=0.2 ! roomcast.audio_0";
+      if (!pulse) g_printerr("roomcast live: pulsesrc is not installed; sending a test tone\n");
+    }
+  }
+  g_autoptr(GError) perr = nullptr;
+  GstElement *pipeline = gst_parse_launch_full(desc.c_str(), nullptr, GST_PARSE_FLAG_FATAL_ERRORS, &perr);
+  if (!pipeline) {
+    g_printerr("roomcast live: bad pipeline: %s\n  %s\n", perr ? perr->message : "?", desc.c_str());
+    return 2;
+  }
+  if (!GST_IS_PIPELINE(pipeline)) {
+    GstElement *p = gst_pipeline_new(nullptr);
+    gst_bin_add(GST_BIN(p), pipeline);
+    pipeline = p;
+  }
+  GstElement *sink = find_roomcastsink(pipeline);
+  if (!sink) {
+    g_printerr("roomcast live: the pipeline has no roomcastsink; end it with '! roomcastsink'\n");
+    gst_object_unref(pipeline);
+    return 2;
+  }
+  GstElement *sig = nullptr;
+  g_object_get(sink, "signaller", &sig, nullptr);
+  if (sig) {
+    g_object_set(sig, "uri", ws_url.c_str(), nullptr);
+    gst_object_unref(sig);
+  }
+  gst_util_set_object_arg(G_OBJECT(sink), "codec", codec.c_str());
+  g_object_set(sink, "room", room.c_str(), "bitrate", guint(o.bitrate), "ice-loopback",
+               loopback_ice(o.ice_loopback, ws_url), nullptr);
+  if (o.stun) g_object_set(sink, "stun-server", o.stun, nullptr);
+
+  Live live;
+  live.loop = loop;
+  live.pipeline = pipeline;
+  live.sink = sink;
+  live.verbose = o.verbose;
+  live.tty = isatty(STDERR_FILENO);
+  GstBus *bus = gst_pipeline_get_bus(GST_PIPELINE(pipeline));
+  gst_bus_add_watch(bus, on_bus, &live);
+  gst_object_unref(bus);
+
+  if (gst_element_set_state(pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
+    // The bus carries the reason; let it be printed.
+    while (g_main_context_iteration(nullptr, FALSE)) {
+    }
+    if (live.exit_code == 0) g_printerr("roomcast live: the pipeline could not start\n");
+    gst_element_set_state(pipeline, GST_STATE_NULL);
+    gst_object_unref(sink);
+    gst_object_unref(pipeline);
+    return 1;
+  }
+  std::string http = server ? server->http_url() : http_base(ws_url);
+  printf("roomcast live: room '%s' is live (%s, %s)\n", room.c_str(),
+         o.pipeline ? "custom pipeline" : source.c_str(), codec.c_str());
+  printf("roomcast live: viewers open %sroom/%s?role=viewer\n", http.c_str(), room.c_str());
+  printf("roomcast live: or run: roomcast watch --server %s --room %s\n", ws_url.c_str(),
+         room.c_str());
+  fflush(stdout);
+
+  quit_on_signals(loop);
+  guint status = g_timeout_add_seconds(1, on_status, &live);
+  g_main_loop_run(loop);
+  g_source_remove(status);
+  if (live.tty) g_printerr("\n");
+  gst_element_set_state(pipeline, GST_STATE_NULL);
+  gst_bus_remove_watch(GST_ELEMENT_BUS(pipeline));
+  gst_object_unref(sink);
+  gst_object_unref(pipeline);
+  if (server) server->stop();
+  printf("roomcast live: stopped\n");
+  return live.exit_code;
+}
+
+} // namespace roomcast::app

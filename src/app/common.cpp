@@ -2,6 +2,8 @@
 
 #include <glib-unix.h>
 
+#include "roomcast-config.h"
+
 #include <csignal>
 #include <cstdio>
 
@@ -108,6 +110,59 @@ bool parse_options(GOptionContext *ctx, int &argc, char **&argv) {
     return false;
   }
   return true;
+}
+
+bool init_gstreamer(int &argc, char **&argv) {
+  g_autoptr(GError) err = nullptr;
+  if (!gst_init_check(&argc, &argv, &err)) {
+    g_printerr("roomcast: cannot initialise GStreamer: %s\n", err ? err->message : "?");
+    return false;
+  }
+  for (const char *dir : {ROOMCAST_BUILD_PLUGIN_DIR, ROOMCAST_INSTALLED_PLUGIN_DIR}) {
+    g_autoptr(GstElementFactory) f = gst_element_factory_find("roomcastsink");
+    if (f) return true;
+    if (g_file_test(dir, G_FILE_TEST_IS_DIR)) gst_registry_scan_path(gst_registry_get(), dir);
+  }
+  g_autoptr(GstElementFactory) f = gst_element_factory_find("roomcastsink");
+  if (!f) {
+    g_printerr("roomcast: the roomcast GStreamer plugin was not found (set GST_PLUGIN_PATH to the "
+               "folder holding libgstroomcast.so)\n");
+    return false;
+  }
+  return true;
+}
+
+bool loopback_ice(const char *mode, const std::string &ws_url) {
+  if (g_strcmp0(mode, "on") == 0 || g_strcmp0(mode, "yes") == 0) return true;
+  if (g_strcmp0(mode, "off") == 0 || g_strcmp0(mode, "no") == 0) return false;
+  g_autoptr(GUri) uri = g_uri_parse(ws_url.c_str(), G_URI_FLAGS_NONE, nullptr);
+  if (!uri || !g_uri_get_host(uri)) return false;
+  std::string host = g_uri_get_host(uri);
+  return host == "localhost" || host.rfind("127.", 0) == 0 || host == "::1" || host == "[::1]";
+}
+
+std::string http_base(const std::string &ws_url) {
+  std::string s = ws_url;
+  if (s.rfind("wss://", 0) == 0)
+    s = "https://" + s.substr(6);
+  else if (s.rfind("ws://", 0) == 0)
+    s = "http://" + s.substr(5);
+  if (s.size() >= 3 && s.compare(s.size() - 3, 3, "/ws") == 0) s.resize(s.size() - 2);
+  if (s.empty() || s.back() != '/') s += '/';
+  return s;
+}
+
+std::string describe_error(GstMessage *msg, bool verbose) {
+  g_autoptr(GError) err = nullptr;
+  g_autofree char *dbg = nullptr;
+  if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ERROR)
+    gst_message_parse_error(msg, &err, &dbg);
+  else
+    gst_message_parse_warning(msg, &err, &dbg);
+  std::string s = std::string(GST_OBJECT_NAME(GST_MESSAGE_SRC(msg))) + ": " +
+                  (err ? err->message : "unknown error");
+  if (verbose && dbg) s += std::string(" (") + dbg + ")";
+  return s;
 }
 
 } // namespace roomcast::app

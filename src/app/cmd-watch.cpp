@@ -1,0 +1,213 @@
+// roomcast watch: a GStreamer viewer for a live room.
+#include "app.h"
+
+#include <atomic>
+#include <cstdio>
+#include <mutex>
+#include <string>
+
+namespace roomcast::app {
+
+namespace {
+
+struct Watch {
+  GMainLoop *loop = nullptr;
+  GstElement *pipeline = nullptr;
+  std::string sink = "auto";
+  guint64 want_frames = 0;
+  bool verbose = false;
+  int exit_code = 0;
+  gint64 start_us = 0;
+  // Written on streaming threads.
+  std::atomic<guint64> frames{0};
+  std::atomic<guint64> audio_buffers{0};
+  std::atomic<gint64> first_frame_us{0};
+  std::atomic<gint64> last_frame_us{0};
+  std::atomic<gint64> max_gap_us{0};
+  std::atomic<int> width{0}, height{0};
+  std::atomic<bool> done{false};
+};
+
+GstPadProbeReturn on_video_buffer(GstPad *pad, GstPadProbeInfo *, gpointer data) {
+  auto *w = static_cast<Watch *>(data);
+  gint64 now = g_get_monotonic_time();
+  gint64 expected = 0;
+  w->first_frame_us.compare_exchange_strong(expected, now);
+  gint64 last = w->last_frame_us.exchange(now);
+  if (last && now - last > w->max_gap_us) w->max_gap_us = now - last;
+  if (w->width == 0) {
+    g_autoptr(GstCaps) caps = gst_pad_get_current_caps(pad);
+    int width = 0, height = 0;
+    if (caps) {
+      const GstStructure *s = gst_caps_get_structure(caps, 0);
+      gst_structure_get_int(s, "width", &width);
+      gst_structure_get_int(s, "height", &height);
+    }
+    w->width = width;
+    w->height = height;
+  }
+  guint64 n = ++w->frames;
+  if (w->want_frames && n == w->want_frames && !w->done.exchange(true)) {
+    g_main_context_invoke(
+        nullptr,
+        [](gpointer d) -> gboolean {
+          g_main_loop_quit(static_cast<Watch *>(d)->loop);
+          return G_SOURCE_REMOVE;
+        },
+        w);
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+GstPadProbeReturn on_audio_buffer(GstPad *, GstPadProbeInfo *, gpointer data) {
+  static_cast<Watch *>(data)->audio_buffers++;
+  return GST_PAD_PROBE_OK;
+}
+
+// Streaming thread: a remote stream appeared; give it somewhere to go.
+void on_pad_added(GstElement *src, GstPad *pad, gpointer data) {
+  auto *w = static_cast<Watch *>(data);
+  bool video = g_str_has_prefix(GST_PAD_NAME(pad), "video");
+  bool fake = w->sink == "fake";
+  std::string desc = video ? (fake ? "queue ! fakesink sync=false"
+                                   : "queue ! videoconvert ! autovideosink sync=false")
+                           : (fake ? "queue ! fakesink sync=false"
+                                   : "queue ! audioconvert ! audioresample ! autoaudiosink");
+  g_autoptr(GError) err = nullptr;
+  GstElement *bin = gst_parse_bin_from_description(desc.c_str(), TRUE, &err);
+  if (!bin) {
+    g_printerr("roomcast watch: %s\n", err ? err->message : "cannot make a sink");
+    return;
+  }
+  gst_bin_add(GST_BIN(w->pipeline), bin);
+  gst_element_sync_state_with_parent(bin);
+  GstPad *sink = gst_element_get_static_pad(bin, "sink");
+  gst_pad_link(pad, sink);
+  gst_object_unref(sink);
+  gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, video ? on_video_buffer : on_audio_buffer, w,
+                    nullptr);
+  if (w->verbose) g_printerr("roomcast watch: receiving %s\n", GST_PAD_NAME(pad));
+  (void)src;
+}
+
+gboolean on_bus(GstBus *, GstMessage *msg, gpointer data) {
+  auto *w = static_cast<Watch *>(data);
+  switch (GST_MESSAGE_TYPE(msg)) {
+  case GST_MESSAGE_ERROR:
+    g_printerr("roomcast watch: %s\n", describe_error(msg, w->verbose).c_str());
+    w->exit_code = 1;
+    g_main_loop_quit(w->loop);
+    break;
+  case GST_MESSAGE_WARNING:
+    g_printerr("roomcast watch: warning: %s\n", describe_error(msg, w->verbose).c_str());
+    break;
+  default:
+    break;
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+} // namespace
+
+int cmd_watch(int argc, char **argv) {
+  g_autofree char *server = nullptr, *room = nullptr, *sink = nullptr, *ice = nullptr;
+  int frames = 0, timeout = 0, latency = 50;
+  gboolean verbose = FALSE;
+  GOptionEntry entries[] = {
+      {"server", 's', 0, G_OPTION_ARG_STRING, &server,
+       "Signalling server (ws://127.0.0.1:8443/ws)", "URL"},
+      {"room", 'r', 0, G_OPTION_ARG_STRING, &room, "Room to watch (demo)", "NAME"},
+      {"sink", 0, 0, G_OPTION_ARG_STRING, &sink, "auto (a window) or fake (drop frames)", "SINK"},
+      {"frames", 'n', 0, G_OPTION_ARG_INT, &frames, "Exit 0 after this many decoded frames", "N"},
+      {"timeout", 't', 0, G_OPTION_ARG_INT, &timeout,
+       "Give up (exit 3) after this many seconds", "S"},
+      {"latency", 0, 0, G_OPTION_ARG_INT, &latency, "Jitterbuffer latency in ms (50)", "MS"},
+      {"ice-loopback", 0, 0, G_OPTION_ARG_STRING, &ice,
+       "Add 127.0.0.1 to ICE: on, off or auto (when the server is on loopback)", "MODE"},
+      {"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "More detail", nullptr},
+      {nullptr}};
+  g_autoptr(GOptionContext) ctx = g_option_context_new("- watch a live room");
+  g_option_context_add_main_entries(ctx, entries, nullptr);
+  g_option_context_add_group(ctx, gst_init_get_option_group());
+  if (!parse_options(ctx, argc, argv)) return 2;
+  if (verbose) enable_verbose();
+  if (frames < 0 || timeout < 0 || latency < 0) {
+    g_printerr("roomcast watch: --frames, --timeout and --latency must not be negative\n");
+    return 2;
+  }
+  Watch w;
+  w.sink = sink ? sink : "auto";
+  if (w.sink != "auto" && w.sink != "fake") {
+    g_printerr("roomcast watch: --sink must be auto or fake\n");
+    return 2;
+  }
+  if (!init_gstreamer(argc, argv)) return 1;
+  std::string url = server ? server : "ws://127.0.0.1:8443/ws";
+  std::string room_name = room ? room : "demo";
+
+  g_autoptr(GMainLoop) loop = g_main_loop_new(nullptr, FALSE);
+  w.loop = loop;
+  w.want_frames = static_cast<guint64>(frames);
+  w.verbose = verbose;
+  w.pipeline = gst_pipeline_new("watch");
+  GstElement *src = gst_element_factory_make("roomcastsrc", "roomcast");
+  gst_bin_add(GST_BIN(w.pipeline), src);
+  GstElement *sig = nullptr;
+  g_object_get(src, "signaller", &sig, nullptr);
+  g_object_set(sig, "uri", url.c_str(), nullptr);
+  gst_object_unref(sig);
+  g_object_set(src, "room", room_name.c_str(), "latency", guint(latency), "ice-loopback",
+               loopback_ice(ice, url), nullptr);
+  g_signal_connect(src, "pad-added", G_CALLBACK(on_pad_added), &w);
+  GstBus *bus = gst_pipeline_get_bus(GST_PIPELINE(w.pipeline));
+  gst_bus_add_watch(bus, on_bus, &w);
+  gst_object_unref(bus);
+
+  quit_on_signals(loop);
+  bool timed_out = false;
+  guint timer = 0;
+  if (timeout > 0) {
+    struct T {
+      GMainLoop *loop;
+      bool *flag;
+    };
+    static T t;
+    t = {loop, &timed_out};
+    timer = g_timeout_add_seconds(timeout, [](gpointer d) -> gboolean {
+      auto *tt = static_cast<T *>(d);
+      *tt->flag = true;
+      g_main_loop_quit(tt->loop);
+      return G_SOURCE_REMOVE;
+    }, &t);
+  }
+  w.start_us = g_get_monotonic_time();
+  if (gst_element_set_state(w.pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
+    g_printerr("roomcast watch: the pipeline could not start\n");
+    w.exit_code = 1;
+  } else {
+    g_main_loop_run(loop);
+  }
+  if (timer && !timed_out) g_source_remove(timer);
+  gst_element_set_state(w.pipeline, GST_STATE_NULL);
+  gst_bus_remove_watch(GST_ELEMENT_BUS(w.pipeline));
+  gst_object_unref(w.pipeline);
+
+  gint64 first = w.first_frame_us.load();
+  double first_ms = first ? (first - w.start_us) / 1000.0 : -1;
+  printf("{\"frames\":%" G_GUINT64_FORMAT ",\"width\":%d,\"height\":%d,\"first_frame_ms\":%.1f,"
+         "\"max_gap_ms\":%.1f,\"audio_buffers\":%" G_GUINT64_FORMAT "}\n",
+         w.frames.load(), w.width.load(), w.height.load(), first_ms, w.max_gap_us / 1000.0,
+         w.audio_buffers.load());
+  fflush(stdout);
+  if (w.exit_code) return w.exit_code;
+  if (timed_out && (w.want_frames == 0 || w.frames < w.want_frames)) {
+    if (w.want_frames)
+      g_printerr("roomcast watch: timed out after %d s with %" G_GUINT64_FORMAT " of %d frames%s\n",
+                 timeout, w.frames.load(), frames,
+                 w.frames == 0 ? " (is the host live in this room?)" : "");
+    return w.want_frames ? 3 : 0;
+  }
+  return 0;
+}
+
+} // namespace roomcast::app
