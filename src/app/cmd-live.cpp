@@ -34,6 +34,27 @@ struct LiveOptions {
   }
 };
 
+// Replaces ${NAME} with the environment variable's value (empty when unset).
+std::string expand_env(const std::string &in) {
+  std::string out;
+  size_t i = 0;
+  while (i < in.size()) {
+    size_t start = in.find("${", i);
+    size_t end = start == std::string::npos ? start : in.find('}', start);
+    if (end == std::string::npos) {
+      out += in.substr(i);
+      break;
+    }
+    out += in.substr(i, start - i);
+    std::string name = in.substr(start + 2, end - start - 2);
+    const char *v = g_getenv(name.c_str());
+    if (!v) g_printerr("roomcast live: warning: ${%s} is not set\n", name.c_str());
+    out += v ? v : "";
+    i = end + 1;
+  }
+  return out;
+}
+
 // A launch description from --pipeline: a file (given, or in pipelines/) or the text itself.
 std::string pipeline_text(const char *arg) {
   std::string candidates[] = {arg, std::string(ROOMCAST_PIPELINES_DIR) + "/" + arg,
@@ -43,7 +64,7 @@ std::string pipeline_text(const char *arg) {
     if (!g_file_test(path.c_str(), G_FILE_TEST_IS_REGULAR)) continue;
     g_autofree char *contents = nullptr;
     if (!g_file_get_contents(path.c_str(), &contents, nullptr, nullptr)) continue;
-    // Drop comment lines; join the rest.
+    // Drop comment lines; join the rest; ${NAME} takes the environment variable's value.
     std::string out;
     g_auto(GStrv) lines = g_strsplit(contents, "\n", -1);
     for (char **l = lines; *l; l++) {
@@ -52,9 +73,9 @@ std::string pipeline_text(const char *arg) {
       out += *l;
       out += ' ';
     }
-    return out;
+    return expand_env(out);
   }
-  return arg;
+  return expand_env(arg);
 }
 
 GstElement *find_roomcastsink(GstElement *pipeline) {
@@ -82,7 +103,6 @@ struct Live {
   guint64 last_frames = 0;
   gint64 last_us = 0;
   unsigned ticks = 0;
-  std::string source_desc;
 };
 
 gboolean on_bus(GstBus *, GstMessage *msg, gpointer data) {
