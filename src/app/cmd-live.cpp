@@ -134,6 +134,17 @@ gboolean on_bus(GstBus *, GstMessage *msg, gpointer data) {
   return G_SOURCE_CONTINUE;
 }
 
+// Emitted on the sink's internal threads: print only (stdio locks its own streams).
+void on_peer_added(GstElement *, const char *id, GstElement *, gpointer) {
+  printf("roomcast live: viewer %s joined\n", id);
+  fflush(stdout);
+}
+
+void on_peer_removed(GstElement *, const char *id, gpointer) {
+  printf("roomcast live: viewer %s left\n", id);
+  fflush(stdout);
+}
+
 gboolean on_status(gpointer data) {
   auto *live = static_cast<Live *>(data);
   GstStructure *stats = nullptr;
@@ -293,6 +304,9 @@ int cmd_live(int argc, char **argv) {
   g_object_set(sink, "room", room.c_str(), "bitrate", guint(o.bitrate), "ice-loopback",
                loopback_ice(o.ice_loopback, ws_url), nullptr);
   if (o.stun) g_object_set(sink, "stun-server", o.stun, nullptr);
+
+  g_signal_connect(sink, "peer-added", G_CALLBACK(on_peer_added), nullptr);
+  g_signal_connect(sink, "peer-removed", G_CALLBACK(on_peer_removed), nullptr);
 
   Live live;
   live.loop = loop;

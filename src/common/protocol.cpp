@@ -140,6 +140,17 @@ bool read_peer(JsonNode *n, PeerInfo &out, ParseError &err) {
   return r.ok();
 }
 
+// True when the JSON text holds the escape \u0000 inside a string. (Outside strings valid JSON
+// has no backslashes, so every backslash starts an escape of exactly one more character or \uXXXX.)
+bool has_escaped_nul(std::string_view text) {
+  for (std::size_t i = 0; i + 1 < text.size(); i++) {
+    if (text[i] != '\\') continue;
+    if (text[i + 1] == 'u' && text.substr(i + 2, 4) == "0000") return true;
+    i++; // skip the escaped character
+  }
+  return false;
+}
+
 bool no_control_chars(std::string_view s) {
   for (unsigned char c : s)
     if (c < 0x20 || c == 0x7f) return false;
@@ -211,6 +222,13 @@ std::optional<Message> parse(std::string_view text, ParseError &err) {
   }
   m.type = *t;
   err.ref = type;
+  // json-glib hands strings out NUL-terminated, so an escaped U+0000 would silently cut a field
+  // short (room "a\u0000b" would join room "a"): refuse the message instead.
+  if (has_escaped_nul(text)) {
+    err.code = ErrorCode::BadMessage;
+    err.message = "strings must not contain U+0000";
+    return std::nullopt;
+  }
 
   switch (m.type) {
   case Type::Join: {

@@ -356,7 +356,9 @@ struct Server::Impl {
     if (self->conns.size() >= self->opts.max_connections) {
       self->counters.errors++;
       send(*c, p::make_error(p::ErrorCode::ServerFull, "too many connections; try again later"));
-      soup_websocket_connection_close(ws, static_cast<gushort>(1013) /* try again later */, "server full");
+      // 1008, not 1013 ("try again later"): libsoup refuses to send codes 1012-2999 and would
+      // turn the close into a 1002 protocol error.
+      soup_websocket_connection_close(ws, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, "server full");
       return;
     }
     c->message_id = g_signal_connect(ws, "message", G_CALLBACK(on_message), self);

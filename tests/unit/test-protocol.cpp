@@ -1,0 +1,650 @@
+// Unit tests for the signalling protocol library (src/common/protocol.*): the enum name tables,
+// the validators, serialize() -> parse() round trips and every way parse() can refuse a message.
+#include "protocol.h"
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+
+#include <algorithm>
+#include <set>
+#include <string>
+#include <vector>
+
+using namespace roomcast::proto;
+
+namespace {
+
+// ---- helpers ----------------------------------------------------------------------------------
+
+// String equality that keeps temporaries alive for the comparison (g_assert_cmpstr would not).
+void check_str(const std::string &got, const std::string &want, const char *file, int line, const char *expr) {
+  if (got == want) return;
+  g_autofree char *msg = g_strdup_printf("%s is \"%s\", wanted \"%s\"", expr, got.c_str(), want.c_str());
+  g_assertion_message(nullptr, file, line, "", msg);
+}
+#define CHECK_STR(got, want) check_str((got), (want), __FILE__, __LINE__, #got)
+
+// Parses `text`, which must succeed.
+Message parse_ok(std::string_view text) {
+  ParseError err;
+  auto m = parse(text, err);
+  if (!m) {
+    g_autofree char *msg = g_strdup_printf("parse() refused %.*s: %s: %s", static_cast<int>(text.size()),
+                                           text.data(), to_string(err.code), err.message.c_str());
+    g_assertion_message(nullptr, __FILE__, __LINE__, G_STRFUNC, msg);
+  }
+  return *m;
+}
+
+// Parses `text`, which must fail with `code` (and, when given, name `ref` as the culprit's type).
+void parse_fails(std::string_view text, ErrorCode code, const char *ref = nullptr) {
+  ParseError err;
+  err.ref = "stale"; // parse() must reset the whole error
+  auto m = parse(text, err);
+  g_autofree char *shown = g_strescape(std::string(text.substr(0, 200)).c_str(), nullptr);
+  if (m) {
+    g_autofree char *msg = g_strdup_printf("parse() accepted \"%s\" (wanted error %s)", shown, to_string(code));
+    g_assertion_message(nullptr, __FILE__, __LINE__, G_STRFUNC, msg);
+  }
+  if (err.code != code) {
+    g_autofree char *msg = g_strdup_printf("parse(\"%s\") failed with %s (%s), wanted %s", shown,
+                                           to_string(err.code), err.message.c_str(), to_string(code));
+    g_assertion_message(nullptr, __FILE__, __LINE__, G_STRFUNC, msg);
+  }
+  // Every refusal explains itself, briefly.
+  g_assert_false(err.message.empty());
+  g_assert_cmpuint(err.message.size(), <, 300);
+  g_assert_true(g_utf8_validate(err.message.data(), err.message.size(), nullptr));
+  if (ref) CHECK_STR(err.ref, ref);
+  else g_assert_cmpstr(err.ref.c_str(), !=, "stale");
+}
+
+// serialize() then parse() must give back an equal message.
+void round_trip(const Message &m) {
+  std::string text = serialize(m);
+  Message back = parse_ok(text);
+  if (!(back == m)) {
+    g_autofree char *msg = g_strdup_printf("round trip changed the message: %s -> %s", text.c_str(),
+                                           serialize(back).c_str());
+    g_assertion_message(nullptr, __FILE__, __LINE__, G_STRFUNC, msg);
+  }
+  // Serialising again gives the very same text.
+  std::string again = serialize(back);
+  CHECK_STR(again, text.c_str());
+}
+
+// The member names of a serialised message, sorted and comma-separated.
+std::string members_of(const std::string &json) {
+  g_autoptr(JsonParser) parser = json_parser_new();
+  g_autoptr(GError) err = nullptr;
+  g_assert_true(json_parser_load_from_data(parser, json.c_str(), -1, &err));
+  g_assert_no_error(err);
+  JsonNode *root = json_parser_get_root(parser);
+  g_assert_true(JSON_NODE_HOLDS_OBJECT(root));
+  GList *names = json_object_get_members(json_node_get_object(root));
+  std::vector<std::string> v;
+  for (GList *l = names; l; l = l->next) v.emplace_back(static_cast<const char *>(l->data));
+  g_list_free(names);
+  std::sort(v.begin(), v.end());
+  std::string out;
+  for (const auto &s : v) out += (out.empty() ? "" : ",") + s;
+  return out;
+}
+
+// A message with every field set to something other than its default.
+Message everything_set(Type t) {
+  Message m;
+  m.type = t;
+  m.version = 7;
+  m.room = "room";
+  m.role = Role::Member;
+  m.name = "name";
+  m.to = "pto";
+  m.from = "pfrom";
+  m.sdp = "v=0";
+  m.candidate = "candidate:1";
+  m.mline_index = 3;
+  m.mid = "3";
+  m.id = "pid";
+  m.kind = RoomKind::Meeting;
+  m.peers = {{"pa", Role::Member, "a"}};
+  m.peer = {"pb", Role::Member, "b"};
+  m.ping_interval_s = 5;
+  m.max_message_size = 4096;
+  m.code = ErrorCode::Forbidden;
+  m.message = "text";
+  m.ref = "offer";
+  return m;
+}
+
+const std::string k64(64, 'a');
+const std::string k65(65, 'a');
+
+std::string join_with(const std::string &fields) {
+  return "{\"type\":\"join\"" + (fields.empty() ? "" : "," + fields) + "}";
+}
+
+constexpr const char *kJoinOk = R"("version":1,"room":"r1","role":"host")";
+
+// ---- enum tables ------------------------------------------------------------------------------
+
+template <typename E>
+void check_table(int count, std::optional<E> (*from)(std::string_view)) {
+  std::set<std::string> seen;
+  for (int i = 0; i < count; i++) {
+    E v = static_cast<E>(i);
+    const char *s = to_string(v);
+    g_assert_nonnull(s);
+    g_assert_cmpstr(s, !=, "?");
+    g_assert_cmpuint(strlen(s), >, 0);
+    g_assert_true(seen.insert(s).second); // names are distinct
+    auto back = from(s);
+    g_assert_true(back.has_value());
+    g_assert_true(*back == v);
+    // Names are exact: no case folding, no surrounding space.
+    g_autofree char *upper = g_ascii_strup(s, -1);
+    g_assert_false(from(upper).has_value());
+    g_assert_false(from(std::string(" ") + s).has_value());
+    g_assert_false(from(std::string(s) + "x").has_value());
+  }
+  g_assert_false(from("").has_value());
+  g_assert_false(from("?").has_value());
+  // Past the last value the tables answer "?" rather than crash.
+  g_assert_cmpstr(to_string(static_cast<E>(count)), ==, "?");
+}
+
+void test_enum_tables() {
+  check_table<Role>(3, role_from_string);
+  check_table<RoomKind>(2, kind_from_string);
+  check_table<Type>(static_cast<int>(Type::Error) + 1, type_from_string);
+  check_table<ErrorCode>(static_cast<int>(ErrorCode::ServerFull) + 1, error_code_from_string);
+
+  // The wire names the docs promise.
+  g_assert_cmpstr(to_string(Role::Host), ==, "host");
+  g_assert_cmpstr(to_string(Role::Viewer), ==, "viewer");
+  g_assert_cmpstr(to_string(Role::Member), ==, "member");
+  g_assert_cmpstr(to_string(RoomKind::Live), ==, "live");
+  g_assert_cmpstr(to_string(RoomKind::Meeting), ==, "meeting");
+  const std::pair<Type, const char *> types[] = {
+      {Type::Join, "join"},           {Type::Leave, "leave"},         {Type::Offer, "offer"},
+      {Type::Answer, "answer"},       {Type::Ice, "ice"},             {Type::Ping, "ping"},
+      {Type::Pong, "pong"},           {Type::Welcome, "welcome"},     {Type::PeerJoined, "peer-joined"},
+      {Type::PeerLeft, "peer-left"},  {Type::Error, "error"},
+  };
+  for (const auto &[t, s] : types) g_assert_cmpstr(to_string(t), ==, s);
+  const std::pair<ErrorCode, const char *> codes[] = {
+      {ErrorCode::BadJson, "bad-json"},         {ErrorCode::BadMessage, "bad-message"},
+      {ErrorCode::UnknownType, "unknown-type"}, {ErrorCode::TooLarge, "too-large"},
+      {ErrorCode::Binary, "binary-frame"},      {ErrorCode::BadVersion, "bad-version"},
+      {ErrorCode::NotJoined, "not-joined"},     {ErrorCode::AlreadyJoined, "already-joined"},
+      {ErrorCode::UnknownPeer, "unknown-peer"}, {ErrorCode::Forbidden, "forbidden"},
+      {ErrorCode::HostTaken, "host-taken"},     {ErrorCode::WrongKind, "wrong-kind"},
+      {ErrorCode::RoomFull, "room-full"},       {ErrorCode::TooManyRooms, "too-many-rooms"},
+      {ErrorCode::RateLimited, "rate-limited"}, {ErrorCode::ServerFull, "server-full"},
+  };
+  for (const auto &[c, s] : codes) g_assert_cmpstr(to_string(c), ==, s);
+}
+
+void test_kind_for_role() {
+  g_assert_true(kind_for_role(Role::Host) == RoomKind::Live);
+  g_assert_true(kind_for_role(Role::Viewer) == RoomKind::Live);
+  g_assert_true(kind_for_role(Role::Member) == RoomKind::Meeting);
+}
+
+// ---- validators -------------------------------------------------------------------------------
+
+void test_validators() {
+  g_assert_true(valid_room_name("a"));
+  g_assert_true(valid_room_name("Room-1_b.c"));
+  g_assert_true(valid_room_name(k64));
+  g_assert_false(valid_room_name(""));
+  g_assert_false(valid_room_name(k65));
+  for (const char *bad : {"a/b", "a b", "a\\b", "a:b", "a?b", "a#b", "r%20", "caf\xc3\xa9", "a\tb", "a\nb"})
+    g_assert_false(valid_room_name(bad));
+  g_assert_false(valid_room_name(std::string_view("a\0b", 3)));
+
+  g_assert_true(valid_peer_id("p0123abcd"));
+  g_assert_true(valid_peer_id("A-z_9"));
+  g_assert_true(valid_peer_id(std::string(32, 'x')));
+  g_assert_false(valid_peer_id(""));
+  g_assert_false(valid_peer_id(std::string(33, 'x')));
+  for (const char *bad : {"a.b", "a b", "a/b", "a:b", "\xc3\xa9"}) g_assert_false(valid_peer_id(bad));
+
+  g_assert_true(valid_peer_name(""));
+  g_assert_true(valid_peer_name("Alice"));
+  g_assert_true(valid_peer_name("Zo\xc3\xab \xf0\x9f\x8e\xa5")); // "Zoë 🎥"
+  g_assert_true(valid_peer_name(k64));
+  g_assert_false(valid_peer_name(k65));
+  // The limit is in bytes: 33 two-byte characters are 66 bytes.
+  std::string wide;
+  for (int i = 0; i < 33; i++) wide += "\xc3\xa9";
+  g_assert_false(valid_peer_name(wide));
+  for (const char *bad : {"a\nb", "a\tb", "\x01", "a\x7f", "\xff", "\xc3"}) g_assert_false(valid_peer_name(bad));
+  g_assert_false(valid_peer_name(std::string_view("a\0b", 3)));
+}
+
+// ---- builders ---------------------------------------------------------------------------------
+
+void test_builders() {
+  Message j = make_join("r", Role::Member, "Bob");
+  g_assert_true(j.type == Type::Join);
+  g_assert_cmpint(j.version, ==, kVersion);
+  CHECK_STR(j.room, "r");
+  g_assert_true(j.role == Role::Member);
+  CHECK_STR(j.name, "Bob");
+
+  Message o = make_sdp(Type::Answer, "p1", "v=0");
+  g_assert_true(o.type == Type::Answer);
+  CHECK_STR(o.to, "p1");
+  CHECK_STR(o.sdp, "v=0");
+  g_assert_true(o.from.empty());
+
+  Message i = make_ice("p2", 1, "candidate:x", "video");
+  g_assert_true(i.type == Type::Ice);
+  CHECK_STR(i.to, "p2");
+  g_assert_cmpint(i.mline_index, ==, 1);
+  CHECK_STR(i.candidate, "candidate:x");
+  CHECK_STR(i.mid, "video");
+
+  Message e = make_error(ErrorCode::RoomFull, "full", "join");
+  g_assert_true(e.type == Type::Error);
+  g_assert_true(e.code == ErrorCode::RoomFull);
+  CHECK_STR(e.message, "full");
+  CHECK_STR(e.ref, "join");
+
+  for (Type t : {Type::Leave, Type::Ping, Type::Pong}) g_assert_true(make_simple(t).type == t);
+}
+
+// ---- round trips ------------------------------------------------------------------------------
+
+void test_round_trip_join_leave() {
+  round_trip(make_join("r1", Role::Host, "Alice"));
+  round_trip(make_join("r1", Role::Viewer));
+  round_trip(make_join(k64, Role::Member, "Zo\xc3\xab \"quoted\" \\ \xf0\x9f\x8e\xa5"));
+  round_trip(make_join("a.b-c_d", Role::Member, k64));
+  round_trip(make_simple(Type::Leave));
+
+  // A join with another version serialises that version, and parse() refuses it.
+  Message v2 = make_join("r", Role::Host);
+  v2.version = 2;
+  std::string text = serialize(v2);
+  g_assert_nonnull(strstr(text.c_str(), "\"version\":2"));
+  parse_fails(text, ErrorCode::BadVersion, "join");
+}
+
+void test_round_trip_relay() {
+  const std::string sdp = "v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=\"quoted\" \\ \xc3\xa9\r\n"
+                          "t=0 0\r\na=group:BUNDLE 0\r\n";
+  for (Type t : {Type::Offer, Type::Answer}) {
+    round_trip(make_sdp(t, "p1", sdp));
+    Message both = make_sdp(t, "p1", "v=0");
+    both.from = "p2";
+    round_trip(both);
+    Message from_only = make_sdp(t, "", sdp); // as the server delivers it
+    from_only.from = "p12345678";
+    round_trip(from_only);
+  }
+  round_trip(make_ice("p1", 0, "candidate:1 1 UDP 2122252543 192.168.1.2 50000 typ host", "0"));
+  round_trip(make_ice("p1", 1023, "candidate:2 1 TCP 1 ::1 9 typ host tcptype active"));
+  round_trip(make_ice(std::string(32, 'z'), 2, "", "")); // end of candidates
+  Message ice_from = make_ice("", 1, "candidate:3", "audio");
+  ice_from.from = "p-1_A";
+  round_trip(ice_from);
+}
+
+void test_round_trip_keepalive() {
+  round_trip(make_simple(Type::Ping));
+  round_trip(make_simple(Type::Pong));
+  g_assert_true(serialize(make_simple(Type::Ping)) == "{\"type\":\"ping\"}");
+  g_assert_true(serialize(make_simple(Type::Pong)) == "{\"type\":\"pong\"}");
+}
+
+void test_round_trip_server_messages() {
+  Message w;
+  w.type = Type::Welcome;
+  w.id = "p0000abcd";
+  w.room = "r1";
+  w.kind = RoomKind::Live;
+  w.role = Role::Host;
+  w.ping_interval_s = 10;
+  w.max_message_size = 65536;
+  round_trip(w); // no peers
+
+  w.role = Role::Viewer;
+  w.peers = {{"p1", Role::Host, "Alice"}};
+  round_trip(w);
+
+  w.kind = RoomKind::Meeting;
+  w.role = Role::Member;
+  w.peers = {{"p1", Role::Member, ""}, {"p2", Role::Member, "B\xc3\xb6" "b"}, {"p3", Role::Member, k64}};
+  w.ping_interval_s = 86400;
+  w.max_message_size = std::uint64_t(1) << 40;
+  round_trip(w);
+
+  // Welcome always states the protocol version, whatever the struct holds.
+  Message w7 = w;
+  w7.version = 7;
+  std::string text = serialize(w7);
+  g_assert_nonnull(strstr(text.c_str(), "\"version\":1"));
+  Message back = parse_ok(text);
+  g_assert_cmpint(back.version, ==, kVersion);
+
+  Message pj;
+  pj.type = Type::PeerJoined;
+  pj.peer = {"p9", Role::Viewer, "Carol"};
+  round_trip(pj);
+  pj.peer = {"p9", Role::Host, ""};
+  round_trip(pj);
+
+  Message pl;
+  pl.type = Type::PeerLeft;
+  pl.id = "p9";
+  round_trip(pl);
+
+  for (int i = 0; i <= static_cast<int>(ErrorCode::ServerFull); i++) {
+    auto code = static_cast<ErrorCode>(i);
+    round_trip(make_error(code, std::string("about ") + to_string(code)));
+    round_trip(make_error(code, "with a ref \xe2\x9c\x93", "offer"));
+  }
+  round_trip(make_error(ErrorCode::BadJson, "")); // an empty message text is still a message
+}
+
+// serialize() writes exactly the fields of the message's type, whatever else the struct holds.
+void test_serialize_fields() {
+  const std::pair<Type, const char *> expected[] = {
+      {Type::Join, "name,role,room,type,version"},
+      {Type::Leave, "type"},
+      {Type::Offer, "from,sdp,to,type"},
+      {Type::Answer, "from,sdp,to,type"},
+      {Type::Ice, "candidate,from,sdpMLineIndex,sdpMid,to,type"},
+      {Type::Ping, "type"},
+      {Type::Pong, "type"},
+      {Type::Welcome, "id,kind,max_message_size,peers,ping_interval,role,room,type,version"},
+      {Type::PeerJoined, "peer,type"},
+      {Type::PeerLeft, "id,type"},
+      {Type::Error, "code,message,ref,type"},
+  };
+  for (const auto &[t, fields] : expected) {
+    std::string text = serialize(everything_set(t));
+    g_test_message("%s", text.c_str());
+    CHECK_STR(members_of(text), fields);
+  }
+  // Optional fields are left out when empty.
+  CHECK_STR(members_of(serialize(make_join("r", Role::Host))), "role,room,type,version");
+  CHECK_STR(members_of(serialize(make_sdp(Type::Offer, "p1", "v=0"))), "sdp,to,type");
+  CHECK_STR(members_of(serialize(make_ice("p1", 0, ""))), "candidate,sdpMLineIndex,to,type");
+  CHECK_STR(members_of(serialize(make_error(ErrorCode::BadJson, "x"))), "code,message,type");
+  // Peer entries always carry id, role and name.
+  Message pj;
+  pj.type = Type::PeerJoined;
+  pj.peer = {"p1", Role::Host, ""};
+  g_assert_nonnull(strstr(serialize(pj).c_str(), R"("peer":{"id":"p1","role":"host","name":""})"));
+}
+
+// ---- parse() errors ---------------------------------------------------------------------------
+
+void test_parse_not_utf8() {
+  parse_fails("{\"type\":\"ping\",\"x\":\"\xff\"}", ErrorCode::BadJson);
+  parse_fails("{\"type\":\"join\",\"version\":1,\"room\":\"r\",\"role\":\"host\",\"name\":\"\xc3\x28\"}",
+              ErrorCode::BadJson);
+  parse_fails("\xef\xbb", ErrorCode::BadJson);
+  parse_fails(std::string_view("{\"type\":\"ping\"}\0", 16), ErrorCode::BadJson); // NUL byte
+  // Overlong encoding of '/'.
+  parse_fails("{\"type\":\"ping\",\"x\":\"\xc0\xaf\"}", ErrorCode::BadJson);
+}
+
+void test_parse_malformed_json() {
+  for (const char *bad : {"", " ", "{", "}", "{\"type\":\"ping\"", "{\"type\":\"ping\",}", "{type:\"ping\"}",
+                          "{\"type\" \"ping\"}", "{\"type\":ping}", "{\"type\":\"ping\"}}", "nul", "[1,",
+                          "{\"type\":\"ping\" \"x\":1}"})
+    parse_fails(bad, ErrorCode::BadJson);
+}
+
+void test_parse_not_an_object() {
+  for (const char *bad : {"[]", "[{\"type\":\"ping\"}]", "42", "-1.5", "\"ping\"", "true", "false", "null"})
+    parse_fails(bad, ErrorCode::BadJson);
+}
+
+void test_parse_type_field() {
+  // Missing type.
+  parse_fails("{}", ErrorCode::BadMessage);
+  parse_fails("{\"Type\":\"ping\"}", ErrorCode::BadMessage);
+  parse_fails("{\"kind\":\"ping\",\"id\":\"p1\"}", ErrorCode::BadMessage);
+  // Not a string.
+  for (const char *bad : {"{\"type\":1}", "{\"type\":null}", "{\"type\":true}", "{\"type\":[\"ping\"]}",
+                          "{\"type\":{\"name\":\"ping\"}}", "{\"type\":1.5}"})
+    parse_fails(bad, ErrorCode::BadMessage);
+  // Unknown names: exact, case-sensitive.
+  for (const char *bad : {"{\"type\":\"\"}", "{\"type\":\"Ping\"}", "{\"type\":\"hello\"}", "{\"type\":\" ping\"}",
+                          "{\"type\":\"peer_joined\"}", "{\"type\":\"candidate\"}"})
+    parse_fails(bad, ErrorCode::UnknownType, "");
+  // A huge unknown type name is not echoed back whole.
+  parse_fails("{\"type\":\"" + std::string(10000, 'x') + "\"}", ErrorCode::UnknownType, "");
+}
+
+void test_parse_join() {
+  Message ok = parse_ok(join_with(kJoinOk));
+  g_assert_true(ok == make_join("r1", Role::Host));
+
+  // version
+  parse_fails(join_with(R"("room":"r1","role":"host")"), ErrorCode::BadMessage, "join");
+  for (const char *v : {"\"1\"", "1.0", "1.5", "true", "null", "[1]", "{}", "-1", "4294967297"})
+    parse_fails(join_with(std::string("\"version\":") + v + R"(,"room":"r1","role":"host")"),
+                ErrorCode::BadMessage, "join");
+  for (const char *v : {"0", "2", "99", "2147483647"})
+    parse_fails(join_with(std::string("\"version\":") + v + R"(,"room":"r1","role":"host")"),
+                ErrorCode::BadVersion, "join");
+  // A bad field wins over a bad version: the message is broken before it is foreign.
+  parse_fails(join_with(R"("version":2,"room":"a/b","role":"host")"), ErrorCode::BadMessage, "join");
+
+  // room
+  parse_fails(join_with(R"("version":1,"role":"host")"), ErrorCode::BadMessage, "join");
+  for (const char *v : {"5", "null", "[\"r1\"]", "true"})
+    parse_fails(join_with(std::string(R"("version":1,"role":"host","room":)") + v), ErrorCode::BadMessage, "join");
+  for (const std::string &room : {std::string(), k65, std::string("a/b"), std::string("a b"), std::string("../x"),
+                                   std::string("caf\\u00e9"), std::string("a\\u0000b"), std::string("a\\nb")})
+    parse_fails(join_with(R"("version":1,"role":"host","room":")" + room + "\""), ErrorCode::BadMessage, "join");
+  CHECK_STR(parse_ok(join_with(R"("version":1,"role":"host","room":")" + k64 + "\"")).room, k64.c_str());
+
+  // role
+  parse_fails(join_with(R"("version":1,"room":"r1")"), ErrorCode::BadMessage, "join");
+  for (const char *v : {"\"admin\"", "\"Host\"", "\"\"", "1", "null", "[\"host\"]"})
+    parse_fails(join_with(std::string(R"("version":1,"room":"r1","role":)") + v), ErrorCode::BadMessage, "join");
+  g_assert_true(parse_ok(join_with(R"("version":1,"room":"r1","role":"viewer")")).role == Role::Viewer);
+  g_assert_true(parse_ok(join_with(R"("version":1,"room":"r1","role":"member")")).role == Role::Member);
+
+  // name
+  parse_fails(join_with(std::string(kJoinOk) + R"(,"name":5)"), ErrorCode::BadMessage, "join");
+  parse_fails(join_with(std::string(kJoinOk) + R"(,"name":null)"), ErrorCode::BadMessage, "join");
+  parse_fails(join_with(std::string(kJoinOk) + R"(,"name":")" + k65 + "\""), ErrorCode::BadMessage, "join");
+  for (const char *v : {"a\\u0001b", "a\\nb", "tab\\t", "del\\u007f", "nul\\u0000"})
+    parse_fails(join_with(std::string(kJoinOk) + R"(,"name":")" + v + "\""), ErrorCode::BadMessage, "join");
+  CHECK_STR(parse_ok(join_with(std::string(kJoinOk) + R"(,"name":")" + k64 + "\"")).name, k64.c_str());
+  CHECK_STR(parse_ok(join_with(std::string(kJoinOk) + R"(,"name":"Zo\u00eb")")).name, "Zo\xc3\xab");
+}
+
+void test_parse_relay() {
+  for (const char *type : {"offer", "answer"}) {
+    auto msg = [&](const std::string &fields) { return std::string("{\"type\":\"") + type + "\"," + fields + "}"; };
+    g_assert_true(parse_ok(msg(R"("to":"p1","sdp":"v=0")")) == make_sdp(*type_from_string(type), "p1", "v=0"));
+    Message from_only = parse_ok(msg(R"("from":"p2","sdp":"v=0")"));
+    CHECK_STR(from_only.from, "p2");
+    g_assert_true(from_only.to.empty());
+    // Neither to nor from.
+    parse_fails(msg(R"("sdp":"v=0")"), ErrorCode::BadMessage, type);
+    // Bad peer ids.
+    for (const char *id : {"\"\"", "\"a/b\"", "\"a b\"", "\"a.b\"", "5", "null", "[\"p1\"]"}) {
+      parse_fails(msg(std::string("\"to\":") + id + R"(,"sdp":"v=0")"), ErrorCode::BadMessage, type);
+      parse_fails(msg(std::string(R"("to":"p1","from":)") + id + R"(,"sdp":"v=0")"), ErrorCode::BadMessage, type);
+    }
+    parse_fails(msg("\"to\":\"" + std::string(33, 'p') + R"(","sdp":"v=0")"), ErrorCode::BadMessage, type);
+    // sdp
+    parse_fails(msg(R"("to":"p1")"), ErrorCode::BadMessage, type);
+    parse_fails(msg(R"("to":"p1","sdp":"")"), ErrorCode::BadMessage, type);
+    for (const char *sdp : {"5", "null", "true", "[\"v=0\"]", "{\"sdp\":\"v=0\"}"})
+      parse_fails(msg(std::string(R"("to":"p1","sdp":)") + sdp), ErrorCode::BadMessage, type);
+  }
+
+  auto ice = [](const std::string &fields) { return "{\"type\":\"ice\"," + fields + "}"; };
+  g_assert_true(parse_ok(ice(R"("to":"p1","candidate":"c","sdpMLineIndex":2,"sdpMid":"v")")) ==
+                make_ice("p1", 2, "c", "v"));
+  g_assert_true(parse_ok(ice(R"("to":"p1","candidate":"","sdpMLineIndex":0)")) == make_ice("p1", 0, ""));
+  g_assert_cmpint(parse_ok(ice(R"("to":"p1","candidate":"c","sdpMLineIndex":1023)")).mline_index, ==, 1023);
+  parse_fails(ice(R"("candidate":"c","sdpMLineIndex":0)"), ErrorCode::BadMessage, "ice");
+  parse_fails(ice(R"("to":"p/1","candidate":"c","sdpMLineIndex":0)"), ErrorCode::BadMessage, "ice");
+  // candidate
+  parse_fails(ice(R"("to":"p1","sdpMLineIndex":0)"), ErrorCode::BadMessage, "ice");
+  parse_fails(ice(R"("to":"p1","candidate":5,"sdpMLineIndex":0)"), ErrorCode::BadMessage, "ice");
+  parse_fails(ice(R"("to":"p1","candidate":null,"sdpMLineIndex":0)"), ErrorCode::BadMessage, "ice");
+  parse_fails(ice(R"("to":"p1","candidate":"a\nb","sdpMLineIndex":0)"), ErrorCode::BadMessage, "ice");
+  parse_fails(ice(R"("to":"p1","candidate":"a\u0000b","sdpMLineIndex":0)"), ErrorCode::BadMessage, "ice");
+  // sdpMLineIndex
+  parse_fails(ice(R"("to":"p1","candidate":"c")"), ErrorCode::BadMessage, "ice");
+  for (const char *idx : {"-1", "1.0", "0.5", "\"0\"", "null", "true", "1024", "1e2", "9223372036854775807"})
+    parse_fails(ice(std::string(R"("to":"p1","candidate":"c","sdpMLineIndex":)") + idx), ErrorCode::BadMessage,
+                "ice");
+  // sdpMid
+  parse_fails(ice(R"("to":"p1","candidate":"c","sdpMLineIndex":0,"sdpMid":0)"), ErrorCode::BadMessage, "ice");
+}
+
+void test_parse_error_messages() {
+  auto err = [](const std::string &fields) { return "{\"type\":\"error\"," + fields + "}"; };
+  Message e = parse_ok(err(R"("code":"room-full","message":"full","ref":"join")"));
+  g_assert_true(e == make_error(ErrorCode::RoomFull, "full", "join"));
+  parse_fails(err(R"("code":"oops","message":"x")"), ErrorCode::BadMessage, "error");
+  parse_fails(err(R"("code":"Room-Full","message":"x")"), ErrorCode::BadMessage, "error");
+  parse_fails(err(R"("code":"","message":"x")"), ErrorCode::BadMessage, "error");
+  parse_fails(err(R"("message":"x")"), ErrorCode::BadMessage, "error");
+  parse_fails(err(R"("code":5,"message":"x")"), ErrorCode::BadMessage, "error");
+  parse_fails(err(R"("code":"bad-json")"), ErrorCode::BadMessage, "error");
+  parse_fails(err(R"("code":"bad-json","message":null)"), ErrorCode::BadMessage, "error");
+  parse_fails(err(R"("code":"bad-json","message":"x","ref":1)"), ErrorCode::BadMessage, "error");
+}
+
+void test_parse_welcome() {
+  const std::string head = R"({"type":"welcome","version":1,"id":"p1","room":"r1","kind":"live","role":"viewer")";
+  auto welcome = [&](const std::string &rest) { return head + rest + "}"; };
+  Message w = parse_ok(welcome(R"(,"peers":[{"id":"p2","role":"host","name":"A"},{"id":"p3","role":"viewer"}])"));
+  g_assert_cmpuint(w.peers.size(), ==, 2);
+  g_assert_true(w.peers[0] == (PeerInfo{"p2", Role::Host, "A"}));
+  g_assert_true(w.peers[1] == (PeerInfo{"p3", Role::Viewer, ""}));
+  g_assert_cmpuint(w.ping_interval_s, ==, 0); // optional
+  g_assert_cmpuint(w.max_message_size, ==, 0);
+
+  // peers must be an array of peer objects
+  parse_fails(welcome(""), ErrorCode::BadMessage, "welcome");
+  for (const char *peers : {"{}", "null", "\"p2\"", "5", "{\"id\":\"p2\",\"role\":\"host\"}"})
+    parse_fails(welcome(std::string(",\"peers\":") + peers), ErrorCode::BadMessage, "welcome");
+  for (const char *entry : {"1", "null", "\"p2\"", "[]", R"({"role":"host"})", R"({"id":"p 2","role":"host"})",
+                            R"({"id":5,"role":"host"})", R"({"id":"p2"})", R"({"id":"p2","role":"king"})",
+                            R"({"id":"p2","role":"host","name":5})", R"({"id":"p2","role":"host","name":"a\nb"})"})
+    parse_fails(welcome(std::string(R"(,"peers":[{"id":"p9","role":"viewer"},)") + entry + "]"),
+                ErrorCode::BadMessage, "welcome");
+  parse_fails(welcome(R"(,"peers":[{"id":"p2","role":"host","name":")" + k65 + "\"}]"), ErrorCode::BadMessage,
+              "welcome");
+
+  // the other fields
+  const char *peers = R"("peers":[])";
+  parse_fails(std::string(R"({"type":"welcome","room":"r1","kind":"live","role":"host",)") + peers + "}",
+              ErrorCode::BadMessage, "welcome");
+  parse_fails(std::string(R"({"type":"welcome","id":"p1","kind":"live","role":"host",)") + peers + "}",
+              ErrorCode::BadMessage, "welcome");
+  parse_fails(std::string(R"({"type":"welcome","id":"p1","room":"r1","kind":"party","role":"host",)") + peers + "}",
+              ErrorCode::BadMessage, "welcome");
+  parse_fails(std::string(R"({"type":"welcome","id":"p1","room":"r1","kind":"live",)") + peers + "}",
+              ErrorCode::BadMessage, "welcome");
+  for (const char *extra : {R"("ping_interval":-1)", R"("ping_interval":86401)", R"("ping_interval":"10")",
+                            R"("max_message_size":-1)", R"("max_message_size":1.5)"})
+    parse_fails(welcome(std::string(",") + extra + "," + peers), ErrorCode::BadMessage, "welcome");
+}
+
+void test_parse_peer_notices() {
+  Message pj = parse_ok(R"({"type":"peer-joined","peer":{"id":"p2","role":"member","name":"B"}})");
+  g_assert_true(pj.peer == (PeerInfo{"p2", Role::Member, "B"}));
+  parse_fails(R"({"type":"peer-joined"})", ErrorCode::BadMessage, "peer-joined");
+  parse_fails(R"({"type":"peer-joined","peer":"p2"})", ErrorCode::BadMessage, "peer-joined");
+  parse_fails(R"({"type":"peer-joined","peer":[{"id":"p2","role":"member"}]})", ErrorCode::BadMessage, "peer-joined");
+  parse_fails(R"({"type":"peer-joined","peer":{"id":"","role":"member"}})", ErrorCode::BadMessage, "peer-joined");
+  parse_fails(R"({"type":"peer-joined","peer":{"id":"p2","role":"boss"}})", ErrorCode::BadMessage, "peer-joined");
+
+  CHECK_STR(parse_ok(R"({"type":"peer-left","id":"p2"})").id, "p2");
+  parse_fails(R"({"type":"peer-left"})", ErrorCode::BadMessage, "peer-left");
+  parse_fails(R"({"type":"peer-left","id":"p 2"})", ErrorCode::BadMessage, "peer-left");
+  parse_fails(R"({"type":"peer-left","id":2})", ErrorCode::BadMessage, "peer-left");
+}
+
+// Fields a message type does not define are ignored, whatever their type.
+void test_parse_ignores_unknown_fields() {
+  g_assert_true(parse_ok(R"({"type":"ping","extra":{"deep":[1,2,{"x":null}]},"n":1.5})") == make_simple(Type::Ping));
+  g_assert_true(parse_ok(R"({"x":1,"type":"pong","y":"z"})") == make_simple(Type::Pong));
+  g_assert_true(parse_ok(R"({"type":"leave","room":"ignored","to":5})") == make_simple(Type::Leave));
+  g_assert_true(parse_ok(join_with(std::string(kJoinOk) + R"(,"token":"secret","sdp":7,"peers":{})")) ==
+                make_join("r1", Role::Host));
+  g_assert_true(parse_ok(R"({"type":"offer","to":"p1","sdp":"v=0","room":"x","candidate":5,"version":"nope"})") ==
+                make_sdp(Type::Offer, "p1", "v=0"));
+  g_assert_true(parse_ok(R"({"type":"ice","to":"p1","candidate":"c","sdpMLineIndex":0,"sdp":null})") ==
+                make_ice("p1", 0, "c"));
+  g_assert_true(parse_ok(R"({"type":"error","code":"forbidden","message":"m","extra":[]})") ==
+                make_error(ErrorCode::Forbidden, "m"));
+  Message pl = parse_ok(R"({"type":"peer-left","id":"p3","reason":"timeout"})");
+  CHECK_STR(pl.id, "p3");
+  // Including the fields that are only meaningful in other directions: a client-sent join's
+  // "version" is read, but a welcome's is not.
+  Message w = parse_ok(R"({"type":"welcome","version":"x","id":"p1","room":"r","kind":"meeting","role":"member","peers":[]})");
+  g_assert_true(w.kind == RoomKind::Meeting);
+}
+
+// json-glib cuts strings at U+0000, so a message holding one is refused rather than read short.
+void test_parse_escaped_nul() {
+  parse_fails(join_with(R"("version":1,"role":"host","room":"a\u0000b")"), ErrorCode::BadMessage, "join");
+  parse_fails(R"({"type":"offer","to":"p1","sdp":"v=0\u0000junk"})", ErrorCode::BadMessage, "offer");
+  parse_fails(R"({"type":"ping\u0000x"})", ErrorCode::BadMessage, "ping");
+  parse_fails(R"({"type":"ping","ignored":"\u0000"})", ErrorCode::BadMessage, "ping");
+  // An escaped backslash followed by the letters u0000 is just text.
+  Message m = parse_ok(R"({"type":"offer","to":"p1","sdp":"v=0 \\u0000 \\\\u0000"})");
+  CHECK_STR(m.sdp, "v=0 \\u0000 \\\\u0000");
+  // Other escapes of control characters are read, then refused where the field forbids them.
+  CHECK_STR(parse_ok(R"({"type":"offer","to":"p1","sdp":"a\u0001b"})").sdp, "a\x01" "b");
+}
+
+// A ParseError left over from an earlier failure is reset by the next call.
+void test_parse_resets_error() {
+  ParseError err;
+  g_assert_false(parse("{", err).has_value());
+  g_assert_true(err.code == ErrorCode::BadJson);
+  g_assert_false(parse(R"({"type":"offer","sdp":"v=0"})", err).has_value());
+  g_assert_true(err.code == ErrorCode::BadMessage);
+  CHECK_STR(err.ref, "offer");
+  g_assert_false(parse(R"({"type":"nope"})", err).has_value());
+  g_assert_true(err.code == ErrorCode::UnknownType);
+  CHECK_STR(err.ref, "");
+  g_assert_true(parse(R"({"type":"ping"})", err).has_value());
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  g_test_init(&argc, &argv, nullptr);
+  g_test_add_func("/protocol/enum-tables", test_enum_tables);
+  g_test_add_func("/protocol/kind-for-role", test_kind_for_role);
+  g_test_add_func("/protocol/validators", test_validators);
+  g_test_add_func("/protocol/builders", test_builders);
+  g_test_add_func("/protocol/round-trip/join-leave", test_round_trip_join_leave);
+  g_test_add_func("/protocol/round-trip/relay", test_round_trip_relay);
+  g_test_add_func("/protocol/round-trip/keepalive", test_round_trip_keepalive);
+  g_test_add_func("/protocol/round-trip/server-messages", test_round_trip_server_messages);
+  g_test_add_func("/protocol/serialize/fields", test_serialize_fields);
+  g_test_add_func("/protocol/parse/not-utf8", test_parse_not_utf8);
+  g_test_add_func("/protocol/parse/malformed-json", test_parse_malformed_json);
+  g_test_add_func("/protocol/parse/not-an-object", test_parse_not_an_object);
+  g_test_add_func("/protocol/parse/type-field", test_parse_type_field);
+  g_test_add_func("/protocol/parse/join", test_parse_join);
+  g_test_add_func("/protocol/parse/relay", test_parse_relay);
+  g_test_add_func("/protocol/parse/error", test_parse_error_messages);
+  g_test_add_func("/protocol/parse/welcome", test_parse_welcome);
+  g_test_add_func("/protocol/parse/peer-notices", test_parse_peer_notices);
+  g_test_add_func("/protocol/parse/unknown-fields", test_parse_ignores_unknown_fields);
+  g_test_add_func("/protocol/parse/escaped-nul", test_parse_escaped_nul);
+  g_test_add_func("/protocol/parse/resets-error", test_parse_resets_error);
+  return g_test_run();
+}
