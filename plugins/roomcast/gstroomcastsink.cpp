@@ -192,8 +192,19 @@ static int payload_type(Codec c) {
   }
 }
 
+// The profile-level-id we advertise for an H.264 stream: its profile at level 3.1. The level is
+// pinned (see build_chain) so a change of resolution never changes the RTP caps mid-stream.
+static const char *h264_profile_level_id(const GstCaps *input) {
+  const char *profile = nullptr;
+  if (input) profile = gst_structure_get_string(gst_caps_get_structure(input, 0), "profile");
+  if (!profile || g_str_equal(profile, "constrained-baseline")) return "42e01f";
+  if (g_str_equal(profile, "baseline")) return "42001f";
+  if (g_str_equal(profile, "main")) return "4d001f";
+  return "64001f"; // high and above
+}
+
 // What a peer is offered for a stream. Kept minimal: webrtcbin adds the rest.
-static GstCaps *codec_caps_for(Media media, Codec codec) {
+static GstCaps *codec_caps_for(Media media, Codec codec, const char *profile_level_id) {
   if (media == Media::Audio)
     return gst_caps_from_string("application/x-rtp,media=audio,encoding-name=OPUS,payload=111,"
                                 "clock-rate=48000,encoding-params=(string)2");
@@ -204,8 +215,8 @@ static GstCaps *codec_caps_for(Media media, Codec codec) {
       "rtcp-fb-nack", G_TYPE_BOOLEAN, TRUE, nullptr);
   if (codec == Codec::H264)
     gst_caps_set_simple(caps, "packetization-mode", G_TYPE_STRING, "1", "profile-level-id",
-                        G_TYPE_STRING, "42e01f", "level-asymmetry-allowed", G_TYPE_STRING, "1",
-                        nullptr);
+                        G_TYPE_STRING, profile_level_id, "level-asymmetry-allowed", G_TYPE_STRING,
+                        "1", nullptr);
   return caps;
 }
 
@@ -263,6 +274,7 @@ static bool build_chain(GstRoomcastSink *self, Stream *st, GstCaps *caps) {
   }
   std::vector<GstElement *> chain;
   GstElement *counted = nullptr; // where frames are counted (encoded video)
+  const char *plid = h264_profile_level_id(g_str_equal(name, "video/x-h264") ? caps : nullptr);
   if (st->media == Media::Video) {
     if (g_str_equal(name, "video/x-raw")) {
       GstElement *conv = make("videoconvert");
@@ -304,14 +316,23 @@ static bool build_chain(GstRoomcastSink *self, Stream *st, GstCaps *caps) {
     GstElement *pay = make(pay_name, "video-pay");
     if (!pay) return false;
     g_object_set(pay, "pt", payload_type(codec), "mtu", 1200, nullptr);
+    if (!counted) counted = pay;
+    chain.push_back(pay);
     if (codec == Codec::H264) {
       g_object_set(pay, "config-interval", -1, nullptr);
       gst_util_set_object_arg(G_OBJECT(pay), "aggregate-mode", "zero-latency");
+      // The payloader derives profile-level-id from each SPS; webrtcbin refuses caps that differ
+      // from what was negotiated (and not-negotiated would stop every peer). Pin it.
+      GstElement *pin = make("capssetter");
+      if (!pin) return false;
+      GstCaps *pc = gst_caps_new_simple("application/x-rtp", "profile-level-id", G_TYPE_STRING,
+                                        plid, nullptr);
+      g_object_set(pin, "caps", pc, nullptr);
+      gst_caps_unref(pc);
+      chain.push_back(pin);
     } else {
       gst_util_set_object_arg(G_OBJECT(pay), "picture-id-mode", "15-bit");
     }
-    if (!counted) counted = pay;
-    chain.push_back(pay);
   } else {
     if (g_str_equal(name, "audio/x-raw")) {
       GstElement *conv = make("audioconvert"), *res = make("audioresample"),
@@ -357,7 +378,7 @@ static bool build_chain(GstRoomcastSink *self, Stream *st, GstCaps *caps) {
   {
     std::lock_guard l(priv->lock);
     gst_caps_replace(&st->codec_caps, nullptr);
-    st->codec_caps = codec_caps_for(st->media, codec);
+    st->codec_caps = codec_caps_for(st->media, codec, plid);
   }
   GST_INFO_OBJECT(self, "%s chain built for %s", st->media == Media::Video ? "video" : "audio",
                   name);
@@ -607,14 +628,14 @@ static void create_peer(GstRoomcastSink *self, const std::string &id) {
     std::lock_guard l(priv->lock);
     priv->peers.emplace(id, peer);
   }
-  gst_bin_add(GST_BIN(self), GST_ELEMENT(gst_object_ref(peer->webrtc)));
+  gst_bin_add(GST_BIN(self), peer->webrtc); // takes its own ref (ours is not floating)
   for (auto &[st, caps] : streams) {
     Branch b;
     b.queue = GST_ELEMENT(gst_object_ref_sink(make("queue")));
     g_object_set(b.queue, "max-size-buffers", 0, "max-size-bytes", 0, "max-size-time",
                  GST_SECOND, nullptr);
     gst_util_set_object_arg(G_OBJECT(b.queue), "leaky", "downstream");
-    gst_bin_add(GST_BIN(self), GST_ELEMENT(gst_object_ref(b.queue)));
+    gst_bin_add(GST_BIN(self), b.queue); // takes its own ref (ours is not floating)
     GstPad *wpad = gst_element_request_pad_simple(peer->webrtc, "sink_%u");
     GstPad *qsrc = gst_element_get_static_pad(b.queue, "src");
     gst_pad_link(qsrc, wpad);

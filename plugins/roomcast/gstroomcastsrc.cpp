@@ -300,7 +300,7 @@ static void start_session(GstRoomcastSrc *self, const std::string &host_id,
                         SessionRef::make(self, s), notify, GConnectFlags(0));
   g_signal_connect_data(s->webrtc, "notify::connection-state", G_CALLBACK(on_connection_state),
                         SessionRef::make(self, s), notify, GConnectFlags(0));
-  gst_bin_add(GST_BIN(self), GST_ELEMENT(gst_object_ref(s->webrtc)));
+  gst_bin_add(GST_BIN(self), s->webrtc); // takes its own ref (ours is not floating)
   gst_element_sync_state_with_parent(s->webrtc);
   GstPromise *p = gst_promise_new_with_change_func(on_remote_set, SessionRef::make(self, s),
                                                    SessionRef::destroy);
