@@ -4,8 +4,9 @@
  *
  * Joins a roomcast room as a viewer. When the host offers, it answers (receive only) and
  * exposes one sometimes src pad per remote stream: `video_%u` and `audio_%u`, decoded by
- * default, or depayloaded and parsed with #GstRoomcastSrc:encoded. When the host leaves the
- * pads go away; when it comes back (or a new host arrives) new pads appear.
+ * default, or depayloaded and parsed with #GstRoomcastSrc:encoded. When the host leaves, each
+ * pad gets EOS and is removed (applications should drop what they linked to it on
+ * `pad-removed`); when it comes back (or a new host arrives) new pads appear.
  *
  * ## Example launch line
  * |[
@@ -128,8 +129,9 @@ static void teardown(GstRoomcastSrc *self, std::shared_ptr<Session> s) {
     pads = std::exchange(s->pads, {});
   }
   for (GstPad *pad : pads) {
-    gst_pad_push_event(pad, gst_event_new_flush_start()); // wake anything blocked downstream
-    gst_pad_push_event(pad, gst_event_new_flush_stop(FALSE));
+    // The stream ended for downstream; never flush it (a flushed sink in PLAYING waits for a
+    // new preroll buffer and would hold the whole pipeline in PAUSED).
+    gst_pad_push_event(pad, gst_event_new_eos());
     gst_element_remove_pad(GST_ELEMENT(self), pad);
     gst_object_unref(pad);
   }

@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <map>
 #include <mutex>
 #include <string>
 
@@ -26,6 +27,8 @@ struct Watch {
   std::atomic<gint64> max_gap_us{0};
   std::atomic<int> width{0}, height{0};
   std::atomic<bool> done{false};
+  std::mutex lock; // guards branches
+  std::map<std::string, GstElement *> branches; // pad name -> what we linked to it
 };
 
 GstPadProbeReturn on_video_buffer(GstPad *pad, GstPadProbeInfo *, gpointer data) {
@@ -80,6 +83,10 @@ void on_pad_added(GstElement *src, GstPad *pad, gpointer data) {
     return;
   }
   gst_bin_add(GST_BIN(w->pipeline), bin);
+  {
+    std::lock_guard l(w->lock);
+    w->branches[GST_PAD_NAME(pad)] = bin;
+  }
   gst_element_sync_state_with_parent(bin);
   GstPad *sink = gst_element_get_static_pad(bin, "sink");
   gst_pad_link(pad, sink);
@@ -88,6 +95,32 @@ void on_pad_added(GstElement *src, GstPad *pad, gpointer data) {
                     nullptr);
   if (w->verbose) g_printerr("roomcast watch: receiving %s\n", GST_PAD_NAME(pad));
   (void)src;
+}
+
+// The host left: drop what was linked to its stream (on the main loop, not the element's thread).
+void on_pad_removed(GstElement *, GstPad *pad, gpointer data) {
+  auto *w = static_cast<Watch *>(data);
+  GstElement *bin = nullptr;
+  {
+    std::lock_guard l(w->lock);
+    auto it = w->branches.find(GST_PAD_NAME(pad));
+    if (it == w->branches.end()) return;
+    bin = it->second;
+    w->branches.erase(it);
+  }
+  struct Drop {
+    GstElement *pipeline, *bin;
+  };
+  g_main_context_invoke_full(
+      nullptr, G_PRIORITY_DEFAULT,
+      [](gpointer d) -> gboolean {
+        auto *drop = static_cast<Drop *>(d);
+        gst_element_set_state(drop->bin, GST_STATE_NULL);
+        gst_bin_remove(GST_BIN(drop->pipeline), drop->bin);
+        return G_SOURCE_REMOVE;
+      },
+      new Drop{w->pipeline, bin}, [](gpointer d) { delete static_cast<Drop *>(d); });
+  if (w->verbose) g_printerr("roomcast watch: %s ended\n", GST_PAD_NAME(pad));
 }
 
 gboolean on_bus(GstBus *, GstMessage *msg, gpointer data) {
@@ -159,6 +192,7 @@ int cmd_watch(int argc, char **argv) {
   g_object_set(src, "room", room_name.c_str(), "latency", guint(latency), "ice-loopback",
                loopback_ice(ice, url), nullptr);
   g_signal_connect(src, "pad-added", G_CALLBACK(on_pad_added), &w);
+  g_signal_connect(src, "pad-removed", G_CALLBACK(on_pad_removed), &w);
   GstBus *bus = gst_pipeline_get_bus(GST_PIPELINE(w.pipeline));
   gst_bus_add_watch(bus, on_bus, &w);
   gst_object_unref(bus);
