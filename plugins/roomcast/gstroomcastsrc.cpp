@@ -303,6 +303,9 @@ static void start_session(GstRoomcastSrc *self, const std::string &host_id,
   g_signal_connect_data(s->webrtc, "notify::connection-state", G_CALLBACK(on_connection_state),
                         SessionRef::make(self, s), notify, GConnectFlags(0));
   gst_bin_add(GST_BIN(self), s->webrtc); // takes its own ref (ours is not floating)
+  // webrtcbin holds network sinks, which makes a bin a sink: a pipeline would then wait for an
+  // EOS from us that never comes. We are a source.
+  GST_OBJECT_FLAG_UNSET(self, GST_ELEMENT_FLAG_SINK);
   gst_element_sync_state_with_parent(s->webrtc);
   GstPromise *p = gst_promise_new_with_change_func(on_remote_set, SessionRef::make(self, s),
                                                    SessionRef::destroy);

@@ -79,6 +79,8 @@ class Proc:
             return sum(1 for _, l in self.lines if rx.search(l))
 
     def stderr(self):
+        if self.stderr_file.closed:
+            return ""
         self.stderr_file.seek(0)
         return self.stderr_file.read().decode(errors="replace")[-4000:]
 
@@ -86,7 +88,8 @@ class Proc:
         try:
             return self.p.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            self.kill()
+            self.p.kill()
+            self.p.wait(timeout=10)
             raise AssertionError("%s did not exit within %.0f s; stderr:\n%s" % (self.name, timeout, self.stderr()))
 
     def json_result(self):
@@ -108,8 +111,9 @@ class Proc:
             self.p.kill()
             self.p.wait(timeout=10)
         self.reader.join(timeout=5)
-        self.p.stdout.close()
-        self.stderr_file.close()
+        if not self.stderr_file.closed:
+            self.p.stdout.close()
+            self.stderr_file.close()
 
 
 def proc_status(pid):
