@@ -9,14 +9,16 @@ GType roomcast_codec_get_type() {
       {static_cast<gint>(Codec::VP9), "VP9", "vp9"},
       {static_cast<gint>(Codec::H264), "H.264 constrained baseline", "h264"},
       {0, nullptr, nullptr}};
-  if (g_once_init_enter(&type)) g_once_init_leave(&type, g_enum_register_static("GstRoomcastCodec", values));
+  if (g_once_init_enter(&type))
+    g_once_init_leave(&type, g_enum_register_static("GstRoomcastCodec", values));
   return type;
 }
 
 void configure_webrtcbin(GstElement *webrtc, const IceConfig &cfg) {
   g_object_set(webrtc, "bundle-policy", GST_WEBRTC_BUNDLE_POLICY_MAX_BUNDLE, "latency",
                cfg.latency_ms, nullptr);
-  if (!cfg.stun_server.empty()) g_object_set(webrtc, "stun-server", cfg.stun_server.c_str(), nullptr);
+  if (!cfg.stun_server.empty())
+    g_object_set(webrtc, "stun-server", cfg.stun_server.c_str(), nullptr);
   if (!cfg.turn_server.empty()) {
     gboolean ok = FALSE;
     g_signal_emit_by_name(webrtc, "add-turn-server", cfg.turn_server.c_str(), &ok);

@@ -31,8 +31,7 @@ struct _GstRoomcastDirectSignaller {
 
 static void direct_iface_init(GstRoomcastSignallerInterface *iface);
 
-G_DEFINE_TYPE_WITH_CODE(GstRoomcastDirectSignaller, gst_roomcast_direct_signaller,
-                        GST_TYPE_OBJECT,
+G_DEFINE_TYPE_WITH_CODE(GstRoomcastDirectSignaller, gst_roomcast_direct_signaller, GST_TYPE_OBJECT,
                         G_IMPLEMENT_INTERFACE(GST_TYPE_ROOMCAST_SIGNALLER, direct_iface_init)
                             GST_DEBUG_CATEGORY_INIT(roomcast_direct_debug, "roomcastdirect", 0,
                                                     "roomcast in-process signaller"))
@@ -59,7 +58,9 @@ struct Hub {
     return *hub;
   }
 
-  template <typename F> void run(F &&fn) { roomcast::invoke_on(worker.context(), std::forward<F>(fn)); }
+  template <typename F> void run(F &&fn) {
+    roomcast::invoke_on(worker.context(), std::forward<F>(fn));
+  }
 
   static bool sees(const std::string &observer_role, const std::string &other_role) {
     if (observer_role == "member" || other_role == "member") return true;
@@ -101,7 +102,8 @@ static void direct_start(GstRoomcastSignaller *sig, const gchar *room, const gch
     gst_roomcast_signaller_emit_joined(s, self->id->c_str(), ro == "member" ? "meeting" : "live");
     for (auto &m : members)
       if (Hub::sees(ro, m.role))
-        gst_roomcast_signaller_emit_peer_joined(s, m.id.c_str(), m.role.c_str(), m.name.c_str(), TRUE);
+        gst_roomcast_signaller_emit_peer_joined(s, m.id.c_str(), m.role.c_str(), m.name.c_str(),
+                                                TRUE);
     for (auto &m : members)
       if (Hub::sees(m.role, ro))
         gst_roomcast_signaller_emit_peer_joined(GST_ROOMCAST_SIGNALLER(m.sig), self->id->c_str(),
@@ -127,7 +129,8 @@ static void direct_stop(GstRoomcastSignaller *sig) {
         }
       for (auto &other : members)
         if (Hub::sees(other.role, *self->role))
-          gst_roomcast_signaller_emit_peer_left(GST_ROOMCAST_SIGNALLER(other.sig), self->id->c_str());
+          gst_roomcast_signaller_emit_peer_left(GST_ROOMCAST_SIGNALLER(other.sig),
+                                                self->id->c_str());
       if (members.empty()) hub.rooms.erase(*self->room);
       self->id->clear();
     }
@@ -160,7 +163,8 @@ template <typename F> static void relay(GstRoomcastSignaller *sig, const gchar *
 static void direct_send_sdp(GstRoomcastSignaller *sig, const gchar *peer_id,
                             const GstWebRTCSessionDescription *sdp) {
   GstWebRTCSessionDescription *copy = gst_webrtc_session_description_copy(sdp);
-  auto holder = std::shared_ptr<GstWebRTCSessionDescription>(copy, gst_webrtc_session_description_free);
+  auto holder =
+      std::shared_ptr<GstWebRTCSessionDescription>(copy, gst_webrtc_session_description_free);
   relay(sig, peer_id, [holder](GstRoomcastSignaller *target, const char *from) {
     gst_roomcast_signaller_emit_sdp(target, from, holder.get());
   });

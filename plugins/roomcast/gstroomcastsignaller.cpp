@@ -31,18 +31,18 @@ static void gst_roomcast_signaller_default_init(GstRoomcastSignallerInterface *i
                    G_TYPE_NONE, 4, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_BOOLEAN);
   signals[SIG_PEER_LEFT] = g_signal_new("peer-left", type, G_SIGNAL_RUN_LAST, 0, nullptr, nullptr,
                                         nullptr, G_TYPE_NONE, 1, G_TYPE_STRING);
-  signals[SIG_SDP] = g_signal_new("sdp", type, G_SIGNAL_RUN_LAST, 0, nullptr, nullptr, nullptr,
-                                  G_TYPE_NONE, 2, G_TYPE_STRING,
-                                  GST_TYPE_WEBRTC_SESSION_DESCRIPTION);
+  signals[SIG_SDP] =
+      g_signal_new("sdp", type, G_SIGNAL_RUN_LAST, 0, nullptr, nullptr, nullptr, G_TYPE_NONE, 2,
+                   G_TYPE_STRING, GST_TYPE_WEBRTC_SESSION_DESCRIPTION);
   signals[SIG_ICE] =
       g_signal_new("ice", type, G_SIGNAL_RUN_LAST, 0, nullptr, nullptr, nullptr, G_TYPE_NONE, 4,
                    G_TYPE_STRING, G_TYPE_UINT, G_TYPE_STRING, G_TYPE_STRING);
-  signals[SIG_ERROR] = g_signal_new("error", type, G_SIGNAL_RUN_LAST, 0, nullptr, nullptr,
-                                    nullptr, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_BOOLEAN);
+  signals[SIG_ERROR] = g_signal_new("error", type, G_SIGNAL_RUN_LAST, 0, nullptr, nullptr, nullptr,
+                                    G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_BOOLEAN);
 }
 
-void gst_roomcast_signaller_start(GstRoomcastSignaller *self, const gchar *room,
-                                  const gchar *role, const gchar *name) {
+void gst_roomcast_signaller_start(GstRoomcastSignaller *self, const gchar *room, const gchar *role,
+                                  const gchar *name) {
   g_return_if_fail(GST_IS_ROOMCAST_SIGNALLER(self));
   GST_ROOMCAST_SIGNALLER_GET_IFACE(self)->start(self, room, role, name);
 }
@@ -59,8 +59,7 @@ void gst_roomcast_signaller_send_sdp(GstRoomcastSignaller *self, const gchar *pe
 }
 
 void gst_roomcast_signaller_send_ice(GstRoomcastSignaller *self, const gchar *peer_id,
-                                     guint mline_index, const gchar *candidate,
-                                     const gchar *mid) {
+                                     guint mline_index, const gchar *candidate, const gchar *mid) {
   g_return_if_fail(GST_IS_ROOMCAST_SIGNALLER(self));
   GST_ROOMCAST_SIGNALLER_GET_IFACE(self)->send_ice(self, peer_id, mline_index, candidate, mid);
 }
@@ -82,8 +81,7 @@ void gst_roomcast_signaller_emit_sdp(GstRoomcastSignaller *self, const gchar *pe
   g_signal_emit(self, signals[SIG_SDP], 0, peer_id, sdp);
 }
 void gst_roomcast_signaller_emit_ice(GstRoomcastSignaller *self, const gchar *peer_id,
-                                     guint mline_index, const gchar *candidate,
-                                     const gchar *mid) {
+                                     guint mline_index, const gchar *candidate, const gchar *mid) {
   g_signal_emit(self, signals[SIG_ICE], 0, peer_id, mline_index, candidate, mid);
 }
 void gst_roomcast_signaller_emit_error(GstRoomcastSignaller *self, const gchar *message,

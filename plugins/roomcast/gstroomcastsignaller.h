@@ -27,14 +27,13 @@ struct _GstRoomcastSignallerInterface {
                    const gchar *candidate, const gchar *mid);
 };
 
-void gst_roomcast_signaller_start(GstRoomcastSignaller *self, const gchar *room,
-                                  const gchar *role, const gchar *name);
+void gst_roomcast_signaller_start(GstRoomcastSignaller *self, const gchar *room, const gchar *role,
+                                  const gchar *name);
 void gst_roomcast_signaller_stop(GstRoomcastSignaller *self);
 void gst_roomcast_signaller_send_sdp(GstRoomcastSignaller *self, const gchar *peer_id,
                                      const GstWebRTCSessionDescription *sdp);
 void gst_roomcast_signaller_send_ice(GstRoomcastSignaller *self, const gchar *peer_id,
-                                     guint mline_index, const gchar *candidate,
-                                     const gchar *mid);
+                                     guint mline_index, const gchar *candidate, const gchar *mid);
 
 // For implementations: emit the interface's signals.
 void gst_roomcast_signaller_emit_joined(GstRoomcastSignaller *self, const gchar *own_id,
@@ -46,8 +45,7 @@ void gst_roomcast_signaller_emit_peer_left(GstRoomcastSignaller *self, const gch
 void gst_roomcast_signaller_emit_sdp(GstRoomcastSignaller *self, const gchar *peer_id,
                                      GstWebRTCSessionDescription *sdp);
 void gst_roomcast_signaller_emit_ice(GstRoomcastSignaller *self, const gchar *peer_id,
-                                     guint mline_index, const gchar *candidate,
-                                     const gchar *mid);
+                                     guint mline_index, const gchar *candidate, const gchar *mid);
 void gst_roomcast_signaller_emit_error(GstRoomcastSignaller *self, const gchar *message,
                                        gboolean fatal);
 

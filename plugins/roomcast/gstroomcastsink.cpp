@@ -49,19 +49,19 @@ namespace {
 enum class Media { Video, Audio };
 
 struct Stream {
-  GstElement *owner = nullptr;  // the roomcastsink (no ref: streams live as long as it)
+  GstElement *owner = nullptr; // the roomcastsink (no ref: streams live as long as it)
   Media media = Media::Video;
-  GstPad *ghost = nullptr;      // the element's sink pad (owned by the element)
-  GstElement *inq = nullptr;    // owned by the bin
-  GstElement *tee = nullptr;    // owned by the bin, set once the chain is built
+  GstPad *ghost = nullptr;       // the element's sink pad (owned by the element)
+  GstElement *inq = nullptr;     // owned by the bin
+  GstElement *tee = nullptr;     // owned by the bin, set once the chain is built
   GstElement *encoder = nullptr; // owned by the bin; null for encoded input
   GstCaps *codec_caps = nullptr; // (lock) what peers are offered, set at the first caps
   bool ready = false;            // (lock)
 };
 
 struct Branch {
-  GstPad *tee_pad = nullptr;    // ref
-  GstElement *queue = nullptr;  // ref
+  GstPad *tee_pad = nullptr;   // ref
+  GstElement *queue = nullptr; // ref
 };
 
 struct Peer {
@@ -98,8 +98,8 @@ struct Private {
   // Lock order: `lock` is a leaf. Never hold it while calling into webrtcbin, the signaller,
   // a pad (link, push, probe add) or while emitting a signal.
   std::mutex lock;
-  Settings settings;                                  // (lock)
-  GstRoomcastSignaller *signaller = nullptr;          // (lock) ref
+  Settings settings;                         // (lock)
+  GstRoomcastSignaller *signaller = nullptr; // (lock) ref
   std::vector<gulong> signaller_handlers;
   std::map<std::string, std::shared_ptr<Peer>> peers; // (lock)
   std::vector<std::string> waiting;                   // (lock) joined before the streams were ready
@@ -158,9 +158,8 @@ static GstStaticPadTemplate video_template = GST_STATIC_PAD_TEMPLATE(
     GST_STATIC_CAPS("video/x-raw(ANY); video/x-vp8; video/x-vp9; "
                     "video/x-h264, stream-format=(string){ avc, byte-stream }, "
                     "alignment=(string)au"));
-static GstStaticPadTemplate audio_template =
-    GST_STATIC_PAD_TEMPLATE("audio_%u", GST_PAD_SINK, GST_PAD_REQUEST,
-                            GST_STATIC_CAPS("audio/x-raw(ANY); audio/x-opus"));
+static GstStaticPadTemplate audio_template = GST_STATIC_PAD_TEMPLATE(
+    "audio_%u", GST_PAD_SINK, GST_PAD_REQUEST, GST_STATIC_CAPS("audio/x-raw(ANY); audio/x-opus"));
 
 static GstElement *make(const char *factory, const char *name = nullptr) {
   GstElement *e = gst_element_factory_make(factory, name);
@@ -240,8 +239,7 @@ static GstElement *make_video_encoder(Codec codec, guint kbps) {
     if (!enc) return nullptr;
     gst_util_set_object_arg(G_OBJECT(enc), "tune", "zerolatency");
     gst_util_set_object_arg(G_OBJECT(enc), "speed-preset", "ultrafast");
-    g_object_set(enc, "bitrate", kbps, "key-int-max", 600, "b-adapt", FALSE, "bframes", 0,
-                 nullptr);
+    g_object_set(enc, "bitrate", kbps, "key-int-max", 600, "b-adapt", FALSE, "bframes", 0, nullptr);
     break;
   }
   return enc;
@@ -335,8 +333,7 @@ static bool build_chain(GstRoomcastSink *self, Stream *st, GstCaps *caps) {
     }
   } else {
     if (g_str_equal(name, "audio/x-raw")) {
-      GstElement *conv = make("audioconvert"), *res = make("audioresample"),
-                 *enc = make("opusenc");
+      GstElement *conv = make("audioconvert"), *res = make("audioresample"), *enc = make("opusenc");
       if (!conv || !res || !enc) return false;
       g_object_set(enc, "bitrate", 64000, nullptr);
       gst_util_set_object_arg(G_OBJECT(enc), "audio-type", "voice");
@@ -352,7 +349,8 @@ static bool build_chain(GstRoomcastSink *self, Stream *st, GstCaps *caps) {
   g_object_set(tee, "allow-not-linked", TRUE, nullptr);
   chain.push_back(tee);
 
-  for (GstElement *e : chain) gst_bin_add(GST_BIN(self), e);
+  for (GstElement *e : chain)
+    gst_bin_add(GST_BIN(self), e);
   GstElement *prev = st->inq;
   for (GstElement *e : chain) {
     if (!gst_element_link(prev, e)) {
@@ -373,7 +371,8 @@ static bool build_chain(GstRoomcastSink *self, Stream *st, GstCaps *caps) {
     gst_pad_add_probe(src, GST_PAD_PROBE_TYPE_BUFFER, on_frame, self, nullptr);
     gst_object_unref(src);
   }
-  for (GstElement *e : chain) gst_element_sync_state_with_parent(e);
+  for (GstElement *e : chain)
+    gst_element_sync_state_with_parent(e);
   st->tee = tee;
   {
     std::lock_guard l(priv->lock);
@@ -521,7 +520,8 @@ static void on_offer_created(GstPromise *promise, gpointer data) {
   g_autoptr(GstRoomcastSink) self = ref->get();
   const GstStructure *reply = gst_promise_get_reply(promise);
   GstWebRTCSessionDescription *offer = nullptr;
-  if (reply) gst_structure_get(reply, "offer", GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &offer, nullptr);
+  if (reply)
+    gst_structure_get(reply, "offer", GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &offer, nullptr);
   gst_promise_unref(promise);
   if (!self) return;
   auto peer = find_peer(self->priv, ref->id);
@@ -572,7 +572,8 @@ static void on_connection_state(GstElement *webrtc, GParamSpec *, gpointer data)
     peer->connected_us = g_get_monotonic_time();
     peer->last_rtcp_us = peer->connected_us.load();
     // A new peer must see a picture at once.
-    for (const Branch &b : peer->branches) gst_pad_send_event(b.tee_pad, new_keyframe_request(false));
+    for (const Branch &b : peer->branches)
+      gst_pad_send_event(b.tee_pad, new_keyframe_request(false));
   } else if (state == GST_WEBRTC_PEER_CONNECTION_STATE_FAILED) {
     schedule_remove(self, ref->id, "connection failed");
   }
@@ -599,7 +600,8 @@ static void create_peer(GstRoomcastSink *self, const std::string &id) {
       return;
     }
     ice = priv->settings.ice;
-    for (auto &st : priv->streams) streams.emplace_back(st.get(), gst_caps_ref(st->codec_caps));
+    for (auto &st : priv->streams)
+      streams.emplace_back(st.get(), gst_caps_ref(st->codec_caps));
   }
   auto peer = std::make_shared<Peer>();
   peer->id = id;
@@ -609,18 +611,14 @@ static void create_peer(GstRoomcastSink *self, const std::string &id) {
   roomcast::configure_webrtcbin(peer->webrtc, ice);
   // Signals first, state changes after.
   g_signal_connect_data(peer->webrtc, "on-negotiation-needed", G_CALLBACK(on_negotiation_needed),
-                        PeerRef::make(self, id), PeerRef::closure_destroy,
-                        GConnectFlags(0));
+                        PeerRef::make(self, id), PeerRef::closure_destroy, GConnectFlags(0));
   g_signal_connect_data(peer->webrtc, "on-ice-candidate", G_CALLBACK(on_ice_candidate),
-                        PeerRef::make(self, id), PeerRef::closure_destroy,
-                        GConnectFlags(0));
+                        PeerRef::make(self, id), PeerRef::closure_destroy, GConnectFlags(0));
   g_signal_connect_data(peer->webrtc, "notify::connection-state", G_CALLBACK(on_connection_state),
-                        PeerRef::make(self, id), PeerRef::closure_destroy,
-                        GConnectFlags(0));
+                        PeerRef::make(self, id), PeerRef::closure_destroy, GConnectFlags(0));
   if (GstElement *rtpbin = gst_bin_get_by_name(GST_BIN(peer->webrtc), "rtpbin")) {
     g_signal_connect_data(rtpbin, "on-ssrc-active", G_CALLBACK(on_ssrc_active),
-                          PeerRef::make(self, id),
-                          PeerRef::closure_destroy, GConnectFlags(0));
+                          PeerRef::make(self, id), PeerRef::closure_destroy, GConnectFlags(0));
     gst_object_unref(rtpbin);
   }
   {
@@ -632,8 +630,8 @@ static void create_peer(GstRoomcastSink *self, const std::string &id) {
   for (auto &[st, caps] : streams) {
     Branch b;
     b.queue = GST_ELEMENT(gst_object_ref_sink(make("queue")));
-    g_object_set(b.queue, "max-size-buffers", 0, "max-size-bytes", 0, "max-size-time",
-                 GST_SECOND, nullptr);
+    g_object_set(b.queue, "max-size-buffers", 0, "max-size-bytes", 0, "max-size-time", GST_SECOND,
+                 nullptr);
     gst_util_set_object_arg(G_OBJECT(b.queue), "leaky", "downstream");
     gst_bin_add(GST_BIN(self), b.queue); // takes its own ref (ours is not floating)
     GstPad *wpad = gst_element_request_pad_simple(peer->webrtc, "sink_%u");
@@ -759,8 +757,8 @@ static void on_stats(GstPromise *promise, gpointer data) {
       reply,
       [](GQuark, const GValue *v, gpointer d) -> gboolean {
         if (!GST_VALUE_HOLDS_STRUCTURE(v)) return TRUE;
-        auto *acc = static_cast<std::tuple<guint64 *, double *, double *, gint64 *, guint64 *,
-                                           guint64 *> *>(d);
+        auto *acc = static_cast<
+            std::tuple<guint64 *, double *, double *, gint64 *, guint64 *, guint64 *> *>(d);
         const GstStructure *s = gst_value_get_structure(v);
         GstWebRTCStatsType type;
         if (!gst_structure_get(s, "type", GST_TYPE_WEBRTC_STATS_TYPE, &type, nullptr)) return TRUE;
@@ -801,7 +799,8 @@ static gboolean on_tick(gpointer data) {
   gint64 timeout;
   {
     std::lock_guard l(priv->lock);
-    for (auto &[id, p] : priv->peers) peers.push_back(p);
+    for (auto &[id, p] : priv->peers)
+      peers.push_back(p);
     timeout = gint64(priv->settings.peer_timeout_s) * G_USEC_PER_SEC;
   }
   gint64 now = g_get_monotonic_time();
@@ -830,7 +829,8 @@ static void flush_waiting(GstRoomcastSink *self) {
       if (!st->ready) return;
     ids = std::exchange(self->priv->waiting, {});
   }
-  for (auto &id : ids) create_peer(self, id);
+  for (auto &id : ids)
+    create_peer(self, id);
 }
 
 static GstPadProbeReturn on_tee_caps(GstPad *, GstPadProbeInfo *info, gpointer data) {
@@ -843,7 +843,8 @@ static GstPadProbeReturn on_tee_caps(GstPad *, GstPadProbeInfo *info, gpointer d
   {
     std::lock_guard l(priv->lock);
     st->ready = true;
-    for (auto &other : priv->streams) flush = flush && other->ready;
+    for (auto &other : priv->streams)
+      flush = flush && other->ready;
     flush = flush && !priv->waiting.empty() && priv->worker.running();
   }
   if (flush) {
@@ -875,7 +876,8 @@ static void on_sig_peer_joined(GstRoomcastSignaller *, const gchar *id, const gc
   {
     std::lock_guard l(priv->lock);
     bool ready = !priv->streams.empty();
-    for (auto &st : priv->streams) ready = ready && st->ready;
+    for (auto &st : priv->streams)
+      ready = ready && st->ready;
     if (!ready) {
       GST_DEBUG_OBJECT(self, "peer %s waits for the stream's caps", id);
       priv->waiting.push_back(pid);
@@ -946,7 +948,8 @@ static void disconnect_signaller(GstRoomcastSink *self) {
   Private *priv = self->priv;
   GstRoomcastSignaller *sig = ref_signaller(priv);
   if (!sig) return;
-  for (gulong h : priv->signaller_handlers) g_signal_handler_disconnect(sig, h);
+  for (gulong h : priv->signaller_handlers)
+    g_signal_handler_disconnect(sig, h);
   priv->signaller_handlers.clear();
   g_object_unref(sig);
 }
@@ -1009,7 +1012,8 @@ static GstStateChangeReturn gst_roomcast_sink_change_state(GstElement *element,
         std::lock_guard l(priv->lock);
         priv->active = false;
         priv->waiting.clear();
-        for (auto &[id, p] : priv->peers) ids.push_back(id);
+        for (auto &[id, p] : priv->peers)
+          ids.push_back(id);
       }
       for (auto &id : ids) {
         std::shared_ptr<Peer> peer;
@@ -1053,8 +1057,8 @@ static GstPad *gst_roomcast_sink_request_new_pad(GstElement *element, GstPadTemp
                                                  const gchar *, const GstCaps *) {
   auto *self = GST_ROOMCAST_SINK(element);
   Private *priv = self->priv;
-  Media media =
-      g_str_has_prefix(GST_PAD_TEMPLATE_NAME_TEMPLATE(templ), "video") ? Media::Video : Media::Audio;
+  Media media = g_str_has_prefix(GST_PAD_TEMPLATE_NAME_TEMPLATE(templ), "video") ? Media::Video
+                                                                                 : Media::Audio;
   {
     std::lock_guard l(priv->lock);
     for (auto &st : priv->streams)
@@ -1074,8 +1078,8 @@ static GstPad *gst_roomcast_sink_request_new_pad(GstElement *element, GstPadTemp
   g_autofree char *qname = g_strdup_printf("%s-in", media == Media::Video ? "video" : "audio");
   st->inq = make("queue", qname);
   // Never build latency before the encoder: keep the newest frames.
-  g_object_set(st->inq, "max-size-buffers", 3, "max-size-bytes", 0, "max-size-time",
-               guint64(0), nullptr);
+  g_object_set(st->inq, "max-size-buffers", 3, "max-size-bytes", 0, "max-size-time", guint64(0),
+               nullptr);
   gst_util_set_object_arg(G_OBJECT(st->inq), "leaky", "downstream");
   gst_bin_add(GST_BIN(self), st->inq);
   GstPad *qsink = gst_element_get_static_pad(st->inq, "sink");
@@ -1106,22 +1110,21 @@ static void gst_roomcast_sink_release_pad(GstElement *element, GstPad *pad) {
 static GstStructure *build_stats(GstRoomcastSink *self) {
   Private *priv = self->priv;
   std::lock_guard l(priv->lock);
-  GstStructure *s = gst_structure_new(
-      "application/x-roomcast-stats", "peer-count", G_TYPE_UINT, guint(priv->peers.size()),
-      "frames", G_TYPE_UINT64, priv->frames.load(), "keyframes-forwarded", G_TYPE_UINT64,
-      priv->keyframes_forwarded.load(), "keyframes-coalesced", G_TYPE_UINT64,
-      priv->keyframes_coalesced.load(), nullptr);
+  GstStructure *s = gst_structure_new("application/x-roomcast-stats", "peer-count", G_TYPE_UINT,
+                                      guint(priv->peers.size()), "frames", G_TYPE_UINT64,
+                                      priv->frames.load(), "keyframes-forwarded", G_TYPE_UINT64,
+                                      priv->keyframes_forwarded.load(), "keyframes-coalesced",
+                                      G_TYPE_UINT64, priv->keyframes_coalesced.load(), nullptr);
   GValue list = G_VALUE_INIT;
   gst_value_list_init(&list, priv->peers.size());
   double total = 0;
   for (auto &[id, p] : priv->peers) {
     GstStructure *ps = gst_structure_new(
-        "peer", "id", G_TYPE_STRING, id.c_str(), "state", G_TYPE_INT, p->state.load(),
-        "connected", G_TYPE_BOOLEAN, p->connected_us != 0, "bitrate", G_TYPE_DOUBLE,
-        p->bitrate_bps, "bytes-sent", G_TYPE_UINT64, p->bytes_sent, "rtt", G_TYPE_DOUBLE,
-        p->rtt_s, "fraction-lost", G_TYPE_DOUBLE, p->fraction_lost, "packets-lost", G_TYPE_INT64,
-        p->packets_lost, "nack-count", G_TYPE_UINT64, p->nacks, "pli-count", G_TYPE_UINT64,
-        p->plis, nullptr);
+        "peer", "id", G_TYPE_STRING, id.c_str(), "state", G_TYPE_INT, p->state.load(), "connected",
+        G_TYPE_BOOLEAN, p->connected_us != 0, "bitrate", G_TYPE_DOUBLE, p->bitrate_bps,
+        "bytes-sent", G_TYPE_UINT64, p->bytes_sent, "rtt", G_TYPE_DOUBLE, p->rtt_s, "fraction-lost",
+        G_TYPE_DOUBLE, p->fraction_lost, "packets-lost", G_TYPE_INT64, p->packets_lost,
+        "nack-count", G_TYPE_UINT64, p->nacks, "pli-count", G_TYPE_UINT64, p->plis, nullptr);
     total += p->bitrate_bps;
     GValue v = G_VALUE_INIT;
     g_value_init(&v, GST_TYPE_STRUCTURE);
@@ -1272,7 +1275,8 @@ static void gst_roomcast_sink_dispose(GObject *object) {
 
 static void gst_roomcast_sink_finalize(GObject *object) {
   auto *self = GST_ROOMCAST_SINK(object);
-  for (auto &st : self->priv->streams) gst_caps_replace(&st->codec_caps, nullptr);
+  for (auto &st : self->priv->streams)
+    gst_caps_replace(&st->codec_caps, nullptr);
   delete self->priv;
   G_OBJECT_CLASS(gst_roomcast_sink_parent_class)->finalize(object);
 }
@@ -1319,25 +1323,24 @@ static void gst_roomcast_sink_class_init(GstRoomcastSinkClass *klass) {
       g_param_spec_string("room", "Room", "Room to broadcast to", "default", null_only));
   g_object_class_install_property(
       gobject_class, PROP_NAME_IN_ROOM,
-      g_param_spec_string("display-name", "Display name", "Name shown to the room", "",
-                          null_only));
+      g_param_spec_string("display-name", "Display name", "Name shown to the room", "", null_only));
   g_object_class_install_property(
       gobject_class, PROP_STUN_SERVER,
       g_param_spec_string("stun-server", "STUN server", "stun://host:port", nullptr, null_only));
-  g_object_class_install_property(
-      gobject_class, PROP_TURN_SERVER,
-      g_param_spec_string("turn-server", "TURN server", "turn(s)://user:password@host:port",
-                          nullptr, null_only));
+  g_object_class_install_property(gobject_class, PROP_TURN_SERVER,
+                                  g_param_spec_string("turn-server", "TURN server",
+                                                      "turn(s)://user:password@host:port", nullptr,
+                                                      null_only));
   g_object_class_install_property(
       gobject_class, PROP_ICE_LOOPBACK,
       g_param_spec_boolean("ice-loopback", "ICE loopback",
                            "Offer 127.0.0.1 as an ICE candidate and no TCP candidates (for "
                            "machines with only a loopback interface, and tests)",
                            FALSE, null_only));
-  g_object_class_install_property(
-      gobject_class, PROP_CODEC,
-      g_param_spec_enum("codec", "Codec", "Video codec for raw input", GST_TYPE_ROOMCAST_CODEC,
-                        static_cast<gint>(Codec::VP8), null_only));
+  g_object_class_install_property(gobject_class, PROP_CODEC,
+                                  g_param_spec_enum("codec", "Codec", "Video codec for raw input",
+                                                    GST_TYPE_ROOMCAST_CODEC,
+                                                    static_cast<gint>(Codec::VP8), null_only));
   g_object_class_install_property(
       gobject_class, PROP_BITRATE,
       g_param_spec_uint("bitrate", "Bitrate", "Video bitrate in kbit/s (raw input)", 50, 100000,
@@ -1346,10 +1349,10 @@ static void gst_roomcast_sink_class_init(GstRoomcastSinkClass *klass) {
       gobject_class, PROP_MAX_PEERS,
       g_param_spec_uint("max-peers", "Max peers", "Most peers served at once", 1, 10000, 100,
                         GParamFlags(flags | GST_PARAM_MUTABLE_PLAYING)));
-  g_object_class_install_property(
-      gobject_class, PROP_LATENCY,
-      g_param_spec_uint("latency", "Latency", "Receive jitterbuffer latency in ms", 0, 10000, 50,
-                        null_only));
+  g_object_class_install_property(gobject_class, PROP_LATENCY,
+                                  g_param_spec_uint("latency", "Latency",
+                                                    "Receive jitterbuffer latency in ms", 0, 10000,
+                                                    50, null_only));
   g_object_class_install_property(
       gobject_class, PROP_MIN_KEYFRAME_INTERVAL,
       g_param_spec_uint("min-keyframe-interval", "Min keyframe interval",
@@ -1358,14 +1361,13 @@ static void gst_roomcast_sink_class_init(GstRoomcastSinkClass *klass) {
   g_object_class_install_property(
       gobject_class, PROP_PEER_TIMEOUT,
       g_param_spec_uint("peer-timeout", "Peer timeout",
-                        "Drop a connected peer after this many seconds without RTCP (0: never)",
-                        0, 3600, 15, GParamFlags(flags | GST_PARAM_MUTABLE_PLAYING)));
+                        "Drop a connected peer after this many seconds without RTCP (0: never)", 0,
+                        3600, 15, GParamFlags(flags | GST_PARAM_MUTABLE_PLAYING)));
   g_object_class_install_property(
       gobject_class, PROP_STATS,
-      g_param_spec_boxed("stats", "Stats",
-                         "Per-peer state, bitrate (bit/s), RTT (s), loss; frames encoded",
-                         GST_TYPE_STRUCTURE,
-                         GParamFlags(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)));
+      g_param_spec_boxed(
+          "stats", "Stats", "Per-peer state, bitrate (bit/s), RTT (s), loss; frames encoded",
+          GST_TYPE_STRUCTURE, GParamFlags(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)));
 
   /**
    * GstRoomcastSink::peer-added:
@@ -1375,8 +1377,8 @@ static void gst_roomcast_sink_class_init(GstRoomcastSinkClass *klass) {
    * Emitted from an internal thread when a branch for a peer was added.
    */
   sink_signals[SIGNAL_PEER_ADDED] =
-      g_signal_new("peer-added", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, nullptr,
-                   nullptr, nullptr, G_TYPE_NONE, 2, G_TYPE_STRING, GST_TYPE_ELEMENT);
+      g_signal_new("peer-added", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, nullptr, nullptr,
+                   nullptr, G_TYPE_NONE, 2, G_TYPE_STRING, GST_TYPE_ELEMENT);
   /**
    * GstRoomcastSink::peer-removed:
    * @id: the peer's id
@@ -1384,8 +1386,8 @@ static void gst_roomcast_sink_class_init(GstRoomcastSinkClass *klass) {
    * Emitted from an internal thread once a peer's branch is gone.
    */
   sink_signals[SIGNAL_PEER_REMOVED] =
-      g_signal_new("peer-removed", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, nullptr,
-                   nullptr, nullptr, G_TYPE_NONE, 1, G_TYPE_STRING);
+      g_signal_new("peer-removed", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, nullptr, nullptr,
+                   nullptr, G_TYPE_NONE, 1, G_TYPE_STRING);
 
   gst_element_class_add_static_pad_template(element_class, &video_template);
   gst_element_class_add_static_pad_template(element_class, &audio_template);

@@ -34,9 +34,9 @@ namespace {
 
 struct Session {
   std::string host_id;
-  GstElement *webrtc = nullptr;         // ref
-  std::vector<GstElement *> decoders;   // refs
-  std::vector<GstPad *> pads;           // our ghost pads (refs)
+  GstElement *webrtc = nullptr;       // ref
+  std::vector<GstElement *> decoders; // refs
+  std::vector<GstPad *> pads;         // our ghost pads (refs)
 };
 
 struct Private {
@@ -49,8 +49,8 @@ struct Private {
   bool encoded = false;
   GstRoomcastSignaller *signaller = nullptr; // (lock) ref
   std::vector<gulong> handlers;
-  std::shared_ptr<Session> session; // (lock)
-  bool active = false;              // (lock)
+  std::shared_ptr<Session> session;     // (lock)
+  bool active = false;                  // (lock)
   guint video_pads = 0, audio_pads = 0; // (lock) for pad names
   roomcast::Worker worker;
 };
@@ -83,10 +83,10 @@ enum {
   PROP_ENCODED,
 };
 
-static GstStaticPadTemplate video_template = GST_STATIC_PAD_TEMPLATE(
-    "video_%u", GST_PAD_SRC, GST_PAD_SOMETIMES, GST_STATIC_CAPS_ANY);
-static GstStaticPadTemplate audio_template = GST_STATIC_PAD_TEMPLATE(
-    "audio_%u", GST_PAD_SRC, GST_PAD_SOMETIMES, GST_STATIC_CAPS_ANY);
+static GstStaticPadTemplate video_template =
+    GST_STATIC_PAD_TEMPLATE("video_%u", GST_PAD_SRC, GST_PAD_SOMETIMES, GST_STATIC_CAPS_ANY);
+static GstStaticPadTemplate audio_template =
+    GST_STATIC_PAD_TEMPLATE("audio_%u", GST_PAD_SRC, GST_PAD_SOMETIMES, GST_STATIC_CAPS_ANY);
 
 static GstRoomcastSignaller *ref_signaller(Private *priv) {
   std::lock_guard l(priv->lock);
@@ -122,7 +122,8 @@ static void teardown(GstRoomcastSrc *self, std::shared_ptr<Session> s) {
   if (!s) return;
   GST_INFO_OBJECT(self, "closing the session with %s", s->host_id.c_str());
   gst_element_set_state(s->webrtc, GST_STATE_NULL);
-  for (GstElement *d : s->decoders) gst_element_set_state(d, GST_STATE_NULL);
+  for (GstElement *d : s->decoders)
+    gst_element_set_state(d, GST_STATE_NULL);
   std::vector<GstPad *> pads;
   {
     std::lock_guard l(self->priv->lock);
@@ -175,8 +176,8 @@ static void on_decoded_pad(GstElement *, GstPad *pad, gpointer data) {
     name = g_strdup_printf("%s_%u", video ? "video" : "audio",
                            video ? priv->video_pads++ : priv->audio_pads++);
   }
-  GstPadTemplate *templ = gst_element_class_get_pad_template(
-      GST_ELEMENT_GET_CLASS(self), video ? "video_%u" : "audio_%u");
+  GstPadTemplate *templ = gst_element_class_get_pad_template(GST_ELEMENT_GET_CLASS(self),
+                                                             video ? "video_%u" : "audio_%u");
   GstPad *ghost = gst_ghost_pad_new_from_template(name, pad, templ);
   gst_pad_set_active(ghost, TRUE);
   {
@@ -198,8 +199,7 @@ static void on_webrtc_pad(GstElement *, GstPad *pad, gpointer data) {
     encoded = self->priv->encoded;
   }
   GstElement *dec = gst_element_factory_make(encoded ? "parsebin" : "decodebin", nullptr);
-  g_signal_connect_data(dec, "pad-added", G_CALLBACK(on_decoded_pad),
-                        SessionRef::make(self, s),
+  g_signal_connect_data(dec, "pad-added", G_CALLBACK(on_decoded_pad), SessionRef::make(self, s),
                         SessionRef::closure_destroy, GConnectFlags(0));
   {
     std::lock_guard l(self->priv->lock);
@@ -249,7 +249,8 @@ static void on_answer_created(GstPromise *promise, gpointer data) {
   auto s = ref->session.lock();
   const GstStructure *reply = gst_promise_get_reply(promise);
   GstWebRTCSessionDescription *answer = nullptr;
-  if (reply) gst_structure_get(reply, "answer", GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &answer, nullptr);
+  if (reply)
+    gst_structure_get(reply, "answer", GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &answer, nullptr);
   gst_promise_unref(promise);
   if (!self || !s || !answer) {
     if (self && !answer)
@@ -421,7 +422,8 @@ static GstStateChangeReturn gst_roomcast_src_change_state(GstElement *element,
     break;
   case GST_STATE_CHANGE_READY_TO_NULL:
     if (GstRoomcastSignaller *sig = ref_signaller(priv)) {
-      for (gulong h : priv->handlers) g_signal_handler_disconnect(sig, h);
+      for (gulong h : priv->handlers)
+        g_signal_handler_disconnect(sig, h);
       priv->handlers.clear();
       g_object_unref(sig);
     }
@@ -578,19 +580,19 @@ static void gst_roomcast_src_class_init(GstRoomcastSrcClass *klass) {
   g_object_class_install_property(
       gobject_class, PROP_STUN_SERVER,
       g_param_spec_string("stun-server", "STUN server", "stun://host:port", nullptr, flags));
-  g_object_class_install_property(
-      gobject_class, PROP_TURN_SERVER,
-      g_param_spec_string("turn-server", "TURN server", "turn(s)://user:password@host:port",
-                          nullptr, flags));
+  g_object_class_install_property(gobject_class, PROP_TURN_SERVER,
+                                  g_param_spec_string("turn-server", "TURN server",
+                                                      "turn(s)://user:password@host:port", nullptr,
+                                                      flags));
   g_object_class_install_property(
       gobject_class, PROP_ICE_LOOPBACK,
       g_param_spec_boolean("ice-loopback", "ICE loopback",
                            "Offer 127.0.0.1 as an ICE candidate and no TCP candidates", FALSE,
                            flags));
-  g_object_class_install_property(
-      gobject_class, PROP_LATENCY,
-      g_param_spec_uint("latency", "Latency", "Receive jitterbuffer latency in ms", 0, 10000, 50,
-                        flags));
+  g_object_class_install_property(gobject_class, PROP_LATENCY,
+                                  g_param_spec_uint("latency", "Latency",
+                                                    "Receive jitterbuffer latency in ms", 0, 10000,
+                                                    50, flags));
   g_object_class_install_property(
       gobject_class, PROP_ENCODED,
       g_param_spec_boolean("encoded", "Encoded",

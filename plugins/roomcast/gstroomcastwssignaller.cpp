@@ -100,8 +100,8 @@ static void handle_message(GstRoomcastWsSignaller *self, const p::Message &m) {
   case p::Type::Answer: {
     GstSDPMessage *sdp = nullptr;
     gst_sdp_message_new(&sdp);
-    if (gst_sdp_message_parse_buffer(reinterpret_cast<const guint8 *>(m.sdp.data()),
-                                     m.sdp.size(), sdp) != GST_SDP_OK) {
+    if (gst_sdp_message_parse_buffer(reinterpret_cast<const guint8 *>(m.sdp.data()), m.sdp.size(),
+                                     sdp) != GST_SDP_OK) {
       gst_sdp_message_free(sdp);
       GST_WARNING_OBJECT(self, "unparsable SDP from %s", m.from.c_str());
       gst_roomcast_signaller_emit_error(sig, "unparsable SDP from a peer", FALSE);

@@ -12,5 +12,5 @@ static gboolean plugin_init(GstPlugin *plugin) {
 }
 
 GST_PLUGIN_DEFINE(GST_VERSION_MAJOR, GST_VERSION_MINOR, roomcast,
-                  "Screen broadcasting and mesh meetings over WebRTC", plugin_init, VERSION,
-                  "LGPL", PACKAGE, GST_PACKAGE_ORIGIN)
+                  "Screen broadcasting and mesh meetings over WebRTC", plugin_init, VERSION, "LGPL",
+                  PACKAGE, GST_PACKAGE_ORIGIN)

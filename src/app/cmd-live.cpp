@@ -59,7 +59,8 @@ std::string expand_env(const std::string &in) {
 std::string pipeline_text(const char *arg) {
   std::string candidates[] = {arg, std::string(ROOMCAST_PIPELINES_DIR) + "/" + arg,
                               std::string(ROOMCAST_PIPELINES_DIR) + "/" + arg + ".pipeline",
-                              std::string(ROOMCAST_PIPELINES_INSTALL_DIR) + "/" + arg + ".pipeline"};
+                              std::string(ROOMCAST_PIPELINES_INSTALL_DIR) + "/" + arg +
+                                  ".pipeline"};
   for (const auto &path : candidates) {
     if (!g_file_test(path.c_str(), G_FILE_TEST_IS_REGULAR)) continue;
     g_autofree char *contents = nullptr;
@@ -86,7 +87,8 @@ GstElement *find_roomcastsink(GstElement *pipeline) {
   while (!found && gst_iterator_next(it, &v) == GST_ITERATOR_OK) {
     auto *e = GST_ELEMENT(g_value_get_object(&v));
     GstElementFactory *f = gst_element_get_factory(e);
-    if (f && g_str_equal(GST_OBJECT_NAME(f), "roomcastsink")) found = GST_ELEMENT(gst_object_ref(e));
+    if (f && g_str_equal(GST_OBJECT_NAME(f), "roomcastsink"))
+      found = GST_ELEMENT(gst_object_ref(e));
     g_value_reset(&v);
   }
   g_value_unset(&v);
@@ -188,7 +190,8 @@ int cmd_live(int argc, char **argv) {
       {"server", 's', 0, G_OPTION_ARG_STRING, &o.server,
        "Signalling server (ws://HOST:PORT/ws); without it the server is embedded", "URL"},
       {"host", 0, 0, G_OPTION_ARG_STRING, &o.host, "Embedded server address (127.0.0.1)", "ADDR"},
-      {"port", 'p', 0, G_OPTION_ARG_INT, &o.port, "Embedded server port; 0 picks one (8443)", "PORT"},
+      {"port", 'p', 0, G_OPTION_ARG_INT, &o.port, "Embedded server port; 0 picks one (8443)",
+       "PORT"},
       {"source", 0, 0, G_OPTION_ARG_STRING, &o.source,
        "screen or test (screen when DISPLAY is set, else test)", "SOURCE"},
       {"pipeline", 0, 0, G_OPTION_ARG_STRING, &o.pipeline,
@@ -260,15 +263,19 @@ int cmd_live(int argc, char **argv) {
   } else if (source == "test") {
     if (!width) width = 1280, height = 720;
     desc = "videotestsrc is-live=true pattern=smpte horizontal-speed=4 ! "
-           "video/x-raw,width=" + std::to_string(width) + ",height=" + std::to_string(height) +
-           ",framerate=" + std::to_string(o.fps) + "/1 ! timeoverlay font-desc=\"Sans 24\" ! "
+           "video/x-raw,width=" +
+           std::to_string(width) + ",height=" + std::to_string(height) +
+           ",framerate=" + std::to_string(o.fps) +
+           "/1 ! timeoverlay font-desc=\"Sans 24\" ! "
            "roomcastsink name=roomcast";
-    if (o.audio) desc += " audiotestsrc is-live=true wave=sine freq=440 volume=0.2 ! roomcast.audio_0";
+    if (o.audio)
+      desc += " audiotestsrc is-live=true wave=sine freq=440 volume=0.2 ! roomcast.audio_0";
   } else {
     desc = "ximagesrc use-damage=false show-pointer=true ! video/x-raw,framerate=" +
            std::to_string(o.fps) + "/1 ! videoconvert";
-    if (width) desc += " ! videoscale ! video/x-raw,width=" + std::to_string(width) +
-                       ",height=" + std::to_string(height);
+    if (width)
+      desc += " ! videoscale ! video/x-raw,width=" + std::to_string(width) +
+              ",height=" + std::to_string(height);
     desc += " ! roomcastsink name=roomcast";
     if (o.audio) {
       g_autoptr(GstElementFactory) pulse = gst_element_factory_find("pulsesrc");
@@ -278,7 +285,8 @@ int cmd_live(int argc, char **argv) {
     }
   }
   g_autoptr(GError) perr = nullptr;
-  GstElement *pipeline = gst_parse_launch_full(desc.c_str(), nullptr, GST_PARSE_FLAG_FATAL_ERRORS, &perr);
+  GstElement *pipeline =
+      gst_parse_launch_full(desc.c_str(), nullptr, GST_PARSE_FLAG_FATAL_ERRORS, &perr);
   if (!pipeline) {
     g_printerr("roomcast live: bad pipeline: %s\n  %s\n", perr ? perr->message : "?", desc.c_str());
     return 2;

@@ -12,7 +12,8 @@ int cmd_serve(int argc, char **argv) {
   gboolean verbose = FALSE;
   GOptionEntry entries[] = {
       {"host", 0, 0, G_OPTION_ARG_STRING, &host, "Address to listen on (127.0.0.1)", "ADDR"},
-      {"port", 'p', 0, G_OPTION_ARG_INT, &port, "Port to listen on; 0 picks a free one (8443)", "PORT"},
+      {"port", 'p', 0, G_OPTION_ARG_INT, &port, "Port to listen on; 0 picks a free one (8443)",
+       "PORT"},
       {"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Log every join, leave and error", nullptr},
       {nullptr}};
   g_autoptr(GOptionContext) ctx = g_option_context_new("- run the signalling server");

@@ -27,7 +27,7 @@ struct Watch {
   std::atomic<gint64> max_gap_us{0};
   std::atomic<int> width{0}, height{0};
   std::atomic<bool> done{false};
-  std::mutex lock; // guards branches
+  std::mutex lock;                              // guards branches
   std::map<std::string, GstElement *> branches; // pad name -> what we linked to it
 };
 
@@ -147,13 +147,13 @@ int cmd_watch(int argc, char **argv) {
   int frames = 0, timeout = 0, latency = 50;
   gboolean verbose = FALSE;
   GOptionEntry entries[] = {
-      {"server", 's', 0, G_OPTION_ARG_STRING, &server,
-       "Signalling server (ws://127.0.0.1:8443/ws)", "URL"},
+      {"server", 's', 0, G_OPTION_ARG_STRING, &server, "Signalling server (ws://127.0.0.1:8443/ws)",
+       "URL"},
       {"room", 'r', 0, G_OPTION_ARG_STRING, &room, "Room to watch (demo)", "NAME"},
       {"sink", 0, 0, G_OPTION_ARG_STRING, &sink, "auto (a window) or fake (drop frames)", "SINK"},
       {"frames", 'n', 0, G_OPTION_ARG_INT, &frames, "Exit 0 after this many decoded frames", "N"},
-      {"timeout", 't', 0, G_OPTION_ARG_INT, &timeout,
-       "Give up (exit 3) after this many seconds", "S"},
+      {"timeout", 't', 0, G_OPTION_ARG_INT, &timeout, "Give up (exit 3) after this many seconds",
+       "S"},
       {"latency", 0, 0, G_OPTION_ARG_INT, &latency, "Jitterbuffer latency in ms (50)", "MS"},
       {"ice-loopback", 0, 0, G_OPTION_ARG_STRING, &ice,
        "Add 127.0.0.1 to ICE: on, off or auto (when the server is on loopback)", "MODE"},
@@ -207,12 +207,15 @@ int cmd_watch(int argc, char **argv) {
     };
     static T t;
     t = {loop, &timed_out};
-    timer = g_timeout_add_seconds(timeout, [](gpointer d) -> gboolean {
-      auto *tt = static_cast<T *>(d);
-      *tt->flag = true;
-      g_main_loop_quit(tt->loop);
-      return G_SOURCE_REMOVE;
-    }, &t);
+    timer = g_timeout_add_seconds(
+        timeout,
+        [](gpointer d) -> gboolean {
+          auto *tt = static_cast<T *>(d);
+          *tt->flag = true;
+          g_main_loop_quit(tt->loop);
+          return G_SOURCE_REMOVE;
+        },
+        &t);
   }
   w.start_us = g_get_monotonic_time();
   if (gst_element_set_state(w.pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {

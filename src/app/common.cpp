@@ -30,15 +30,22 @@ GOptionGroup *server_option_group(ServerOptions &opts) {
                                      opts.max_rate,
                                      nullptr};
   static GOptionEntry entries[] = {
-      {"max-message-size", 0, 0, G_OPTION_ARG_INT64, nullptr, "Largest message in bytes (65536)", "BYTES"},
+      {"max-message-size", 0, 0, G_OPTION_ARG_INT64, nullptr, "Largest message in bytes (65536)",
+       "BYTES"},
       {"max-rooms", 0, 0, G_OPTION_ARG_INT, nullptr, "Most rooms at once (1000)", "N"},
       {"max-peers", 0, 0, G_OPTION_ARG_INT, nullptr, "Most peers in one room (200)", "N"},
-      {"max-connections", 0, 0, G_OPTION_ARG_INT, nullptr, "Most WebSocket connections (20000)", "N"},
-      {"max-rate", 0, 0, G_OPTION_ARG_DOUBLE, nullptr, "Messages per second per connection (50)", "N"},
-      {"max-burst", 0, 0, G_OPTION_ARG_INT, nullptr, "Messages a connection may send at once (200)", "N"},
-      {"ping-interval", 0, 0, G_OPTION_ARG_INT, nullptr, "Seconds between keepalive pings (10)", "S"},
-      {"ping-timeout", 0, 0, G_OPTION_ARG_INT, nullptr, "Drop a connection silent this long (30)", "S"},
-      {"web-root", 0, 0, G_OPTION_ARG_FILENAME, nullptr, "Serve the web client from this folder", "DIR"},
+      {"max-connections", 0, 0, G_OPTION_ARG_INT, nullptr, "Most WebSocket connections (20000)",
+       "N"},
+      {"max-rate", 0, 0, G_OPTION_ARG_DOUBLE, nullptr, "Messages per second per connection (50)",
+       "N"},
+      {"max-burst", 0, 0, G_OPTION_ARG_INT, nullptr, "Messages a connection may send at once (200)",
+       "N"},
+      {"ping-interval", 0, 0, G_OPTION_ARG_INT, nullptr, "Seconds between keepalive pings (10)",
+       "S"},
+      {"ping-timeout", 0, 0, G_OPTION_ARG_INT, nullptr, "Drop a connection silent this long (30)",
+       "S"},
+      {"web-root", 0, 0, G_OPTION_ARG_FILENAME, nullptr, "Serve the web client from this folder",
+       "DIR"},
       {nullptr}};
   entries[0].arg_data = &st->max_message_size;
   entries[1].arg_data = &st->max_rooms;

@@ -22,7 +22,8 @@ const Command kCommands[] = {
 
 void usage(FILE *out) {
   fprintf(out, "Usage: roomcast COMMAND [OPTIONS]\n\nCommands:\n");
-  for (const auto &c : kCommands) fprintf(out, "  %-8s %s\n", c.name, c.summary);
+  for (const auto &c : kCommands)
+    fprintf(out, "  %-8s %s\n", c.name, c.summary);
   fprintf(out, "\n'roomcast COMMAND --help' shows a command's options.\n");
 }
 

@@ -34,11 +34,16 @@ constexpr std::array kKinds{
     std::pair{RoomKind::Meeting, "meeting"},
 };
 constexpr std::array kTypes{
-    std::pair{Type::Join, "join"},           std::pair{Type::Leave, "leave"},
-    std::pair{Type::Offer, "offer"},         std::pair{Type::Answer, "answer"},
-    std::pair{Type::Ice, "ice"},             std::pair{Type::Ping, "ping"},
-    std::pair{Type::Pong, "pong"},           std::pair{Type::Welcome, "welcome"},
-    std::pair{Type::PeerJoined, "peer-joined"}, std::pair{Type::PeerLeft, "peer-left"},
+    std::pair{Type::Join, "join"},
+    std::pair{Type::Leave, "leave"},
+    std::pair{Type::Offer, "offer"},
+    std::pair{Type::Answer, "answer"},
+    std::pair{Type::Ice, "ice"},
+    std::pair{Type::Ping, "ping"},
+    std::pair{Type::Pong, "pong"},
+    std::pair{Type::Welcome, "welcome"},
+    std::pair{Type::PeerJoined, "peer-joined"},
+    std::pair{Type::PeerLeft, "peer-left"},
     std::pair{Type::Error, "error"},
 };
 constexpr std::array kCodes{
@@ -79,7 +84,9 @@ public:
   // A string field; absent and !required leaves `out` untouched.
   bool str(const char *field, std::string &out, bool required) {
     JsonNode *n = json_object_get_member(obj_, field);
-    if (!n) return required ? fail(ErrorCode::BadMessage, std::string("missing field '") + field + "'") : true;
+    if (!n)
+      return required ? fail(ErrorCode::BadMessage, std::string("missing field '") + field + "'")
+                      : true;
     if (!JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_STRING)
       return fail(ErrorCode::BadMessage, std::string("field '") + field + "' must be a string");
     out = json_node_get_string(n);
@@ -89,7 +96,9 @@ public:
   bool integer(const char *field, std::int64_t &out, bool required, std::int64_t lo,
                std::int64_t hi) {
     JsonNode *n = json_object_get_member(obj_, field);
-    if (!n) return required ? fail(ErrorCode::BadMessage, std::string("missing field '") + field + "'") : true;
+    if (!n)
+      return required ? fail(ErrorCode::BadMessage, std::string("missing field '") + field + "'")
+                      : true;
     if (!JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_INT64)
       return fail(ErrorCode::BadMessage, std::string("field '") + field + "' must be an integer");
     std::int64_t v = json_node_get_int(n);
@@ -104,7 +113,9 @@ public:
     std::string s;
     if (!str(field, s, true)) return false;
     auto v = conv(s);
-    if (!v) return fail(ErrorCode::BadMessage, std::string("field '") + field + "' has an unknown value '" + s + "'");
+    if (!v)
+      return fail(ErrorCode::BadMessage,
+                  std::string("field '") + field + "' has an unknown value '" + s + "'");
     out = *v;
     return true;
   }
@@ -114,7 +125,8 @@ public:
     JsonNode *n = json_object_get_member(obj_, field);
     if (!n && !required) return true;
     if (!str(field, s, true)) return false;
-    if (!valid_peer_id(s)) return fail(ErrorCode::BadMessage, std::string("field '") + field + "' is not a peer id");
+    if (!valid_peer_id(s))
+      return fail(ErrorCode::BadMessage, std::string("field '") + field + "' is not a peer id");
     out = std::move(s);
     return true;
   }
@@ -159,16 +171,34 @@ bool no_control_chars(std::string_view s) {
 
 } // namespace
 
-const char *to_string(Role r) { return name_of(kRoles, r); }
-const char *to_string(RoomKind k) { return name_of(kKinds, k); }
-const char *to_string(Type t) { return name_of(kTypes, t); }
-const char *to_string(ErrorCode c) { return name_of(kCodes, c); }
-std::optional<Role> role_from_string(std::string_view s) { return value_of(kRoles, s); }
-std::optional<RoomKind> kind_from_string(std::string_view s) { return value_of(kKinds, s); }
-std::optional<Type> type_from_string(std::string_view s) { return value_of(kTypes, s); }
-std::optional<ErrorCode> error_code_from_string(std::string_view s) { return value_of(kCodes, s); }
+const char *to_string(Role r) {
+  return name_of(kRoles, r);
+}
+const char *to_string(RoomKind k) {
+  return name_of(kKinds, k);
+}
+const char *to_string(Type t) {
+  return name_of(kTypes, t);
+}
+const char *to_string(ErrorCode c) {
+  return name_of(kCodes, c);
+}
+std::optional<Role> role_from_string(std::string_view s) {
+  return value_of(kRoles, s);
+}
+std::optional<RoomKind> kind_from_string(std::string_view s) {
+  return value_of(kKinds, s);
+}
+std::optional<Type> type_from_string(std::string_view s) {
+  return value_of(kTypes, s);
+}
+std::optional<ErrorCode> error_code_from_string(std::string_view s) {
+  return value_of(kCodes, s);
+}
 
-RoomKind kind_for_role(Role r) { return r == Role::Member ? RoomKind::Meeting : RoomKind::Live; }
+RoomKind kind_for_role(Role r) {
+  return r == Role::Member ? RoomKind::Meeting : RoomKind::Live;
+}
 
 bool valid_room_name(std::string_view s) {
   if (s.empty() || s.size() > kMaxRoomName) return false;
@@ -242,7 +272,8 @@ std::optional<Message> parse(std::string_view text, ParseError &err) {
     }
     if (!r.enumerated("role", m.role, role_from_string)) break;
     if (!r.str("name", m.name, false)) break;
-    if (!valid_peer_name(m.name)) r.fail(ErrorCode::BadMessage, "name must be at most 64 printable characters");
+    if (!valid_peer_name(m.name))
+      r.fail(ErrorCode::BadMessage, "name must be at most 64 printable characters");
     if (r.ok() && m.version != kVersion)
       r.fail(ErrorCode::BadVersion, "unsupported protocol version " + std::to_string(m.version) +
                                         " (server speaks " + std::to_string(kVersion) + ")");
@@ -378,7 +409,8 @@ std::string serialize(const Message &m) {
     add_int(b, "max_message_size", static_cast<std::int64_t>(m.max_message_size));
     json_builder_set_member_name(b, "peers");
     json_builder_begin_array(b);
-    for (const auto &p : m.peers) add_peer(b, p);
+    for (const auto &p : m.peers)
+      add_peer(b, p);
     json_builder_end_array(b);
     break;
   case Type::PeerJoined:

@@ -11,11 +11,13 @@
 #include <unordered_map>
 #include <vector>
 
-G_DEFINE_QUARK(roomcast-server-error-quark, roomcast_server_error)
+G_DEFINE_QUARK(roomcast - server - error - quark, roomcast_server_error)
 
 namespace roomcast {
 
-GQuark server_error_quark() { return roomcast_server_error_quark(); }
+GQuark server_error_quark() {
+  return roomcast_server_error_quark();
+}
 
 namespace {
 
@@ -82,7 +84,8 @@ struct Server::Impl {
       g_signal_handler_disconnect(ws, c->message_id);
       g_signal_handler_disconnect(ws, c->closed_id);
       if (soup_websocket_connection_get_state(ws) == SOUP_WEBSOCKET_STATE_OPEN)
-        soup_websocket_connection_close(ws, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, "server shutting down");
+        soup_websocket_connection_close(ws, SOUP_WEBSOCKET_CLOSE_GOING_AWAY,
+                                        "server shutting down");
     }
     rooms.clear();
     by_id.clear();
@@ -104,8 +107,8 @@ struct Server::Impl {
 
   void send_error(Conn &c, p::ErrorCode code, std::string message, std::string ref = {}) {
     counters.errors++;
-    g_debug("error to %s (%s): %s: %s", c.id.empty() ? c.remote.c_str() : c.id.c_str(),
-            ref.c_str(), p::to_string(code), message.c_str());
+    g_debug("error to %s (%s): %s: %s", c.id.empty() ? c.remote.c_str() : c.id.c_str(), ref.c_str(),
+            p::to_string(code), message.c_str());
     send(c, p::make_error(code, std::move(message), std::move(ref)));
   }
 
@@ -231,8 +234,8 @@ struct Server::Impl {
     }
     auto it = by_id.find(m.to);
     if (it == by_id.end() || it->second->room != c.room || it->second == &c) {
-      send_error(c, p::ErrorCode::UnknownPeer, "no peer '" + m.to + "' in room '" + c.room->name + "'",
-                 type);
+      send_error(c, p::ErrorCode::UnknownPeer,
+                 "no peer '" + m.to + "' in room '" + c.room->name + "'", type);
       return;
     }
     Conn &target = *it->second;
@@ -388,7 +391,8 @@ struct Server::Impl {
       }
     }
     for (Conn *c : dead) {
-      g_info("%s stopped answering pings; dropping it", c->id.empty() ? c->remote.c_str() : c->id.c_str());
+      g_info("%s stopped answering pings; dropping it",
+             c->id.empty() ? c->remote.c_str() : c->id.c_str());
       // State first: the others learn at once, whatever the socket does next.
       self->leave_room(*c, "keepalive timeout");
       c->closing = true;
@@ -410,9 +414,9 @@ struct Server::Impl {
     else if (g_str_has_prefix(path, "/room/"))
       rel = "room.html";
     else if (g_strcmp0(path, "/healthz") == 0) {
-      g_autofree char *body = g_strdup_printf(
-          "{\"ok\":true,\"version\":%d,\"connections\":%zu,\"rooms\":%zu}", p::kVersion,
-          conns.size(), rooms.size());
+      g_autofree char *body =
+          g_strdup_printf("{\"ok\":true,\"version\":%d,\"connections\":%zu,\"rooms\":%zu}",
+                          p::kVersion, conns.size(), rooms.size());
       soup_server_message_set_status(msg, SOUP_STATUS_OK, nullptr);
       soup_server_message_set_response(msg, "application/json", SOUP_MEMORY_COPY, body,
                                        strlen(body));
@@ -472,8 +476,8 @@ bool Server::start(GError **error) {
     return false;
   }
   s.soup = GRef<SoupServer>::adopt(soup_server_new("server-header", "roomcast", nullptr));
-  soup_server_add_websocket_handler(s.soup.get(), "/ws", nullptr, nullptr, Impl::on_websocket,
-                                    &s, nullptr);
+  soup_server_add_websocket_handler(s.soup.get(), "/ws", nullptr, nullptr, Impl::on_websocket, &s,
+                                    nullptr);
   soup_server_add_handler(s.soup.get(), nullptr, Impl::on_http, &s, nullptr);
 
   g_autoptr(GInetAddress) addr = g_inet_address_new_from_string(s.opts.host.c_str());
@@ -494,9 +498,13 @@ bool Server::start(GError **error) {
   return true;
 }
 
-void Server::stop() { impl_->shutdown(); }
+void Server::stop() {
+  impl_->shutdown();
+}
 
-unsigned Server::port() const { return impl_->bound_port; }
+unsigned Server::port() const {
+  return impl_->bound_port;
+}
 
 static std::string host_for_url(const std::string &host) {
   if (host == "0.0.0.0") return "127.0.0.1";

@@ -13,14 +13,14 @@
 namespace roomcast {
 
 struct ServerOptions {
-  std::string host = "127.0.0.1"; // "0.0.0.0" or "::" listens on every interface
-  unsigned port = 8443;            // 0 picks a free port; see Server::port()
+  std::string host = "127.0.0.1";             // "0.0.0.0" or "::" listens on every interface
+  unsigned port = 8443;                       // 0 picks a free port; see Server::port()
   std::uint64_t max_message_size = 64 * 1024; // bytes; larger messages get error too-large
   unsigned max_rooms = 1000;
   unsigned max_peers_per_room = 200;
   unsigned max_connections = 20000;
-  double max_rate = 50.0;   // messages per second per connection (sustained)
-  unsigned max_burst = 200; // messages a connection may send at once
+  double max_rate = 50.0;        // messages per second per connection (sustained)
+  unsigned max_burst = 200;      // messages a connection may send at once
   unsigned ping_interval_s = 10; // server pings a quiet connection this often
   unsigned ping_timeout_s = 30;  // and drops it after this long without any message
   std::string web_root; // serve the web client from this folder instead of the built-in copy
@@ -30,8 +30,8 @@ struct ServerStats {
   std::uint64_t connections = 0; // open WebSocket connections
   std::uint64_t peers = 0;       // connections that joined a room
   std::uint64_t rooms = 0;
-  std::uint64_t relayed = 0;     // offer/answer/ice messages relayed since start
-  std::uint64_t errors = 0;      // error messages sent since start
+  std::uint64_t relayed = 0; // offer/answer/ice messages relayed since start
+  std::uint64_t errors = 0;  // error messages sent since start
 };
 
 class Server {

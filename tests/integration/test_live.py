@@ -155,9 +155,18 @@ class LaunchLines(RoomcastTest):
                     "ice-loopback=true", "!", "videoconvert", "!", "fakesink", "num-buffers=30"],
                    env=env, name="gst-src")
         self.procs.append(src)
-        # fakesink posts EOS after 30 buffers: gst-launch then exits 0.
+        # fakesink posts EOS after 30 buffers: gst-launch then exits 0 (roomcastsrc must not
+        # count as a sink that never ends).
         self.assertEqual(src.wait(40), 0, src.stderr())
         self.assertIsNone(sink.p.poll(), "the sink pipeline died: " + sink.stderr())
+
+    def test_live_pipeline_file(self):
+        self.live("file", "--pipeline", "test-pattern-audio")
+        w = self.watch("file", "--frames", "30", "--timeout", "40")
+        self.assertEqual(w.wait(50), 0, w.stderr())
+        r = w.json_result()
+        self.assertEqual((r["width"], r["height"]), (1280, 720))
+        self.assertGreater(r["audio_buffers"], 0, r)
 
 
 if __name__ == "__main__":

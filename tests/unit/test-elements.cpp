@@ -46,7 +46,8 @@ GST_START_TEST(test_sink_encodes_raw_input) {
     GST_BUFFER_PTS(buf) = i * GST_SECOND / 30;
     GST_BUFFER_DURATION(buf) = GST_SECOND / 30;
     fail_unless_equals_int(gst_harness_push(h, buf), GST_FLOW_OK);
-    for (int tries = 0; tries < 200 && (frames = encoded()) < guint64(i + 1); tries++) g_usleep(5000);
+    for (int tries = 0; tries < 200 && (frames = encoded()) < guint64(i + 1); tries++)
+      g_usleep(5000);
   }
   fail_unless_equals_uint64(frames, 10);
   gst_harness_teardown(h);
@@ -95,7 +96,8 @@ GST_START_TEST(test_keyframe_requests_are_coalesced) {
   gst_pad_add_probe(enc_src, GST_PAD_PROBE_TYPE_EVENT_UPSTREAM, count_fku, &reached, nullptr);
   GstPad *tee_src = gst_element_request_pad_simple(tee, "src_%u");
   for (int i = 0; i < 10; i++)
-    gst_pad_send_event(tee_src, gst_video_event_new_upstream_force_key_unit(GST_CLOCK_TIME_NONE, TRUE, i));
+    gst_pad_send_event(tee_src,
+                       gst_video_event_new_upstream_force_key_unit(GST_CLOCK_TIME_NONE, TRUE, i));
   fail_unless_equals_int(reached.load(), 1);
   g_usleep(600000); // past the interval: the coalesced request has gone out
   fail_unless_equals_int(reached.load(), 2);
@@ -181,18 +183,21 @@ GST_START_TEST(test_sink_to_src_in_process) {
   GstElement *s = gst_bin_get_by_name(GST_BIN(host), "s");
   g_object_set(s, "signaller", g_object_new(GST_TYPE_ROOMCAST_DIRECT_SIGNALLER, nullptr), nullptr);
   std::atomic<int> added{0}, removed{0};
-  g_signal_connect(s, "peer-added", G_CALLBACK(+[](GstElement *, const char *, GstElement *w, gpointer d) {
+  g_signal_connect(s, "peer-added",
+                   G_CALLBACK(+[](GstElement *, const char *, GstElement *w, gpointer d) {
                      fail_unless(GST_IS_ELEMENT(w));
                      (*static_cast<std::atomic<int> *>(d))++;
-                   }), &added);
+                   }),
+                   &added);
   g_signal_connect(s, "peer-removed", G_CALLBACK(+[](GstElement *, const char *, gpointer d) {
                      (*static_cast<std::atomic<int> *>(d))++;
-                   }), &removed);
+                   }),
+                   &removed);
 
   GstElement *viewer = gst_pipeline_new("viewer");
   GstElement *src = gst_element_factory_make("roomcastsrc", nullptr);
-  g_object_set(src, "signaller", g_object_new(GST_TYPE_ROOMCAST_DIRECT_SIGNALLER, nullptr),
-               "room", "inproc", "ice-loopback", TRUE, nullptr);
+  g_object_set(src, "signaller", g_object_new(GST_TYPE_ROOMCAST_DIRECT_SIGNALLER, nullptr), "room",
+               "inproc", "ice-loopback", TRUE, nullptr);
   gst_bin_add(GST_BIN(viewer), src);
   Viewer v;
   v.loop = g_main_loop_new(nullptr, FALSE);
@@ -200,10 +205,13 @@ GST_START_TEST(test_sink_to_src_in_process) {
 
   fail_unless(gst_element_set_state(host, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE);
   fail_unless(gst_element_set_state(viewer, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE);
-  guint timer = g_timeout_add_seconds(30, [](gpointer l) -> gboolean {
-    g_main_loop_quit(static_cast<GMainLoop *>(l));
-    return G_SOURCE_REMOVE;
-  }, v.loop);
+  guint timer = g_timeout_add_seconds(
+      30,
+      [](gpointer l) -> gboolean {
+        g_main_loop_quit(static_cast<GMainLoop *>(l));
+        return G_SOURCE_REMOVE;
+      },
+      v.loop);
   g_main_loop_run(v.loop);
   fail_unless(v.frames >= 30, "viewer decoded %d frames", v.frames.load());
   g_source_remove(timer);
@@ -212,7 +220,8 @@ GST_START_TEST(test_sink_to_src_in_process) {
 
   // The viewer leaves: the host removes its branch and goes on.
   gst_element_set_state(viewer, GST_STATE_NULL);
-  for (int i = 0; i < 200 && removed == 0; i++) g_usleep(25000);
+  for (int i = 0; i < 200 && removed == 0; i++)
+    g_usleep(25000);
   fail_unless_equals_int(removed.load(), 1);
   GstStructure *stats = nullptr;
   g_object_get(s, "stats", &stats, nullptr);

@@ -17,9 +17,11 @@ namespace {
 // ---- helpers ----------------------------------------------------------------------------------
 
 // String equality that keeps temporaries alive for the comparison (g_assert_cmpstr would not).
-void check_str(const std::string &got, const std::string &want, const char *file, int line, const char *expr) {
+void check_str(const std::string &got, const std::string &want, const char *file, int line,
+               const char *expr) {
   if (got == want) return;
-  g_autofree char *msg = g_strdup_printf("%s is \"%s\", wanted \"%s\"", expr, got.c_str(), want.c_str());
+  g_autofree char *msg =
+      g_strdup_printf("%s is \"%s\", wanted \"%s\"", expr, got.c_str(), want.c_str());
   g_assertion_message(nullptr, file, line, "", msg);
 }
 #define CHECK_STR(got, want) check_str((got), (want), __FILE__, __LINE__, #got)
@@ -29,8 +31,9 @@ Message parse_ok(std::string_view text) {
   ParseError err;
   auto m = parse(text, err);
   if (!m) {
-    g_autofree char *msg = g_strdup_printf("parse() refused %.*s: %s: %s", static_cast<int>(text.size()),
-                                           text.data(), to_string(err.code), err.message.c_str());
+    g_autofree char *msg =
+        g_strdup_printf("parse() refused %.*s: %s: %s", static_cast<int>(text.size()), text.data(),
+                        to_string(err.code), err.message.c_str());
     g_assertion_message(nullptr, __FILE__, __LINE__, G_STRFUNC, msg);
   }
   return *m;
@@ -43,20 +46,24 @@ void parse_fails(std::string_view text, ErrorCode code, const char *ref = nullpt
   auto m = parse(text, err);
   g_autofree char *shown = g_strescape(std::string(text.substr(0, 200)).c_str(), nullptr);
   if (m) {
-    g_autofree char *msg = g_strdup_printf("parse() accepted \"%s\" (wanted error %s)", shown, to_string(code));
+    g_autofree char *msg =
+        g_strdup_printf("parse() accepted \"%s\" (wanted error %s)", shown, to_string(code));
     g_assertion_message(nullptr, __FILE__, __LINE__, G_STRFUNC, msg);
   }
   if (err.code != code) {
-    g_autofree char *msg = g_strdup_printf("parse(\"%s\") failed with %s (%s), wanted %s", shown,
-                                           to_string(err.code), err.message.c_str(), to_string(code));
+    g_autofree char *msg =
+        g_strdup_printf("parse(\"%s\") failed with %s (%s), wanted %s", shown, to_string(err.code),
+                        err.message.c_str(), to_string(code));
     g_assertion_message(nullptr, __FILE__, __LINE__, G_STRFUNC, msg);
   }
   // Every refusal explains itself, briefly.
   g_assert_false(err.message.empty());
   g_assert_cmpuint(err.message.size(), <, 300);
   g_assert_true(g_utf8_validate(err.message.data(), err.message.size(), nullptr));
-  if (ref) CHECK_STR(err.ref, ref);
-  else g_assert_cmpstr(err.ref.c_str(), !=, "stale");
+  if (ref)
+    CHECK_STR(err.ref, ref);
+  else
+    g_assert_cmpstr(err.ref.c_str(), !=, "stale");
 }
 
 // serialize() then parse() must give back an equal message.
@@ -83,11 +90,13 @@ std::string members_of(const std::string &json) {
   g_assert_true(JSON_NODE_HOLDS_OBJECT(root));
   GList *names = json_object_get_members(json_node_get_object(root));
   std::vector<std::string> v;
-  for (GList *l = names; l; l = l->next) v.emplace_back(static_cast<const char *>(l->data));
+  for (GList *l = names; l; l = l->next)
+    v.emplace_back(static_cast<const char *>(l->data));
   g_list_free(names);
   std::sort(v.begin(), v.end());
   std::string out;
-  for (const auto &s : v) out += (out.empty() ? "" : ",") + s;
+  for (const auto &s : v)
+    out += (out.empty() ? "" : ",") + s;
   return out;
 }
 
@@ -128,8 +137,7 @@ constexpr const char *kJoinOk = R"("version":1,"room":"r1","role":"host")";
 
 // ---- enum tables ------------------------------------------------------------------------------
 
-template <typename E>
-void check_table(int count, std::optional<E> (*from)(std::string_view)) {
+template <typename E> void check_table(int count, std::optional<E> (*from)(std::string_view)) {
   std::set<std::string> seen;
   for (int i = 0; i < count; i++) {
     E v = static_cast<E>(i);
@@ -166,12 +174,13 @@ void test_enum_tables() {
   g_assert_cmpstr(to_string(RoomKind::Live), ==, "live");
   g_assert_cmpstr(to_string(RoomKind::Meeting), ==, "meeting");
   const std::pair<Type, const char *> types[] = {
-      {Type::Join, "join"},           {Type::Leave, "leave"},         {Type::Offer, "offer"},
-      {Type::Answer, "answer"},       {Type::Ice, "ice"},             {Type::Ping, "ping"},
-      {Type::Pong, "pong"},           {Type::Welcome, "welcome"},     {Type::PeerJoined, "peer-joined"},
-      {Type::PeerLeft, "peer-left"},  {Type::Error, "error"},
+      {Type::Join, "join"},          {Type::Leave, "leave"},     {Type::Offer, "offer"},
+      {Type::Answer, "answer"},      {Type::Ice, "ice"},         {Type::Ping, "ping"},
+      {Type::Pong, "pong"},          {Type::Welcome, "welcome"}, {Type::PeerJoined, "peer-joined"},
+      {Type::PeerLeft, "peer-left"}, {Type::Error, "error"},
   };
-  for (const auto &[t, s] : types) g_assert_cmpstr(to_string(t), ==, s);
+  for (const auto &[t, s] : types)
+    g_assert_cmpstr(to_string(t), ==, s);
   const std::pair<ErrorCode, const char *> codes[] = {
       {ErrorCode::BadJson, "bad-json"},         {ErrorCode::BadMessage, "bad-message"},
       {ErrorCode::UnknownType, "unknown-type"}, {ErrorCode::TooLarge, "too-large"},
@@ -182,7 +191,8 @@ void test_enum_tables() {
       {ErrorCode::RoomFull, "room-full"},       {ErrorCode::TooManyRooms, "too-many-rooms"},
       {ErrorCode::RateLimited, "rate-limited"}, {ErrorCode::ServerFull, "server-full"},
   };
-  for (const auto &[c, s] : codes) g_assert_cmpstr(to_string(c), ==, s);
+  for (const auto &[c, s] : codes)
+    g_assert_cmpstr(to_string(c), ==, s);
 }
 
 void test_kind_for_role() {
@@ -199,7 +209,8 @@ void test_validators() {
   g_assert_true(valid_room_name(k64));
   g_assert_false(valid_room_name(""));
   g_assert_false(valid_room_name(k65));
-  for (const char *bad : {"a/b", "a b", "a\\b", "a:b", "a?b", "a#b", "r%20", "caf\xc3\xa9", "a\tb", "a\nb"})
+  for (const char *bad :
+       {"a/b", "a b", "a\\b", "a:b", "a?b", "a#b", "r%20", "caf\xc3\xa9", "a\tb", "a\nb"})
     g_assert_false(valid_room_name(bad));
   g_assert_false(valid_room_name(std::string_view("a\0b", 3)));
 
@@ -208,7 +219,8 @@ void test_validators() {
   g_assert_true(valid_peer_id(std::string(32, 'x')));
   g_assert_false(valid_peer_id(""));
   g_assert_false(valid_peer_id(std::string(33, 'x')));
-  for (const char *bad : {"a.b", "a b", "a/b", "a:b", "\xc3\xa9"}) g_assert_false(valid_peer_id(bad));
+  for (const char *bad : {"a.b", "a b", "a/b", "a:b", "\xc3\xa9"})
+    g_assert_false(valid_peer_id(bad));
 
   g_assert_true(valid_peer_name(""));
   g_assert_true(valid_peer_name("Alice"));
@@ -217,9 +229,11 @@ void test_validators() {
   g_assert_false(valid_peer_name(k65));
   // The limit is in bytes: 33 two-byte characters are 66 bytes.
   std::string wide;
-  for (int i = 0; i < 33; i++) wide += "\xc3\xa9";
+  for (int i = 0; i < 33; i++)
+    wide += "\xc3\xa9";
   g_assert_false(valid_peer_name(wide));
-  for (const char *bad : {"a\nb", "a\tb", "\x01", "a\x7f", "\xff", "\xc3"}) g_assert_false(valid_peer_name(bad));
+  for (const char *bad : {"a\nb", "a\tb", "\x01", "a\x7f", "\xff", "\xc3"})
+    g_assert_false(valid_peer_name(bad));
   g_assert_false(valid_peer_name(std::string_view("a\0b", 3)));
 }
 
@@ -252,7 +266,8 @@ void test_builders() {
   CHECK_STR(e.message, "full");
   CHECK_STR(e.ref, "join");
 
-  for (Type t : {Type::Leave, Type::Ping, Type::Pong}) g_assert_true(make_simple(t).type == t);
+  for (Type t : {Type::Leave, Type::Ping, Type::Pong})
+    g_assert_true(make_simple(t).type == t);
 }
 
 // ---- round trips ------------------------------------------------------------------------------
@@ -273,8 +288,9 @@ void test_round_trip_join_leave() {
 }
 
 void test_round_trip_relay() {
-  const std::string sdp = "v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=\"quoted\" \\ \xc3\xa9\r\n"
-                          "t=0 0\r\na=group:BUNDLE 0\r\n";
+  const std::string sdp =
+      "v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=\"quoted\" \\ \xc3\xa9\r\n"
+      "t=0 0\r\na=group:BUNDLE 0\r\n";
   for (Type t : {Type::Offer, Type::Answer}) {
     round_trip(make_sdp(t, "p1", sdp));
     Message both = make_sdp(t, "p1", "v=0");
@@ -316,7 +332,11 @@ void test_round_trip_server_messages() {
 
   w.kind = RoomKind::Meeting;
   w.role = Role::Member;
-  w.peers = {{"p1", Role::Member, ""}, {"p2", Role::Member, "B\xc3\xb6" "b"}, {"p3", Role::Member, k64}};
+  w.peers = {{"p1", Role::Member, ""},
+             {"p2", Role::Member,
+              "B\xc3\xb6"
+              "b"},
+             {"p3", Role::Member, k64}};
   w.ping_interval_s = 86400;
   w.max_message_size = std::uint64_t(1) << 40;
   round_trip(w);
@@ -385,8 +405,9 @@ void test_serialize_fields() {
 
 void test_parse_not_utf8() {
   parse_fails("{\"type\":\"ping\",\"x\":\"\xff\"}", ErrorCode::BadJson);
-  parse_fails("{\"type\":\"join\",\"version\":1,\"room\":\"r\",\"role\":\"host\",\"name\":\"\xc3\x28\"}",
-              ErrorCode::BadJson);
+  parse_fails(
+      "{\"type\":\"join\",\"version\":1,\"room\":\"r\",\"role\":\"host\",\"name\":\"\xc3\x28\"}",
+      ErrorCode::BadJson);
   parse_fails("\xef\xbb", ErrorCode::BadJson);
   parse_fails(std::string_view("{\"type\":\"ping\"}\0", 16), ErrorCode::BadJson); // NUL byte
   // Overlong encoding of '/'.
@@ -394,14 +415,15 @@ void test_parse_not_utf8() {
 }
 
 void test_parse_malformed_json() {
-  for (const char *bad : {"", " ", "{", "}", "{\"type\":\"ping\"", "{\"type\":\"ping\",}", "{type:\"ping\"}",
-                          "{\"type\" \"ping\"}", "{\"type\":ping}", "{\"type\":\"ping\"}}", "nul", "[1,",
-                          "{\"type\":\"ping\" \"x\":1}"})
+  for (const char *bad : {"", " ", "{", "}", "{\"type\":\"ping\"", "{\"type\":\"ping\",}",
+                          "{type:\"ping\"}", "{\"type\" \"ping\"}", "{\"type\":ping}",
+                          "{\"type\":\"ping\"}}", "nul", "[1,", "{\"type\":\"ping\" \"x\":1}"})
     parse_fails(bad, ErrorCode::BadJson);
 }
 
 void test_parse_not_an_object() {
-  for (const char *bad : {"[]", "[{\"type\":\"ping\"}]", "42", "-1.5", "\"ping\"", "true", "false", "null"})
+  for (const char *bad :
+       {"[]", "[{\"type\":\"ping\"}]", "42", "-1.5", "\"ping\"", "true", "false", "null"})
     parse_fails(bad, ErrorCode::BadJson);
 }
 
@@ -411,12 +433,14 @@ void test_parse_type_field() {
   parse_fails("{\"Type\":\"ping\"}", ErrorCode::BadMessage);
   parse_fails("{\"kind\":\"ping\",\"id\":\"p1\"}", ErrorCode::BadMessage);
   // Not a string.
-  for (const char *bad : {"{\"type\":1}", "{\"type\":null}", "{\"type\":true}", "{\"type\":[\"ping\"]}",
-                          "{\"type\":{\"name\":\"ping\"}}", "{\"type\":1.5}"})
+  for (const char *bad :
+       {"{\"type\":1}", "{\"type\":null}", "{\"type\":true}", "{\"type\":[\"ping\"]}",
+        "{\"type\":{\"name\":\"ping\"}}", "{\"type\":1.5}"})
     parse_fails(bad, ErrorCode::BadMessage);
   // Unknown names: exact, case-sensitive.
-  for (const char *bad : {"{\"type\":\"\"}", "{\"type\":\"Ping\"}", "{\"type\":\"hello\"}", "{\"type\":\" ping\"}",
-                          "{\"type\":\"peer_joined\"}", "{\"type\":\"candidate\"}"})
+  for (const char *bad :
+       {"{\"type\":\"\"}", "{\"type\":\"Ping\"}", "{\"type\":\"hello\"}", "{\"type\":\" ping\"}",
+        "{\"type\":\"peer_joined\"}", "{\"type\":\"candidate\"}"})
     parse_fails(bad, ErrorCode::UnknownType, "");
   // A huge unknown type name is not echoed back whole.
   parse_fails("{\"type\":\"" + std::string(10000, 'x') + "\"}", ErrorCode::UnknownType, "");
@@ -435,38 +459,52 @@ void test_parse_join() {
     parse_fails(join_with(std::string("\"version\":") + v + R"(,"room":"r1","role":"host")"),
                 ErrorCode::BadVersion, "join");
   // A bad field wins over a bad version: the message is broken before it is foreign.
-  parse_fails(join_with(R"("version":2,"room":"a/b","role":"host")"), ErrorCode::BadMessage, "join");
+  parse_fails(join_with(R"("version":2,"room":"a/b","role":"host")"), ErrorCode::BadMessage,
+              "join");
 
   // room
   parse_fails(join_with(R"("version":1,"role":"host")"), ErrorCode::BadMessage, "join");
   for (const char *v : {"5", "null", "[\"r1\"]", "true"})
-    parse_fails(join_with(std::string(R"("version":1,"role":"host","room":)") + v), ErrorCode::BadMessage, "join");
-  for (const std::string &room : {std::string(), k65, std::string("a/b"), std::string("a b"), std::string("../x"),
-                                   std::string("caf\\u00e9"), std::string("a\\u0000b"), std::string("a\\nb")})
-    parse_fails(join_with(R"("version":1,"role":"host","room":")" + room + "\""), ErrorCode::BadMessage, "join");
-  CHECK_STR(parse_ok(join_with(R"("version":1,"role":"host","room":")" + k64 + "\"")).room, k64.c_str());
+    parse_fails(join_with(std::string(R"("version":1,"role":"host","room":)") + v),
+                ErrorCode::BadMessage, "join");
+  for (const std::string &room :
+       {std::string(), k65, std::string("a/b"), std::string("a b"), std::string("../x"),
+        std::string("caf\\u00e9"), std::string("a\\u0000b"), std::string("a\\nb")})
+    parse_fails(join_with(R"("version":1,"role":"host","room":")" + room + "\""),
+                ErrorCode::BadMessage, "join");
+  CHECK_STR(parse_ok(join_with(R"("version":1,"role":"host","room":")" + k64 + "\"")).room,
+            k64.c_str());
 
   // role
   parse_fails(join_with(R"("version":1,"room":"r1")"), ErrorCode::BadMessage, "join");
   for (const char *v : {"\"admin\"", "\"Host\"", "\"\"", "1", "null", "[\"host\"]"})
-    parse_fails(join_with(std::string(R"("version":1,"room":"r1","role":)") + v), ErrorCode::BadMessage, "join");
-  g_assert_true(parse_ok(join_with(R"("version":1,"room":"r1","role":"viewer")")).role == Role::Viewer);
-  g_assert_true(parse_ok(join_with(R"("version":1,"room":"r1","role":"member")")).role == Role::Member);
+    parse_fails(join_with(std::string(R"("version":1,"room":"r1","role":)") + v),
+                ErrorCode::BadMessage, "join");
+  g_assert_true(parse_ok(join_with(R"("version":1,"room":"r1","role":"viewer")")).role ==
+                Role::Viewer);
+  g_assert_true(parse_ok(join_with(R"("version":1,"room":"r1","role":"member")")).role ==
+                Role::Member);
 
   // name
   parse_fails(join_with(std::string(kJoinOk) + R"(,"name":5)"), ErrorCode::BadMessage, "join");
   parse_fails(join_with(std::string(kJoinOk) + R"(,"name":null)"), ErrorCode::BadMessage, "join");
-  parse_fails(join_with(std::string(kJoinOk) + R"(,"name":")" + k65 + "\""), ErrorCode::BadMessage, "join");
+  parse_fails(join_with(std::string(kJoinOk) + R"(,"name":")" + k65 + "\""), ErrorCode::BadMessage,
+              "join");
   for (const char *v : {"a\\u0001b", "a\\nb", "tab\\t", "del\\u007f", "nul\\u0000"})
-    parse_fails(join_with(std::string(kJoinOk) + R"(,"name":")" + v + "\""), ErrorCode::BadMessage, "join");
-  CHECK_STR(parse_ok(join_with(std::string(kJoinOk) + R"(,"name":")" + k64 + "\"")).name, k64.c_str());
+    parse_fails(join_with(std::string(kJoinOk) + R"(,"name":")" + v + "\""), ErrorCode::BadMessage,
+                "join");
+  CHECK_STR(parse_ok(join_with(std::string(kJoinOk) + R"(,"name":")" + k64 + "\"")).name,
+            k64.c_str());
   CHECK_STR(parse_ok(join_with(std::string(kJoinOk) + R"(,"name":"Zo\u00eb")")).name, "Zo\xc3\xab");
 }
 
 void test_parse_relay() {
   for (const char *type : {"offer", "answer"}) {
-    auto msg = [&](const std::string &fields) { return std::string("{\"type\":\"") + type + "\"," + fields + "}"; };
-    g_assert_true(parse_ok(msg(R"("to":"p1","sdp":"v=0")")) == make_sdp(*type_from_string(type), "p1", "v=0"));
+    auto msg = [&](const std::string &fields) {
+      return std::string("{\"type\":\"") + type + "\"," + fields + "}";
+    };
+    g_assert_true(parse_ok(msg(R"("to":"p1","sdp":"v=0")")) ==
+                  make_sdp(*type_from_string(type), "p1", "v=0"));
     Message from_only = parse_ok(msg(R"("from":"p2","sdp":"v=0")"));
     CHECK_STR(from_only.from, "p2");
     g_assert_true(from_only.to.empty());
@@ -474,10 +512,13 @@ void test_parse_relay() {
     parse_fails(msg(R"("sdp":"v=0")"), ErrorCode::BadMessage, type);
     // Bad peer ids.
     for (const char *id : {"\"\"", "\"a/b\"", "\"a b\"", "\"a.b\"", "5", "null", "[\"p1\"]"}) {
-      parse_fails(msg(std::string("\"to\":") + id + R"(,"sdp":"v=0")"), ErrorCode::BadMessage, type);
-      parse_fails(msg(std::string(R"("to":"p1","from":)") + id + R"(,"sdp":"v=0")"), ErrorCode::BadMessage, type);
+      parse_fails(msg(std::string("\"to\":") + id + R"(,"sdp":"v=0")"), ErrorCode::BadMessage,
+                  type);
+      parse_fails(msg(std::string(R"("to":"p1","from":)") + id + R"(,"sdp":"v=0")"),
+                  ErrorCode::BadMessage, type);
     }
-    parse_fails(msg("\"to\":\"" + std::string(33, 'p') + R"(","sdp":"v=0")"), ErrorCode::BadMessage, type);
+    parse_fails(msg("\"to\":\"" + std::string(33, 'p') + R"(","sdp":"v=0")"), ErrorCode::BadMessage,
+                type);
     // sdp
     parse_fails(msg(R"("to":"p1")"), ErrorCode::BadMessage, type);
     parse_fails(msg(R"("to":"p1","sdp":"")"), ErrorCode::BadMessage, type);
@@ -488,23 +529,29 @@ void test_parse_relay() {
   auto ice = [](const std::string &fields) { return "{\"type\":\"ice\"," + fields + "}"; };
   g_assert_true(parse_ok(ice(R"("to":"p1","candidate":"c","sdpMLineIndex":2,"sdpMid":"v")")) ==
                 make_ice("p1", 2, "c", "v"));
-  g_assert_true(parse_ok(ice(R"("to":"p1","candidate":"","sdpMLineIndex":0)")) == make_ice("p1", 0, ""));
-  g_assert_cmpint(parse_ok(ice(R"("to":"p1","candidate":"c","sdpMLineIndex":1023)")).mline_index, ==, 1023);
+  g_assert_true(parse_ok(ice(R"("to":"p1","candidate":"","sdpMLineIndex":0)")) ==
+                make_ice("p1", 0, ""));
+  g_assert_cmpint(parse_ok(ice(R"("to":"p1","candidate":"c","sdpMLineIndex":1023)")).mline_index,
+                  ==, 1023);
   parse_fails(ice(R"("candidate":"c","sdpMLineIndex":0)"), ErrorCode::BadMessage, "ice");
   parse_fails(ice(R"("to":"p/1","candidate":"c","sdpMLineIndex":0)"), ErrorCode::BadMessage, "ice");
   // candidate
   parse_fails(ice(R"("to":"p1","sdpMLineIndex":0)"), ErrorCode::BadMessage, "ice");
   parse_fails(ice(R"("to":"p1","candidate":5,"sdpMLineIndex":0)"), ErrorCode::BadMessage, "ice");
   parse_fails(ice(R"("to":"p1","candidate":null,"sdpMLineIndex":0)"), ErrorCode::BadMessage, "ice");
-  parse_fails(ice(R"("to":"p1","candidate":"a\nb","sdpMLineIndex":0)"), ErrorCode::BadMessage, "ice");
-  parse_fails(ice(R"("to":"p1","candidate":"a\u0000b","sdpMLineIndex":0)"), ErrorCode::BadMessage, "ice");
+  parse_fails(ice(R"("to":"p1","candidate":"a\nb","sdpMLineIndex":0)"), ErrorCode::BadMessage,
+              "ice");
+  parse_fails(ice(R"("to":"p1","candidate":"a\u0000b","sdpMLineIndex":0)"), ErrorCode::BadMessage,
+              "ice");
   // sdpMLineIndex
   parse_fails(ice(R"("to":"p1","candidate":"c")"), ErrorCode::BadMessage, "ice");
-  for (const char *idx : {"-1", "1.0", "0.5", "\"0\"", "null", "true", "1024", "1e2", "9223372036854775807"})
-    parse_fails(ice(std::string(R"("to":"p1","candidate":"c","sdpMLineIndex":)") + idx), ErrorCode::BadMessage,
-                "ice");
+  for (const char *idx :
+       {"-1", "1.0", "0.5", "\"0\"", "null", "true", "1024", "1e2", "9223372036854775807"})
+    parse_fails(ice(std::string(R"("to":"p1","candidate":"c","sdpMLineIndex":)") + idx),
+                ErrorCode::BadMessage, "ice");
   // sdpMid
-  parse_fails(ice(R"("to":"p1","candidate":"c","sdpMLineIndex":0,"sdpMid":0)"), ErrorCode::BadMessage, "ice");
+  parse_fails(ice(R"("to":"p1","candidate":"c","sdpMLineIndex":0,"sdpMid":0)"),
+              ErrorCode::BadMessage, "ice");
 }
 
 void test_parse_error_messages() {
@@ -522,9 +569,11 @@ void test_parse_error_messages() {
 }
 
 void test_parse_welcome() {
-  const std::string head = R"({"type":"welcome","version":1,"id":"p1","room":"r1","kind":"live","role":"viewer")";
+  const std::string head =
+      R"({"type":"welcome","version":1,"id":"p1","room":"r1","kind":"live","role":"viewer")";
   auto welcome = [&](const std::string &rest) { return head + rest + "}"; };
-  Message w = parse_ok(welcome(R"(,"peers":[{"id":"p2","role":"host","name":"A"},{"id":"p3","role":"viewer"}])"));
+  Message w = parse_ok(
+      welcome(R"(,"peers":[{"id":"p2","role":"host","name":"A"},{"id":"p3","role":"viewer"}])"));
   g_assert_cmpuint(w.peers.size(), ==, 2);
   g_assert_true(w.peers[0] == (PeerInfo{"p2", Role::Host, "A"}));
   g_assert_true(w.peers[1] == (PeerInfo{"p3", Role::Viewer, ""}));
@@ -535,26 +584,33 @@ void test_parse_welcome() {
   parse_fails(welcome(""), ErrorCode::BadMessage, "welcome");
   for (const char *peers : {"{}", "null", "\"p2\"", "5", "{\"id\":\"p2\",\"role\":\"host\"}"})
     parse_fails(welcome(std::string(",\"peers\":") + peers), ErrorCode::BadMessage, "welcome");
-  for (const char *entry : {"1", "null", "\"p2\"", "[]", R"({"role":"host"})", R"({"id":"p 2","role":"host"})",
-                            R"({"id":5,"role":"host"})", R"({"id":"p2"})", R"({"id":"p2","role":"king"})",
-                            R"({"id":"p2","role":"host","name":5})", R"({"id":"p2","role":"host","name":"a\nb"})"})
+  for (const char *entry :
+       {"1", "null", "\"p2\"", "[]", R"({"role":"host"})", R"({"id":"p 2","role":"host"})",
+        R"({"id":5,"role":"host"})", R"({"id":"p2"})", R"({"id":"p2","role":"king"})",
+        R"({"id":"p2","role":"host","name":5})", R"({"id":"p2","role":"host","name":"a\nb"})"})
     parse_fails(welcome(std::string(R"(,"peers":[{"id":"p9","role":"viewer"},)") + entry + "]"),
                 ErrorCode::BadMessage, "welcome");
-  parse_fails(welcome(R"(,"peers":[{"id":"p2","role":"host","name":")" + k65 + "\"}]"), ErrorCode::BadMessage,
-              "welcome");
+  parse_fails(welcome(R"(,"peers":[{"id":"p2","role":"host","name":")" + k65 + "\"}]"),
+              ErrorCode::BadMessage, "welcome");
 
   // the other fields
   const char *peers = R"("peers":[])";
-  parse_fails(std::string(R"({"type":"welcome","room":"r1","kind":"live","role":"host",)") + peers + "}",
+  parse_fails(std::string(R"({"type":"welcome","room":"r1","kind":"live","role":"host",)") + peers +
+                  "}",
               ErrorCode::BadMessage, "welcome");
-  parse_fails(std::string(R"({"type":"welcome","id":"p1","kind":"live","role":"host",)") + peers + "}",
+  parse_fails(std::string(R"({"type":"welcome","id":"p1","kind":"live","role":"host",)") + peers +
+                  "}",
               ErrorCode::BadMessage, "welcome");
-  parse_fails(std::string(R"({"type":"welcome","id":"p1","room":"r1","kind":"party","role":"host",)") + peers + "}",
+  parse_fails(
+      std::string(R"({"type":"welcome","id":"p1","room":"r1","kind":"party","role":"host",)") +
+          peers + "}",
+      ErrorCode::BadMessage, "welcome");
+  parse_fails(std::string(R"({"type":"welcome","id":"p1","room":"r1","kind":"live",)") + peers +
+                  "}",
               ErrorCode::BadMessage, "welcome");
-  parse_fails(std::string(R"({"type":"welcome","id":"p1","room":"r1","kind":"live",)") + peers + "}",
-              ErrorCode::BadMessage, "welcome");
-  for (const char *extra : {R"("ping_interval":-1)", R"("ping_interval":86401)", R"("ping_interval":"10")",
-                            R"("max_message_size":-1)", R"("max_message_size":1.5)"})
+  for (const char *extra :
+       {R"("ping_interval":-1)", R"("ping_interval":86401)", R"("ping_interval":"10")",
+        R"("max_message_size":-1)", R"("max_message_size":1.5)"})
     parse_fails(welcome(std::string(",") + extra + "," + peers), ErrorCode::BadMessage, "welcome");
 }
 
@@ -563,9 +619,12 @@ void test_parse_peer_notices() {
   g_assert_true(pj.peer == (PeerInfo{"p2", Role::Member, "B"}));
   parse_fails(R"({"type":"peer-joined"})", ErrorCode::BadMessage, "peer-joined");
   parse_fails(R"({"type":"peer-joined","peer":"p2"})", ErrorCode::BadMessage, "peer-joined");
-  parse_fails(R"({"type":"peer-joined","peer":[{"id":"p2","role":"member"}]})", ErrorCode::BadMessage, "peer-joined");
-  parse_fails(R"({"type":"peer-joined","peer":{"id":"","role":"member"}})", ErrorCode::BadMessage, "peer-joined");
-  parse_fails(R"({"type":"peer-joined","peer":{"id":"p2","role":"boss"}})", ErrorCode::BadMessage, "peer-joined");
+  parse_fails(R"({"type":"peer-joined","peer":[{"id":"p2","role":"member"}]})",
+              ErrorCode::BadMessage, "peer-joined");
+  parse_fails(R"({"type":"peer-joined","peer":{"id":"","role":"member"}})", ErrorCode::BadMessage,
+              "peer-joined");
+  parse_fails(R"({"type":"peer-joined","peer":{"id":"p2","role":"boss"}})", ErrorCode::BadMessage,
+              "peer-joined");
 
   CHECK_STR(parse_ok(R"({"type":"peer-left","id":"p2"})").id, "p2");
   parse_fails(R"({"type":"peer-left"})", ErrorCode::BadMessage, "peer-left");
@@ -575,36 +634,46 @@ void test_parse_peer_notices() {
 
 // Fields a message type does not define are ignored, whatever their type.
 void test_parse_ignores_unknown_fields() {
-  g_assert_true(parse_ok(R"({"type":"ping","extra":{"deep":[1,2,{"x":null}]},"n":1.5})") == make_simple(Type::Ping));
+  g_assert_true(parse_ok(R"({"type":"ping","extra":{"deep":[1,2,{"x":null}]},"n":1.5})") ==
+                make_simple(Type::Ping));
   g_assert_true(parse_ok(R"({"x":1,"type":"pong","y":"z"})") == make_simple(Type::Pong));
-  g_assert_true(parse_ok(R"({"type":"leave","room":"ignored","to":5})") == make_simple(Type::Leave));
-  g_assert_true(parse_ok(join_with(std::string(kJoinOk) + R"(,"token":"secret","sdp":7,"peers":{})")) ==
-                make_join("r1", Role::Host));
-  g_assert_true(parse_ok(R"({"type":"offer","to":"p1","sdp":"v=0","room":"x","candidate":5,"version":"nope"})") ==
-                make_sdp(Type::Offer, "p1", "v=0"));
-  g_assert_true(parse_ok(R"({"type":"ice","to":"p1","candidate":"c","sdpMLineIndex":0,"sdp":null})") ==
-                make_ice("p1", 0, "c"));
+  g_assert_true(parse_ok(R"({"type":"leave","room":"ignored","to":5})") ==
+                make_simple(Type::Leave));
+  g_assert_true(
+      parse_ok(join_with(std::string(kJoinOk) + R"(,"token":"secret","sdp":7,"peers":{})")) ==
+      make_join("r1", Role::Host));
+  g_assert_true(
+      parse_ok(
+          R"({"type":"offer","to":"p1","sdp":"v=0","room":"x","candidate":5,"version":"nope"})") ==
+      make_sdp(Type::Offer, "p1", "v=0"));
+  g_assert_true(
+      parse_ok(R"({"type":"ice","to":"p1","candidate":"c","sdpMLineIndex":0,"sdp":null})") ==
+      make_ice("p1", 0, "c"));
   g_assert_true(parse_ok(R"({"type":"error","code":"forbidden","message":"m","extra":[]})") ==
                 make_error(ErrorCode::Forbidden, "m"));
   Message pl = parse_ok(R"({"type":"peer-left","id":"p3","reason":"timeout"})");
   CHECK_STR(pl.id, "p3");
   // Including the fields that are only meaningful in other directions: a client-sent join's
   // "version" is read, but a welcome's is not.
-  Message w = parse_ok(R"({"type":"welcome","version":"x","id":"p1","room":"r","kind":"meeting","role":"member","peers":[]})");
+  Message w = parse_ok(
+      R"({"type":"welcome","version":"x","id":"p1","room":"r","kind":"meeting","role":"member","peers":[]})");
   g_assert_true(w.kind == RoomKind::Meeting);
 }
 
 // json-glib cuts strings at U+0000, so a message holding one is refused rather than read short.
 void test_parse_escaped_nul() {
-  parse_fails(join_with(R"("version":1,"role":"host","room":"a\u0000b")"), ErrorCode::BadMessage, "join");
-  parse_fails(R"({"type":"offer","to":"p1","sdp":"v=0\u0000junk"})", ErrorCode::BadMessage, "offer");
+  parse_fails(join_with(R"("version":1,"role":"host","room":"a\u0000b")"), ErrorCode::BadMessage,
+              "join");
+  parse_fails(R"({"type":"offer","to":"p1","sdp":"v=0\u0000junk"})", ErrorCode::BadMessage,
+              "offer");
   parse_fails(R"({"type":"ping\u0000x"})", ErrorCode::BadMessage, "ping");
   parse_fails(R"({"type":"ping","ignored":"\u0000"})", ErrorCode::BadMessage, "ping");
   // An escaped backslash followed by the letters u0000 is just text.
   Message m = parse_ok(R"({"type":"offer","to":"p1","sdp":"v=0 \\u0000 \\\\u0000"})");
   CHECK_STR(m.sdp, "v=0 \\u0000 \\\\u0000");
   // Other escapes of control characters are read, then refused where the field forbids them.
-  CHECK_STR(parse_ok(R"({"type":"offer","to":"p1","sdp":"a\u0001b"})").sdp, "a\x01" "b");
+  CHECK_STR(parse_ok(R"({"type":"offer","to":"p1","sdp":"a\u0001b"})").sdp, "a\x01"
+                                                                            "b");
 }
 
 // A ParseError left over from an earlier failure is reset by the next call.

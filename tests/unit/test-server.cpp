@@ -21,7 +21,9 @@ namespace proto = roomcast::proto;
 
 namespace {
 
-gint64 now_ms() { return g_get_monotonic_time() / 1000; }
+gint64 now_ms() {
+  return g_get_monotonic_time() / 1000;
+}
 
 std::string peers_text(const std::vector<PeerInfo> &peers) {
   std::string out = "[";
@@ -33,10 +35,12 @@ std::string peers_text(const std::vector<PeerInfo> &peers) {
 // The welcome's peer list must be exactly `want`, in this order.
 void check_peers(const Message &welcome, const std::vector<PeerInfo> &want, const char *who) {
   if (welcome.peers != want)
-    TEST_FAIL("%s: welcome lists %s, wanted %s", who, peers_text(welcome.peers).c_str(), peers_text(want).c_str());
+    TEST_FAIL("%s: welcome lists %s, wanted %s", who, peers_text(welcome.peers).c_str(),
+              peers_text(want).c_str());
 }
 
-void check_welcome(const Message &w, const WsClient &c, const char *room, RoomKind kind, Role role) {
+void check_welcome(const Message &w, const WsClient &c, const char *room, RoomKind kind,
+                   Role role) {
   TEST_CHECK(w.type == Type::Welcome, "%s", c.label().c_str());
   TEST_CHECK(w.id == c.id(), "%s", c.label().c_str());
   TEST_CHECK(w.room == room, "%s: room %s", c.label().c_str(), w.room.c_str());
@@ -55,7 +59,8 @@ Message offer(const std::string &to, const std::string &sdp, const std::string &
 Message expect_relay(WsClient &c, Type type, const std::string &from) {
   Message m = c.expect([&](const Message &m) { return m.type == type && m.from == from; },
                        std::string(proto::to_string(type)) + " from " + from);
-  TEST_CHECK(m.to.empty(), "%s: the server must strip 'to' (got %s)", c.label().c_str(), m.to.c_str());
+  TEST_CHECK(m.to.empty(), "%s: the server must strip 'to' (got %s)", c.label().c_str(),
+             m.to.c_str());
   return m;
 }
 
@@ -91,7 +96,9 @@ Health healthz(const ServerProcess &srv) {
           json_object_get_int_member_with_default(o, "rooms", -1)};
 }
 
-std::string join_text(const std::string &fields) { return "{\"type\":\"join\"," + fields + "}"; }
+std::string join_text(const std::string &fields) {
+  return "{\"type\":\"join\"," + fields + "}";
+}
 
 // ---- joining ----------------------------------------------------------------------------------
 
@@ -115,7 +122,8 @@ void test_join_live() {
   check_peers(w1, {host_info}, "viewer1");
   TEST_CHECK(v1.id() != h.id());
   Message pj = h.expect_peer_joined(v1.id());
-  TEST_CHECK(pj.peer == (PeerInfo{v1.id(), Role::Viewer, "Viewer \xc3\xa9ins"}), "%s", proto::serialize(pj).c_str());
+  TEST_CHECK(pj.peer == (PeerInfo{v1.id(), Role::Viewer, "Viewer \xc3\xa9ins"}), "%s",
+             proto::serialize(pj).c_str());
 
   // The second viewer does not see the first, and the first is not told about the second.
   Message w2 = v2.join("live1", Role::Viewer);
@@ -153,24 +161,29 @@ void test_join_live() {
   v2.expect_peer_joined(h.id());
 
   // Everyone leaves: the room goes away, and the name can become a meeting.
-  for (WsClient *c : {&h, &v1, &v2}) c->send(proto::make_simple(Type::Leave));
-  for (WsClient *c : {&h, &v1, &v2}) c->sync();
+  for (WsClient *c : {&h, &v1, &v2})
+    c->send(proto::make_simple(Type::Leave));
+  for (WsClient *c : {&h, &v1, &v2})
+    c->sync();
   // (they may have heard each other leave)
   for (WsClient *c : {&h, &v1, &v2})
-    for (const Message &m : c->take_all()) TEST_CHECK(m.type == Type::PeerLeft, "%s", proto::serialize(m).c_str());
+    for (const Message &m : c->take_all())
+      TEST_CHECK(m.type == Type::PeerLeft, "%s", proto::serialize(m).c_str());
   TEST_CHECK(healthz(srv).rooms == 0);
   WsClient m("member");
   m.connect(srv.ws_url());
   Message wm = m.join("live1", Role::Member, "M");
   check_welcome(wm, m, "live1", RoomKind::Meeting, Role::Member);
   check_peers(wm, {}, "member");
-  for (WsClient *c : {&h, &v1, &v2}) c->expect_nothing("(nobody is left in the old room)");
+  for (WsClient *c : {&h, &v1, &v2})
+    c->expect_nothing("(nobody is left in the old room)");
 }
 
 void test_join_viewer_before_host() {
   ServerProcess srv;
   WsClient v1("viewer1"), v2("viewer2"), h("host"), v3("viewer3");
-  for (WsClient *c : {&v1, &v2, &h, &v3}) c->connect(srv.ws_url());
+  for (WsClient *c : {&v1, &v2, &h, &v3})
+    c->connect(srv.ws_url());
 
   // The first viewer makes the room (live); nobody is there yet.
   Message w1 = v1.join("early", Role::Viewer, "one");
@@ -197,13 +210,15 @@ void test_join_viewer_before_host() {
   // And the viewers that were first can now signal with the host.
   check_relay(v1, h, "v1-to-host");
   check_relay(h, v2, "host-to-v2");
-  for (WsClient *c : {&v1, &v2, &h, &v3}) c->expect_nothing();
+  for (WsClient *c : {&v1, &v2, &h, &v3})
+    c->expect_nothing();
 }
 
 void test_join_meeting() {
   ServerProcess srv;
   WsClient a("a"), b("b"), c("c"), d("d");
-  for (WsClient *x : {&a, &b, &c, &d}) x->connect(srv.ws_url());
+  for (WsClient *x : {&a, &b, &c, &d})
+    x->connect(srv.ws_url());
 
   Message wa = a.join("meet", Role::Member, "A");
   check_welcome(wa, a, "meet", RoomKind::Meeting, Role::Member);
@@ -216,7 +231,8 @@ void test_join_meeting() {
   Message pj = a.expect_peer_joined(c.id());
   TEST_CHECK(pj.peer == (PeerInfo{c.id(), Role::Member, "C"}));
   b.expect_peer_joined(c.id());
-  for (WsClient *x : {&a, &b, &c}) x->expect_nothing();
+  for (WsClient *x : {&a, &b, &c})
+    x->expect_nothing();
 
   // Everyone hears about everyone leaving.
   b.send(proto::make_simple(Type::Leave));
@@ -226,13 +242,15 @@ void test_join_meeting() {
   check_peers(wd, {{a.id(), Role::Member, "A"}, {c.id(), Role::Member, "C"}}, "d");
   a.expect_peer_joined(d.id());
   c.expect_peer_joined(d.id());
-  for (WsClient *x : {&a, &b, &c, &d}) x->expect_nothing();
+  for (WsClient *x : {&a, &b, &c, &d})
+    x->expect_nothing();
 }
 
 void test_join_wrong_kind() {
   ServerProcess srv;
   WsClient h("host"), m("member"), a("member-a"), v("viewer"), x("host-x");
-  for (WsClient *c : {&h, &m, &a, &v, &x}) c->connect(srv.ws_url());
+  for (WsClient *c : {&h, &m, &a, &v, &x})
+    c->connect(srv.ws_url());
   h.join("stage", Role::Host);
   a.join("table", Role::Member);
 
@@ -252,15 +270,18 @@ void test_join_wrong_kind() {
   a.expect_peer_joined(m.id());
   check_peers(v.join("stage", Role::Viewer), {{h.id(), Role::Host, ""}}, "viewer");
   h.expect_peer_joined(v.id());
-  for (WsClient *c : {&h, &m, &a, &v, &x}) c->expect_nothing();
+  for (WsClient *c : {&h, &m, &a, &v, &x})
+    c->expect_nothing();
 }
 
 // ---- relaying ---------------------------------------------------------------------------------
 
 void test_relay_live() {
   ServerProcess srv;
-  WsClient h("host"), v1("viewer1"), v2("viewer2"), o("other-host"), ov("other-viewer"), n("not-joined");
-  for (WsClient *c : {&h, &v1, &v2, &o, &ov, &n}) c->connect(srv.ws_url());
+  WsClient h("host"), v1("viewer1"), v2("viewer2"), o("other-host"), ov("other-viewer"),
+      n("not-joined");
+  for (WsClient *c : {&h, &v1, &v2, &o, &ov, &n})
+    c->connect(srv.ws_url());
   h.join("roomA", Role::Host);
   v1.join("roomA", Role::Viewer);
   v2.join("roomA", Role::Viewer);
@@ -283,7 +304,8 @@ void test_relay_live() {
   TEST_CHECK(got.sdp == "v=0\r\ns=answer\r\n");
 
   // ice both ways, including the end-of-candidates marker.
-  v1.send(proto::make_ice(h.id(), 1, "candidate:1 1 UDP 2122252543 127.0.0.1 40000 typ host", "video"));
+  v1.send(
+      proto::make_ice(h.id(), 1, "candidate:1 1 UDP 2122252543 127.0.0.1 40000 typ host", "video"));
   got = expect_relay(h, Type::Ice, v1.id());
   TEST_CHECK(got.candidate == "candidate:1 1 UDP 2122252543 127.0.0.1 40000 typ host");
   TEST_CHECK(got.mline_index == 1);
@@ -327,13 +349,15 @@ void test_relay_live() {
   // Room B works on its own and room A never sees its traffic.
   check_relay(ov, o, "B-viewer-to-host");
   check_relay(o, ov, "B-host-to-viewer");
-  for (WsClient *c : {&h, &v1, &v2, &o, &ov, &n}) c->expect_nothing("(isolation)");
+  for (WsClient *c : {&h, &v1, &v2, &o, &ov, &n})
+    c->expect_nothing("(isolation)");
 }
 
 void test_relay_meeting() {
   ServerProcess srv;
   WsClient a("a"), b("b"), c("c"), x("x");
-  for (WsClient *m : {&a, &b, &c, &x}) m->connect(srv.ws_url());
+  for (WsClient *m : {&a, &b, &c, &x})
+    m->connect(srv.ws_url());
   a.join("mesh", Role::Member);
   b.join("mesh", Role::Member);
   a.expect_peer_joined(b.id());
@@ -343,7 +367,8 @@ void test_relay_meeting() {
   a.expect_peer_joined(c.id());
   b.expect_peer_joined(c.id());
   TEST_CHECK(wc.peers.size() == 2);
-  for (const PeerInfo &p : wc.peers) c.send(offer(p.id, "v=0\r\ns=from-c-to-" + p.id + "\r\n", "p00000000"));
+  for (const PeerInfo &p : wc.peers)
+    c.send(offer(p.id, "v=0\r\ns=from-c-to-" + p.id + "\r\n", "p00000000"));
   for (WsClient *m : {&a, &b}) {
     Message o = expect_relay(*m, Type::Offer, c.id());
     TEST_CHECK(o.sdp == "v=0\r\ns=from-c-to-" + m->id() + "\r\n", "%s", o.sdp.c_str());
@@ -351,7 +376,8 @@ void test_relay_meeting() {
     m->send(proto::make_ice(c.id(), 0, "candidate:" + m->id()));
   }
   for (WsClient *m : {&a, &b}) {
-    TEST_CHECK(expect_relay(c, Type::Answer, m->id()).sdp == "v=0\r\ns=answer-from-" + m->id() + "\r\n");
+    TEST_CHECK(expect_relay(c, Type::Answer, m->id()).sdp ==
+               "v=0\r\ns=answer-from-" + m->id() + "\r\n");
     TEST_CHECK(expect_relay(c, Type::Ice, m->id()).candidate == "candidate:" + m->id());
   }
   // Members may signal with any member, not only the newest.
@@ -359,7 +385,8 @@ void test_relay_meeting() {
   // Other meetings are other rooms.
   a.send(offer(x.id(), "v=0"));
   a.expect_error(ErrorCode::UnknownPeer);
-  for (WsClient *m : {&a, &b, &c, &x}) m->expect_nothing();
+  for (WsClient *m : {&a, &b, &c, &x})
+    m->expect_nothing();
 }
 
 // ---- disconnects and keepalive ----------------------------------------------------------------
@@ -367,7 +394,8 @@ void test_relay_meeting() {
 void test_abrupt_disconnect() {
   ServerProcess srv;
   WsClient h("host"), v1("viewer1"), v2("viewer2"), a("member-a"), b("member-b");
-  for (WsClient *c : {&h, &v1, &v2, &a, &b}) c->connect(srv.ws_url());
+  for (WsClient *c : {&h, &v1, &v2, &a, &b})
+    c->connect(srv.ws_url());
   h.join("crash", Role::Host);
   v1.join("crash", Role::Viewer);
   v2.join("crash", Role::Viewer);
@@ -393,8 +421,8 @@ void test_abrupt_disconnect() {
   b.abort();
   a.expect_peer_left(b.id(), 5000);
   // The server counted the dead sockets out.
-  TEST_CHECK(iterate_until([&] { return healthz(srv).connections == 2; }, 3000), "connections %" G_GINT64_FORMAT,
-             healthz(srv).connections);
+  TEST_CHECK(iterate_until([&] { return healthz(srv).connections == 2; }, 3000),
+             "connections %" G_GINT64_FORMAT, healthz(srv).connections);
   a.expect_nothing();
   v2.expect_nothing();
 }
@@ -403,17 +431,20 @@ void test_abrupt_disconnect() {
 // one that answers, or that keeps talking on its own, stays.
 void test_keepalive() {
   ServerProcess srv({"--ping-interval", "1", "--ping-timeout", "3"});
-  WsClient h("host"), silent("silent-viewer"), answering("answering-viewer"), chatty("chatty-viewer");
+  WsClient h("host"), silent("silent-viewer"), answering("answering-viewer"),
+      chatty("chatty-viewer");
   silent.auto_pong = false;
   chatty.auto_pong = false;
-  for (WsClient *c : {&h, &silent, &answering, &chatty}) c->connect(srv.ws_url());
+  for (WsClient *c : {&h, &silent, &answering, &chatty})
+    c->connect(srv.ws_url());
   Message w = h.join("ka", Role::Host);
   TEST_CHECK(w.ping_interval_s == 1, "%u", w.ping_interval_s);
   answering.join("ka", Role::Viewer);
   chatty.join("ka", Role::Viewer);
   silent.join("ka", Role::Viewer);
   const gint64 silent_since = now_ms(); // the silent viewer's last message was its join
-  for (WsClient *c : {&answering, &chatty, &silent}) h.expect_peer_joined(c->id());
+  for (WsClient *c : {&answering, &chatty, &silent})
+    h.expect_peer_joined(c->id());
 
   // The chatty viewer ignores the server's pings but sends its own every 700 ms.
   gint64 next_chat = now_ms();
@@ -434,8 +465,10 @@ void test_keepalive() {
       },
       7000);
   const gint64 after = now_ms() - silent_since;
-  g_test_message("silent viewer dropped after %" G_GINT64_FORMAT " ms (%d pings)", after, silent.server_pings());
-  TEST_CHECK(dropped, "the silent viewer was not dropped within 7 s; host got:%s", h.describe_queue().c_str());
+  g_test_message("silent viewer dropped after %" G_GINT64_FORMAT " ms (%d pings)", after,
+                 silent.server_pings());
+  TEST_CHECK(dropped, "the silent viewer was not dropped within 7 s; host got:%s",
+             h.describe_queue().c_str());
   h.expect_peer_left(silent.id(), 0);
   // Not before the timeout (3 s, less a tick of slack), and within ~5 s.
   TEST_CHECK(after >= 2500, "dropped after only %" G_GINT64_FORMAT " ms", after);
@@ -458,7 +491,8 @@ void test_keepalive() {
         return now_ms() - silent_since >= 6500;
       },
       10000);
-  TEST_CHECK(!left(answering.id()) && !left(chatty.id()), "a live viewer was dropped:%s", h.describe_queue().c_str());
+  TEST_CHECK(!left(answering.id()) && !left(chatty.id()), "a live viewer was dropped:%s",
+             h.describe_queue().c_str());
   TEST_CHECK(answering.server_pings() >= 3, "%d pings", answering.server_pings());
   TEST_CHECK(h.server_pings() >= 3, "%d pings", h.server_pings());
   TEST_CHECK(answering.is_open() && chatty.is_open() && h.is_open());
@@ -466,8 +500,10 @@ void test_keepalive() {
   check_relay(h, answering, "after-pings-1");
   check_relay(chatty, h, "after-pings-2");
   // The chatty viewer got a pong for each of its pings (and nothing else).
-  for (const Message &m : chatty.take_all()) TEST_CHECK(m.type == Type::Pong, "%s", proto::serialize(m).c_str());
-  for (WsClient *c : {&h, &answering, &chatty}) c->expect_nothing();
+  for (const Message &m : chatty.take_all())
+    TEST_CHECK(m.type == Type::Pong, "%s", proto::serialize(m).c_str());
+  for (WsClient *c : {&h, &answering, &chatty})
+    c->expect_nothing();
 }
 
 // Each bad message gets an error with the right code; the sender stays connected and working,
@@ -475,7 +511,8 @@ void test_keepalive() {
 void test_bad_input() {
   ServerProcess srv({"--max-message-size", "2048"});
   WsClient a("a-host"), b("b-viewer"), o("other-room"), n("never-joined");
-  for (WsClient *c : {&a, &b, &o, &n}) c->connect(srv.ws_url());
+  for (WsClient *c : {&a, &b, &o, &n})
+    c->connect(srv.ws_url());
   Message wa = a.join("bad", Role::Host);
   TEST_CHECK(wa.max_message_size == 2048, "%" G_GUINT64_FORMAT, wa.max_message_size);
   b.join("bad", Role::Viewer);
@@ -489,14 +526,16 @@ void test_bad_input() {
     g_test_message("bad input %d: %.80s -> %s", ++round, text.c_str(), proto::to_string(code));
     c.send_text(text);
     Message e = c.expect_error(code);
-    if (ref) TEST_CHECK(e.ref == ref, "ref '%s', wanted '%s' for %s", e.ref.c_str(), ref, text.c_str());
+    if (ref)
+      TEST_CHECK(e.ref == ref, "ref '%s', wanted '%s' for %s", e.ref.c_str(), ref, text.c_str());
     TEST_CHECK(c.is_open(), "the connection was closed after %s", text.c_str());
     c.sync();
     if (&c == &a || &c == &b) {
       WsClient &peer = &c == &a ? b : a;
       check_relay(c, peer, ("after-bad-" + std::to_string(round)).c_str());
     }
-    for (WsClient *x : {&a, &b, &o, &n}) x->expect_nothing(("after bad input " + std::to_string(round)).c_str());
+    for (WsClient *x : {&a, &b, &o, &n})
+      x->expect_nothing(("after bad input " + std::to_string(round)).c_str());
   };
 
   refuse(a, "{not json", ErrorCode::BadJson, "");
@@ -509,13 +548,17 @@ void test_bad_input() {
   refuse(a, R"({"type":"offer","to":")" + b.id() + R"(","sdp":5})", ErrorCode::BadMessage, "offer");
   refuse(a, R"({"type":"offer","sdp":"v=0"})", ErrorCode::BadMessage, "offer");
   refuse(a, R"({"type":"answer","to":")" + b.id() + R"("})", ErrorCode::BadMessage, "answer");
-  refuse(a, R"({"type":"ice","to":")" + b.id() + R"(","candidate":"c"})", ErrorCode::BadMessage, "ice");
-  refuse(a, R"({"type":"ice","to":")" + b.id() + R"(","candidate":"c","sdpMLineIndex":-1})", ErrorCode::BadMessage,
+  refuse(a, R"({"type":"ice","to":")" + b.id() + R"(","candidate":"c"})", ErrorCode::BadMessage,
          "ice");
-  refuse(a, R"({"type":"offer","to":")" + b.id() + R"(","sdp":"v=0\u0000x"})", ErrorCode::BadMessage, "offer");
+  refuse(a, R"({"type":"ice","to":")" + b.id() + R"(","candidate":"c","sdpMLineIndex":-1})",
+         ErrorCode::BadMessage, "ice");
+  refuse(a, R"({"type":"offer","to":")" + b.id() + R"(","sdp":"v=0\u0000x"})",
+         ErrorCode::BadMessage, "offer");
   // join on a joined socket, to the same room or another: already-joined (nothing changes).
-  refuse(a, proto::serialize(proto::make_join("bad", Role::Host)), ErrorCode::AlreadyJoined, "join");
-  refuse(b, proto::serialize(proto::make_join("other", Role::Viewer)), ErrorCode::AlreadyJoined, "join");
+  refuse(a, proto::serialize(proto::make_join("bad", Role::Host)), ErrorCode::AlreadyJoined,
+         "join");
+  refuse(b, proto::serialize(proto::make_join("other", Role::Viewer)), ErrorCode::AlreadyJoined,
+         "join");
   // Messages only the server may send.
   Message fake_welcome;
   fake_welcome.type = Type::Welcome;
@@ -530,7 +573,8 @@ void test_bad_input() {
   fake_joined.type = Type::PeerJoined;
   fake_joined.peer = {"p00000002", Role::Host, "fake"};
   refuse(b, proto::serialize(fake_joined), ErrorCode::Forbidden, "peer-joined");
-  refuse(b, proto::serialize(proto::make_error(ErrorCode::RoomFull, "fake")), ErrorCode::Forbidden, "error");
+  refuse(b, proto::serialize(proto::make_error(ErrorCode::RoomFull, "fake")), ErrorCode::Forbidden,
+         "error");
 
   // A NUL byte is valid UTF-8 but never valid JSON text.
   {
@@ -538,7 +582,8 @@ void test_bad_input() {
     a.send_raw_text(std::string_view("{\"type\":\"ping\"}\0", 16));
     a.expect_error(ErrorCode::BadJson);
     check_relay(a, b, "after-nul");
-    for (WsClient *x : {&a, &b, &o, &n}) x->expect_nothing("after a NUL byte");
+    for (WsClient *x : {&a, &b, &o, &n})
+      x->expect_nothing("after a NUL byte");
   }
 
   // Binary frames.
@@ -549,7 +594,8 @@ void test_bad_input() {
     Message e = a.expect_error(ErrorCode::Binary);
     TEST_CHECK(e.ref.empty(), "%s", e.ref.c_str());
     check_relay(a, b, "after-binary");
-    for (WsClient *x : {&a, &b, &o, &n}) x->expect_nothing("after a binary frame");
+    for (WsClient *x : {&a, &b, &o, &n})
+      x->expect_nothing("after a binary frame");
   }
 
   // Over the size limit (2048), under libsoup's hard cap: refused, not relayed, still connected.
@@ -570,17 +616,22 @@ void test_bad_input() {
   // Before join.
   refuse(n, proto::serialize(proto::make_simple(Type::Leave)), ErrorCode::NotJoined, "leave");
   refuse(n, proto::serialize(offer(a.id(), "v=0")), ErrorCode::NotJoined, "offer");
-  refuse(n, proto::serialize(proto::make_sdp(Type::Answer, a.id(), "v=0")), ErrorCode::NotJoined, "answer");
+  refuse(n, proto::serialize(proto::make_sdp(Type::Answer, a.id(), "v=0")), ErrorCode::NotJoined,
+         "answer");
   refuse(n, proto::serialize(proto::make_ice(a.id(), 0, "c")), ErrorCode::NotJoined, "ice");
   // Bad joins leave the socket unjoined.
   Message v2 = proto::make_join("bad", Role::Viewer);
   v2.version = 2;
   refuse(n, proto::serialize(v2), ErrorCode::BadVersion, "join");
-  refuse(n, join_text(R"("version":"1","room":"bad","role":"viewer")"), ErrorCode::BadMessage, "join");
-  refuse(n, join_text(R"("version":1,"room":"a/b","role":"viewer")"), ErrorCode::BadMessage, "join");
+  refuse(n, join_text(R"("version":"1","room":"bad","role":"viewer")"), ErrorCode::BadMessage,
+         "join");
+  refuse(n, join_text(R"("version":1,"room":"a/b","role":"viewer")"), ErrorCode::BadMessage,
+         "join");
   refuse(n, join_text(R"("version":1,"room":"bad","role":"admin")"), ErrorCode::BadMessage, "join");
   refuse(n, join_text(R"("version":1,"room":"bad")"), ErrorCode::BadMessage, "join");
-  refuse(n, join_text(R"("version":1,"room":"bad","role":"viewer","name":")" + std::string(65, 'n') + "\""),
+  refuse(n,
+         join_text(R"("version":1,"room":"bad","role":"viewer","name":")" + std::string(65, 'n') +
+                   "\""),
          ErrorCode::BadMessage, "join");
   refuse(n, proto::serialize(proto::make_join("bad", Role::Host)), ErrorCode::HostTaken, "join");
   refuse(n, proto::serialize(proto::make_join("bad", Role::Member)), ErrorCode::WrongKind, "join");
@@ -598,11 +649,13 @@ void test_bad_input() {
   c.connect(srv.ws_url());
   c.join("bad", Role::Viewer);
   a.expect_peer_joined(c.id());
-  c.send_text(R"({"type":"offer","to":")" + a.id() + R"(","sdp":")" + std::string(300000, 'x') + "\"}");
+  c.send_text(R"({"type":"offer","to":")" + a.id() + R"(","sdp":")" + std::string(300000, 'x') +
+              "\"}");
   TEST_CHECK(c.wait_closed(5000), "the server kept a connection that sent 300 kB");
   g_test_message("huge message: connection closed with code %u", c.close_code());
   a.expect_peer_left(c.id());
-  TEST_CHECK(!std::any_of(a.queue().begin(), a.queue().end(), [](const Message &m) { return m.type == Type::Offer; }));
+  TEST_CHECK(!std::any_of(a.queue().begin(), a.queue().end(),
+                          [](const Message &m) { return m.type == Type::Offer; }));
 
   // After all of it the server runs on and takes newcomers.
   spin(200);
@@ -612,7 +665,8 @@ void test_bad_input() {
   check_peers(z.join("bad", Role::Viewer), {{a.id(), Role::Host, ""}}, "newcomer");
   a.expect_peer_joined(z.id());
   check_relay(a, z, "newcomer");
-  for (WsClient *x : {&a, &b, &o, &n, &z}) x->expect_nothing("(end)");
+  for (WsClient *x : {&a, &b, &o, &n, &z})
+    x->expect_nothing("(end)");
   TEST_CHECK(healthz(srv).rooms == 2);
 }
 
@@ -620,7 +674,8 @@ void test_bad_input() {
 void test_rate_limit() {
   ServerProcess srv({"--max-rate", "20", "--max-burst", "20"});
   WsClient f("flooder"), fv("flood-viewer"), o("other");
-  for (WsClient *c : {&f, &fv, &o}) c->connect(srv.ws_url());
+  for (WsClient *c : {&f, &fv, &o})
+    c->connect(srv.ws_url());
   f.join("flood", Role::Host);
   fv.join("flood", Role::Viewer);
   f.expect_peer_joined(fv.id());
@@ -628,7 +683,8 @@ void test_rate_limit() {
   spin(1100); // let the joins' tokens come back
 
   const std::string ping = proto::serialize(proto::make_simple(Type::Ping));
-  for (int i = 0; i < 500; i++) f.send_text(ping);
+  for (int i = 0; i < 500; i++)
+    f.send_text(ping);
   // The other room is served promptly during the flood.
   gint64 t0 = now_ms();
   o.sync(1000);
@@ -638,14 +694,18 @@ void test_rate_limit() {
   spin(1500);
   int pongs = 0, limited = 1; // one rate-limited error taken above
   for (const Message &m : f.take_all()) {
-    if (m.type == Type::Pong) pongs++;
-    else if (m.type == Type::Error && m.code == ErrorCode::RateLimited) limited++;
-    else TEST_FAIL("unexpected reply to a flood: %s", proto::serialize(m).c_str());
+    if (m.type == Type::Pong)
+      pongs++;
+    else if (m.type == Type::Error && m.code == ErrorCode::RateLimited)
+      limited++;
+    else
+      TEST_FAIL("unexpected reply to a flood: %s", proto::serialize(m).c_str());
   }
   g_test_message("500 pings: %d pongs, %d rate-limited errors", pongs, limited);
   TEST_CHECK(pongs >= 20, "only %d pongs: the burst should pass", pongs);
   TEST_CHECK(pongs + limited < 500, "nothing was dropped");
-  // burst (20) + 20/s for however long the server took to read the flood; generous for slow machines.
+  // burst (20) + 20/s for however long the server took to read the flood; generous for slow
+  // machines.
   TEST_CHECK(pongs <= 100, "%d pongs: the limit let through far more than burst + rate", pongs);
   TEST_CHECK(limited <= 4, "%d rate-limited errors: at most one a second", limited);
   // The flooder is still connected and, after a pause, served again.
@@ -654,7 +714,8 @@ void test_rate_limit() {
 
   // Relayed floods are dropped too: the target sees about a burst's worth.
   spin(1100);
-  for (int i = 0; i < 200; i++) f.send(offer(fv.id(), "v=0\r\ns=" + std::to_string(i) + "\r\n"));
+  for (int i = 0; i < 200; i++)
+    f.send(offer(fv.id(), "v=0\r\ns=" + std::to_string(i) + "\r\n"));
   f.expect_error(ErrorCode::RateLimited, 3000);
   spin(300);
   int relayed = 0;
@@ -666,15 +727,18 @@ void test_rate_limit() {
   TEST_CHECK(relayed >= 15 && relayed <= 100, "%d offers relayed", relayed);
   spin(1100);
   check_relay(f, fv, "after-flood");
-  for (const Message &m : f.take_all()) TEST_CHECK(m.type == Type::Error && m.code == ErrorCode::RateLimited);
-  for (WsClient *c : {&f, &fv, &o}) c->expect_nothing();
+  for (const Message &m : f.take_all())
+    TEST_CHECK(m.type == Type::Error && m.code == ErrorCode::RateLimited);
+  for (WsClient *c : {&f, &fv, &o})
+    c->expect_nothing();
   TEST_CHECK(srv.alive());
 }
 
 void test_limit_peers() {
   ServerProcess srv({"--max-peers", "2"});
   WsClient h("host"), v1("viewer1"), v2("viewer2"), a("member-a"), b("member-b"), c("member-c");
-  for (WsClient *x : {&h, &v1, &v2, &a, &b, &c}) x->connect(srv.ws_url());
+  for (WsClient *x : {&h, &v1, &v2, &a, &b, &c})
+    x->connect(srv.ws_url());
   h.join("full", Role::Host);
   v1.join("full", Role::Viewer);
   h.expect_peer_joined(v1.id());
@@ -696,7 +760,8 @@ void test_limit_peers() {
   c.expect_error(ErrorCode::RoomFull);
   // Other rooms are not affected.
   c.join("another", Role::Member);
-  for (WsClient *x : {&h, &v1, &v2, &a, &b, &c}) x->expect_nothing();
+  for (WsClient *x : {&h, &v1, &v2, &a, &b, &c})
+    x->expect_nothing();
 }
 
 void test_limit_rooms() {
@@ -720,7 +785,8 @@ void test_limit_rooms() {
   b.join("two", Role::Host);
   a.send(proto::make_join("three", Role::Member));
   a.expect_error(ErrorCode::TooManyRooms);
-  for (WsClient *x : {&a, &b}) x->expect_nothing();
+  for (WsClient *x : {&a, &b})
+    x->expect_nothing();
 }
 
 void test_limit_connections() {
@@ -733,13 +799,17 @@ void test_limit_connections() {
   std::string error;
   if (c.try_connect(srv.ws_url(), error)) {
     TEST_CHECK(c.wait_closed(5000), "the server kept a connection over the limit");
-    g_test_message("over-limit connection closed with code %u; got:%s", c.close_code(), c.describe_queue().c_str());
+    g_test_message("over-limit connection closed with code %u; got:%s", c.close_code(),
+                   c.describe_queue().c_str());
     TEST_CHECK(c.queue().size() == 1, "%s", c.describe_queue().c_str());
-    TEST_CHECK(c.queue().front().type == Type::Error && c.queue().front().code == ErrorCode::ServerFull, "%s",
-               c.describe_queue().c_str());
-    TEST_CHECK(c.close_code() == SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, "close code %u", c.close_code());
+    TEST_CHECK(c.queue().front().type == Type::Error &&
+                   c.queue().front().code == ErrorCode::ServerFull,
+               "%s", c.describe_queue().c_str());
+    TEST_CHECK(c.close_code() == SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, "close code %u",
+               c.close_code());
   } else {
-    TEST_FAIL("the over-limit connection was refused at the handshake (%s); the server should say server-full",
+    TEST_FAIL("the over-limit connection was refused at the handshake (%s); the server should say "
+              "server-full",
               error.c_str());
   }
   // The two that fit still work.
@@ -754,7 +824,8 @@ void test_limit_connections() {
   d.join("conns", Role::Viewer);
   a.expect_peer_joined(d.id());
   check_relay(d, a, "replacement");
-  for (WsClient *x : {&a, &d}) x->expect_nothing();
+  for (WsClient *x : {&a, &d})
+    x->expect_nothing();
 }
 
 // ---- HTTP -------------------------------------------------------------------------------------
@@ -773,7 +844,8 @@ void test_http() {
                    json_node_get_value_type(json_object_get_member(o, "ok")) == G_TYPE_BOOLEAN &&
                    json_object_get_boolean_member(o, "ok"),
                "%s", r.body.c_str());
-    TEST_CHECK(json_object_get_int_member_with_default(o, "version", -1) == proto::kVersion, "%s", r.body.c_str());
+    TEST_CHECK(json_object_get_int_member_with_default(o, "version", -1) == proto::kVersion, "%s",
+               r.body.c_str());
   }
   WsClient a("a"), b("b");
   a.connect(srv.ws_url());
@@ -781,8 +853,8 @@ void test_http() {
   a.join("h1", Role::Host);
   b.join("h2", Role::Member);
   Health h1 = healthz(srv);
-  TEST_CHECK(h1.connections == 2 && h1.rooms == 2, "%" G_GINT64_FORMAT " %" G_GINT64_FORMAT, h1.connections,
-             h1.rooms);
+  TEST_CHECK(h1.connections == 2 && h1.rooms == 2, "%" G_GINT64_FORMAT " %" G_GINT64_FORMAT,
+             h1.connections, h1.rooms);
 
   r = http_get(srv.http_url("/"));
   TEST_CHECK(r.status == 200, "%u %s", r.status, r.error.c_str());
@@ -791,18 +863,20 @@ void test_http() {
   r = http_get(srv.http_url("/room/some-room"));
   TEST_CHECK(r.status == 200 && r.body.find("<html") != std::string::npos, "%u", r.status);
   r = http_get(srv.http_url("/style.css"));
-  TEST_CHECK(r.status == 200 && g_str_has_prefix(r.content_type.c_str(), "text/css"), "%u %s", r.status,
-             r.content_type.c_str());
+  TEST_CHECK(r.status == 200 && g_str_has_prefix(r.content_type.c_str(), "text/css"), "%u %s",
+             r.status, r.content_type.c_str());
   r = http_get(srv.http_url("/no-such-file.js"));
   TEST_CHECK(r.status == 404, "%u", r.status);
 
   // Paths that try to leave the web root, sent raw so nothing normalises them on our side.
-  for (const char *path : {"/../etc/passwd", "/../../../../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd",
-                           "/..%2f..%2f..%2fetc%2fpasswd", "/%2e%2e%2f%2e%2e%2fetc%2fpasswd", "/.%2e/etc/passwd",
-                           "/....//etc/passwd", "/.hidden", "//etc/passwd", "/%2fetc%2fpasswd"}) {
+  for (const char *path :
+       {"/../etc/passwd", "/../../../../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd",
+        "/..%2f..%2f..%2fetc%2fpasswd", "/%2e%2e%2f%2e%2e%2fetc%2fpasswd", "/.%2e/etc/passwd",
+        "/....//etc/passwd", "/.hidden", "//etc/passwd", "/%2fetc%2fpasswd"}) {
     HttpReply t = raw_http_get(srv.port(), path);
     g_test_message("GET %s -> %u", path, t.status);
-    TEST_CHECK(t.status == 404 || t.status == 400, "GET %s gave %u (%s)", path, t.status, t.error.c_str());
+    TEST_CHECK(t.status == 404 || t.status == 400, "GET %s gave %u (%s)", path, t.status,
+               t.error.c_str());
     TEST_CHECK(t.body.find("root:") == std::string::npos, "GET %s leaked a file", path);
   }
   TEST_CHECK(raw_http_get(srv.port(), "/../etc/passwd").status == 404);
@@ -828,20 +902,24 @@ void test_http_web_root() {
   {
     ServerProcess srv({"--web-root", web});
     HttpReply r = http_get(srv.http_url("/"));
-    TEST_CHECK(r.status == 200 && r.body == "<html>custom index</html>", "%u %s", r.status, r.body.c_str());
+    TEST_CHECK(r.status == 200 && r.body == "<html>custom index</html>", "%u %s", r.status,
+               r.body.c_str());
     r = http_get(srv.http_url("/index.html"));
     TEST_CHECK(r.status == 200 && r.body == "<html>custom index</html>", "%u", r.status);
-    for (const char *path : {"/../secret.txt", "/%2e%2e/secret.txt", "/..%2fsecret.txt", "/%2e%2e%2fsecret.txt",
-                             "/.%2e/secret.txt", "/room/../../secret.txt", "/.hidden", "/%2ehidden",
-                             "/web/../../secret.txt"}) {
+    for (const char *path : {"/../secret.txt", "/%2e%2e/secret.txt", "/..%2fsecret.txt",
+                             "/%2e%2e%2fsecret.txt", "/.%2e/secret.txt", "/room/../../secret.txt",
+                             "/.hidden", "/%2ehidden", "/web/../../secret.txt"}) {
       HttpReply t = raw_http_get(srv.port(), path);
       g_test_message("GET %s -> %u", path, t.status);
-      TEST_CHECK(t.status == 404 || t.status == 400, "GET %s gave %u (%s)", path, t.status, t.error.c_str());
-      TEST_CHECK(t.body.find("TOP-SECRET") == std::string::npos && t.body.find("HIDDEN") == std::string::npos,
+      TEST_CHECK(t.status == 404 || t.status == 400, "GET %s gave %u (%s)", path, t.status,
+                 t.error.c_str());
+      TEST_CHECK(t.body.find("TOP-SECRET") == std::string::npos &&
+                     t.body.find("HIDDEN") == std::string::npos,
                  "GET %s leaked a file: %s", path, t.body.c_str());
     }
   }
-  for (const char *f : {index, hidden, secret}) g_remove(f);
+  for (const char *f : {index, hidden, secret})
+    g_remove(f);
   g_rmdir(web);
   g_rmdir(tmp);
 }

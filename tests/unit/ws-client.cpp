@@ -34,7 +34,8 @@ bool iterate_until(const std::function<bool()> &pred, int timeout_ms) {
   GMainContext *ctx = g_main_context_get_thread_default();
   g_source_attach(timer, ctx);
   bool ok = false;
-  while (!(ok = pred()) && !timed_out) g_main_context_iteration(ctx, TRUE);
+  while (!(ok = pred()) && !timed_out)
+    g_main_context_iteration(ctx, TRUE);
   g_source_destroy(timer);
   g_source_unref(timer);
   return ok;
@@ -73,11 +74,13 @@ ServerProcess::ServerProcess(std::vector<std::string> args) : state_(std::make_s
   const char *bin = g_getenv("ROOMCAST_BIN");
   if (!bin || !*bin) TEST_FAIL("ROOMCAST_BIN is not set (meson sets it to the roomcast binary)");
   std::vector<const char *> argv{bin, "serve", "--port", "0"};
-  for (const auto &a : args) argv.push_back(a.c_str());
+  for (const auto &a : args)
+    argv.push_back(a.c_str());
   if (g_getenv("ROOMCAST_TEST_VERBOSE")) argv.push_back("--verbose");
   argv.push_back(nullptr);
 
-  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  g_autoptr(GSubprocessLauncher) launcher =
+      g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE);
   g_subprocess_launcher_set_child_setup(launcher, child_setup, nullptr, nullptr);
   g_autoptr(GError) err = nullptr;
   proc_ = g_subprocess_launcher_spawnv(launcher, argv.data(), &err);
@@ -107,7 +110,8 @@ ServerProcess::ServerProcess(std::vector<std::string> args) : state_(std::make_s
         [](GObject *src, GAsyncResult *res, gpointer p) {
           std::unique_ptr<std::shared_ptr<LineRead>> h(static_cast<std::shared_ptr<LineRead> *>(p));
           GError *e = nullptr;
-          (*h)->line = g_data_input_stream_read_line_finish(G_DATA_INPUT_STREAM(src), res, nullptr, &e);
+          (*h)->line =
+              g_data_input_stream_read_line_finish(G_DATA_INPUT_STREAM(src), res, nullptr, &e);
           if (e) (*h)->error = e->message;
           g_clear_error(&e);
           (*h)->done = true;
@@ -118,7 +122,8 @@ ServerProcess::ServerProcess(std::vector<std::string> args) : state_(std::make_s
       g_cancellable_cancel(cancel);
       iterate_until([&] { return rd->done; }, 1000);
       g_free(rd->line);
-      TEST_FAIL("the server did not say where it listens within 10 s; its output: %s", seen.c_str());
+      TEST_FAIL("the server did not say where it listens within 10 s; its output: %s",
+                seen.c_str());
     }
     if (!rd->line)
       TEST_FAIL("the server's output ended before it listened (%s); it said: %s",
@@ -142,7 +147,9 @@ ServerProcess::~ServerProcess() {
   g_clear_object(&proc_);
 }
 
-std::string ServerProcess::ws_url() const { return "ws://127.0.0.1:" + std::to_string(port_) + "/ws"; }
+std::string ServerProcess::ws_url() const {
+  return "ws://127.0.0.1:" + std::to_string(port_) + "/ws";
+}
 
 std::string ServerProcess::http_url(const char *path) const {
   return "http://127.0.0.1:" + std::to_string(port_) + path;
@@ -230,14 +237,17 @@ bool WsClient::try_connect(const std::string &url, std::string &error, int timeo
         std::unique_ptr<std::shared_ptr<ConnectOp>> h(static_cast<std::shared_ptr<ConnectOp> *>(p));
         ConnectOp &op = **h;
         GError *e = nullptr;
-        SoupWebsocketConnection *ws = soup_session_websocket_connect_finish(SOUP_SESSION(src), res, &e);
+        SoupWebsocketConnection *ws =
+            soup_session_websocket_connect_finish(SOUP_SESSION(src), res, &e);
         op.done = true;
         if (e) op.error = e->message;
         g_clear_error(&e);
         if (!ws) return;
         // Handlers go on before the main loop can deliver the first frame.
-        if (op.self) op.self->attach(ws);
-        else g_object_unref(ws);
+        if (op.self)
+          op.self->attach(ws);
+        else
+          g_object_unref(ws);
       },
       new std::shared_ptr<ConnectOp>(op));
   bool done = iterate_until([&] { return op->done; }, timeout_ms);
@@ -266,11 +276,15 @@ bool WsClient::is_open() const {
 }
 
 void WsClient::send_text(const std::string &text) {
-  if (!is_open()) TEST_FAIL("%s: cannot send on a closed connection (close code %u)", label_.c_str(), close_code_);
+  if (!is_open())
+    TEST_FAIL("%s: cannot send on a closed connection (close code %u)", label_.c_str(),
+              close_code_);
   soup_websocket_connection_send_text(ws_, text.c_str());
 }
 
-void WsClient::send(const proto::Message &m) { send_text(proto::serialize(m)); }
+void WsClient::send(const proto::Message &m) {
+  send_text(proto::serialize(m));
+}
 
 void WsClient::send_binary(const void *data, gsize len) {
   if (!is_open()) TEST_FAIL("%s: cannot send on a closed connection", label_.c_str());
@@ -301,7 +315,8 @@ void WsClient::on_message(SoupWebsocketConnection *ws, gint type, GBytes *bytes,
   if (m->type == proto::Type::Ping) {
     self->server_pings_++;
     if (self->auto_pong && soup_websocket_connection_get_state(ws) == SOUP_WEBSOCKET_STATE_OPEN)
-      soup_websocket_connection_send_text(ws, proto::serialize(proto::make_simple(proto::Type::Pong)).c_str());
+      soup_websocket_connection_send_text(
+          ws, proto::serialize(proto::make_simple(proto::Type::Pong)).c_str());
     return;
   }
   self->queue_.push_back(std::move(*m));
@@ -320,27 +335,30 @@ void WsClient::on_error(SoupWebsocketConnection *, GError *error, gpointer data)
 
 std::string WsClient::describe_queue() const {
   std::string out;
-  for (const auto &m : queue_) out += "\n    " + proto::serialize(m);
-  for (const auto &g : garbage_) out += "\n    unparsable: " + g;
+  for (const auto &m : queue_)
+    out += "\n    " + proto::serialize(m);
+  for (const auto &g : garbage_)
+    out += "\n    unparsable: " + g;
   if (out.empty()) out = " (nothing)";
   if (closed_) out += "\n    [connection closed, code " + std::to_string(close_code_) + "]";
   return out;
 }
 
-proto::Message WsClient::expect(const std::function<bool(const proto::Message &)> &pred, const std::string &what,
-                                int timeout_ms) {
+proto::Message WsClient::expect(const std::function<bool(const proto::Message &)> &pred,
+                                const std::string &what, int timeout_ms) {
   auto find = [&] {
     for (auto it = queue_.begin(); it != queue_.end(); ++it)
       if (pred(*it)) return it;
     return queue_.end();
   };
-  bool found = iterate_until([&] { return !garbage_.empty() || find() != queue_.end(); }, timeout_ms);
+  bool found =
+      iterate_until([&] { return !garbage_.empty() || find() != queue_.end(); }, timeout_ms);
   if (!garbage_.empty())
     TEST_FAIL("%s: the server sent something that is not a protocol message:%s", label_.c_str(),
               describe_queue().c_str());
   if (!found)
-    TEST_FAIL("%s: no %s within %d ms; received instead:%s", label_.c_str(), what.c_str(), timeout_ms,
-              describe_queue().c_str());
+    TEST_FAIL("%s: no %s within %d ms; received instead:%s", label_.c_str(), what.c_str(),
+              timeout_ms, describe_queue().c_str());
   auto it = find();
   proto::Message m = std::move(*it);
   queue_.erase(it);
@@ -353,36 +371,42 @@ proto::Message WsClient::expect_type(proto::Type type, int timeout_ms) {
 }
 
 proto::Message WsClient::expect_error(proto::ErrorCode code, int timeout_ms) {
-  proto::Message m = expect(
-      [](const proto::Message &m) { return m.type == proto::Type::Error; },
-      std::string("error ") + proto::to_string(code), timeout_ms);
+  proto::Message m = expect([](const proto::Message &m) { return m.type == proto::Type::Error; },
+                            std::string("error ") + proto::to_string(code), timeout_ms);
   if (m.code != code)
-    TEST_FAIL("%s: got error %s (%s), wanted %s", label_.c_str(), proto::to_string(m.code), m.message.c_str(),
-              proto::to_string(code));
-  if (m.message.empty()) TEST_FAIL("%s: error %s without a message", label_.c_str(), proto::to_string(code));
+    TEST_FAIL("%s: got error %s (%s), wanted %s", label_.c_str(), proto::to_string(m.code),
+              m.message.c_str(), proto::to_string(code));
+  if (m.message.empty())
+    TEST_FAIL("%s: error %s without a message", label_.c_str(), proto::to_string(code));
   return m;
 }
 
 proto::Message WsClient::expect_peer_joined(const std::string &peer_id, int timeout_ms) {
   return expect(
-      [&](const proto::Message &m) { return m.type == proto::Type::PeerJoined && m.peer.id == peer_id; },
+      [&](const proto::Message &m) {
+        return m.type == proto::Type::PeerJoined && m.peer.id == peer_id;
+      },
       "peer-joined for " + peer_id, timeout_ms);
 }
 
 proto::Message WsClient::expect_peer_left(const std::string &peer_id, int timeout_ms) {
-  return expect([&](const proto::Message &m) { return m.type == proto::Type::PeerLeft && m.id == peer_id; },
-                "peer-left for " + peer_id, timeout_ms);
+  return expect(
+      [&](const proto::Message &m) { return m.type == proto::Type::PeerLeft && m.id == peer_id; },
+      "peer-left for " + peer_id, timeout_ms);
 }
 
 proto::Message WsClient::join(const std::string &room, proto::Role role, const std::string &name) {
   send(proto::make_join(room, role, name));
   proto::Message m = expect(
-      [](const proto::Message &m) { return m.type == proto::Type::Welcome || m.type == proto::Type::Error; },
+      [](const proto::Message &m) {
+        return m.type == proto::Type::Welcome || m.type == proto::Type::Error;
+      },
       "welcome to room " + room);
   if (m.type == proto::Type::Error)
-    TEST_FAIL("%s: joining %s as %s failed: %s: %s", label_.c_str(), room.c_str(), proto::to_string(role),
-              proto::to_string(m.code), m.message.c_str());
-  if (!proto::valid_peer_id(m.id)) TEST_FAIL("%s: welcome with a bad id '%s'", label_.c_str(), m.id.c_str());
+    TEST_FAIL("%s: joining %s as %s failed: %s: %s", label_.c_str(), room.c_str(),
+              proto::to_string(role), proto::to_string(m.code), m.message.c_str());
+  if (!proto::valid_peer_id(m.id))
+    TEST_FAIL("%s: welcome with a bad id '%s'", label_.c_str(), m.id.c_str());
   id_ = m.id;
   return m;
 }
@@ -400,7 +424,8 @@ void WsClient::expect_nothing(const char *context) {
 }
 
 std::vector<proto::Message> WsClient::take_all() {
-  std::vector<proto::Message> out(std::make_move_iterator(queue_.begin()), std::make_move_iterator(queue_.end()));
+  std::vector<proto::Message> out(std::make_move_iterator(queue_.begin()),
+                                  std::make_move_iterator(queue_.end()));
   queue_.clear();
   return out;
 }
@@ -413,7 +438,8 @@ void WsClient::close(int timeout_ms) {
   if (!ws_) TEST_FAIL("%s: not connected", label_.c_str());
   if (soup_websocket_connection_get_state(ws_) == SOUP_WEBSOCKET_STATE_OPEN)
     soup_websocket_connection_close(ws_, SOUP_WEBSOCKET_CLOSE_NORMAL, "bye");
-  if (!wait_closed(timeout_ms)) TEST_FAIL("%s: close did not finish within %d ms", label_.c_str(), timeout_ms);
+  if (!wait_closed(timeout_ms))
+    TEST_FAIL("%s: close did not finish within %d ms", label_.c_str(), timeout_ms);
 }
 
 void WsClient::abort() {
@@ -422,7 +448,8 @@ void WsClient::abort() {
   detach();
   GIOStream *io = soup_websocket_connection_get_io_stream(ws_);
   g_autoptr(GError) err = nullptr;
-  if (!g_io_stream_close(io, nullptr, &err)) TEST_FAIL("%s: closing the stream failed: %s", label_.c_str(), err->message);
+  if (!g_io_stream_close(io, nullptr, &err))
+    TEST_FAIL("%s: closing the stream failed: %s", label_.c_str(), err->message);
   closed_ = true;
 }
 
@@ -464,7 +491,8 @@ HttpReply http_get(const std::string &url, int timeout_ms) {
   }
   reply.error = op->error;
   reply.status = soup_message_get_status(msg);
-  if (const char *ct = soup_message_headers_get_content_type(soup_message_get_response_headers(msg), nullptr))
+  if (const char *ct =
+          soup_message_headers_get_content_type(soup_message_get_response_headers(msg), nullptr))
     reply.content_type = ct;
   if (op->body) {
     gsize len = 0;
@@ -480,8 +508,8 @@ HttpReply raw_http_get(unsigned port, const std::string &raw_path, int timeout_s
   g_autoptr(GSocketClient) client = g_socket_client_new();
   g_socket_client_set_timeout(client, static_cast<guint>(timeout_s));
   g_autoptr(GError) err = nullptr;
-  g_autoptr(GSocketConnection) conn =
-      g_socket_client_connect_to_host(client, "127.0.0.1", static_cast<guint16>(port), nullptr, &err);
+  g_autoptr(GSocketConnection) conn = g_socket_client_connect_to_host(
+      client, "127.0.0.1", static_cast<guint16>(port), nullptr, &err);
   if (!conn) {
     reply.error = err->message;
     return reply;

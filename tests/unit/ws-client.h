@@ -25,9 +25,10 @@ namespace proto = roomcast::proto;
 // Fails the running test with a formatted message (reported at file:line).
 [[noreturn]] void fail_at(const char *file, int line, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
 #define TEST_FAIL(...) ::roomcast::test::fail_at(__FILE__, __LINE__, __VA_ARGS__)
-#define TEST_CHECK(cond, ...)                                                                            \
-  do {                                                                                                   \
-    if (!(cond)) ::roomcast::test::fail_at(__FILE__, __LINE__, "check failed: " #cond ": " __VA_ARGS__); \
+#define TEST_CHECK(cond, ...)                                                                      \
+  do {                                                                                             \
+    if (!(cond))                                                                                   \
+      ::roomcast::test::fail_at(__FILE__, __LINE__, "check failed: " #cond ": " __VA_ARGS__);      \
   } while (0)
 
 // Iterates the thread-default main context until pred() holds or timeout_ms passed; returns
@@ -83,8 +84,8 @@ public:
 
   // Waits for the first queued message matching `pred`, removes it from the queue and returns it.
   // Messages before it stay queued. Fails the test (naming `what`) on timeout.
-  proto::Message expect(const std::function<bool(const proto::Message &)> &pred, const std::string &what,
-                        int timeout_ms = 3000);
+  proto::Message expect(const std::function<bool(const proto::Message &)> &pred,
+                        const std::string &what, int timeout_ms = 3000);
   proto::Message expect_type(proto::Type type, int timeout_ms = 3000);
   proto::Message expect_error(proto::ErrorCode code, int timeout_ms = 3000);
   // Waits for peer-joined about `peer_id` / peer-left of `peer_id`.
