@@ -36,6 +36,43 @@ void configure_webrtcbin(GstElement *webrtc, const IceConfig &cfg) {
   }
 }
 
+namespace {
+struct Answering {
+  GstElement *webrtc; // ref
+  AnswerDone done;
+  ~Answering() { gst_object_unref(webrtc); }
+};
+
+void on_answer_created(GstPromise *promise, gpointer data) {
+  auto *a = static_cast<Answering *>(data);
+  const GstStructure *reply = gst_promise_get_reply(promise);
+  GstWebRTCSessionDescription *answer = nullptr;
+  if (reply)
+    gst_structure_get(reply, "answer", GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &answer, nullptr);
+  gst_promise_unref(promise);
+  if (answer) g_signal_emit_by_name(a->webrtc, "set-local-description", answer, nullptr);
+  a->done(answer);
+  if (answer) gst_webrtc_session_description_free(answer);
+}
+
+void on_remote_set(GstPromise *promise, gpointer data) {
+  auto *a = static_cast<Answering *>(data);
+  gst_promise_unref(promise);
+  // Hand the state on to the next promise.
+  auto *next = new Answering{GST_ELEMENT(gst_object_ref(a->webrtc)), std::move(a->done)};
+  GstPromise *p = gst_promise_new_with_change_func(
+      on_answer_created, next, [](gpointer d) { delete static_cast<Answering *>(d); });
+  g_signal_emit_by_name(next->webrtc, "create-answer", nullptr, p);
+}
+} // namespace
+
+void answer_offer(GstElement *webrtc, const GstWebRTCSessionDescription *offer, AnswerDone done) {
+  auto *a = new Answering{GST_ELEMENT(gst_object_ref(webrtc)), std::move(done)};
+  GstPromise *p = gst_promise_new_with_change_func(
+      on_remote_set, a, [](gpointer d) { delete static_cast<Answering *>(d); });
+  g_signal_emit_by_name(webrtc, "set-remote-description", offer, p);
+}
+
 void quit_loop_on(GMainContext *ctx, GMainLoop *loop) {
   // Through a source, so a quit that comes before the loop runs is not lost.
   g_main_context_invoke_full(

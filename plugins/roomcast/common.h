@@ -4,6 +4,7 @@
 #include <gst/gst.h>
 #include <gst/webrtc/webrtc.h>
 
+#include <functional>
 #include <string>
 #include <utility>
 
@@ -23,6 +24,11 @@ struct IceConfig {
 
 // Applies ICE and jitterbuffer settings to a new webrtcbin (before it negotiates).
 void configure_webrtcbin(GstElement *webrtc, const IceConfig &cfg);
+
+// Answers a remote offer: sets it as the remote description, creates the answer, sets that as
+// the local description and hands it to `done` (on webrtcbin's thread; nullptr on failure).
+using AnswerDone = std::function<void(GstWebRTCSessionDescription *answer)>;
+void answer_offer(GstElement *webrtc, const GstWebRTCSessionDescription *offer, AnswerDone done);
 
 // Runs `fn` on `ctx` (taking ownership of the callable).
 template <typename F> void invoke_on(GMainContext *ctx, F &&fn) {

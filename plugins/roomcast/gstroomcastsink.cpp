@@ -33,6 +33,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -66,8 +67,14 @@ struct Branch {
 
 struct Peer {
   std::string id;
+  std::string name;
+  bool offerer = true;          // we offer (host; meeting newcomer) or we answer (meeting)
   GstElement *webrtc = nullptr; // ref
   std::vector<Branch> branches;
+  // Meeting: what the peer sends us, decoded and exposed as src_<id>_<n>. (lock)
+  std::vector<GstElement *> decoders; // refs
+  std::vector<GstPad *> pads;         // refs
+  guint next_pad = 0;
   gint64 created_us = 0;
   // Written on webrtcbin's threads, read on the worker.
   std::atomic<gint64> connected_us{0};
@@ -83,7 +90,16 @@ struct Peer {
   gint64 stats_us = 0;
 };
 
+// A peer we may not serve yet (the streams have no caps): kept with the signalling that came
+// for it, replayed in order once the peer exists.
+struct Waiting {
+  std::string id, name;
+  bool offerer = true;
+  std::vector<std::function<void()>> stashed;
+};
+
 struct Settings {
+  bool member = false; // role: host (live) or member (meeting)
   std::string room = "default";
   std::string name;
   roomcast::IceConfig ice;
@@ -102,7 +118,7 @@ struct Private {
   GstRoomcastSignaller *signaller = nullptr; // (lock) ref
   std::vector<gulong> signaller_handlers;
   std::map<std::string, std::shared_ptr<Peer>> peers; // (lock)
-  std::vector<std::string> waiting;                   // (lock) joined before the streams were ready
+  std::vector<Waiting> waiting;                       // (lock) joined before the streams were ready
   std::vector<std::unique_ptr<Stream>> streams;       // (lock) for the vector; fields as marked
   bool active = false;                                // (lock) between PAUSED and READY
   std::string own_id;                                 // (lock)
@@ -135,6 +151,7 @@ GST_ELEMENT_REGISTER_DEFINE(roomcastsink, "roomcastsink", GST_RANK_NONE, GST_TYP
 
 enum {
   PROP_0,
+  PROP_ROLE,
   PROP_SIGNALLER,
   PROP_ROOM,
   PROP_NAME_IN_ROOM,
@@ -158,8 +175,20 @@ static GstStaticPadTemplate video_template = GST_STATIC_PAD_TEMPLATE(
     GST_STATIC_CAPS("video/x-raw(ANY); video/x-vp8; video/x-vp9; "
                     "video/x-h264, stream-format=(string){ avc, byte-stream }, "
                     "alignment=(string)au"));
+static GstStaticPadTemplate remote_template =
+    GST_STATIC_PAD_TEMPLATE("src_%s_%u", GST_PAD_SRC, GST_PAD_SOMETIMES, GST_STATIC_CAPS_ANY);
 static GstStaticPadTemplate audio_template = GST_STATIC_PAD_TEMPLATE(
     "audio_%u", GST_PAD_SINK, GST_PAD_REQUEST, GST_STATIC_CAPS("audio/x-raw(ANY); audio/x-opus"));
+
+static GType sink_role_get_type() {
+  static GType type = 0;
+  static const GEnumValue values[] = {{0, "Host of a live room", "host"},
+                                      {1, "Member of a meeting", "member"},
+                                      {0, nullptr, nullptr}};
+  if (g_once_init_enter(&type))
+    g_once_init_leave(&type, g_enum_register_static("GstRoomcastSinkRole", values));
+  return type;
+}
 
 static GstElement *make(const char *factory, const char *name = nullptr) {
   GstElement *e = gst_element_factory_make(factory, name);
@@ -543,6 +572,8 @@ static void on_negotiation_needed(GstElement *webrtc, gpointer data) {
   auto *ref = static_cast<PeerRef *>(data);
   g_autoptr(GstRoomcastSink) self = ref->get();
   if (!self) return;
+  auto peer = find_peer(self->priv, ref->id);
+  if (!peer || !peer->offerer) return; // answerers wait for the remote offer
   GstPromise *promise = gst_promise_new_with_change_func(
       on_offer_created, PeerRef::make(self, ref->id), PeerRef::destroy);
   g_signal_emit_by_name(webrtc, "create-offer", nullptr, promise);
@@ -586,14 +617,64 @@ static void on_ssrc_active(GstElement *, guint, guint, gpointer data) {
   if (auto peer = find_peer(self->priv, ref->id)) peer->last_rtcp_us = g_get_monotonic_time();
 }
 
+// Meeting: a decoded remote stream becomes src_<peer>_<n> on the element.
+static void on_remote_decoded(GstElement *, GstPad *pad, gpointer data) {
+  auto *ref = static_cast<PeerRef *>(data);
+  g_autoptr(GstRoomcastSink) self = ref->get();
+  auto peer = self ? find_peer(self->priv, ref->id) : nullptr;
+  if (!peer) return;
+  g_autofree char *name = nullptr;
+  {
+    std::lock_guard l(self->priv->lock);
+    name = g_strdup_printf("src_%s_%u", peer->id.c_str(), peer->next_pad++);
+  }
+  GstPadTemplate *templ =
+      gst_element_class_get_pad_template(GST_ELEMENT_GET_CLASS(self), "src_%s_%u");
+  GstPad *ghost = gst_ghost_pad_new_from_template(name, pad, templ);
+  g_object_set_data_full(G_OBJECT(ghost), "roomcast-peer-id", g_strdup(peer->id.c_str()), g_free);
+  g_object_set_data_full(G_OBJECT(ghost), "roomcast-peer-name", g_strdup(peer->name.c_str()),
+                         g_free);
+  gst_pad_set_active(ghost, TRUE);
+  {
+    std::lock_guard l(self->priv->lock);
+    peer->pads.push_back(GST_PAD(gst_object_ref(ghost)));
+  }
+  GST_INFO_OBJECT(self, "exposing %s", name);
+  gst_element_add_pad(GST_ELEMENT(self), ghost);
+}
+
+static void on_remote_pad(GstElement *, GstPad *pad, gpointer data) {
+  auto *ref = static_cast<PeerRef *>(data);
+  g_autoptr(GstRoomcastSink) self = ref->get();
+  auto peer = self ? find_peer(self->priv, ref->id) : nullptr;
+  if (!peer || GST_PAD_DIRECTION(pad) != GST_PAD_SRC) return;
+  GstElement *dec = make("decodebin");
+  if (!dec) return;
+  g_signal_connect_data(dec, "pad-added", G_CALLBACK(on_remote_decoded),
+                        PeerRef::make(self, peer->id), PeerRef::closure_destroy, GConnectFlags(0));
+  {
+    std::lock_guard l(self->priv->lock);
+    peer->decoders.push_back(GST_ELEMENT(gst_object_ref(dec)));
+  }
+  gst_bin_add(GST_BIN(self), dec);
+  gst_element_sync_state_with_parent(dec);
+  GstPad *sink = gst_element_get_static_pad(dec, "sink");
+  if (gst_pad_link(pad, sink) != GST_PAD_LINK_OK)
+    GST_WARNING_OBJECT(self, "cannot decode a stream from %s", peer->id.c_str());
+  gst_object_unref(sink);
+}
+
 // Worker: builds `queue ! webrtcbin` for every stream and links it to the tees.
-static void create_peer(GstRoomcastSink *self, const std::string &id) {
+static void create_peer(GstRoomcastSink *self, const std::string &id, const std::string &name,
+                        bool offerer) {
   Private *priv = self->priv;
   roomcast::IceConfig ice;
   std::vector<std::pair<Stream *, GstCaps *>> streams;
+  bool member;
   {
     std::lock_guard l(priv->lock);
     if (!priv->active || priv->peers.contains(id)) return;
+    member = priv->settings.member;
     if (priv->peers.size() >= priv->settings.max_peers) {
       GST_WARNING_OBJECT(self, "max-peers (%u) reached; not sending to %s",
                          priv->settings.max_peers, id.c_str());
@@ -605,6 +686,8 @@ static void create_peer(GstRoomcastSink *self, const std::string &id) {
   }
   auto peer = std::make_shared<Peer>();
   peer->id = id;
+  peer->name = name;
+  peer->offerer = offerer;
   peer->created_us = g_get_monotonic_time();
   g_autofree char *wname = g_strdup_printf("webrtc-%s", id.c_str());
   peer->webrtc = GST_ELEMENT(gst_object_ref_sink(make("webrtcbin", wname)));
@@ -616,6 +699,9 @@ static void create_peer(GstRoomcastSink *self, const std::string &id) {
                         PeerRef::make(self, id), PeerRef::closure_destroy, GConnectFlags(0));
   g_signal_connect_data(peer->webrtc, "notify::connection-state", G_CALLBACK(on_connection_state),
                         PeerRef::make(self, id), PeerRef::closure_destroy, GConnectFlags(0));
+  if (member)
+    g_signal_connect_data(peer->webrtc, "pad-added", G_CALLBACK(on_remote_pad),
+                          PeerRef::make(self, id), PeerRef::closure_destroy, GConnectFlags(0));
   if (GstElement *rtpbin = gst_bin_get_by_name(GST_BIN(peer->webrtc), "rtpbin")) {
     g_signal_connect_data(rtpbin, "on-ssrc-active", G_CALLBACK(on_ssrc_active),
                           PeerRef::make(self, id), PeerRef::closure_destroy, GConnectFlags(0));
@@ -641,7 +727,9 @@ static void create_peer(GstRoomcastSink *self, const std::string &id) {
     GstWebRTCRTPTransceiver *trans = nullptr;
     g_object_get(wpad, "transceiver", &trans, nullptr);
     if (trans) {
-      g_object_set(trans, "direction", GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDONLY,
+      g_object_set(trans, "direction",
+                   member ? GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDRECV
+                          : GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDONLY,
                    "codec-preferences", caps, nullptr);
       gst_object_unref(trans);
     }
@@ -677,6 +765,24 @@ static void finish_remove(GstRoomcastSink *self, std::shared_ptr<Peer> peer) {
   }
   peer->branches.clear();
   gst_element_set_state(peer->webrtc, GST_STATE_NULL);
+  std::vector<GstElement *> decoders;
+  std::vector<GstPad *> pads;
+  {
+    std::lock_guard l(self->priv->lock);
+    decoders = std::exchange(peer->decoders, {});
+    pads = std::exchange(peer->pads, {});
+  }
+  for (GstElement *d : decoders) gst_element_set_state(d, GST_STATE_NULL);
+  for (GstPad *pad : pads) {
+    // The remote stream ended; never flush downstream (a flushed sink waits for preroll).
+    gst_pad_push_event(pad, gst_event_new_eos());
+    gst_element_remove_pad(GST_ELEMENT(self), pad);
+    gst_object_unref(pad);
+  }
+  for (GstElement *d : decoders) {
+    gst_bin_remove(GST_BIN(self), d);
+    gst_object_unref(d);
+  }
   gst_bin_remove(GST_BIN(self), peer->webrtc);
   gst_object_unref(peer->webrtc);
   peer->webrtc = nullptr;
@@ -721,7 +827,7 @@ static void remove_peer(GstRoomcastSink *self, const std::string &id, const char
   std::shared_ptr<Peer> peer;
   {
     std::lock_guard l(priv->lock);
-    std::erase(priv->waiting, id);
+    std::erase_if(priv->waiting, [&](const Waiting &w) { return w.id == id; });
     auto it = priv->peers.find(id);
     if (it == priv->peers.end()) return;
     peer = std::move(it->second);
@@ -822,15 +928,35 @@ static gboolean on_tick(gpointer data) {
 
 // Worker: peers that joined before every stream had caps.
 static void flush_waiting(GstRoomcastSink *self) {
-  std::vector<std::string> ids;
+  std::vector<Waiting> waiting;
   {
     std::lock_guard l(self->priv->lock);
     for (auto &st : self->priv->streams)
       if (!st->ready) return;
-    ids = std::exchange(self->priv->waiting, {});
+    waiting = std::exchange(self->priv->waiting, {});
   }
-  for (auto &id : ids)
-    create_peer(self, id);
+  for (auto &w : waiting) {
+    create_peer(self, w.id, w.name, w.offerer);
+    for (auto &fn : w.stashed) fn();
+  }
+}
+
+// Worker: runs `fn` for a peer now, or once it exists if it is waiting for the streams' caps.
+// False when the peer is unknown.
+static bool when_peer_ready(GstRoomcastSink *self, const std::string &id, std::function<void()> fn) {
+  {
+    std::lock_guard l(self->priv->lock);
+    if (!self->priv->peers.contains(id)) {
+      for (auto &w : self->priv->waiting)
+        if (w.id == id) {
+          w.stashed.push_back(std::move(fn));
+          return true;
+        }
+      return false;
+    }
+  }
+  fn();
+  return true;
 }
 
 static GstPadProbeReturn on_tee_caps(GstPad *, GstPadProbeInfo *info, gpointer data) {
@@ -867,27 +993,41 @@ static void on_sig_joined(GstRoomcastSignaller *, const gchar *id, const gchar *
   GST_INFO_OBJECT(self, "joined as %s (%s room)", id, kind);
 }
 
+// Runs `fn(self)` on the element's worker.
+template <typename F> static void on_worker(GstRoomcastSink *self, F &&fn) {
+  if (!self->priv->worker.running()) return;
+  gst_object_ref(self);
+  roomcast::invoke_on(self->priv->worker.context(), [self, fn = std::forward<F>(fn)]() mutable {
+    fn(self);
+    gst_object_unref(self);
+  });
+}
+
 static void on_sig_peer_joined(GstRoomcastSignaller *, const gchar *id, const gchar *role,
-                               const gchar *, gboolean, gpointer data) {
+                               const gchar *name, gboolean existing, gpointer data) {
   auto *self = GST_ROOMCAST_SINK(data);
   Private *priv = self->priv;
-  if (g_strcmp0(role, "viewer") != 0) return; // the host sends to viewers only
-  std::string pid = id;
+  bool member;
   {
     std::lock_guard l(priv->lock);
-    bool ready = !priv->streams.empty();
-    for (auto &st : priv->streams)
-      ready = ready && st->ready;
-    if (!ready) {
-      GST_DEBUG_OBJECT(self, "peer %s waits for the stream's caps", id);
-      priv->waiting.push_back(pid);
-      return;
-    }
+    member = priv->settings.member;
   }
-  gst_object_ref(self);
-  roomcast::invoke_on(priv->worker.context(), [self, pid]() {
-    create_peer(self, pid);
-    gst_object_unref(self);
+  // A host sends to viewers. In a meeting each pair shares one connection, offered by the
+  // newcomer: we offer to members already there (existing) and answer those who come later.
+  if (g_strcmp0(role, member ? "member" : "viewer") != 0) return;
+  Waiting w{id, name ? name : "", member ? bool(existing) : true, {}};
+  on_worker(self, [w = std::move(w)](GstRoomcastSink *s) mutable {
+    {
+      std::lock_guard l(s->priv->lock);
+      bool ready = !s->priv->streams.empty();
+      for (auto &st : s->priv->streams) ready = ready && st->ready;
+      if (!ready) {
+        GST_DEBUG_OBJECT(s, "peer %s waits for the streams' caps", w.id.c_str());
+        s->priv->waiting.push_back(std::move(w));
+        return;
+      }
+    }
+    create_peer(s, w.id, w.name, w.offerer);
   });
 }
 
@@ -895,27 +1035,54 @@ static void on_sig_peer_left(GstRoomcastSignaller *, const gchar *id, gpointer d
   schedule_remove(GST_ROOMCAST_SINK(data), id, "left the room");
 }
 
+// Worker: an offer or answer from a peer.
+static void apply_sdp(GstRoomcastSink *self, const std::string &id,
+                      std::shared_ptr<GstWebRTCSessionDescription> sdp) {
+  auto peer = find_peer(self->priv, id);
+  if (!peer) return;
+  if (sdp->type == GST_WEBRTC_SDP_TYPE_ANSWER && peer->offerer) {
+    g_signal_emit_by_name(peer->webrtc, "set-remote-description", sdp.get(), nullptr);
+  } else if (sdp->type == GST_WEBRTC_SDP_TYPE_OFFER && !peer->offerer) {
+    std::shared_ptr<PeerRef> ref(PeerRef::make(self, id), PeerRef::destroy);
+    roomcast::answer_offer(peer->webrtc, sdp.get(), [ref](GstWebRTCSessionDescription *answer) {
+      g_autoptr(GstRoomcastSink) s = ref->get();
+      if (!s) return;
+      if (!answer) {
+        GST_WARNING_OBJECT(s, "could not answer %s", ref->id.c_str());
+        return;
+      }
+      if (GstRoomcastSignaller *sig = ref_signaller(s->priv)) {
+        gst_roomcast_signaller_send_sdp(sig, ref->id.c_str(), answer);
+        g_object_unref(sig);
+      }
+    });
+  } else {
+    GST_WARNING_OBJECT(self, "unexpected %s from %s ignored",
+                       sdp->type == GST_WEBRTC_SDP_TYPE_OFFER ? "offer" : "answer", id.c_str());
+  }
+}
+
+// Negotiation goes to the worker too, so it always comes after the peer was created.
 static void on_sig_sdp(GstRoomcastSignaller *, const gchar *id, GstWebRTCSessionDescription *sdp,
                        gpointer data) {
-  auto *self = GST_ROOMCAST_SINK(data);
-  auto peer = find_peer(self->priv, id);
-  if (!peer) {
-    GST_WARNING_OBJECT(self, "SDP from unknown peer %s ignored", id);
-    return;
-  }
-  if (sdp->type != GST_WEBRTC_SDP_TYPE_ANSWER) {
-    GST_WARNING_OBJECT(self, "host got an offer from %s; ignored", id);
-    return;
-  }
-  g_signal_emit_by_name(peer->webrtc, "set-remote-description", sdp, nullptr);
+  std::shared_ptr<GstWebRTCSessionDescription> copy(gst_webrtc_session_description_copy(sdp),
+                                                    gst_webrtc_session_description_free);
+  on_worker(GST_ROOMCAST_SINK(data), [pid = std::string(id), copy](GstRoomcastSink *self) {
+    if (!when_peer_ready(self, pid, [self, pid, copy]() { apply_sdp(self, pid, copy); }))
+      GST_WARNING_OBJECT(self, "SDP from unknown peer %s ignored", pid.c_str());
+  });
 }
 
 static void on_sig_ice(GstRoomcastSignaller *, const gchar *id, guint mline, const gchar *cand,
                        const gchar *, gpointer data) {
-  auto *self = GST_ROOMCAST_SINK(data);
-  auto peer = find_peer(self->priv, id);
-  if (!peer || !cand || !*cand) return;
-  g_signal_emit_by_name(peer->webrtc, "add-ice-candidate", mline, cand);
+  if (!cand || !*cand) return;
+  on_worker(GST_ROOMCAST_SINK(data), [pid = std::string(id), c = std::string(cand),
+                                      mline](GstRoomcastSink *self) {
+    when_peer_ready(self, pid, [self, pid, c, mline]() {
+      if (auto peer = find_peer(self->priv, pid))
+        g_signal_emit_by_name(peer->webrtc, "add-ice-candidate", mline, c.c_str());
+    });
+  });
 }
 
 static void on_sig_error(GstRoomcastSignaller *, const gchar *message, gboolean fatal,
@@ -985,9 +1152,11 @@ static GstStateChangeReturn gst_roomcast_sink_change_state(GstElement *element,
     break;
   case GST_STATE_CHANGE_READY_TO_PAUSED: {
     std::string room, name;
+    bool member;
     {
       std::lock_guard l(priv->lock);
       priv->active = true;
+      member = priv->settings.member;
       room = priv->settings.room;
       name = priv->settings.name;
     }
@@ -995,33 +1164,39 @@ static GstStateChangeReturn gst_roomcast_sink_change_state(GstElement *element,
     g_source_set_callback(priv->tick, on_tick, self, nullptr);
     g_source_attach(priv->tick, priv->worker.context());
     if (GstRoomcastSignaller *sig = ref_signaller(priv)) {
-      gst_roomcast_signaller_start(sig, room.c_str(), "host", name.c_str());
+      gst_roomcast_signaller_start(sig, room.c_str(), member ? "member" : "host", name.c_str());
       g_object_unref(sig);
     }
     break;
   }
-  case GST_STATE_CHANGE_PAUSED_TO_READY: {
+  case GST_STATE_CHANGE_PAUSED_TO_READY:
     if (GstRoomcastSignaller *sig = ref_signaller(priv)) {
       gst_roomcast_signaller_stop(sig);
       g_object_unref(sig);
     }
-    // Stop making peers, then take every one down on the worker (after what it has queued).
+    // Stop making peers (after what the worker already queued).
+    run_on_worker_sync(self, [priv]() {
+      std::lock_guard l(priv->lock);
+      priv->active = false;
+      priv->waiting.clear();
+    });
+    break;
+  default:
+    break;
+  }
+  GstStateChangeReturn ret =
+      GST_ELEMENT_CLASS(gst_roomcast_sink_parent_class)->change_state(element, transition);
+  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY) {
+    // Only now, with every child in READY (streaming stopped, nothing blocked in a paused sink),
+    // take the peers down: doing it earlier deadlocks against a thread waiting for preroll.
     run_on_worker_sync(self, [self, priv]() {
-      std::vector<std::string> ids;
+      std::vector<std::shared_ptr<Peer>> peers;
       {
         std::lock_guard l(priv->lock);
-        priv->active = false;
-        priv->waiting.clear();
-        for (auto &[id, p] : priv->peers)
-          ids.push_back(id);
+        for (auto &[id, p] : priv->peers) peers.push_back(p);
+        priv->peers.clear();
       }
-      for (auto &id : ids) {
-        std::shared_ptr<Peer> peer;
-        {
-          std::lock_guard l(priv->lock);
-          peer = std::move(priv->peers[id]);
-          priv->peers.erase(id);
-        }
+      for (auto &peer : peers) {
         for (Branch &b : peer->branches)
           if (GstPad *pp = gst_pad_get_peer(b.tee_pad)) {
             gst_pad_unlink(b.tee_pad, pp);
@@ -1035,13 +1210,7 @@ static GstStateChangeReturn gst_roomcast_sink_change_state(GstElement *element,
         priv->tick = nullptr;
       }
     });
-    break;
   }
-  default:
-    break;
-  }
-  GstStateChangeReturn ret =
-      GST_ELEMENT_CLASS(gst_roomcast_sink_parent_class)->change_state(element, transition);
   if (transition == GST_STATE_CHANGE_READY_TO_NULL) {
     disconnect_signaller(self);
     priv->worker.stop();
@@ -1169,6 +1338,9 @@ static void gst_roomcast_sink_set_property(GObject *object, guint id, const GVal
     priv->signaller = GST_ROOMCAST_SIGNALLER(gst_object_ref_sink(sig));
     break;
   }
+  case PROP_ROLE:
+    s.member = g_value_get_enum(value) == 1;
+    break;
   case PROP_ROOM:
     s.room = g_value_get_string(value) ? g_value_get_string(value) : "default";
     break;
@@ -1221,6 +1393,9 @@ static void gst_roomcast_sink_get_property(GObject *object, guint id, GValue *va
   case PROP_SIGNALLER:
     g_value_set_object(value, priv->signaller);
     break;
+  case PROP_ROLE:
+    g_value_set_enum(value, s.member ? 1 : 0);
+    break;
   case PROP_ROOM:
     g_value_set_string(value, s.room.c_str());
     break;
@@ -1264,6 +1439,10 @@ static void gst_roomcast_sink_init(GstRoomcastSink *self) {
   self->priv->signaller = GST_ROOMCAST_SIGNALLER(
       gst_object_ref_sink(g_object_new(GST_TYPE_ROOMCAST_WS_SIGNALLER, nullptr)));
   GST_OBJECT_FLAG_SET(self, GST_ELEMENT_FLAG_SINK);
+  // Decoders and webrtcbins come and go while PLAYING; their async state changes stay in here.
+  // (Passed up, the pipeline would lose its state: live sources stop in PAUSED, so a new
+  // decodebin would never get the data it needs to preroll, and everything would stall.)
+  g_object_set(self, "async-handling", TRUE, nullptr);
 }
 
 static void gst_roomcast_sink_dispose(GObject *object) {
@@ -1318,6 +1497,12 @@ static void gst_roomcast_sink_class_init(GstRoomcastSinkClass *klass) {
                           "How the element talks to the room (default: WebSocket; set its "
                           "address with signaller::uri=ws://HOST:PORT/ws)",
                           GST_TYPE_ROOMCAST_SIGNALLER, null_only));
+  g_object_class_install_property(
+      gobject_class, PROP_ROLE,
+      g_param_spec_enum("role", "Role",
+                        "host: broadcast to the viewers of a live room; member: join a meeting, "
+                        "send to every member and expose each one's streams as src_<id>_<n>",
+                        sink_role_get_type(), 0, null_only));
   g_object_class_install_property(
       gobject_class, PROP_ROOM,
       g_param_spec_string("room", "Room", "Room to broadcast to", "default", null_only));
@@ -1391,10 +1576,12 @@ static void gst_roomcast_sink_class_init(GstRoomcastSinkClass *klass) {
 
   gst_element_class_add_static_pad_template(element_class, &video_template);
   gst_element_class_add_static_pad_template(element_class, &audio_template);
+  gst_element_class_add_static_pad_template(element_class, &remote_template);
   gst_element_class_set_static_metadata(
       element_class, "roomcast sink", "Sink/Network/WebRTC",
       "Encodes once and broadcasts to every viewer of a roomcast room over WebRTC",
       "roomcast developers");
   gst_type_mark_as_plugin_api(GST_TYPE_ROOMCAST_CODEC, GstPluginAPIFlags(0));
+  gst_type_mark_as_plugin_api(sink_role_get_type(), GstPluginAPIFlags(0));
   gst_type_mark_as_plugin_api(GST_TYPE_ROOMCAST_SIGNALLER, GstPluginAPIFlags(0));
 }

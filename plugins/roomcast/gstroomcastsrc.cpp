@@ -243,40 +243,6 @@ static void on_connection_state(GstElement *webrtc, GParamSpec *, gpointer data)
   }
 }
 
-static void on_answer_created(GstPromise *promise, gpointer data) {
-  auto *ref = static_cast<SessionRef *>(data);
-  g_autoptr(GstRoomcastSrc) self = ref->get();
-  auto s = ref->session.lock();
-  const GstStructure *reply = gst_promise_get_reply(promise);
-  GstWebRTCSessionDescription *answer = nullptr;
-  if (reply)
-    gst_structure_get(reply, "answer", GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &answer, nullptr);
-  gst_promise_unref(promise);
-  if (!self || !s || !answer) {
-    if (self && !answer)
-      GST_ELEMENT_WARNING(self, STREAM, FAILED, ("could not answer the host's offer"), (nullptr));
-    if (answer) gst_webrtc_session_description_free(answer);
-    return;
-  }
-  g_signal_emit_by_name(s->webrtc, "set-local-description", answer, nullptr);
-  if (GstRoomcastSignaller *sig = ref_signaller(self->priv)) {
-    gst_roomcast_signaller_send_sdp(sig, s->host_id.c_str(), answer);
-    g_object_unref(sig);
-  }
-  gst_webrtc_session_description_free(answer);
-}
-
-static void on_remote_set(GstPromise *promise, gpointer data) {
-  auto *ref = static_cast<SessionRef *>(data);
-  g_autoptr(GstRoomcastSrc) self = ref->get();
-  auto s = ref->session.lock();
-  gst_promise_unref(promise);
-  if (!self || !s) return;
-  GstPromise *p = gst_promise_new_with_change_func(on_answer_created, SessionRef::make(self, s),
-                                                   SessionRef::destroy);
-  g_signal_emit_by_name(s->webrtc, "create-answer", nullptr, p);
-}
-
 // Worker: an offer from a host starts a new session (replacing any older one).
 static void start_session(GstRoomcastSrc *self, const std::string &host_id,
                           GstWebRTCSessionDescription *offer) {
@@ -308,9 +274,20 @@ static void start_session(GstRoomcastSrc *self, const std::string &host_id,
   // EOS from us that never comes. We are a source.
   GST_OBJECT_FLAG_UNSET(self, GST_ELEMENT_FLAG_SINK);
   gst_element_sync_state_with_parent(s->webrtc);
-  GstPromise *p = gst_promise_new_with_change_func(on_remote_set, SessionRef::make(self, s),
-                                                   SessionRef::destroy);
-  g_signal_emit_by_name(s->webrtc, "set-remote-description", offer, p);
+  std::shared_ptr<SessionRef> ref(SessionRef::make(self, s), SessionRef::destroy);
+  roomcast::answer_offer(s->webrtc, offer, [ref](GstWebRTCSessionDescription *answer) {
+    g_autoptr(GstRoomcastSrc) src = ref->get();
+    auto session = ref->session.lock();
+    if (!src || !session) return;
+    if (!answer) {
+      GST_ELEMENT_WARNING(src, STREAM, FAILED, ("could not answer the host's offer"), (nullptr));
+      return;
+    }
+    if (GstRoomcastSignaller *sig = ref_signaller(src->priv)) {
+      gst_roomcast_signaller_send_sdp(sig, session->host_id.c_str(), answer);
+      g_object_unref(sig);
+    }
+  });
 }
 
 // ---- signaller (its thread) ----------------------------------------------------------------
@@ -523,6 +500,10 @@ static void gst_roomcast_src_init(GstRoomcastSrc *self) {
   self->priv->signaller = GST_ROOMCAST_SIGNALLER(
       gst_object_ref_sink(g_object_new(GST_TYPE_ROOMCAST_WS_SIGNALLER, nullptr)));
   GST_OBJECT_FLAG_SET(self, GST_ELEMENT_FLAG_SOURCE);
+  // Decoders and webrtcbins come and go while PLAYING; their async state changes stay in here.
+  // (Passed up, the pipeline would lose its state: live sources stop in PAUSED, so a new
+  // decodebin would never get the data it needs to preroll, and everything would stall.)
+  g_object_set(self, "async-handling", TRUE, nullptr);
 }
 
 static void gst_roomcast_src_dispose(GObject *object) {

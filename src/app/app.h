@@ -4,6 +4,7 @@
 #include <glib.h>
 #include <gst/gst.h>
 
+#include <memory>
 #include <string>
 
 #include "server.h"
@@ -13,9 +14,32 @@ namespace roomcast::app {
 int cmd_serve(int argc, char **argv);
 int cmd_live(int argc, char **argv);
 int cmd_watch(int argc, char **argv);
+int cmd_meet(int argc, char **argv);
+
+// The media side of `live` and `meet` (media.cpp).
+struct MediaOptions {
+  const char *cmd;      // for messages
+  std::string source;   // "screen" or "test"
+  const char *pipeline; // --pipeline, or nullptr
+  int width, height, fps;
+  bool audio;
+};
+bool check_media_options(const char *cmd, const std::string &codec, int fps, int bitrate,
+                         const char *size, const char *source_arg, std::string &source,
+                         int &width, int &height);
+// Parses the source pipeline; returns it and its roomcastsink (both refs), or nullptr after
+// printing why.
+GstElement *build_media_pipeline(const MediaOptions &m, GstElement **sink);
+// Sets the sink's signaller to the server's WebSocket URL.
+void point_sink_at(GstElement *sink, const std::string &ws_url);
 
 // Adds the embedded server's limits to a subcommand's options (serve uses them all).
 GOptionGroup *server_option_group(ServerOptions &opts);
+// `--server URL` when given; otherwise starts the embedded server (on the thread-default
+// context) on host:port. Sets ws_url; false after printing why.
+bool use_or_embed_server(const char *cmd, const char *server_arg, const char *host, int port,
+                         ServerOptions &opts, std::unique_ptr<Server> &server,
+                         std::string &ws_url);
 // Sends SIGINT/SIGTERM to `loop` (quits it); returns the two source ids to remove.
 void quit_on_signals(GMainLoop *loop);
 // Turns on debug output for our domains (--verbose).

@@ -34,67 +34,6 @@ struct LiveOptions {
   }
 };
 
-// Replaces ${NAME} with the environment variable's value (empty when unset).
-std::string expand_env(const std::string &in) {
-  std::string out;
-  size_t i = 0;
-  while (i < in.size()) {
-    size_t start = in.find("${", i);
-    size_t end = start == std::string::npos ? start : in.find('}', start);
-    if (end == std::string::npos) {
-      out += in.substr(i);
-      break;
-    }
-    out += in.substr(i, start - i);
-    std::string name = in.substr(start + 2, end - start - 2);
-    const char *v = g_getenv(name.c_str());
-    if (!v) g_printerr("roomcast live: warning: ${%s} is not set\n", name.c_str());
-    out += v ? v : "";
-    i = end + 1;
-  }
-  return out;
-}
-
-// A launch description from --pipeline: a file (given, or in pipelines/) or the text itself.
-std::string pipeline_text(const char *arg) {
-  std::string candidates[] = {arg, std::string(ROOMCAST_PIPELINES_DIR) + "/" + arg,
-                              std::string(ROOMCAST_PIPELINES_DIR) + "/" + arg + ".pipeline",
-                              std::string(ROOMCAST_PIPELINES_INSTALL_DIR) + "/" + arg +
-                                  ".pipeline"};
-  for (const auto &path : candidates) {
-    if (!g_file_test(path.c_str(), G_FILE_TEST_IS_REGULAR)) continue;
-    g_autofree char *contents = nullptr;
-    if (!g_file_get_contents(path.c_str(), &contents, nullptr, nullptr)) continue;
-    // Drop comment lines; join the rest; ${NAME} takes the environment variable's value.
-    std::string out;
-    g_auto(GStrv) lines = g_strsplit(contents, "\n", -1);
-    for (char **l = lines; *l; l++) {
-      g_strstrip(*l);
-      if (**l == '#' || **l == '\0') continue;
-      out += *l;
-      out += ' ';
-    }
-    return expand_env(out);
-  }
-  return expand_env(arg);
-}
-
-GstElement *find_roomcastsink(GstElement *pipeline) {
-  if (!GST_IS_BIN(pipeline)) return nullptr;
-  g_autoptr(GstIterator) it = gst_bin_iterate_recurse(GST_BIN(pipeline));
-  GValue v = G_VALUE_INIT;
-  GstElement *found = nullptr;
-  while (!found && gst_iterator_next(it, &v) == GST_ITERATOR_OK) {
-    auto *e = GST_ELEMENT(g_value_get_object(&v));
-    GstElementFactory *f = gst_element_get_factory(e);
-    if (f && g_str_equal(GST_OBJECT_NAME(f), "roomcastsink"))
-      found = GST_ELEMENT(gst_object_ref(e));
-    g_value_reset(&v);
-  }
-  g_value_unset(&v);
-  return found;
-}
-
 struct Live {
   GMainLoop *loop = nullptr;
   GstElement *pipeline = nullptr;
@@ -219,95 +158,21 @@ int cmd_live(int argc, char **argv) {
 
   const std::string room = o.room ? o.room : "demo";
   const std::string codec = o.codec ? o.codec : "vp8";
-  if (codec != "vp8" && codec != "vp9" && codec != "h264") {
-    g_printerr("roomcast live: --codec must be vp8, vp9 or h264\n");
-    return 2;
-  }
-  if (o.fps < 1 || o.fps > 240 || o.bitrate < 50 || o.bitrate > 100000) {
-    g_printerr("roomcast live: --fps must be 1-240 and --bitrate 50-100000\n");
-    return 2;
-  }
+  std::string source;
   int width = 0, height = 0;
-  if (o.size && (sscanf(o.size, "%dx%d", &width, &height) != 2 || width < 16 || height < 16 ||
-                 width > 7680 || height > 4320)) {
-    g_printerr("roomcast live: --size must look like 1280x720\n");
+  if (!check_media_options("live", codec, o.fps, o.bitrate, o.size, o.source, source, width, height))
     return 2;
-  }
-  std::string source = o.source ? o.source : (g_getenv("DISPLAY") ? "screen" : "test");
-  if (source != "screen" && source != "test") {
-    g_printerr("roomcast live: --source must be screen or test\n");
-    return 2;
-  }
 
   g_autoptr(GMainLoop) loop = g_main_loop_new(nullptr, FALSE);
   std::unique_ptr<Server> server;
   std::string ws_url;
-  if (o.server) {
-    ws_url = o.server;
-  } else {
-    sopts.host = o.host ? o.host : "127.0.0.1";
-    sopts.port = static_cast<unsigned>(o.port);
-    server = std::make_unique<Server>(sopts);
-    g_autoptr(GError) err = nullptr;
-    if (!server->start(&err)) {
-      g_printerr("roomcast live: %s\n", err->message);
-      return 1;
-    }
-    ws_url = server->ws_url();
-  }
+  if (!use_or_embed_server("live", o.server, o.host, o.port, sopts, server, ws_url)) return 1;
 
-  // The media part: a description ending in a roomcastsink, or one we build.
-  std::string desc;
-  if (o.pipeline) {
-    desc = pipeline_text(o.pipeline);
-  } else if (source == "test") {
-    if (!width) width = 1280, height = 720;
-    desc = "videotestsrc is-live=true pattern=smpte horizontal-speed=4 ! "
-           "video/x-raw,width=" +
-           std::to_string(width) + ",height=" + std::to_string(height) +
-           ",framerate=" + std::to_string(o.fps) +
-           "/1 ! timeoverlay font-desc=\"Sans 24\" ! "
-           "roomcastsink name=roomcast";
-    if (o.audio)
-      desc += " audiotestsrc is-live=true wave=sine freq=440 volume=0.2 ! roomcast.audio_0";
-  } else {
-    desc = "ximagesrc use-damage=false show-pointer=true ! video/x-raw,framerate=" +
-           std::to_string(o.fps) + "/1 ! videoconvert";
-    if (width)
-      desc += " ! videoscale ! video/x-raw,width=" + std::to_string(width) +
-              ",height=" + std::to_string(height);
-    desc += " ! roomcastsink name=roomcast";
-    if (o.audio) {
-      g_autoptr(GstElementFactory) pulse = gst_element_factory_find("pulsesrc");
-      desc += pulse ? " pulsesrc ! roomcast.audio_0"
-                    : " audiotestsrc is-live=true wave=sine freq=440 volume=0.2 ! roomcast.audio_0";
-      if (!pulse) g_printerr("roomcast live: pulsesrc is not installed; sending a test tone\n");
-    }
-  }
-  g_autoptr(GError) perr = nullptr;
-  GstElement *pipeline =
-      gst_parse_launch_full(desc.c_str(), nullptr, GST_PARSE_FLAG_FATAL_ERRORS, &perr);
-  if (!pipeline) {
-    g_printerr("roomcast live: bad pipeline: %s\n  %s\n", perr ? perr->message : "?", desc.c_str());
-    return 2;
-  }
-  if (!GST_IS_PIPELINE(pipeline)) {
-    GstElement *p = gst_pipeline_new(nullptr);
-    gst_bin_add(GST_BIN(p), pipeline);
-    pipeline = p;
-  }
-  GstElement *sink = find_roomcastsink(pipeline);
-  if (!sink) {
-    g_printerr("roomcast live: the pipeline has no roomcastsink; end it with '! roomcastsink'\n");
-    gst_object_unref(pipeline);
-    return 2;
-  }
-  GstElement *sig = nullptr;
-  g_object_get(sink, "signaller", &sig, nullptr);
-  if (sig) {
-    g_object_set(sig, "uri", ws_url.c_str(), nullptr);
-    gst_object_unref(sig);
-  }
+  MediaOptions media{"live", source, o.pipeline, width, height, o.fps, bool(o.audio)};
+  GstElement *sink = nullptr;
+  GstElement *pipeline = build_media_pipeline(media, &sink);
+  if (!pipeline) return 2;
+  point_sink_at(sink, ws_url);
   gst_util_set_object_arg(G_OBJECT(sink), "codec", codec.c_str());
   g_object_set(sink, "room", room.c_str(), "bitrate", guint(o.bitrate), "ice-loopback",
                loopback_ice(o.ice_loopback, ws_url), nullptr);

@@ -96,6 +96,29 @@ GOptionGroup *server_option_group(ServerOptions &opts) {
   return group;
 }
 
+bool use_or_embed_server(const char *cmd, const char *server_arg, const char *host, int port,
+                         ServerOptions &opts, std::unique_ptr<Server> &server,
+                         std::string &ws_url) {
+  if (server_arg) {
+    ws_url = server_arg;
+    return true;
+  }
+  if (port < 0 || port > 65535) {
+    g_printerr("roomcast %s: --port must be 0-65535\n", cmd);
+    return false;
+  }
+  opts.host = host ? host : "127.0.0.1";
+  opts.port = static_cast<unsigned>(port);
+  server = std::make_unique<Server>(opts);
+  g_autoptr(GError) err = nullptr;
+  if (!server->start(&err)) {
+    g_printerr("roomcast %s: %s\n", cmd, err->message);
+    return false;
+  }
+  ws_url = server->ws_url();
+  return true;
+}
+
 void quit_on_signals(GMainLoop *loop) {
   auto quit = [](gpointer data) -> gboolean {
     g_main_loop_quit(static_cast<GMainLoop *>(data));

@@ -18,6 +18,7 @@ const Command kCommands[] = {
     {"serve", roomcast::app::cmd_serve, "run the signalling server and web client"},
     {"live", roomcast::app::cmd_live, "broadcast a screen (or any pipeline) to a room"},
     {"watch", roomcast::app::cmd_watch, "watch a live room with GStreamer"},
+    {"meet", roomcast::app::cmd_meet, "join a meeting: send your screen, see everyone"},
 };
 
 void usage(FILE *out) {

@@ -1,0 +1,420 @@
+// roomcast meet: a mesh meeting member. Sends its screen (or test pattern) to every other member
+// and shows all of them in a labelled grid.
+#include "app.h"
+
+#include <atomic>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <unistd.h>
+
+namespace roomcast::app {
+
+namespace {
+
+// What one remote member sent us. Kept until exit (also after it left) for the JSON report.
+struct MemberStats {
+  std::string id, name;
+  std::atomic<guint64> frames{0};
+  std::atomic<int> width{0}, height{0};
+  std::atomic<gint64> first_frame_us{0};
+  std::atomic<bool> present{true};
+};
+
+struct Branch {
+  GstElement *bin = nullptr;      // in the pipeline
+  GstPad *grid_pad = nullptr;     // compositor request pad (auto, video), ref
+  std::string member;
+  bool video = false;
+};
+
+struct Meet {
+  GMainLoop *loop = nullptr;
+  GstElement *pipeline = nullptr;
+  GstElement *grid = nullptr; // compositor (auto sink only)
+  bool fake = true;
+  bool verbose = false;
+  guint64 want_frames = 0;
+  guint expect = 0;
+  gint64 start_us = 0;
+  int exit_code = 0;
+  std::atomic<bool> done{false};
+  // `lock` guards the maps; never held while calling into GStreamer.
+  std::mutex lock;
+  std::map<std::string, std::unique_ptr<MemberStats>> members; // by id
+  std::map<std::string, Branch> branches;                      // by pad name
+  std::vector<std::string> tiles;                              // member ids on the grid, in order
+};
+
+constexpr int kGridW = 1280, kGridH = 720;
+
+// Main loop: lay the tiles out in a grid that fits them all.
+void reflow(Meet *m) {
+  if (!m->grid) return;
+  std::vector<GstPad *> pads;
+  {
+    std::lock_guard l(m->lock);
+    for (const auto &id : m->tiles)
+      for (auto &[name, b] : m->branches)
+        if (b.member == id && b.grid_pad) pads.push_back(GST_PAD(gst_object_ref(b.grid_pad)));
+  }
+  int n = static_cast<int>(pads.size());
+  int cols = n ? static_cast<int>(std::ceil(std::sqrt(n))) : 1;
+  int rows = n ? (n + cols - 1) / cols : 1;
+  int w = kGridW / cols, h = kGridH / rows;
+  for (int i = 0; i < n; i++) {
+    g_object_set(pads[i], "xpos", (i % cols) * w, "ypos", (i / cols) * h, "width", w, "height", h,
+                 nullptr);
+    gst_object_unref(pads[i]);
+  }
+}
+
+bool all_done(Meet *m) {
+  std::lock_guard l(m->lock);
+  guint ready = 0;
+  for (auto &[id, st] : m->members)
+    if (st->present && st->frames >= m->want_frames) ready++;
+  return ready >= m->expect;
+}
+
+GstPadProbeReturn on_video_buffer(GstPad *pad, GstPadProbeInfo *, gpointer data) {
+  auto *st = static_cast<MemberStats *>(data);
+  gint64 zero = 0;
+  st->first_frame_us.compare_exchange_strong(zero, g_get_monotonic_time());
+  if (st->width == 0) {
+    g_autoptr(GstCaps) caps = gst_pad_get_current_caps(pad);
+    int w = 0, h = 0;
+    if (caps) {
+      gst_structure_get_int(gst_caps_get_structure(caps, 0), "width", &w);
+      gst_structure_get_int(gst_caps_get_structure(caps, 0), "height", &h);
+    }
+    st->width = w;
+    st->height = h;
+  }
+  st->frames++;
+  return GST_PAD_PROBE_OK;
+}
+
+gboolean check_done(gpointer data) {
+  auto *m = static_cast<Meet *>(data);
+  if (m->want_frames && m->expect && !m->done && all_done(m)) {
+    m->done = true;
+    g_main_loop_quit(m->loop);
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+// Streaming thread: a remote member's stream appeared on the sink.
+void on_remote_pad(GstElement *, GstPad *pad, gpointer data) {
+  auto *m = static_cast<Meet *>(data);
+  if (GST_PAD_DIRECTION(pad) != GST_PAD_SRC) return;
+  const char *id = static_cast<const char *>(g_object_get_data(G_OBJECT(pad), "roomcast-peer-id"));
+  const char *name =
+      static_cast<const char *>(g_object_get_data(G_OBJECT(pad), "roomcast-peer-name"));
+  if (!id) return;
+  g_autoptr(GstCaps) caps = gst_pad_get_current_caps(pad);
+  if (!caps) caps = gst_pad_query_caps(pad, nullptr);
+  bool video = g_str_has_prefix(gst_structure_get_name(gst_caps_get_structure(caps, 0)), "video/");
+  std::string label = (name && *name) ? name : id;
+  std::string desc;
+  if (m->fake)
+    desc = "queue ! fakesink sync=false async=false";
+  else if (video) {
+    g_autofree char *escaped = g_strescape(label.c_str(), nullptr);
+    desc = std::string("queue ! videoconvert ! textoverlay valignment=bottom halignment=left "
+                       "font-desc=\"Sans 20\" shaded-background=true text=\"") +
+           escaped + "\" ! queue";
+  } else
+    desc = "queue ! audioconvert ! audioresample ! autoaudiosink";
+  g_autoptr(GError) err = nullptr;
+  GstElement *bin = gst_parse_bin_from_description(desc.c_str(), TRUE, &err);
+  if (!bin) {
+    g_printerr("roomcast meet: %s\n", err ? err->message : "cannot make a branch");
+    return;
+  }
+  MemberStats *st;
+  {
+    std::lock_guard l(m->lock);
+    auto &slot = m->members[id];
+    if (!slot) {
+      slot = std::make_unique<MemberStats>();
+      slot->id = id;
+      slot->name = name ? name : "";
+    }
+    slot->present = true;
+    st = slot.get();
+  }
+  gst_bin_add(GST_BIN(m->pipeline), bin);
+  Branch b;
+  b.bin = bin;
+  b.member = id;
+  b.video = video;
+  if (!m->fake && video && m->grid) {
+    b.grid_pad = gst_element_request_pad_simple(m->grid, "sink_%u");
+    GstPad *out = gst_element_get_static_pad(bin, "src");
+    gst_pad_link(out, b.grid_pad);
+    gst_object_unref(out);
+  }
+  gst_element_sync_state_with_parent(bin);
+  GstPad *in = gst_element_get_static_pad(bin, "sink");
+  gst_pad_link(pad, in);
+  gst_object_unref(in);
+  if (video) gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, on_video_buffer, st, nullptr);
+  {
+    std::lock_guard l(m->lock);
+    m->branches[GST_PAD_NAME(pad)] = b;
+    if (video) m->tiles.push_back(id);
+  }
+  if (video) {
+    printf("roomcast meet: seeing %s (%s)\n", id, label.c_str());
+    fflush(stdout);
+  }
+  g_idle_add(
+      [](gpointer d) -> gboolean {
+        reflow(static_cast<Meet *>(d));
+        return G_SOURCE_REMOVE;
+      },
+      m);
+}
+
+// A member left (its pads go): drop its branch and tile on the main loop.
+void on_remote_pad_removed(GstElement *, GstPad *pad, gpointer data) {
+  auto *m = static_cast<Meet *>(data);
+  Branch b;
+  {
+    std::lock_guard l(m->lock);
+    auto it = m->branches.find(GST_PAD_NAME(pad));
+    if (it == m->branches.end()) return;
+    b = it->second;
+    m->branches.erase(it);
+    if (b.video) {
+      std::erase(m->tiles, b.member);
+      if (auto st = m->members.find(b.member); st != m->members.end()) st->second->present = false;
+    }
+  }
+  struct Drop {
+    Meet *m;
+    Branch b;
+  };
+  g_main_context_invoke_full(
+      nullptr, G_PRIORITY_DEFAULT,
+      [](gpointer d) -> gboolean {
+        auto *drop = static_cast<Drop *>(d);
+        Meet *m = drop->m;
+        gst_element_set_state(drop->b.bin, GST_STATE_NULL);
+        if (drop->b.grid_pad) {
+          gst_element_release_request_pad(m->grid, drop->b.grid_pad);
+          gst_object_unref(drop->b.grid_pad);
+        }
+        gst_bin_remove(GST_BIN(m->pipeline), drop->b.bin);
+        if (drop->b.video) {
+          printf("roomcast meet: %s left\n", drop->b.member.c_str());
+          fflush(stdout);
+        }
+        reflow(m);
+        return G_SOURCE_REMOVE;
+      },
+      new Drop{m, b}, [](gpointer d) { delete static_cast<Drop *>(d); });
+}
+
+gboolean on_bus(GstBus *, GstMessage *msg, gpointer data) {
+  auto *m = static_cast<Meet *>(data);
+  switch (GST_MESSAGE_TYPE(msg)) {
+  case GST_MESSAGE_ERROR: {
+    std::string text = describe_error(msg, m->verbose);
+    if (text.find("X display") != std::string::npos)
+      g_printerr("roomcast meet: cannot capture the screen (DISPLAY=%s): %s\n"
+                 "  try --source test, or run under a desktop or Xvfb\n",
+                 g_getenv("DISPLAY") ? g_getenv("DISPLAY") : "unset", text.c_str());
+    else
+      g_printerr("roomcast meet: %s\n", text.c_str());
+    m->exit_code = 1;
+    g_main_loop_quit(m->loop);
+    break;
+  }
+  case GST_MESSAGE_WARNING:
+    g_printerr("roomcast meet: warning: %s\n", describe_error(msg, m->verbose).c_str());
+    break;
+  default:
+    break;
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+} // namespace
+
+int cmd_meet(int argc, char **argv) {
+  g_autofree char *room = nullptr, *server_arg = nullptr, *host = nullptr, *source_arg = nullptr,
+                  *pipeline_arg = nullptr, *sink_arg = nullptr, *codec_arg = nullptr,
+                  *size = nullptr, *name = nullptr, *ice = nullptr;
+  int port = 8443, fps = 30, bitrate = 1500, frames = 0, expect = 0, timeout = 0;
+  gboolean audio = FALSE, verbose = FALSE;
+  GOptionEntry entries[] = {
+      {"room", 'r', 0, G_OPTION_ARG_STRING, &room, "Meeting room (meeting)", "NAME"},
+      {"server", 's', 0, G_OPTION_ARG_STRING, &server_arg,
+       "Signalling server (ws://HOST:PORT/ws); without it the server is embedded", "URL"},
+      {"host", 0, 0, G_OPTION_ARG_STRING, &host, "Embedded server address (127.0.0.1)", "ADDR"},
+      {"port", 'p', 0, G_OPTION_ARG_INT, &port, "Embedded server port; 0 picks one (8443)", "PORT"},
+      {"source", 0, 0, G_OPTION_ARG_STRING, &source_arg,
+       "screen or test (screen when DISPLAY is set, else test)", "SOURCE"},
+      {"pipeline", 0, 0, G_OPTION_ARG_STRING, &pipeline_arg,
+       "A launch description or pipelines/ file ending in a roomcastsink", "DESC"},
+      {"sink", 0, 0, G_OPTION_ARG_STRING, &sink_arg, "auto (a window with the grid) or fake", "SINK"},
+      {"expect", 'k', 0, G_OPTION_ARG_INT, &expect, "With --frames: wait for K other members", "K"},
+      {"frames", 'n', 0, G_OPTION_ARG_INT, &frames,
+       "Exit 0 once N frames came from each of K members", "N"},
+      {"timeout", 't', 0, G_OPTION_ARG_INT, &timeout, "Give up (exit 3) after S seconds", "S"},
+      {"codec", 'c', 0, G_OPTION_ARG_STRING, &codec_arg, "vp8, vp9 or h264 (vp8)", "CODEC"},
+      {"bitrate", 'b', 0, G_OPTION_ARG_INT, &bitrate, "Video bitrate in kbit/s (1500)", "KBPS"},
+      {"size", 0, 0, G_OPTION_ARG_STRING, &size, "Video size (test: 1280x720)", "WxH"},
+      {"fps", 0, 0, G_OPTION_ARG_INT, &fps, "Frames per second (30)", "N"},
+      {"audio", 'a', 0, G_OPTION_ARG_NONE, &audio, "Send Opus audio too", nullptr},
+      {"name", 0, 0, G_OPTION_ARG_STRING, &name, "Name shown to the others", "NAME"},
+      {"ice-loopback", 0, 0, G_OPTION_ARG_STRING, &ice,
+       "Add 127.0.0.1 to ICE: on, off or auto (when the server is on loopback)", "MODE"},
+      {"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "More detail", nullptr},
+      {nullptr}};
+  ServerOptions sopts;
+  g_autoptr(GOptionContext) ctx = g_option_context_new("- meet: everyone sees everyone");
+  g_option_context_add_main_entries(ctx, entries, nullptr);
+  g_option_context_add_group(ctx, server_option_group(sopts));
+  g_option_context_add_group(ctx, gst_init_get_option_group());
+  if (!parse_options(ctx, argc, argv)) return 2;
+  if (verbose) enable_verbose();
+  std::string sink_mode = sink_arg ? sink_arg : "auto";
+  if (sink_mode != "auto" && sink_mode != "fake") {
+    g_printerr("roomcast meet: --sink must be auto or fake\n");
+    return 2;
+  }
+  if (frames < 0 || expect < 0 || timeout < 0 || (frames > 0) != (expect > 0)) {
+    g_printerr("roomcast meet: --expect and --frames go together and must be positive\n");
+    return 2;
+  }
+  const std::string codec = codec_arg ? codec_arg : "vp8";
+  std::string source;
+  int width = 0, height = 0;
+  if (!check_media_options("meet", codec, fps, bitrate, size, source_arg, source, width, height))
+    return 2;
+  if (!init_gstreamer(argc, argv)) return 1;
+
+  g_autoptr(GMainLoop) loop = g_main_loop_new(nullptr, FALSE);
+  std::unique_ptr<Server> server;
+  std::string ws_url;
+  if (!use_or_embed_server("meet", server_arg, host, port, sopts, server, ws_url)) return 1;
+
+  MediaOptions media{"meet", source, pipeline_arg, width, height, fps, bool(audio)};
+  GstElement *sink = nullptr;
+  GstElement *pipeline = build_media_pipeline(media, &sink);
+  if (!pipeline) return 2;
+  point_sink_at(sink, ws_url);
+  std::string room_name = room ? room : "meeting";
+  g_autofree char *default_name = g_strdup_printf("%s-%d", g_get_host_name(), getpid());
+  gst_util_set_object_arg(G_OBJECT(sink), "role", "member");
+  gst_util_set_object_arg(G_OBJECT(sink), "codec", codec.c_str());
+  g_object_set(sink, "room", room_name.c_str(), "display-name", name ? name : default_name,
+               "bitrate", guint(bitrate), "ice-loopback", loopback_ice(ice, ws_url), nullptr);
+
+  Meet m;
+  m.loop = loop;
+  m.pipeline = pipeline;
+  m.fake = sink_mode == "fake";
+  m.verbose = verbose;
+  m.want_frames = static_cast<guint64>(frames);
+  m.expect = static_cast<guint>(expect);
+  if (!m.fake) {
+    g_autoptr(GError) err = nullptr;
+    std::string grid = "videotestsrc is-live=true pattern=black ! video/x-raw,width=" +
+                       std::to_string(kGridW) + ",height=" + std::to_string(kGridH) +
+                       ",framerate=30/1 ! compositor name=grid background=black ! videoconvert ! "
+                       "autovideosink sync=false";
+    GstElement *bin = gst_parse_bin_from_description(grid.c_str(), FALSE, &err);
+    if (!bin) {
+      g_printerr("roomcast meet: %s\n", err ? err->message : "cannot make the grid");
+      return 1;
+    }
+    gst_bin_add(GST_BIN(pipeline), bin);
+    m.grid = gst_bin_get_by_name(GST_BIN(bin), "grid");
+  }
+  g_signal_connect(sink, "pad-added", G_CALLBACK(on_remote_pad), &m);
+  g_signal_connect(sink, "pad-removed", G_CALLBACK(on_remote_pad_removed), &m);
+  GstBus *bus = gst_pipeline_get_bus(GST_PIPELINE(pipeline));
+  gst_bus_add_watch(bus, on_bus, &m);
+  gst_object_unref(bus);
+
+  quit_on_signals(loop);
+  bool timed_out = false;
+  struct Timeout {
+    GMainLoop *loop;
+    bool *flag;
+  } tdata{loop, &timed_out};
+  guint timer = timeout > 0 ? g_timeout_add_seconds(
+                                  timeout,
+                                  [](gpointer d) -> gboolean {
+                                    auto *t = static_cast<Timeout *>(d);
+                                    *t->flag = true;
+                                    g_main_loop_quit(t->loop);
+                                    return G_SOURCE_REMOVE;
+                                  },
+                                  &tdata)
+                            : 0;
+  guint checker = g_timeout_add(50, check_done, &m);
+  m.start_us = g_get_monotonic_time();
+  if (gst_element_set_state(pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
+    while (g_main_context_iteration(nullptr, FALSE)) {
+    }
+    if (!m.exit_code) g_printerr("roomcast meet: the pipeline could not start\n");
+    m.exit_code = 1;
+  } else {
+    printf("roomcast meet: in room '%s' as %s; others join with: roomcast meet --server %s "
+           "--room %s\n",
+           room_name.c_str(), name ? name : default_name, ws_url.c_str(), room_name.c_str());
+    if (server)
+      printf("roomcast meet: browsers open %sroom/%s?role=member\n", server->http_url().c_str(),
+             room_name.c_str());
+    fflush(stdout);
+    g_main_loop_run(loop);
+  }
+  g_source_remove(checker);
+  if (timer && !timed_out) g_source_remove(timer);
+  // The report describes the meeting as it was when we stopped: take it before the teardown
+  // (which removes every remote pad).
+  std::vector<std::string> report;
+  guint ready = 0;
+  {
+    std::lock_guard l(m.lock);
+    for (auto &[id, st] : m.members) {
+      gint64 first = st->first_frame_us;
+      g_autofree char *esc = g_strescape(st->name.c_str(), nullptr);
+      g_autofree char *line = g_strdup_printf(
+          "{\"id\":\"%s\",\"name\":\"%s\",\"frames\":%" G_GUINT64_FORMAT
+          ",\"width\":%d,\"height\":%d,\"first_frame_ms\":%.1f,\"present\":%s}",
+          id.c_str(), esc, st->frames.load(), st->width.load(), st->height.load(),
+          first ? (first - m.start_us) / 1000.0 : -1.0, st->present ? "true" : "false");
+      report.push_back(line);
+      if (st->present && st->frames >= m.want_frames) ready++;
+    }
+  }
+  gst_element_set_state(pipeline, GST_STATE_NULL);
+  gst_bus_remove_watch(GST_ELEMENT_BUS(pipeline));
+  if (m.grid) gst_object_unref(m.grid);
+  gst_object_unref(sink);
+  gst_object_unref(pipeline);
+  if (server) server->stop();
+  for (const auto &line : report) printf("%s\n", line.c_str());
+  fflush(stdout);
+  if (m.exit_code) return m.exit_code;
+  if (m.want_frames && ready < m.expect) {
+    g_printerr("roomcast meet: timed out after %d s: %u of %u members sent %" G_GUINT64_FORMAT
+               " frames\n",
+               timeout, ready, m.expect, m.want_frames);
+    return 3;
+  }
+  return 0;
+}
+
+} // namespace roomcast::app

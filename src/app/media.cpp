@@ -1,0 +1,162 @@
+// The media side shared by `live` and `meet`: option checks and the source pipeline.
+#include "app.h"
+
+#include "roomcast-config.h"
+
+#include <cstdio>
+#include <string>
+
+namespace roomcast::app {
+
+namespace {
+
+// Replaces ${NAME} with the environment variable's value (empty when unset).
+std::string expand_env(const std::string &in) {
+  std::string out;
+  size_t i = 0;
+  while (i < in.size()) {
+    size_t start = in.find("${", i);
+    size_t end = start == std::string::npos ? start : in.find('}', start);
+    if (end == std::string::npos) {
+      out += in.substr(i);
+      break;
+    }
+    out += in.substr(i, start - i);
+    std::string name = in.substr(start + 2, end - start - 2);
+    const char *v = g_getenv(name.c_str());
+    if (!v) g_printerr("roomcast live: warning: ${%s} is not set\n", name.c_str());
+    out += v ? v : "";
+    i = end + 1;
+  }
+  return out;
+}
+
+// A launch description from --pipeline: a file (given, or in pipelines/) or the text itself.
+std::string pipeline_text(const char *arg) {
+  std::string candidates[] = {arg, std::string(ROOMCAST_PIPELINES_DIR) + "/" + arg,
+                              std::string(ROOMCAST_PIPELINES_DIR) + "/" + arg + ".pipeline",
+                              std::string(ROOMCAST_PIPELINES_INSTALL_DIR) + "/" + arg +
+                                  ".pipeline"};
+  for (const auto &path : candidates) {
+    if (!g_file_test(path.c_str(), G_FILE_TEST_IS_REGULAR)) continue;
+    g_autofree char *contents = nullptr;
+    if (!g_file_get_contents(path.c_str(), &contents, nullptr, nullptr)) continue;
+    // Drop comment lines; join the rest; ${NAME} takes the environment variable's value.
+    std::string out;
+    g_auto(GStrv) lines = g_strsplit(contents, "\n", -1);
+    for (char **l = lines; *l; l++) {
+      g_strstrip(*l);
+      if (**l == '#' || **l == '\0') continue;
+      out += *l;
+      out += ' ';
+    }
+    return expand_env(out);
+  }
+  return expand_env(arg);
+}
+
+GstElement *find_roomcastsink(GstElement *pipeline) {
+  if (!GST_IS_BIN(pipeline)) return nullptr;
+  g_autoptr(GstIterator) it = gst_bin_iterate_recurse(GST_BIN(pipeline));
+  GValue v = G_VALUE_INIT;
+  GstElement *found = nullptr;
+  while (!found && gst_iterator_next(it, &v) == GST_ITERATOR_OK) {
+    auto *e = GST_ELEMENT(g_value_get_object(&v));
+    GstElementFactory *f = gst_element_get_factory(e);
+    if (f && g_str_equal(GST_OBJECT_NAME(f), "roomcastsink"))
+      found = GST_ELEMENT(gst_object_ref(e));
+    g_value_reset(&v);
+  }
+  g_value_unset(&v);
+  return found;
+}
+
+} // namespace
+
+bool check_media_options(const char *cmd, const std::string &codec, int fps, int bitrate,
+                         const char *size, const char *source_arg, std::string &source,
+                         int &width, int &height) {
+  if (codec != "vp8" && codec != "vp9" && codec != "h264") {
+    g_printerr("roomcast %s: --codec must be vp8, vp9 or h264\n", cmd);
+    return false;
+  }
+  if (fps < 1 || fps > 240 || bitrate < 50 || bitrate > 100000) {
+    g_printerr("roomcast %s: --fps must be 1-240 and --bitrate 50-100000\n", cmd);
+    return false;
+  }
+  width = height = 0;
+  if (size && (sscanf(size, "%dx%d", &width, &height) != 2 || width < 16 || height < 16 ||
+               width > 7680 || height > 4320)) {
+    g_printerr("roomcast %s: --size must look like 1280x720\n", cmd);
+    return false;
+  }
+  source = source_arg ? source_arg : (g_getenv("DISPLAY") ? "screen" : "test");
+  if (source != "screen" && source != "test") {
+    g_printerr("roomcast %s: --source must be screen or test\n", cmd);
+    return false;
+  }
+  return true;
+}
+
+GstElement *build_media_pipeline(const MediaOptions &m, GstElement **sink_out) {
+  // A description ending in a roomcastsink, or one we build.
+  std::string desc;
+  int width = m.width, height = m.height;
+  if (m.pipeline) {
+    desc = pipeline_text(m.pipeline);
+  } else if (m.source == "test") {
+    if (!width) width = 1280, height = 720;
+    desc = "videotestsrc is-live=true pattern=smpte horizontal-speed=4 ! video/x-raw,width=" +
+           std::to_string(width) + ",height=" + std::to_string(height) +
+           ",framerate=" + std::to_string(m.fps) +
+           "/1 ! timeoverlay font-desc=\"Sans 24\" ! roomcastsink name=roomcast";
+    if (m.audio)
+      desc += " audiotestsrc is-live=true wave=sine freq=440 volume=0.2 ! roomcast.audio_0";
+  } else {
+    desc = "ximagesrc use-damage=false show-pointer=true ! video/x-raw,framerate=" +
+           std::to_string(m.fps) + "/1 ! videoconvert";
+    if (width)
+      desc += " ! videoscale ! video/x-raw,width=" + std::to_string(width) +
+              ",height=" + std::to_string(height);
+    desc += " ! roomcastsink name=roomcast";
+    if (m.audio) {
+      g_autoptr(GstElementFactory) pulse = gst_element_factory_find("pulsesrc");
+      desc += pulse ? " pulsesrc ! roomcast.audio_0"
+                    : " audiotestsrc is-live=true wave=sine freq=440 volume=0.2 ! roomcast.audio_0";
+      if (!pulse) g_printerr("roomcast %s: pulsesrc is not installed; sending a test tone\n", m.cmd);
+    }
+  }
+  g_autoptr(GError) perr = nullptr;
+  GstElement *pipeline =
+      gst_parse_launch_full(desc.c_str(), nullptr, GST_PARSE_FLAG_FATAL_ERRORS, &perr);
+  if (!pipeline) {
+    g_printerr("roomcast %s: bad pipeline: %s\n  %s\n", m.cmd, perr ? perr->message : "?",
+               desc.c_str());
+    return nullptr;
+  }
+  if (!GST_IS_PIPELINE(pipeline)) {
+    GstElement *p = gst_pipeline_new(nullptr);
+    gst_bin_add(GST_BIN(p), pipeline);
+    pipeline = p;
+  }
+  GstElement *sink = find_roomcastsink(pipeline);
+  if (!sink) {
+    g_printerr("roomcast %s: the pipeline has no roomcastsink; end it with '! roomcastsink'\n",
+               m.cmd);
+    gst_object_unref(pipeline);
+    return nullptr;
+  }
+  *sink_out = sink;
+  return pipeline;
+}
+
+void point_sink_at(GstElement *sink, const std::string &ws_url) {
+  GstElement *sig = nullptr;
+  g_object_get(sink, "signaller", &sig, nullptr);
+  if (sig) {
+    g_object_set(sig, "uri", ws_url.c_str(), nullptr);
+    gst_object_unref(sig);
+  }
+}
+
+} // namespace roomcast::app

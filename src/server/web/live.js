@@ -1,0 +1,174 @@
+// Live rooms: the viewer (answers the host's offer, plays it) and the host (shares its screen
+// and offers it to every viewer).
+
+import { Session } from './session.js';
+import { captureScreen, stopStream } from './media.js';
+
+export class Viewer extends Session {
+  // video: the <video> element to play in
+  constructor(opts) {
+    super({ ...opts, role: 'viewer' });
+    this.video = opts.video;
+    this.onAudio = opts.onAudio || (() => {});
+    this.hostId = null;
+    this.video.addEventListener('playing', () => this.checkLive());
+    this.video.addEventListener('resize', () => this.checkLive());
+  }
+
+  start() {
+    this.connect();
+  }
+
+  current() {
+    return this.hostId ? this.peers.get(this.hostId) : null;
+  }
+
+  // Live once the connection is up and a frame is showing.
+  checkLive() {
+    const p = this.current();
+    if (!p || p.closed) return;
+    if (p.pc.connectionState === 'connected' && this.video.videoWidth > 0 && this.state !== 'reconnecting')
+      this.setState('live', this.hostName ? `from ${this.hostName}` : '');
+  }
+
+  onWelcome(w) {
+    const host = w.peers.find((p) => p.role === 'host');
+    this.hostId = host ? host.id : null;
+    this.hostName = host ? host.name : '';
+    this.detach();
+    // The host offers; until then we wait.
+    this.setState(host ? 'connecting' : 'waiting', host ? 'waiting for the host\'s offer' : '');
+  }
+
+  onPeerJoined(info) {
+    if (info.role !== 'host') return;
+    this.hostId = info.id;
+    this.hostName = info.name || '';
+    this.setState('connecting', 'the host is here');
+  }
+
+  onPeerLeft(id) {
+    if (id !== this.hostId) return;
+    this.hostId = null;
+    this.detach();
+    this.setState('host-left', 'waiting for the host to come back');
+  }
+
+  onOffer(m) {
+    // In a live room only the host can signal a viewer.
+    this.hostId = m.from;
+    this.closeAllPeers();
+    const p = this.newPeer({ id: m.from, role: 'host', name: this.hostName || '' });
+    this.detach();
+    if (this.state !== 'reconnecting') this.setState('connecting', 'answering the host\'s offer');
+    p.acceptOffer(m.sdp);
+  }
+
+  onTrack(ev, peer) {
+    if (peer.id !== this.hostId) return;
+    if (ev.track.kind === 'audio') this.onAudio(true);
+    if (this.video.srcObject !== peer.stream) {
+      this.video.srcObject = peer.stream;
+      this.video.play().catch(() => { /* muted autoplay; a click on the page plays too */ });
+    }
+  }
+
+  onPeerState(peer) {
+    if (peer.id !== this.hostId || peer.closed) return;
+    const s = peer.pc.connectionState;
+    if (s === 'connected') this.checkLive();
+    else if (s === 'failed') {
+      // Join again: the host sees us leave and come back, and offers anew.
+      this.message('The media connection to the host failed; joining again.', 'error');
+      this.detach();
+      this.sig.reconnectNow('media connection failed');
+    } else if (s === 'disconnected' && this.state === 'live') this.setState('connecting', 'connection interrupted');
+  }
+
+  detach() {
+    if (this.video.srcObject) this.video.srcObject = null;
+    this.onAudio(false);
+  }
+}
+
+export class Host extends Session {
+  // preview: a <video> that shows what is shared
+  constructor(opts) {
+    super({ ...opts, role: 'host' });
+    this.preview = opts.preview;
+    this.stream = null;
+    this.onViewers = opts.onViewers || (() => {});
+  }
+
+  // Called from a click: browsers want a user gesture before screen capture.
+  async start({ audio = true } = {}) {
+    this.setState('connecting', 'choose what to share');
+    this.message('');
+    try {
+      this.stream = await captureScreen({ audio });
+    } catch (e) {
+      this.setState('error');
+      this.message(e.message, 'error');
+      this.captureError = e.code;
+      return false;
+    }
+    for (const t of this.stream.getTracks()) {
+      // The browser's own "Stop sharing" ends the track.
+      t.addEventListener('ended', () => this.finish('You stopped sharing (from the browser). The viewers have been told.'));
+    }
+    this.preview.srcObject = this.stream;
+    this.preview.play().catch(() => {});
+    this.connect();
+    return true;
+  }
+
+  // Leaves cleanly: the server tells every viewer that the host left.
+  finish(text) {
+    if (this.state === 'ended') return;
+    this.stop();
+    stopStream(this.stream);
+    this.stream = null;
+    this.preview.srcObject = null;
+    this.setState('ended');
+    this.message(text || 'You stopped sharing.');
+    this.onViewers(0);
+  }
+
+  onWelcome(w) {
+    this.setState('live', 'sharing');
+    for (const p of w.peers) if (p.role === 'viewer') this.offerTo(p);
+    this.onViewers(this.peers.size);
+  }
+
+  onPeerJoined(info) {
+    if (info.role === 'viewer') this.offerTo(info);
+    this.onViewers(this.peers.size);
+  }
+
+  onPeerLeft() {
+    this.onViewers(this.peers.size);
+  }
+
+  offerTo(info) {
+    if (!this.stream) return;
+    const p = this.newPeer(info);
+    p.addTracks(this.stream);
+    p.offer();
+  }
+
+  onOffer(m) {
+    console.warn('roomcast: the host got an offer from', m.from, '- ignored');
+  }
+
+  onDisconnected() {
+    this.onViewers(0);
+  }
+
+  onFatal(m) {
+    this.stop();
+    stopStream(this.stream);
+    this.stream = null;
+    this.preview.srcObject = null;
+    this.setState('error');
+  }
+}

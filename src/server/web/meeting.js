@@ -1,0 +1,157 @@
+// Meetings (mesh): every member shares its screen (and optionally a microphone) with every other
+// member. The newcomer offers to each member listed in its welcome; members already there only
+// answer, so two offers never cross. Each pair shares one two-way connection.
+
+import { Session } from './session.js';
+import { captureScreen, captureMicrophone, stopStream } from './media.js';
+
+export class Member extends Session {
+  // grid: the element the tiles go in; makeTile(info, {local}) returns {el, video, setLabel, setStats}
+  constructor(opts) {
+    super({ ...opts, role: 'member' });
+    this.grid = opts.grid;
+    this.makeTile = opts.makeTile;
+    this.tiles = new Map(); // id -> tile
+    this.members = new Map(); // id -> {id, role, name}
+    this.stream = null;
+    this.localTile = null;
+  }
+
+  // Called from a click: browsers want a user gesture before screen capture.
+  async start({ microphone = false } = {}) {
+    this.setState('connecting', 'choose what to share');
+    this.message('');
+    let screen;
+    try {
+      screen = await captureScreen({ audio: false });
+    } catch (e) {
+      this.setState('error');
+      this.message(e.message, 'error');
+      this.captureError = e.code;
+      return false;
+    }
+    this.stream = new MediaStream(screen.getVideoTracks());
+    if (microphone) {
+      try {
+        const mic = await captureMicrophone();
+        for (const t of mic.getAudioTracks()) this.stream.addTrack(t);
+      } catch (e) {
+        this.message(`${e.message} Joining without the microphone.`, 'error');
+      }
+    }
+    for (const t of screen.getVideoTracks()) {
+      // The browser's own "Stop sharing" ends the track: leave the meeting.
+      t.addEventListener('ended', () => this.finish('You stopped sharing (from the browser) and left the meeting.'));
+    }
+    this.localTile = this.makeTile({ id: 'local', name: this.name ? `${this.name} (you)` : 'you' }, { local: true });
+    this.localTile.video.srcObject = this.stream;
+    this.localTile.video.play().catch(() => {});
+    this.connect();
+    return true;
+  }
+
+  finish(text) {
+    if (this.state === 'left') return;
+    this.teardown();
+    this.setState('left');
+    this.message(text || 'You left the meeting.');
+  }
+
+  teardown() {
+    this.stop();
+    stopStream(this.stream);
+    this.stream = null;
+    for (const id of [...this.tiles.keys()]) this.removeTile(id);
+    if (this.localTile) {
+      this.localTile.el.remove();
+      this.localTile = null;
+    }
+  }
+
+  tileFor(info) {
+    let t = this.tiles.get(info.id);
+    if (!t) {
+      t = this.makeTile(info, { local: false });
+      this.tiles.set(info.id, t);
+    } else {
+      t.setLabel(info.name || info.id);
+    }
+    return t;
+  }
+
+  removeTile(id) {
+    const t = this.tiles.get(id);
+    if (!t) return;
+    this.tiles.delete(id);
+    t.video.srcObject = null;
+    t.el.remove();
+  }
+
+  onWelcome(w) {
+    for (const id of [...this.tiles.keys()]) this.removeTile(id);
+    this.members.clear();
+    this.setState('live');
+    // We are the newcomer: we offer to everyone already here.
+    for (const info of w.peers) {
+      if (info.role !== 'member') continue;
+      this.members.set(info.id, info);
+      this.tileFor(info);
+      const p = this.newPeer(info);
+      p.addTracks(this.stream);
+      p.offer();
+    }
+    this.showCount();
+  }
+
+  showCount() {
+    if (this.state !== 'live') return;
+    const n = this.members.size;
+    this.setState('live', n ? `with ${n} other${n === 1 ? '' : 's'}` : 'alone in the meeting');
+  }
+
+  onPeerJoined(info) {
+    if (info.role !== 'member') return;
+    // They will offer to us.
+    this.members.set(info.id, info);
+    this.tileFor(info);
+    this.showCount();
+  }
+
+  onPeerLeft(id) {
+    this.members.delete(id);
+    this.removeTile(id);
+    this.showCount();
+  }
+
+  onOffer(m) {
+    const info = this.members.get(m.from) || { id: m.from, role: 'member', name: '' };
+    this.members.set(info.id, info);
+    this.tileFor(info);
+    const p = this.newPeer(info);
+    if (this.stream) p.addTracks(this.stream);
+    p.acceptOffer(m.sdp);
+  }
+
+  onTrack(ev, peer) {
+    const t = this.tiles.get(peer.id);
+    if (!t) return;
+    if (t.video.srcObject !== peer.stream) {
+      t.video.srcObject = peer.stream;
+      t.video.play().catch(() => {
+        // Autoplay with sound refused: play muted, a click on the tile unmutes.
+        t.video.muted = true;
+        t.video.play().catch(() => {});
+      });
+    }
+  }
+
+  onPeerState(peer) {
+    const t = this.tiles.get(peer.id);
+    if (t) t.setConnection(peer.state);
+  }
+
+  onFatal() {
+    this.teardown();
+    this.setState('error');
+  }
+}

@@ -1,0 +1,184 @@
+// One RTCPeerConnection with one remote peer, wired to the signalling connection: it sends its
+// candidates as they come, keeps remote candidates until the remote description is set, and
+// runs every signalling step in order.
+
+export const RTC_CONFIG = {
+  // No STUN/TURN by default: host candidates reach peers on the same network. A page can pass
+  // ?stun=stun:host:port to add one.
+  iceServers: [],
+  bundlePolicy: 'max-bundle',
+};
+
+export function rtcConfig(params = new URLSearchParams(window.location.search)) {
+  const servers = params.getAll('stun').filter(Boolean).map((u) => ({ urls: u }));
+  return { ...RTC_CONFIG, iceServers: servers };
+}
+
+export class Peer {
+  // info: {id, role, name}; sig: Signaling; onTrack(event, peer); onState(peer)
+  constructor({ info, sig, config, onTrack, onState }) {
+    this.id = info.id;
+    this.role = info.role;
+    this.name = info.name || '';
+    this.sig = sig;
+    this.pc = new RTCPeerConnection(config);
+    this.stream = new MediaStream();
+    this.closed = false;
+    this.remoteSet = false;
+    this.pendingIce = [];
+    this.chain = Promise.resolve(); // signalling steps run one after another
+    this.onState = onState || (() => {});
+    this.lastStats = null; // for the bitrate
+
+    this.pc.onicecandidate = (ev) => {
+      if (this.closed) return;
+      this.sig.sendCandidate(this.id, ev.candidate);
+    };
+    this.pc.ontrack = (ev) => {
+      if (!this.stream.getTracks().includes(ev.track)) this.stream.addTrack(ev.track);
+      ev.track.onended = () => this.stream.removeTrack(ev.track);
+      if (onTrack) onTrack(ev, this);
+      this.onState(this);
+    };
+    this.pc.onconnectionstatechange = () => this.onState(this);
+    this.pc.oniceconnectionstatechange = () => this.onState(this);
+  }
+
+  get state() {
+    return this.closed ? 'closed' : this.pc.connectionState;
+  }
+
+  step(fn) {
+    this.chain = this.chain.then(() => (this.closed ? undefined : fn())).catch((e) => {
+      console.error('roomcast: peer', this.id, e);
+      this.error = String(e && e.message ? e.message : e);
+      this.onState(this);
+    });
+    return this.chain;
+  }
+
+  addTracks(stream) {
+    for (const t of stream.getTracks()) this.pc.addTrack(t, stream);
+  }
+
+  // We offer (the host to each viewer; a newcomer to each member).
+  offer() {
+    return this.step(async () => {
+      const offer = await this.pc.createOffer();
+      await this.pc.setLocalDescription(offer);
+      this.sig.sendDescription(this.id, this.pc.localDescription);
+    });
+  }
+
+  // They offered; we answer.
+  acceptOffer(sdp) {
+    return this.step(async () => {
+      await this.pc.setRemoteDescription({ type: 'offer', sdp });
+      await this.flushIce();
+      const answer = await this.pc.createAnswer();
+      await this.pc.setLocalDescription(answer);
+      this.sig.sendDescription(this.id, this.pc.localDescription);
+    });
+  }
+
+  acceptAnswer(sdp) {
+    return this.step(async () => {
+      if (this.pc.signalingState !== 'have-local-offer') {
+        console.warn('roomcast: answer from', this.id, 'in state', this.pc.signalingState, '- ignored');
+        return;
+      }
+      await this.pc.setRemoteDescription({ type: 'answer', sdp });
+      await this.flushIce();
+    });
+  }
+
+  // A candidate from the other side. GStreamer peers send no sdpMid, so the media line index is
+  // what counts. An empty candidate is the end of candidates.
+  addIce(m) {
+    const init = {
+      candidate: typeof m.candidate === 'string' ? m.candidate : '',
+      sdpMLineIndex: Number.isInteger(m.sdpMLineIndex) ? m.sdpMLineIndex : 0,
+      sdpMid: typeof m.sdpMid === 'string' ? m.sdpMid : null,
+    };
+    if (!this.remoteSet) {
+      this.pendingIce.push(init);
+      return;
+    }
+    this.pc.addIceCandidate(init).catch((e) => console.warn('roomcast: candidate from', this.id, e.message));
+  }
+
+  async flushIce() {
+    this.remoteSet = true;
+    const pending = this.pendingIce.splice(0);
+    for (const c of pending) {
+      try {
+        await this.pc.addIceCandidate(c);
+      } catch (e) {
+        console.warn('roomcast: candidate from', this.id, e.message);
+      }
+    }
+  }
+
+  close() {
+    if (this.closed) return;
+    this.closed = true;
+    this.pc.onicecandidate = this.pc.ontrack = this.pc.onconnectionstatechange = null;
+    this.pc.oniceconnectionstatechange = null;
+    try { this.pc.close(); } catch { /* already closed */ }
+    for (const t of this.stream.getTracks()) this.stream.removeTrack(t);
+    this.onState(this);
+  }
+
+  // A summary of getStats(): inbound video (what we decode) and outbound video (what we send).
+  async stats() {
+    const out = { id: this.id, name: this.name, role: this.role, state: this.state };
+    if (this.closed) return out;
+    const report = await this.pc.getStats();
+    const now = performance.now();
+    let inb = null, outb = null, pair = null;
+    const codecs = new Map();
+    report.forEach((s) => {
+      if (s.type === 'inbound-rtp' && s.kind === 'video') inb = s;
+      else if (s.type === 'outbound-rtp' && s.kind === 'video' && (!outb || (s.frameWidth || 0) > (outb.frameWidth || 0))) outb = s;
+      else if (s.type === 'codec') codecs.set(s.id, s.mimeType);
+      else if (s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded') pair = s;
+    });
+    // Bit rates over at least half a second, whoever asks (the page's stats line, the test hook).
+    const prev = this.lastStats;
+    const dt = prev ? (now - prev.t) / 1000 : 0;
+    if (!prev || dt >= 0.5) {
+      const rate = (bytes, before) => (prev && dt > 0 && bytes != null && before != null
+        ? Math.max(0, Math.round(((bytes - before) * 8) / dt / 1000)) : 0);
+      this.kbpsIn = rate(inb && inb.bytesReceived, prev && prev.inBytes);
+      this.kbpsOut = rate(outb && outb.bytesSent, prev && prev.outBytes);
+      this.lastStats = { t: now, inBytes: inb ? inb.bytesReceived : null, outBytes: outb ? outb.bytesSent : null };
+    }
+    if (inb) {
+      out.inbound = {
+        framesDecoded: inb.framesDecoded || 0,
+        framesReceived: inb.framesReceived || 0,
+        width: inb.frameWidth || 0,
+        height: inb.frameHeight || 0,
+        fps: inb.framesPerSecond || 0,
+        kbps: this.kbpsIn || 0,
+        bytes: inb.bytesReceived || 0,
+        codec: codecs.get(inb.codecId) || '',
+        decoder: inb.decoderImplementation || '',
+      };
+    }
+    if (outb) {
+      out.outbound = {
+        framesEncoded: outb.framesEncoded || 0,
+        framesSent: outb.framesSent || 0,
+        width: outb.frameWidth || 0,
+        height: outb.frameHeight || 0,
+        fps: outb.framesPerSecond || 0,
+        kbps: this.kbpsOut || 0,
+        bytes: outb.bytesSent || 0,
+        codec: codecs.get(outb.codecId) || '',
+      };
+    }
+    if (pair) out.rttMs = pair.currentRoundTripTime != null ? Math.round(pair.currentRoundTripTime * 1000) : null;
+    return out;
+  }
+}

@@ -1,0 +1,237 @@
+// The room page (/room/<name>?role=viewer|host|member): builds the page for the role and starts
+// the session. Tests read the page through window.roomcast (see docs/web-client.md).
+
+import { ROOM_RE } from './signaling.js';
+import { missingFeatures, insecureForCapture } from './media.js';
+import { STATE_TEXT } from './session.js';
+import { Viewer, Host } from './live.js';
+import { Member } from './meeting.js';
+
+const $ = (id) => document.getElementById(id);
+const params = new URLSearchParams(window.location.search);
+const ROLES = ['viewer', 'host', 'member'];
+const role = ROLES.includes(params.get('role')) ? params.get('role') : 'viewer';
+let room = '';
+try {
+  room = decodeURIComponent(window.location.pathname.replace(/^\/room\//, '').replace(/\/+$/, ''));
+} catch {
+  room = '';
+}
+
+function storedName() {
+  try { return window.localStorage.getItem('roomcast-name') || ''; } catch { return ''; }
+}
+function storeName(n) {
+  try { window.localStorage.setItem('roomcast-name', n); } catch { /* private mode */ }
+}
+// Names: at most 64 bytes of UTF-8, no control characters (docs/protocol.md).
+function cleanName(n) {
+  const chars = Array.from(String(n || '').replace(/[\u0000-\u001f\u007f]/g, '').trim());
+  const enc = new TextEncoder();
+  while (enc.encode(chars.join('')).length > 64) chars.pop();
+  return chars.join('');
+}
+
+// ---- page state and messages ------------------------------------------------------------------
+
+const stateEl = $('state');
+const detailEl = $('state-detail');
+const messageEl = $('message');
+let pageState = 'idle';
+let pageMessage = '';
+
+const ui = {
+  setState(code, text, detail = '') {
+    pageState = code;
+    stateEl.dataset.state = code;
+    stateEl.textContent = text;
+    detailEl.textContent = detail || '';
+    document.body.dataset.state = code;
+    updateControls(code);
+  },
+  message(text, kind = 'info') {
+    pageMessage = text || '';
+    messageEl.textContent = pageMessage;
+    messageEl.hidden = !pageMessage;
+    messageEl.className = 'message ' + kind;
+  },
+};
+
+// The buttons follow the state: while sharing (or asking to), "Share" is off and "Stop" is on;
+// after an error or the end, the user can start again.
+const ACTIVE = new Set(['connecting', 'waiting', 'live', 'host-left', 'reconnecting']);
+function updateControls(code) {
+  const active = ACTIVE.has(code);
+  if (role === 'host') {
+    $('share').disabled = active;
+    $('share-audio').disabled = active;
+    $('stop').hidden = !active;
+  } else if (role === 'member') {
+    $('join').disabled = $('name').disabled = $('mic').disabled = active;
+    $('leave').hidden = !active;
+  }
+}
+
+function fail(text) {
+  ui.setState('error', STATE_TEXT.error);
+  ui.message(text, 'error');
+  for (const b of document.querySelectorAll('#controls button, #controls input')) b.disabled = true;
+}
+
+// ---- tiles for meetings ------------------------------------------------------------------------
+
+function makeTile(info, { local }) {
+  const el = document.createElement('figure');
+  el.className = 'tile' + (local ? ' local' : '');
+  el.dataset.peer = info.id;
+  const video = document.createElement('video');
+  video.autoplay = true;
+  video.playsInline = true;
+  video.muted = local; // never hear yourself
+  const cap = document.createElement('figcaption');
+  const label = document.createElement('span');
+  label.className = 'name';
+  const conn = document.createElement('span');
+  conn.className = 'conn';
+  const stats = document.createElement('span');
+  stats.className = 'tile-stats';
+  cap.append(label, conn, stats);
+  el.append(video, cap);
+  if (!local) {
+    el.title = 'click to mute or unmute';
+    el.addEventListener('click', () => { video.muted = !video.muted; el.classList.toggle('muted', video.muted); });
+  }
+  const grid = $('grid');
+  if (local) grid.prepend(el); else grid.append(el);
+  const setLabel = (text) => { label.textContent = text; };
+  setLabel(info.name || info.id);
+  return {
+    el,
+    video,
+    setLabel,
+    setConnection(s) { conn.textContent = s === 'connected' ? '' : s; el.dataset.conn = s; },
+    setStats(text) { stats.textContent = text; },
+  };
+}
+
+// ---- stats -------------------------------------------------------------------------------------
+
+function fmt(s) {
+  if (!s) return '';
+  const parts = [];
+  if (s.width) parts.push(`${s.width}×${s.height}`);
+  if (s.fps) parts.push(`${Math.round(s.fps)} fps`);
+  parts.push(`${s.kbps || 0} kbit/s`);
+  if (s.codec) parts.push(s.codec.replace(/^video\//, ''));
+  return parts.join(' · ');
+}
+
+let session = null;
+
+async function refreshStats() {
+  if (!session) return;
+  let all = [];
+  try { all = await session.stats(); } catch { return; }
+  const line = $('stats');
+  if (role === 'viewer') {
+    const s = all.find((x) => x.inbound);
+    line.textContent = s && session.state === 'live' ? `receiving ${fmt(s.inbound)}` : '';
+  } else if (role === 'host') {
+    const out = all.filter((x) => x.outbound).map((x) => x.outbound);
+    const kbps = out.reduce((a, o) => a + (o.kbps || 0), 0);
+    const first = out.find((o) => o.width);
+    line.textContent = session.state === 'live'
+      ? `${all.length} viewer${all.length === 1 ? '' : 's'}` + (first ? ` · sending ${first.width}×${first.height} · ${Math.round(first.fps || 0)} fps · ${kbps} kbit/s in all` : '')
+      : '';
+  } else {
+    for (const s of all) {
+      const t = session.tiles.get(s.id);
+      if (t) t.setStats(s.inbound ? fmt(s.inbound) : '');
+    }
+    const sum = (k) => all.reduce((a, s) => a + ((s[k] && s[k].kbps) || 0), 0);
+    line.textContent = session.state === 'live' && all.length
+      ? `sending ${sum('outbound')} kbit/s · receiving ${sum('inbound')} kbit/s in all` : '';
+  }
+}
+
+// ---- the roles ---------------------------------------------------------------------------------
+
+function setup() {
+  $('title').textContent = room ? `Room ${room}` : 'roomcast';
+  document.title = room ? `${room} · roomcast` : 'roomcast';
+  $('role').textContent = { viewer: 'watching', host: 'hosting', member: 'meeting' }[role];
+  document.body.dataset.role = role;
+  for (const el of document.querySelectorAll('[data-for]')) el.hidden = !el.dataset.for.split(' ').includes(role);
+  ui.setState('idle', STATE_TEXT.idle);
+
+  if (!ROOM_RE.test(room)) {
+    fail('A room name is 1 to 64 characters from A-Z a-z 0-9 - _ . (this one is not).');
+    return;
+  }
+  if (role !== 'viewer' && insecureForCapture()) {
+    fail('Browsers share a screen only with secure pages: open this page over https://, or as ' +
+      'http://localhost or http://127.0.0.1 on the server\'s machine. Watching works from anywhere.');
+    return;
+  }
+  const missing = missingFeatures({ capture: role !== 'viewer' });
+  if (missing.length) {
+    fail(`This browser is not supported: it lacks ${missing.join(', ')}. Use a current Chrome, Edge, Firefox or Safari.`);
+    return;
+  }
+  const name = cleanName(params.get('name') || storedName());
+  const video = $('stage');
+
+  if (role === 'viewer') {
+    session = new Viewer({ room, name, ui, video, onAudio: (has) => { $('unmute').hidden = !has; } });
+    $('unmute').addEventListener('click', () => {
+      video.muted = !video.muted;
+      $('unmute').textContent = video.muted ? 'Unmute' : 'Mute';
+      video.play().catch(() => {});
+    });
+    session.start();
+  } else if (role === 'host') {
+    session = new Host({
+      room, name, ui, preview: video,
+      onViewers: (n) => { $('viewers').textContent = n ? `${n} viewer${n === 1 ? '' : 's'}` : ''; },
+    });
+    $('share').addEventListener('click', () => session.start({ audio: $('share-audio').checked }));
+    $('stop').addEventListener('click', () => session.finish('You stopped sharing. The viewers have been told.'));
+    ui.message('Press "Share screen" and pick a screen, window or tab to broadcast.');
+  } else {
+    const nameInput = $('name');
+    nameInput.value = name;
+    session = new Member({ room, name, ui, grid: $('grid'), makeTile });
+    $('join').addEventListener('click', async () => {
+      const n = cleanName(nameInput.value);
+      if (n) storeName(n);
+      session.name = n;
+      await session.start({ microphone: $('mic').checked });
+    });
+    $('leave').addEventListener('click', () => session.finish('You left the meeting.'));
+    ui.message('Press "Share screen and join" to enter the meeting.');
+  }
+  setInterval(refreshStats, 1000);
+  window.addEventListener('pagehide', () => { if (session) session.stop(); });
+}
+
+// What tests (and curious people in the console) can read without scraping the page.
+window.roomcast = {
+  role,
+  room,
+  get state() { return pageState; },
+  get message() { return pageMessage; },
+  get id() { return session && session.sig ? session.sig.id : null; },
+  peers() { return session ? session.peerList() : []; },
+  stats() { return session ? session.stats() : Promise.resolve([]); },
+  video() {
+    const v = $('stage');
+    return { width: v.videoWidth, height: v.videoHeight, paused: v.paused, currentTime: v.currentTime };
+  },
+  tiles() {
+    return session && session.tiles
+      ? [...session.tiles.entries()].map(([id, t]) => ({ id, label: t.el.querySelector('.name').textContent, width: t.video.videoWidth, height: t.video.videoHeight }))
+      : [];
+  },
+};
+
+setup();

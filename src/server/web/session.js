@@ -1,0 +1,149 @@
+// What the viewer, host and member pages share: the signalling connection, the peer table, the
+// page state and its text, and the wiring of ICE and descriptions to the right peer.
+
+import { Signaling, defaultServerUrl } from './signaling.js';
+import { Peer, rtcConfig } from './peer.js';
+
+export const STATE_TEXT = {
+  idle: 'ready',
+  connecting: 'connecting…',
+  waiting: 'waiting for the host',
+  live: 'live',
+  'host-left': 'host left',
+  reconnecting: 'reconnecting…',
+  ended: 'stopped sharing',
+  left: 'left the meeting',
+  error: 'error',
+};
+
+const ERROR_TEXT = {
+  'host-taken': 'This room already has a host. Watch it instead, or pick another room name.',
+  'wrong-kind': 'This room is of another kind: a live room takes a host and viewers, a meeting takes members.',
+  'room-full': 'The room is full.',
+  'too-many-rooms': 'The server cannot open more rooms right now.',
+  'server-full': 'The server is full; trying again…',
+  'bad-version': 'This page and the server speak different protocol versions. Reload the page.',
+};
+
+export function errorText(m) {
+  const base = ERROR_TEXT[m.code] || `The server refused a message (${m.code}).`;
+  return m.message && !ERROR_TEXT[m.code] ? `${base} ${m.message}` : base;
+}
+
+export class Session {
+  // ui: {setState(code, text), message(text, kind)}
+  constructor({ room, role, name, ui, url }) {
+    this.room = room;
+    this.role = role;
+    this.name = name;
+    this.ui = ui;
+    this.url = url || defaultServerUrl();
+    this.state = 'idle';
+    this.stateDetail = '';
+    this.lastMessage = '';
+    this.peers = new Map(); // id -> Peer
+    this.config = rtcConfig();
+    this.sig = null;
+  }
+
+  setState(code, detail = '') {
+    this.state = code;
+    this.stateDetail = detail;
+    this.ui.setState(code, STATE_TEXT[code] || code, detail);
+  }
+
+  message(text, kind = 'info') {
+    this.lastMessage = text || '';
+    this.ui.message(text, kind);
+  }
+
+  // Starts the signalling connection; the subclass handles the room's messages.
+  connect() {
+    const sig = new Signaling({ url: this.url, room: this.room, role: this.role, name: this.name });
+    this.sig = sig;
+    sig.addEventListener('connecting', (e) => {
+      if (e.detail.attempt === 0 && this.state !== 'reconnecting') this.setState('connecting');
+    });
+    sig.addEventListener('disconnected', (e) => {
+      this.setState('reconnecting', `next try in ${(e.detail.delayMs / 1000).toFixed(1)} s`);
+      this.onDisconnected();
+    });
+    sig.addEventListener('welcome', (e) => {
+      if (this.lastMessage && this.messageFromServer) this.message('');
+      this.messageFromServer = false;
+      // Every id from before a reconnect is gone: close what is left of those connections.
+      this.closeAllPeers();
+      this.onWelcome(e.detail);
+    });
+    sig.addEventListener('peer-joined', (e) => this.onPeerJoined(e.detail.peer));
+    sig.addEventListener('peer-left', (e) => {
+      this.closePeer(e.detail.id);
+      this.onPeerLeft(e.detail.id);
+    });
+    sig.addEventListener('offer', (e) => this.onOffer(e.detail));
+    sig.addEventListener('answer', (e) => {
+      const p = this.peers.get(e.detail.from);
+      if (p) p.acceptAnswer(e.detail.sdp);
+    });
+    sig.addEventListener('ice', (e) => {
+      const p = this.peers.get(e.detail.from);
+      if (p) p.addIce(e.detail);
+    });
+    sig.addEventListener('server-error', (e) => {
+      const m = e.detail;
+      console.warn('roomcast: server error', m);
+      this.messageFromServer = true;
+      this.message(errorText(m), 'error');
+      if (m.fatal) this.onFatal(m);
+    });
+    sig.start();
+  }
+
+  newPeer(info) {
+    this.closePeer(info.id);
+    const p = new Peer({
+      info,
+      sig: this.sig,
+      config: this.config,
+      onTrack: (ev, peer) => this.onTrack(ev, peer),
+      onState: (peer) => this.onPeerState(peer),
+    });
+    this.peers.set(info.id, p);
+    return p;
+  }
+
+  closePeer(id) {
+    const p = this.peers.get(id);
+    if (!p) return;
+    this.peers.delete(id);
+    p.close();
+  }
+
+  closeAllPeers() {
+    for (const id of [...this.peers.keys()]) this.closePeer(id);
+  }
+
+  // Leaves the room for good.
+  stop() {
+    if (this.sig) this.sig.stop();
+    this.closeAllPeers();
+  }
+
+  peerList() {
+    return [...this.peers.values()].map((p) => ({ id: p.id, name: p.name, role: p.role, state: p.state }));
+  }
+
+  async stats() {
+    return Promise.all([...this.peers.values()].map((p) => p.stats()));
+  }
+
+  // For the subclasses.
+  onWelcome() {}
+  onPeerJoined() {}
+  onPeerLeft() {}
+  onOffer() {}
+  onTrack() {}
+  onPeerState() {}
+  onDisconnected() {}
+  onFatal() { this.stop(); this.setState('error'); }
+}

@@ -1,0 +1,87 @@
+// What the page says when things go wrong: a second host (host-taken), a role that does not fit
+// the room (wrong-kind), screen sharing refused (NotAllowedError), a browser without WebRTC or
+// screen capture, and a bad room name. No media flows here, so this is quick.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { preflight, withWorld, waitState } from './harness.mjs';
+
+const playwright = await preflight();
+
+const state = (page) => page.evaluate(() => ({ state: window.roomcast.state, message: window.roomcast.message }));
+
+test('clear messages for refused joins, denied capture and missing features', { timeout: 60000 }, async () => {
+  await withWorld(playwright, 'errors', async (w) => {
+    await w.serve();
+    const browser = await w.browser();
+
+    // The start page leads to the room page with the chosen role.
+    const start = await browser.newPage();
+    await start.goto(`${w.http}/`);
+    await start.fill('#room', 'lobby');
+    await Promise.all([start.waitForURL(/\/room\/lobby\?role=member$/), start.click('button[value=member]')]);
+    await start.waitForFunction(() => window.roomcast && window.roomcast.role === 'member' && window.roomcast.room === 'lobby');
+    await start.close();
+
+    // host-taken
+    const first = await w.open(browser, 'stage', 'host', { label: 'host1' });
+    await first.click('#share');
+    await waitState(first, 'live', 15000);
+    const second = await w.open(browser, 'stage', 'host', { label: 'host2' });
+    await second.click('#share');
+    await waitState(second, 'error', 10000);
+    let s = await state(second);
+    assert.match(s.message, /already has a host/, JSON.stringify(s));
+    assert.equal(await second.isVisible('#message'), true);
+    assert.equal((await state(first)).state, 'live'); // the first host is unaffected
+    // The first host's "Stop sharing" button leaves the room; now the second can take it.
+    await first.click('#stop');
+    await waitState(first, 'ended', 5000);
+    await second.click('#share');
+    await waitState(second, 'live', 10000);
+
+    // wrong-kind: a member cannot enter a live room
+    const member = await w.open(browser, 'stage', 'member', { label: 'member' });
+    await member.click('#join');
+    await waitState(member, 'error', 10000);
+    s = await state(member);
+    assert.match(s.message, /another kind/, JSON.stringify(s));
+
+    // NotAllowedError: the user (or a policy) refuses the capture
+    const denied = await w.open(browser, 'denied', 'host', {
+      label: 'denied',
+      init: () => {
+        navigator.mediaDevices.getDisplayMedia = () =>
+          Promise.reject(new DOMException('Permission denied by user', 'NotAllowedError'));
+      },
+    });
+    await denied.click('#share');
+    await waitState(denied, 'error', 5000);
+    s = await state(denied);
+    assert.match(s.message, /Permission denied/, JSON.stringify(s));
+    assert.equal(await denied.isEnabled('#share'), true, 'the host can try again');
+
+    // An old browser: no WebRTC, no screen capture
+    const old = await w.open(browser, 'stage', 'viewer', {
+      label: 'old',
+      init: () => { delete window.RTCPeerConnection; },
+    });
+    await waitState(old, 'error', 5000);
+    s = await state(old);
+    assert.match(s.message, /not supported.*RTCPeerConnection/, JSON.stringify(s));
+
+    const noCapture = await w.open(browser, 'meet', 'member', {
+      label: 'no-capture',
+      init: () => { delete MediaDevices.prototype.getDisplayMedia; },
+    });
+    await waitState(noCapture, 'error', 5000);
+    s = await state(noCapture);
+    assert.match(s.message, /getDisplayMedia/, JSON.stringify(s));
+    assert.equal(await noCapture.isEnabled('#join'), false);
+
+    // A bad room name never reaches the server.
+    const bad = await w.open(browser, 'no spaces!', 'viewer', { label: 'bad-name' });
+    await waitState(bad, 'error', 5000);
+    assert.match((await state(bad)).message, /room name/);
+  });
+});

@@ -1,0 +1,453 @@
+// Browser interop tests: real roomcast processes and a real Chromium (driven by playwright-core),
+// all inside a network namespace that each test creates and deletes itself.
+//
+// Why a namespace: Chromium never gathers 127.0.0.1 as an ICE candidate, so on loopback alone it
+// cannot connect. Each test gets a namespace with a veth pair (10.77.0.1 on rcb0, a default
+// route through it) and runs the server, the GStreamer processes and Chromium there; nothing
+// leaves the namespace.
+
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+export const SOURCE_DIR = process.env.ROOMCAST_SOURCE_DIR || path.resolve(here, '..', '..');
+export const ROOMCAST = process.env.ROOMCAST_BIN || path.join(SOURCE_DIR, 'build', 'src', 'app', 'roomcast');
+export const PLUGIN_DIR = process.env.ROOMCAST_PLUGIN_DIR || '';
+export const CHROMIUM = process.env.ROOMCAST_CHROMIUM || '/usr/bin/chromium';
+export const OUT_DIR = path.join(SOURCE_DIR, 'tests', 'browser', 'out');
+export const ADDR = '10.77.0.1';
+export const SIZE = ['--size', '640x360'];
+const VERBOSE = !!process.env.ROOMCAST_BROWSER_VERBOSE;
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// The promise's value, or `fallback` after ms; the timer never outlives the race (a pending
+// timer would keep node from exiting).
+export function within(promise, ms, fallback = null) {
+  let timer;
+  const t = new Promise((r) => { timer = setTimeout(() => r(fallback), ms); });
+  return Promise.race([promise, t]).finally(() => clearTimeout(timer));
+}
+
+export function log(...args) {
+  const t = (performance.now() / 1000).toFixed(1).padStart(6);
+  console.log(`[${t}s]`, ...args);
+}
+
+// ---- preflight: skip or fail before any test runs ----------------------------------------------
+
+// Exit code 77 is "skipped" for meson. On CI (CI=true), or when the meson option
+// browser-tests is enabled, anything missing is a failure instead.
+export async function preflight() {
+  const strict = process.env.CI === 'true' || process.env.ROOMCAST_BROWSER_TESTS === 'enabled';
+  const problems = [];
+  if (typeof process.getuid === 'function' && process.getuid() !== 0)
+    problems.push('not root: the tests create a network namespace (ip netns add) and need root');
+  if (spawnSync('ip', ['-V']).status !== 0) problems.push('the "ip" command (iproute2) is missing');
+  if (!fs.existsSync(CHROMIUM)) problems.push(`Chromium is missing at ${CHROMIUM} (apt-get install chromium)`);
+  if (!fs.existsSync(ROOMCAST)) problems.push(`roomcast is not built at ${ROOMCAST}`);
+  let playwright = null;
+  const pwDir = path.join(SOURCE_DIR, 'node_modules', 'playwright-core');
+  if (!fs.existsSync(path.join(pwDir, 'package.json'))) {
+    problems.push(`node_modules/playwright-core is missing in ${SOURCE_DIR} (run "npm ci" there, or ./dev setup)`);
+  } else {
+    try {
+      playwright = await import(pathToFileURL(path.join(pwDir, 'index.mjs')).href);
+    } catch (e) {
+      problems.push(`playwright-core does not load: ${e.message}`);
+    }
+  }
+  if (problems.length) {
+    const head = strict ? 'FAIL: browser tests cannot run' : 'SKIP: browser tests cannot run here';
+    console.error(`${head}:\n  - ${problems.join('\n  - ')}`);
+    if (strict)
+      console.error(process.env.CI === 'true'
+        ? '(CI=true: a missing requirement fails the browser suite instead of skipping it)'
+        : '(meson option browser-tests=enabled: a missing requirement is a failure)');
+    process.exit(strict ? 1 : 77);
+  }
+  return playwright;
+}
+
+// ---- the network namespace ----------------------------------------------------------------------
+
+function run(args, { check = true } = {}) {
+  const r = spawnSync(args[0], args.slice(1), { encoding: 'utf8' });
+  if (check && r.status !== 0)
+    throw new Error(`${args.join(' ')} failed (${r.status}): ${r.stderr || r.stdout}`);
+  return r;
+}
+
+// Namespaces we made, for the exit handler.
+const liveNamespaces = new Set();
+
+export class NetNs {
+  constructor(name) {
+    this.name = name;
+  }
+
+  // Namespaces of earlier runs that were killed before they could clean up (SIGKILL, say). A run
+  // lasts minutes at most, so a namespace of ours older than STALE_MS is left over. (Not "its pid
+  // is gone": a run in another PID namespace, sharing /run/netns, would look gone.)
+  static removeStale() {
+    const STALE_MS = 30 * 60 * 1000;
+    let names = [];
+    try { names = fs.readdirSync('/run/netns'); } catch { return; }
+    for (const name of names) {
+      if (!/^rcbt-\d+-[0-9a-f]+$/.test(name) || liveNamespaces.has(name)) continue;
+      let age = 0;
+      try { age = Date.now() - fs.statSync(path.join('/run/netns', name)).mtimeMs; } catch { continue; }
+      if (age < STALE_MS) continue;
+      log(`removing the namespace ${name}, left over by a run ${Math.round(age / 60000)} minutes ago`);
+      liveNamespaces.add(name);
+      new NetNs(name).destroy();
+    }
+  }
+
+  static create() {
+    NetNs.removeStale();
+    const name = `rcbt-${process.pid}-${randomBytes(3).toString('hex')}`;
+    run(['ip', 'netns', 'add', name]);
+    const ns = new NetNs(name);
+    liveNamespaces.add(name);
+    try {
+      for (const cmd of [
+        'ip link set lo up',
+        // Not named veth*: libnice skips interfaces whose names start with veth (or docker,
+        // virbr, vnet) when it gathers, and the GStreamer peers would offer no candidate.
+        'ip link add rcb0 type veth peer name rcb1',
+        `ip addr add ${ADDR}/24 dev rcb0`,
+        'ip link set rcb0 up',
+        'ip link set rcb1 up',
+        'ip route add default dev rcb0',
+      ])
+        run(['ip', 'netns', 'exec', name, ...cmd.split(' ')]);
+    } catch (e) {
+      ns.destroy();
+      throw e;
+    }
+    if (VERBOSE) log('netns', name, 'created');
+    return ns;
+  }
+
+  wrap(args) {
+    return ['ip', 'netns', 'exec', this.name, ...args];
+  }
+
+  // Kills whatever still runs in the namespace (all of it started by this test), then deletes it.
+  destroy() {
+    if (!liveNamespaces.has(this.name)) return;
+    liveNamespaces.delete(this.name);
+    for (let i = 0; i < 3; i++) {
+      const r = run(['ip', 'netns', 'pids', this.name], { check: false });
+      const pids = (r.stdout || '').split(/\s+/).filter(Boolean).map(Number);
+      if (!pids.length) break;
+      for (const pid of pids) {
+        try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+      }
+      spawnSync('sleep', ['0.2']);
+    }
+    run(['ip', 'netns', 'del', this.name], { check: false });
+    if (VERBOSE) log('netns', this.name, 'deleted');
+  }
+}
+
+function cleanupNamespaces() {
+  for (const name of [...liveNamespaces]) new NetNs(name).destroy();
+}
+process.on('exit', cleanupNamespaces);
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(sig, () => {
+    cleanupNamespaces();
+    process.exit(128 + (sig === 'SIGINT' ? 2 : sig === 'SIGTERM' ? 15 : 1));
+  });
+}
+
+// ---- processes -----------------------------------------------------------------------------------
+
+export class Proc {
+  constructor(args, { name, env } = {}) {
+    this.name = name || path.basename(args[0]);
+    this.lines = [];
+    this.stderrText = '';
+    this.waiters = [];
+    this.exitCode = null;
+    this.child = spawn(args[0], args.slice(1), { env: env || process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.exited = new Promise((resolve) => {
+      this.child.on('exit', (code, signal) => {
+        this.signal = signal;
+        this.exitCode = code == null ? 128 + (os.constants.signals[signal] || 0) : code;
+        resolve(this.exitCode);
+        this.notify();
+      });
+      this.child.on('error', (e) => {
+        this.stderrText += String(e);
+        this.exitCode = 127;
+        resolve(127);
+        this.notify();
+      });
+    });
+    let buf = '';
+    this.child.stdout.setEncoding('utf8');
+    this.child.stdout.on('data', (d) => {
+      buf += d;
+      let i;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        this.lines.push(line);
+        if (VERBOSE) log(`${this.name}>`, line);
+        this.notify();
+      }
+    });
+    this.child.stderr.setEncoding('utf8');
+    this.child.stderr.on('data', (d) => {
+      this.stderrText = (this.stderrText + d).slice(-20000);
+      if (VERBOSE) for (const l of d.split('\n')) if (l) log(`${this.name}!`, l);
+    });
+  }
+
+  notify() {
+    for (const w of this.waiters.splice(0)) w();
+  }
+
+  stderr() {
+    return this.stderrText.slice(-4000);
+  }
+
+  // Waits for a stdout line matching rx, from line index `start`; returns the match.
+  async waitLine(rx, timeoutMs, start = 0) {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      for (let i = start; i < this.lines.length; i++) {
+        const m = rx.exec(this.lines[i]);
+        if (m) return m;
+      }
+      const left = deadline - Date.now();
+      if (left <= 0 || this.exitCode != null)
+        throw new Error(`${this.name}: no line matching ${rx} within ${timeoutMs / 1000} s` +
+          (this.exitCode != null ? ` (exited ${this.exitCode})` : '') +
+          `\nstdout:\n${this.lines.join('\n')}\nstderr:\n${this.stderr()}`);
+      await new Promise((r) => {
+        const t = setTimeout(r, Math.min(left, 500));
+        this.waiters.push(() => { clearTimeout(t); r(); });
+      });
+    }
+  }
+
+  count(rx) {
+    return this.lines.filter((l) => rx.test(l)).length;
+  }
+
+  async wait(timeoutMs) {
+    const t = await within(this.exited, timeoutMs);
+    if (t == null) {
+      this.kill();
+      throw new Error(`${this.name} did not exit within ${timeoutMs / 1000} s\nstderr:\n${this.stderr()}`);
+    }
+    return t;
+  }
+
+  jsonResult() {
+    for (let i = this.lines.length - 1; i >= 0; i--)
+      if (this.lines[i].startsWith('{')) return JSON.parse(this.lines[i]);
+    throw new Error(`${this.name} printed no JSON\nstdout:\n${this.lines.join('\n')}\nstderr:\n${this.stderr()}`);
+  }
+
+  async interrupt(timeoutMs = 10000) {
+    if (this.exitCode == null) this.child.kill('SIGINT');
+    return this.wait(timeoutMs);
+  }
+
+  kill() {
+    this.killedByTest = true;
+    if (this.exitCode == null) {
+      try { this.child.kill('SIGKILL'); } catch { /* gone */ }
+    }
+  }
+}
+
+// ---- one test's world: namespace, server, GStreamer peers, browsers -----------------------------
+
+const CHROMIUM_ARGS = [
+  '--headless=new',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--use-fake-ui-for-media-stream',
+  '--use-fake-device-for-media-stream',
+  '--disable-features=WebRtcHideLocalIpsWithMdns',
+  '--autoplay-policy=no-user-gesture-required',
+  '--mute-audio',
+  '--hide-scrollbars',
+  '--window-size=1024,640',
+];
+
+export class World {
+  constructor(playwright, label) {
+    this.playwright = playwright;
+    this.label = label;
+    this.procs = [];
+    this.browsers = [];
+    this.tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'roomcast-browser-'));
+    this.ns = NetNs.create();
+    this.pageLogs = [];
+  }
+
+  env(extra = {}) {
+    const env = { ...process.env, GST_DEBUG: process.env.GST_DEBUG || '1', ...extra };
+    if (PLUGIN_DIR) env.GST_PLUGIN_PATH = PLUGIN_DIR + (env.GST_PLUGIN_PATH ? ':' + env.GST_PLUGIN_PATH : '');
+    return env;
+  }
+
+  start(args, name) {
+    const p = new Proc(this.ns.wrap([ROOMCAST, ...args]), { name: name || args[0], env: this.env() });
+    this.procs.push(p);
+    return p;
+  }
+
+  async serve(port = 0) {
+    const p = this.start(['serve', '--host', ADDR, '--port', String(port)], 'serve');
+    const m = await p.waitLine(/listening on (ws:\/\/\S+)/, 10000);
+    this.server = p;
+    this.ws = m[1];
+    this.http = this.ws.replace(/^ws:/, 'http:').replace(/\/ws$/, '');
+    this.port = Number(new URL(this.http).port);
+    return p;
+  }
+
+  async live(room, ...extra) {
+    const p = this.start(['live', '--server', this.ws, '--room', room, '--source', 'test', ...SIZE,
+      '--ice-loopback', 'off', ...extra], 'live');
+    await p.waitLine(/is live/, 20000);
+    return p;
+  }
+
+  watch(room, ...extra) {
+    return this.start(['watch', '--server', this.ws, '--room', room, '--sink', 'fake', '--ice-loopback', 'off',
+      ...extra], 'watch');
+  }
+
+  // A Chromium in the namespace, with its own fresh profile.
+  async browser(name = 'chromium') {
+    const wrapper = path.join(this.tmp, `chromium-in-${this.ns.name}.sh`);
+    if (!fs.existsSync(wrapper))
+      fs.writeFileSync(wrapper, `#!/bin/sh\nexec ip netns exec ${this.ns.name} ${CHROMIUM} "$@"\n`, { mode: 0o755 });
+    const profile = fs.mkdtempSync(path.join(this.tmp, `profile-${name}-`));
+    const ctx = await this.playwright.chromium.launchPersistentContext(profile, {
+      executablePath: wrapper,
+      headless: false, // --headless=new is in the args; Playwright's --headless is not added
+      // Screen capture needs a secure page; http://10.77.0.1 is not one, so the test server's
+      // origin is declared secure (what https or localhost gives a real user).
+      args: [...CHROMIUM_ARGS, ...(this.http ? [`--unsafely-treat-insecure-origin-as-secure=${this.http}`] : [])],
+      viewport: { width: 1024, height: 640 },
+      timeout: 30000,
+    });
+    this.browsers.push(ctx);
+    ctx.label = name;
+    return ctx;
+  }
+
+  // A page of the web client: role viewer, host or member.
+  // init: a function run in the page before its scripts (page.addInitScript).
+  async open(ctx, room, role, { name, label, init } = {}) {
+    const page = ctx.pages().find((p) => p.url() === 'about:blank' && !p.claimed) || (await ctx.newPage());
+    page.claimed = true;
+    if (init) await page.addInitScript(init);
+    const tag = label || `${ctx.label}/${role}`;
+    page.on('console', (m) => {
+      const line = `${tag} console.${m.type()}: ${m.text()}`;
+      this.pageLogs.push(line);
+      if (VERBOSE) log(line);
+    });
+    page.on('pageerror', (e) => {
+      this.pageLogs.push(`${tag} pageerror: ${e.message}`);
+      log(`${tag} pageerror: ${e.message}`);
+    });
+    const q = new URLSearchParams({ role });
+    if (name) q.set('name', name);
+    await page.goto(`${this.http}/room/${encodeURIComponent(room)}?${q}`, { timeout: 15000 });
+    await page.waitForFunction(() => window.roomcast !== undefined, null, { timeout: 10000 });
+    page.tag = tag;
+    return page;
+  }
+
+  // Everything the test started goes, and the namespace with it.
+  async close({ failed = false } = {}) {
+    if (failed && this.pageLogs.length) {
+      console.error(`--- browser console (${this.label}, last 60 lines) ---`);
+      for (const l of this.pageLogs.slice(-60)) console.error(l);
+    }
+    if (failed) {
+      for (const p of this.procs) {
+        const how = p.exitCode == null ? 'running'
+          : p.signal ? `killed by ${p.signal}${p.killedByTest ? ' (by the test)' : ', not by this test'}`
+          : `exited ${p.exitCode}`;
+        console.error(`--- ${p.name} (${how}) ---`);
+        console.error(`stdout:\n${p.lines.slice(-30).join('\n')}\nstderr:\n${p.stderr().slice(-2000)}`);
+      }
+    }
+    for (const b of this.browsers.splice(0)) {
+      await within(b.close().catch(() => {}), 5000);
+    }
+    for (const p of this.procs.reverse()) p.kill();
+    await within(Promise.all(this.procs.map((p) => p.exited)), 5000);
+    this.ns.destroy();
+    fs.rmSync(this.tmp, { recursive: true, force: true });
+  }
+}
+
+// Runs fn(world) in a fresh world and always tears it down.
+export async function withWorld(playwright, label, fn) {
+  const w = new World(playwright, label);
+  let failed = true;
+  try {
+    await fn(w);
+    failed = false;
+  } finally {
+    await w.close({ failed });
+  }
+}
+
+// ---- reading the pages --------------------------------------------------------------------------
+
+export async function waitState(page, states, timeoutMs = 20000) {
+  const want = Array.isArray(states) ? states : [states];
+  try {
+    await page.waitForFunction((w) => w.includes(window.roomcast.state), want, { timeout: timeoutMs, polling: 100 });
+  } catch (e) {
+    const now = await page.evaluate(() => ({ state: window.roomcast.state, message: window.roomcast.message }));
+    throw new Error(`${page.tag}: state ${JSON.stringify(now.state)} (message ${JSON.stringify(now.message)}), ` +
+      `wanted ${want.join(' or ')} within ${timeoutMs / 1000} s`);
+  }
+}
+
+// Polls window.roomcast.stats() until pred(stats) holds; returns the stats.
+export async function waitStats(page, pred, what, timeoutMs = 20000) {
+  const deadline = Date.now() + timeoutMs;
+  let last = null;
+  while (Date.now() < deadline) {
+    last = await page.evaluate(() => window.roomcast.stats());
+    if (pred(last)) return last;
+    await sleep(250);
+  }
+  throw new Error(`${page.tag}: ${what} not reached within ${timeoutMs / 1000} s; last stats ${JSON.stringify(last)}`);
+}
+
+// The viewer decoded more than `frames` frames of the host's video, and the <video> shows it.
+export async function waitViewerFrames(page, frames, timeoutMs = 20000) {
+  const stats = await waitStats(page, (all) => all.some((s) => s.inbound && s.inbound.framesDecoded > frames),
+    `more than ${frames} decoded frames`, timeoutMs);
+  await page.waitForFunction(() => window.roomcast.video().width > 0, null, { timeout: 5000 });
+  const video = await page.evaluate(() => window.roomcast.video());
+  return { inbound: stats.find((s) => s.inbound).inbound, video };
+}
