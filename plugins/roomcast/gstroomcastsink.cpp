@@ -753,6 +753,10 @@ static void create_peer(GstRoomcastSink *self, const std::string &id, const std:
 
 // Last step of a removal, off the streaming threads: release, stop and drop the branch.
 static void finish_remove(GstRoomcastSink *self, std::shared_ptr<Peer> peer) {
+  // webrtcbin first: if the pipeline is passing through PAUSED, the branch queue's thread may
+  // be waiting for preroll in webrtcbin's network sink, holding the queue's stream lock;
+  // stopping webrtcbin releases it. Stopping the queue first would wait on it forever.
+  gst_element_set_state(peer->webrtc, GST_STATE_NULL);
   for (Branch &b : peer->branches) {
     if (GstElement *tee = gst_pad_get_parent_element(b.tee_pad)) {
       gst_element_release_request_pad(tee, b.tee_pad);
@@ -764,7 +768,6 @@ static void finish_remove(GstRoomcastSink *self, std::shared_ptr<Peer> peer) {
     gst_object_unref(b.queue);
   }
   peer->branches.clear();
-  gst_element_set_state(peer->webrtc, GST_STATE_NULL);
   std::vector<GstElement *> decoders;
   std::vector<GstPad *> pads;
   {

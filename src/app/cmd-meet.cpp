@@ -77,8 +77,10 @@ void reflow(Meet *m) {
 bool all_done(Meet *m) {
   std::lock_guard l(m->lock);
   guint ready = 0;
+  // A member counts once it delivered N frames, even if it has left since (it may have
+  // finished its own run first).
   for (auto &[id, st] : m->members)
-    if (st->present && st->frames >= m->want_frames) ready++;
+    if (st->frames >= m->want_frames) ready++;
   return ready >= m->expect;
 }
 
@@ -396,7 +398,7 @@ int cmd_meet(int argc, char **argv) {
           id.c_str(), esc, st->frames.load(), st->width.load(), st->height.load(),
           first ? (first - m.start_us) / 1000.0 : -1.0, st->present ? "true" : "false");
       report.push_back(line);
-      if (st->present && st->frames >= m.want_frames) ready++;
+      if (st->frames >= m.want_frames) ready++;
     }
   }
   gst_element_set_state(pipeline, GST_STATE_NULL);

@@ -1,0 +1,119 @@
+"""Meeting mode (mesh) end to end: a real server and real `roomcast meet` members.
+
+NOT YET REGISTERED in meson: run by hand the cases below pass their checks in manual runs
+(3-4 members decode each other at ~15 fps, a leaver does not stall the others), but under this
+harness the received frame rates collapse after a few seconds with 4-5 members and the
+assertions fail. The cause is not found yet (see the meeting-mode issue note); these tests
+are the ones to make pass.
+"""
+import json
+import os
+import signal
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import RoomcastTest  # noqa: E402
+
+MEDIA = ["--source", "test", "--size", "320x240", "--fps", "15", "--sink", "fake"]
+
+
+def members_json(proc):
+    proc.reader.join(timeout=5)
+    out = {}
+    for _, line in proc.lines:
+        if line.startswith("{"):
+            r = json.loads(line)
+            out[r["id"]] = r
+    return out
+
+
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Meeting(RoomcastTest):
+    def member(self, room, name, *extra):
+        return self.start(["meet", "--server", self.ws, "--room", room, "--name", name] + MEDIA + list(extra),
+                          name=name)
+
+    def staggered(self, room, names, *extra):
+        # Members join about a second apart. (Joins within the same ~100 ms can leave a pair
+        # without media: a known race, see the meeting issue; not hidden here, just not this test.)
+        out = []
+        for n in names:
+            out.append(self.member(room, n, *extra))
+            time.sleep(1.0)
+        return out
+
+    def test_four_members_decode_each_other(self):
+        members = self.staggered("four", ["m%d" % i for i in range(4)],
+                                 "--expect", "3", "--frames", "45", "--timeout", "80")
+        for m in members:
+            self.assertEqual(m.wait(100), 0, m.stderr())
+            seen = members_json(m)
+            self.assertEqual(len(seen), 3, seen)
+            for r in seen.values():
+                self.assertGreaterEqual(r["frames"], 45, r)
+                self.assertEqual((r["width"], r["height"]), (320, 240))
+            names = sorted(r["name"] for r in seen.values())
+            self.assertNotIn(m.name, names)
+
+    def test_member_leaves_others_go_on_and_late_joiner_sees_all(self):
+        # Four long-running members; wait until everyone sees everyone.
+        members = self.staggered("churn", ["c%d" % i for i in range(4)], "--timeout", "120")
+        for m in members:
+            deadline = time.monotonic() + 60
+            while m.count_lines(r"seeing \S+") < 3 and time.monotonic() < deadline:
+                time.sleep(0.3)
+            self.assertEqual(m.count_lines(r"seeing \S+"), 3, m.stderr())
+        leaver = members[0]
+        marks = [len(m.lines) for m in members]
+        leaver.interrupt(20)
+        # Everyone else drops the leaver's tile within a bounded time.
+        for m, mark in zip(members[1:], marks[1:]):
+            m.wait_line(r"\S+ left", 15, start=mark)
+        # A fifth member joining late sees the remaining three, and they see it.
+        late = self.member("churn", "late", "--expect", "3", "--frames", "30", "--timeout", "60")
+        self.assertEqual(late.wait(80), 0, late.stderr())
+        seen = members_json(late)
+        self.assertEqual(sorted(r["name"] for r in seen.values() if r["frames"] >= 30), ["c1", "c2", "c3"])
+        for m in members[1:]:
+            m.wait_line(r"seeing \S+ \(late\)", 30)
+        # The others kept decoding each other: stop them and read their counts.
+        for m in members[1:]:
+            self.assertEqual(m.interrupt(20), 0, m.stderr())
+            got = members_json(m)
+            by_name = {r["name"]: r for r in got.values()}
+            for other in members[1:]:
+                if other is m:
+                    continue
+                self.assertGreater(by_name[other.name]["frames"], 150, by_name)
+
+    def bench_cpu_per_member_as_the_room_grows(self):
+        """A measurement, not a test (run by hand: python3 test_meet.py
+        Meeting.bench_cpu_per_member_as_the_room_grows): a member's CPU for 2..5 members."""
+        first = self.member("cpu", "cpu0", "--timeout", "200")
+        others = []
+        results = {}
+        for n in range(2, 6):
+            others.append(self.member("cpu", "cpu%d" % (n - 1), "--timeout", "200"))
+            deadline = time.monotonic() + 60
+            while first.count_lines(r"seeing \S+") < n - 1 and time.monotonic() < deadline:
+                time.sleep(0.3)
+            self.assertGreaterEqual(first.count_lines(r"seeing \S+"), n - 1, first.stderr())
+            time.sleep(2)
+            c0, t0 = cpu_seconds(first.pid), time.monotonic()
+            time.sleep(5)
+            c1, t1 = cpu_seconds(first.pid), time.monotonic()
+            results[n] = 100.0 * (c1 - c0) / (t1 - t0)
+        print("member CPU (%% of one core, 320x240@15 VP8): %s" %
+              ", ".join("%d members: %.1f%%" % (n, v) for n, v in sorted(results.items())))
+        self.assertTrue(all(v > 0 for v in results.values()))
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
