@@ -17,10 +17,38 @@ test('clear messages for refused joins, denied capture and missing features', { 
 
     // The start page leads to the room page with the chosen role.
     const start = await browser.newPage();
-    await start.goto(`${w.http}/`);
-    await start.fill('#room', 'lobby');
-    await Promise.all([start.waitForURL(/\/room\/lobby\?role=member$/), start.click('button[value=member]')]);
-    await start.waitForFunction(() => window.roomcast && window.roomcast.role === 'member' && window.roomcast.room === 'lobby');
+    // What the start page saw, printed if this step fails: URLs, console errors, page errors,
+    // failed or refused requests.
+    const diag = [];
+    start.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') diag.push(`console.${m.type()}: ${m.text()}`); });
+    start.on('pageerror', (e) => diag.push(`pageerror: ${e.message}`));
+    start.on('requestfailed', (r) => diag.push(`requestfailed: ${r.method()} ${r.url()}: ${r.failure() && r.failure().errorText}`));
+    start.on('response', (r) => { if (r.status() >= 400) diag.push(`response ${r.status()}: ${r.url()}`); });
+    start.on('framenavigated', (f) => { if (f === start.mainFrame()) diag.push(`navigated: ${f.url()}`); });
+    try {
+      await start.goto(`${w.http}/`);
+      // The start page's module (index.js) replaces the native form submit; wait for it.
+      await start.waitForFunction(() => document.getElementById('go').dataset.ready === 'yes');
+      await start.fill('#room', 'lobby');
+      await Promise.all([start.waitForURL(/\/room\/lobby\?role=member$/), start.click('button[value=member]')]);
+      // Polled on a timer, not on animation frames (the default), so a page that paints no
+      // frames cannot stall the wait.
+      await start.waitForFunction(() => window.roomcast && window.roomcast.role === 'member' && window.roomcast.room === 'lobby',
+        null, { polling: 100 });
+    } catch (e) {
+      let seen = null;
+      try {
+        seen = await start.evaluate(() => ({
+          readyState: document.readyState,
+          visibility: document.visibilityState,
+          roomcast: window.roomcast ? { role: window.roomcast.role, room: window.roomcast.room, state: window.roomcast.state } : null,
+          resources: performance.getEntriesByType('resource').map((r) => `${r.name} ${r.responseStatus ?? ''}`),
+        }));
+      } catch (e2) { seen = `(evaluate failed: ${e2.message})`; }
+      console.error(`--- start page: url ${start.url()}, page ${JSON.stringify(seen)} ---`);
+      for (const l of diag) console.error(l);
+      throw e;
+    }
     await start.close();
 
     // host-taken

@@ -376,7 +376,7 @@ export class World {
     const q = new URLSearchParams({ role });
     if (name) q.set('name', name);
     await page.goto(`${this.http}/room/${encodeURIComponent(room)}?${q}`, { timeout: 15000 });
-    await page.waitForFunction(() => window.roomcast !== undefined, null, { timeout: 10000 });
+    await page.waitForFunction(() => window.roomcast !== undefined, null, { timeout: 10000, polling: 100 });
     page.tag = tag;
     return page;
   }
@@ -447,7 +447,7 @@ export async function waitStats(page, pred, what, timeoutMs = 20000) {
 export async function waitViewerFrames(page, frames, timeoutMs = 20000) {
   const stats = await waitStats(page, (all) => all.some((s) => s.inbound && s.inbound.framesDecoded > frames),
     `more than ${frames} decoded frames`, timeoutMs);
-  await page.waitForFunction(() => window.roomcast.video().width > 0, null, { timeout: 5000 });
+  await page.waitForFunction(() => window.roomcast.video().width > 0, null, { timeout: 5000, polling: 100 });
   const video = await page.evaluate(() => window.roomcast.video());
   return { inbound: stats.find((s) => s.inbound).inbound, video };
 }

@@ -12,7 +12,7 @@ async function framesFromOthers(page, n, frames) {
   const all = await waitStats(page,
     (st) => st.filter((s) => s.inbound && s.inbound.framesDecoded > frames && s.inbound.width > 0).length >= n,
     `frames from ${n} other member(s)`, 25000);
-  await page.waitForFunction((k) => window.roomcast.tiles().filter((t) => t.width > 0).length >= k, n, { timeout: 5000 });
+  await page.waitForFunction((k) => window.roomcast.tiles().filter((t) => t.width > 0).length >= k, n, { timeout: 5000, polling: 100 });
   return all;
 }
 
@@ -43,7 +43,7 @@ test('meeting: two Chromium members see each other', { timeout: 90000 }, async (
     await ann.waitForFunction(() => {
       const v = document.querySelector('#grid .tile:not(.local) video');
       return v && v.srcObject && v.srcObject.getAudioTracks().length === 1;
-    }, null, { timeout: 5000 });
+    }, null, { timeout: 5000, polling: 100 });
 
     // TODO(roomcast meet): a GStreamer member plugs in here once `roomcast meet` exists, e.g.
     //   const gst = w.start(['meet', '--server', w.ws, '--room', room, '--source', 'test',
@@ -55,6 +55,6 @@ test('meeting: two Chromium members see each other', { timeout: 90000 }, async (
     await bo.click('#leave');
     await waitState(bo, 'left', 5000);
     await ann.waitForFunction(() => window.roomcast.tiles().length === 0 && window.roomcast.peers().length === 0,
-      null, { timeout: 10000 });
+      null, { timeout: 10000, polling: 100 });
   });
 });

@@ -21,7 +21,7 @@ test('screenshot of a viewer page showing the live stream', { timeout: 90000 }, 
     // The stats line is filled once a second, with a bit rate from the second sample on.
     await waitStats(viewer, (all) => all.some((s) => s.inbound && s.inbound.kbps > 0), 'a bit rate', 5000);
     await viewer.waitForFunction(() => /kbit\/s/.test(document.getElementById('stats').textContent) &&
-      !/ 0 kbit/.test(document.getElementById('stats').textContent), null, { timeout: 5000 });
+      !/ 0 kbit/.test(document.getElementById('stats').textContent), null, { timeout: 5000, polling: 100 });
 
     fs.mkdirSync(OUT_DIR, { recursive: true });
     const out = path.join(OUT_DIR, 'viewer.png');

@@ -17,3 +17,5 @@ form.addEventListener('submit', (e) => {
   window.location.href = '/room/' + encodeURIComponent(room) + '?role=' + encodeURIComponent(role);
 });
 input.addEventListener('input', () => input.setCustomValidity(''));
+// The submit handler is in place (tests wait for this before they click).
+form.dataset.ready = 'yes';
