@@ -1,5 +1,7 @@
 #include "common.h"
 
+#include "gstroomcastsignaller.h"
+
 namespace roomcast {
 
 GType roomcast_codec_get_type() {
@@ -12,6 +14,58 @@ GType roomcast_codec_get_type() {
   if (g_once_init_enter(&type))
     g_once_init_leave(&type, g_enum_register_static("GstRoomcastCodec", values));
   return type;
+}
+
+namespace {
+GstChildProxyInterface *bin_child_proxy = nullptr; // GstBin's, set at interface init
+
+GObject *get_child_by_name(GstChildProxy *proxy, const gchar *name) {
+  if (g_strcmp0(name, "signaller") == 0) {
+    GObject *sig = nullptr;
+    g_object_get(proxy, "signaller", &sig, nullptr);
+    return sig;
+  }
+  return bin_child_proxy->get_child_by_name(proxy, name);
+}
+} // namespace
+
+void child_proxy_init_with_signaller(GstChildProxyInterface *iface) {
+  bin_child_proxy = static_cast<GstChildProxyInterface *>(g_type_interface_peek_parent(iface));
+  iface->get_child_by_index = bin_child_proxy->get_child_by_index;
+  iface->get_children_count = bin_child_proxy->get_children_count;
+  iface->get_child_by_name = get_child_by_name;
+}
+
+GParamSpec *pspec_signaller(GParamFlags flags) {
+  return g_param_spec_object("signaller", "Signaller",
+                             "How the element talks to the room (default: WebSocket; set its "
+                             "address with signaller::uri=ws://HOST:PORT/ws)",
+                             GST_TYPE_ROOMCAST_SIGNALLER, flags);
+}
+
+GParamSpec *pspec_display_name(GParamFlags flags) {
+  return g_param_spec_string("display-name", "Display name", "Name shown to the room", "", flags);
+}
+
+GParamSpec *pspec_stun_server(GParamFlags flags) {
+  return g_param_spec_string("stun-server", "STUN server", "stun://host:port", nullptr, flags);
+}
+
+GParamSpec *pspec_turn_server(GParamFlags flags) {
+  return g_param_spec_string("turn-server", "TURN server", "turn(s)://user:password@host:port",
+                             nullptr, flags);
+}
+
+GParamSpec *pspec_ice_loopback(GParamFlags flags) {
+  return g_param_spec_boolean("ice-loopback", "ICE loopback",
+                              "Offer 127.0.0.1 as an ICE candidate and no TCP candidates (for "
+                              "machines with only a loopback interface, and tests)",
+                              FALSE, flags);
+}
+
+GParamSpec *pspec_latency(GParamFlags flags) {
+  return g_param_spec_uint("latency", "Latency", "Receive jitterbuffer latency in ms", 0, 10000, 50,
+                           flags);
 }
 
 void configure_webrtcbin(GstElement *webrtc, const IceConfig &cfg) {

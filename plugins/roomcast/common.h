@@ -22,6 +22,19 @@ struct IceConfig {
   guint latency_ms = 50;   // receive jitterbuffer
 };
 
+// GstChildProxy for our bins: the name "signaller" gives the element's signaller (read through
+// its "signaller" property), so `signaller::uri=...` works on a launch line; every other name
+// is looked up by GstBin.
+void child_proxy_init_with_signaller(GstChildProxyInterface *iface);
+
+// Param specs that roomcastsink and roomcastsrc share.
+GParamSpec *pspec_signaller(GParamFlags flags);
+GParamSpec *pspec_display_name(GParamFlags flags);
+GParamSpec *pspec_stun_server(GParamFlags flags);
+GParamSpec *pspec_turn_server(GParamFlags flags);
+GParamSpec *pspec_ice_loopback(GParamFlags flags);
+GParamSpec *pspec_latency(GParamFlags flags);
+
 // Applies ICE and jitterbuffer settings to a new webrtcbin (before it negotiates).
 void configure_webrtcbin(GstElement *webrtc, const IceConfig &cfg);
 

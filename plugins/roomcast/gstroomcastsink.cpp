@@ -603,8 +603,16 @@ static void on_connection_state(GstElement *webrtc, GParamSpec *, gpointer data)
     peer->connected_us = g_get_monotonic_time();
     peer->last_rtcp_us = peer->connected_us.load();
     // A new peer must see a picture at once.
-    for (const Branch &b : peer->branches)
-      gst_pad_send_event(b.tee_pad, new_keyframe_request(false));
+    std::vector<GstPad *> pads;
+    {
+      std::lock_guard l(self->priv->lock);
+      for (const Branch &b : peer->branches)
+        if (b.tee_pad) pads.push_back(GST_PAD(gst_object_ref(b.tee_pad)));
+    }
+    for (GstPad *pad : pads) {
+      gst_pad_send_event(pad, new_keyframe_request(false));
+      gst_object_unref(pad);
+    }
   } else if (state == GST_WEBRTC_PEER_CONNECTION_STATE_FAILED) {
     schedule_remove(self, ref->id, "connection failed");
   }
@@ -735,15 +743,26 @@ static void create_peer(GstRoomcastSink *self, const std::string &id, const std:
     }
     gst_object_unref(wpad);
     gst_caps_unref(caps);
+    std::lock_guard l(priv->lock);
     peer->branches.push_back(b);
   }
   gst_element_sync_state_with_parent(peer->webrtc);
-  for (size_t i = 0; i < peer->branches.size(); i++) {
-    Branch &b = peer->branches[i];
-    gst_element_sync_state_with_parent(b.queue);
-    b.tee_pad = gst_element_request_pad_simple(streams[i].first->tee, "src_%u");
-    GstPad *qsink = gst_element_get_static_pad(b.queue, "sink");
-    if (gst_pad_link(b.tee_pad, qsink) != GST_PAD_LINK_OK)
+  // `branches` only grows here (worker) and is emptied by finish_remove; others read it under
+  // the lock.
+  for (size_t i = 0; i < streams.size(); i++) {
+    GstElement *queue;
+    {
+      std::lock_guard l(priv->lock);
+      queue = peer->branches[i].queue;
+    }
+    gst_element_sync_state_with_parent(queue);
+    GstPad *tee_pad = gst_element_request_pad_simple(streams[i].first->tee, "src_%u");
+    GstPad *qsink = gst_element_get_static_pad(queue, "sink");
+    {
+      std::lock_guard l(priv->lock);
+      peer->branches[i].tee_pad = tee_pad;
+    }
+    if (gst_pad_link(tee_pad, qsink) != GST_PAD_LINK_OK)
       GST_WARNING_OBJECT(self, "cannot link peer %s to the tee", id.c_str());
     gst_object_unref(qsink);
   }
@@ -757,7 +776,12 @@ static void finish_remove(GstRoomcastSink *self, std::shared_ptr<Peer> peer) {
   // be waiting for preroll in webrtcbin's network sink, holding the queue's stream lock;
   // stopping webrtcbin releases it. Stopping the queue first would wait on it forever.
   gst_element_set_state(peer->webrtc, GST_STATE_NULL);
-  for (Branch &b : peer->branches) {
+  std::vector<Branch> branches;
+  {
+    std::lock_guard l(self->priv->lock);
+    branches = std::exchange(peer->branches, {});
+  }
+  for (Branch &b : branches) {
     if (GstElement *tee = gst_pad_get_parent_element(b.tee_pad)) {
       gst_element_release_request_pad(tee, b.tee_pad);
       gst_object_unref(tee);
@@ -767,7 +791,6 @@ static void finish_remove(GstRoomcastSink *self, std::shared_ptr<Peer> peer) {
     gst_object_unref(b.tee_pad);
     gst_object_unref(b.queue);
   }
-  peer->branches.clear();
   std::vector<GstElement *> decoders;
   std::vector<GstPad *> pads;
   {
@@ -775,7 +798,8 @@ static void finish_remove(GstRoomcastSink *self, std::shared_ptr<Peer> peer) {
     decoders = std::exchange(peer->decoders, {});
     pads = std::exchange(peer->pads, {});
   }
-  for (GstElement *d : decoders) gst_element_set_state(d, GST_STATE_NULL);
+  for (GstElement *d : decoders)
+    gst_element_set_state(d, GST_STATE_NULL);
   for (GstPad *pad : pads) {
     // The remote stream ended; never flush downstream (a flushed sink waits for preroll).
     gst_pad_push_event(pad, gst_event_new_eos());
@@ -837,14 +861,24 @@ static void remove_peer(GstRoomcastSink *self, const std::string &id, const char
     priv->peers.erase(it);
   }
   GST_INFO_OBJECT(self, "removing peer %s (%s)", id.c_str(), why);
-  if (peer->branches.empty()) {
+  // Snapshot first: an IDLE probe may fire at once and hand the peer to finish_remove on another
+  // thread, which empties `branches`.
+  std::vector<GstPad *> tee_pads;
+  {
+    std::lock_guard l(priv->lock);
+    for (Branch &b : peer->branches)
+      tee_pads.push_back(GST_PAD(gst_object_ref(b.tee_pad)));
+  }
+  if (tee_pads.empty()) {
     finish_remove(self, peer);
     return;
   }
   auto *r = new Removal{GST_ROOMCAST_SINK(gst_object_ref(self)), peer, {}};
-  r->left = static_cast<int>(peer->branches.size());
-  for (Branch &b : peer->branches)
-    gst_pad_add_probe(b.tee_pad, GST_PAD_PROBE_TYPE_IDLE, on_branch_idle, r, nullptr);
+  r->left = static_cast<int>(tee_pads.size());
+  for (GstPad *pad : tee_pads) {
+    gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_IDLE, on_branch_idle, r, nullptr);
+    gst_object_unref(pad);
+  }
 }
 
 // Worker: every second, refresh stats and drop peers that went quiet.
@@ -940,13 +974,15 @@ static void flush_waiting(GstRoomcastSink *self) {
   }
   for (auto &w : waiting) {
     create_peer(self, w.id, w.name, w.offerer);
-    for (auto &fn : w.stashed) fn();
+    for (auto &fn : w.stashed)
+      fn();
   }
 }
 
 // Worker: runs `fn` for a peer now, or once it exists if it is waiting for the streams' caps.
 // False when the peer is unknown.
-static bool when_peer_ready(GstRoomcastSink *self, const std::string &id, std::function<void()> fn) {
+static bool when_peer_ready(GstRoomcastSink *self, const std::string &id,
+                            std::function<void()> fn) {
   {
     std::lock_guard l(self->priv->lock);
     if (!self->priv->peers.contains(id)) {
@@ -1023,7 +1059,8 @@ static void on_sig_peer_joined(GstRoomcastSignaller *, const gchar *id, const gc
     {
       std::lock_guard l(s->priv->lock);
       bool ready = !s->priv->streams.empty();
-      for (auto &st : s->priv->streams) ready = ready && st->ready;
+      for (auto &st : s->priv->streams)
+        ready = ready && st->ready;
       if (!ready) {
         GST_DEBUG_OBJECT(s, "peer %s waits for the streams' caps", w.id.c_str());
         s->priv->waiting.push_back(std::move(w));
@@ -1079,13 +1116,13 @@ static void on_sig_sdp(GstRoomcastSignaller *, const gchar *id, GstWebRTCSession
 static void on_sig_ice(GstRoomcastSignaller *, const gchar *id, guint mline, const gchar *cand,
                        const gchar *, gpointer data) {
   if (!cand || !*cand) return;
-  on_worker(GST_ROOMCAST_SINK(data), [pid = std::string(id), c = std::string(cand),
-                                      mline](GstRoomcastSink *self) {
-    when_peer_ready(self, pid, [self, pid, c, mline]() {
-      if (auto peer = find_peer(self->priv, pid))
-        g_signal_emit_by_name(peer->webrtc, "add-ice-candidate", mline, c.c_str());
-    });
-  });
+  on_worker(GST_ROOMCAST_SINK(data),
+            [pid = std::string(id), c = std::string(cand), mline](GstRoomcastSink *self) {
+              when_peer_ready(self, pid, [self, pid, c, mline]() {
+                if (auto peer = find_peer(self->priv, pid))
+                  g_signal_emit_by_name(peer->webrtc, "add-ice-candidate", mline, c.c_str());
+              });
+            });
 }
 
 static void on_sig_error(GstRoomcastSignaller *, const gchar *message, gboolean fatal,
@@ -1196,7 +1233,8 @@ static GstStateChangeReturn gst_roomcast_sink_change_state(GstElement *element,
       std::vector<std::shared_ptr<Peer>> peers;
       {
         std::lock_guard l(priv->lock);
-        for (auto &[id, p] : priv->peers) peers.push_back(p);
+        for (auto &[id, p] : priv->peers)
+          peers.push_back(p);
         priv->peers.clear();
       }
       for (auto &peer : peers) {
@@ -1463,22 +1501,8 @@ static void gst_roomcast_sink_finalize(GObject *object) {
   G_OBJECT_CLASS(gst_roomcast_sink_parent_class)->finalize(object);
 }
 
-static GObject *child_proxy_get_child_by_name(GstChildProxy *proxy, const gchar *name) {
-  auto *self = GST_ROOMCAST_SINK(proxy);
-  if (g_strcmp0(name, "signaller") == 0) {
-    std::lock_guard l(self->priv->lock);
-    return self->priv->signaller ? G_OBJECT(g_object_ref(self->priv->signaller)) : nullptr;
-  }
-  auto *parent = static_cast<GstChildProxyInterface *>(
-      g_type_interface_peek(gst_roomcast_sink_parent_class, GST_TYPE_CHILD_PROXY));
-  return parent->get_child_by_name(proxy, name);
-}
-
 static void gst_roomcast_sink_child_proxy_init(GstChildProxyInterface *iface) {
-  auto *parent = static_cast<GstChildProxyInterface *>(g_type_interface_peek_parent(iface));
-  iface->get_child_by_index = parent->get_child_by_index;
-  iface->get_children_count = parent->get_children_count;
-  iface->get_child_by_name = child_proxy_get_child_by_name;
+  roomcast::child_proxy_init_with_signaller(iface);
 }
 
 static void gst_roomcast_sink_class_init(GstRoomcastSinkClass *klass) {
@@ -1494,12 +1518,8 @@ static void gst_roomcast_sink_class_init(GstRoomcastSinkClass *klass) {
 
   auto flags = GParamFlags(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
   auto null_only = GParamFlags(flags | GST_PARAM_MUTABLE_READY);
-  g_object_class_install_property(
-      gobject_class, PROP_SIGNALLER,
-      g_param_spec_object("signaller", "Signaller",
-                          "How the element talks to the room (default: WebSocket; set its "
-                          "address with signaller::uri=ws://HOST:PORT/ws)",
-                          GST_TYPE_ROOMCAST_SIGNALLER, null_only));
+  g_object_class_install_property(gobject_class, PROP_SIGNALLER,
+                                  roomcast::pspec_signaller(null_only));
   g_object_class_install_property(
       gobject_class, PROP_ROLE,
       g_param_spec_enum("role", "Role",
@@ -1509,22 +1529,14 @@ static void gst_roomcast_sink_class_init(GstRoomcastSinkClass *klass) {
   g_object_class_install_property(
       gobject_class, PROP_ROOM,
       g_param_spec_string("room", "Room", "Room to broadcast to", "default", null_only));
-  g_object_class_install_property(
-      gobject_class, PROP_NAME_IN_ROOM,
-      g_param_spec_string("display-name", "Display name", "Name shown to the room", "", null_only));
-  g_object_class_install_property(
-      gobject_class, PROP_STUN_SERVER,
-      g_param_spec_string("stun-server", "STUN server", "stun://host:port", nullptr, null_only));
+  g_object_class_install_property(gobject_class, PROP_NAME_IN_ROOM,
+                                  roomcast::pspec_display_name(null_only));
+  g_object_class_install_property(gobject_class, PROP_STUN_SERVER,
+                                  roomcast::pspec_stun_server(null_only));
   g_object_class_install_property(gobject_class, PROP_TURN_SERVER,
-                                  g_param_spec_string("turn-server", "TURN server",
-                                                      "turn(s)://user:password@host:port", nullptr,
-                                                      null_only));
-  g_object_class_install_property(
-      gobject_class, PROP_ICE_LOOPBACK,
-      g_param_spec_boolean("ice-loopback", "ICE loopback",
-                           "Offer 127.0.0.1 as an ICE candidate and no TCP candidates (for "
-                           "machines with only a loopback interface, and tests)",
-                           FALSE, null_only));
+                                  roomcast::pspec_turn_server(null_only));
+  g_object_class_install_property(gobject_class, PROP_ICE_LOOPBACK,
+                                  roomcast::pspec_ice_loopback(null_only));
   g_object_class_install_property(gobject_class, PROP_CODEC,
                                   g_param_spec_enum("codec", "Codec", "Video codec for raw input",
                                                     GST_TYPE_ROOMCAST_CODEC,
@@ -1537,10 +1549,7 @@ static void gst_roomcast_sink_class_init(GstRoomcastSinkClass *klass) {
       gobject_class, PROP_MAX_PEERS,
       g_param_spec_uint("max-peers", "Max peers", "Most peers served at once", 1, 10000, 100,
                         GParamFlags(flags | GST_PARAM_MUTABLE_PLAYING)));
-  g_object_class_install_property(gobject_class, PROP_LATENCY,
-                                  g_param_spec_uint("latency", "Latency",
-                                                    "Receive jitterbuffer latency in ms", 0, 10000,
-                                                    50, null_only));
+  g_object_class_install_property(gobject_class, PROP_LATENCY, roomcast::pspec_latency(null_only));
   g_object_class_install_property(
       gobject_class, PROP_MIN_KEYFRAME_INTERVAL,
       g_param_spec_uint("min-keyframe-interval", "Min keyframe interval",

@@ -518,22 +518,8 @@ static void gst_roomcast_src_finalize(GObject *object) {
   G_OBJECT_CLASS(gst_roomcast_src_parent_class)->finalize(object);
 }
 
-static GObject *child_proxy_get_child_by_name(GstChildProxy *proxy, const gchar *name) {
-  auto *self = GST_ROOMCAST_SRC(proxy);
-  if (g_strcmp0(name, "signaller") == 0) {
-    std::lock_guard l(self->priv->lock);
-    return self->priv->signaller ? G_OBJECT(g_object_ref(self->priv->signaller)) : nullptr;
-  }
-  auto *parent = static_cast<GstChildProxyInterface *>(
-      g_type_interface_peek(gst_roomcast_src_parent_class, GST_TYPE_CHILD_PROXY));
-  return parent->get_child_by_name(proxy, name);
-}
-
 static void gst_roomcast_src_child_proxy_init(GstChildProxyInterface *iface) {
-  auto *parent = static_cast<GstChildProxyInterface *>(g_type_interface_peek_parent(iface));
-  iface->get_child_by_index = parent->get_child_by_index;
-  iface->get_children_count = parent->get_children_count;
-  iface->get_child_by_name = child_proxy_get_child_by_name;
+  roomcast::child_proxy_init_with_signaller(iface);
 }
 
 static void gst_roomcast_src_class_init(GstRoomcastSrcClass *klass) {
@@ -546,34 +532,19 @@ static void gst_roomcast_src_class_init(GstRoomcastSrcClass *klass) {
   element_class->change_state = gst_roomcast_src_change_state;
 
   auto flags = GParamFlags(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
-  g_object_class_install_property(
-      gobject_class, PROP_SIGNALLER,
-      g_param_spec_object("signaller", "Signaller",
-                          "How the element talks to the room (default: WebSocket; set its "
-                          "address with signaller::uri=ws://HOST:PORT/ws)",
-                          GST_TYPE_ROOMCAST_SIGNALLER, flags));
+  g_object_class_install_property(gobject_class, PROP_SIGNALLER, roomcast::pspec_signaller(flags));
   g_object_class_install_property(
       gobject_class, PROP_ROOM,
       g_param_spec_string("room", "Room", "Room to watch", "default", flags));
-  g_object_class_install_property(
-      gobject_class, PROP_NAME_IN_ROOM,
-      g_param_spec_string("display-name", "Display name", "Name shown to the room", "", flags));
-  g_object_class_install_property(
-      gobject_class, PROP_STUN_SERVER,
-      g_param_spec_string("stun-server", "STUN server", "stun://host:port", nullptr, flags));
+  g_object_class_install_property(gobject_class, PROP_NAME_IN_ROOM,
+                                  roomcast::pspec_display_name(flags));
+  g_object_class_install_property(gobject_class, PROP_STUN_SERVER,
+                                  roomcast::pspec_stun_server(flags));
   g_object_class_install_property(gobject_class, PROP_TURN_SERVER,
-                                  g_param_spec_string("turn-server", "TURN server",
-                                                      "turn(s)://user:password@host:port", nullptr,
-                                                      flags));
-  g_object_class_install_property(
-      gobject_class, PROP_ICE_LOOPBACK,
-      g_param_spec_boolean("ice-loopback", "ICE loopback",
-                           "Offer 127.0.0.1 as an ICE candidate and no TCP candidates", FALSE,
-                           flags));
-  g_object_class_install_property(gobject_class, PROP_LATENCY,
-                                  g_param_spec_uint("latency", "Latency",
-                                                    "Receive jitterbuffer latency in ms", 0, 10000,
-                                                    50, flags));
+                                  roomcast::pspec_turn_server(flags));
+  g_object_class_install_property(gobject_class, PROP_ICE_LOOPBACK,
+                                  roomcast::pspec_ice_loopback(flags));
+  g_object_class_install_property(gobject_class, PROP_LATENCY, roomcast::pspec_latency(flags));
   g_object_class_install_property(
       gobject_class, PROP_ENCODED,
       g_param_spec_boolean("encoded", "Encoded",
