@@ -1,10 +1,14 @@
 """Meeting mode (mesh) end to end: a real server and real `roomcast meet` members.
 
-NOT YET REGISTERED in meson: run by hand the cases below pass their checks in manual runs
-(3-4 members decode each other at ~15 fps, a leaver does not stall the others), but under this
-harness the received frame rates collapse after a few seconds with 4-5 members and the
-assertions fail. The cause is not found yet (see the meeting-mode issue note); these tests
-are the ones to make pass.
+Members join about a second apart; meeting connections take 3-5 s to form (see
+docs/architecture.md), so every wait here allows for that.
+
+Registered in meson: test_four_members_decode_each_other. NOT registered yet:
+test_member_leaves_others_go_on_and_late_joiner_sees_all. It exposes an open bug: when a member
+leaves soon after a 4-member room formed, the remaining members stop *sending* (every receiver's
+count from them stalls at the moment of the leave), while the same leave a few seconds later is
+harmless (checked with the harness driven by hand). Suspect: latency redistribution after the
+branch removal reaching webrtcbin's send-side clocksync. Register it once it passes.
 """
 import json
 import os
@@ -50,17 +54,17 @@ class Meeting(RoomcastTest):
         return out
 
     def test_four_members_decode_each_other(self):
-        members = self.staggered("four", ["m%d" % i for i in range(4)],
-                                 "--expect", "3", "--frames", "45", "--timeout", "80")
+        # Everyone stays for the whole run (an early finisher would leave before the last joiner
+        # got its frames); then every member must have decoded every other one.
+        members = self.staggered("four", ["m%d" % i for i in range(4)], "--timeout", "25")
         for m in members:
-            self.assertEqual(m.wait(100), 0, m.stderr())
-            seen = members_json(m)
-            self.assertEqual(len(seen), 3, seen)
+            self.assertEqual(m.wait(60), 0, m.stderr())
+        for m in members:
+            seen = {r["name"]: r for r in members_json(m).values()}
+            self.assertEqual(sorted(seen), sorted(o.name for o in members if o is not m), seen)
             for r in seen.values():
-                self.assertGreaterEqual(r["frames"], 45, r)
+                self.assertGreaterEqual(r["frames"], 45, (m.name, r))
                 self.assertEqual((r["width"], r["height"]), (320, 240))
-            names = sorted(r["name"] for r in seen.values())
-            self.assertNotIn(m.name, names)
 
     def test_member_leaves_others_go_on_and_late_joiner_sees_all(self):
         # Four long-running members; wait until everyone sees everyone.
