@@ -25,11 +25,13 @@ struct MediaOptions {
   bool audio;
 };
 bool check_media_options(const char *cmd, const std::string &codec, int fps, int bitrate,
-                         const char *size, const char *source_arg, std::string &source,
-                         int &width, int &height);
+                         const char *size, const char *source_arg, std::string &source, int &width,
+                         int &height);
 // Parses the source pipeline; returns it and its roomcastsink (both refs), or nullptr after
 // printing why.
 GstElement *build_media_pipeline(const MediaOptions &m, GstElement **sink);
+// Prints a pipeline error for `cmd`, explaining a screen that cannot be captured.
+void report_pipeline_error(const char *cmd, GstMessage *msg, bool verbose);
 // Sets the sink's signaller to the server's WebSocket URL.
 void point_sink_at(GstElement *sink, const std::string &ws_url);
 
@@ -38,8 +40,7 @@ GOptionGroup *server_option_group(ServerOptions &opts);
 // `--server URL` when given; otherwise starts the embedded server (on the thread-default
 // context) on host:port. Sets ws_url; false after printing why.
 bool use_or_embed_server(const char *cmd, const char *server_arg, const char *host, int port,
-                         ServerOptions &opts, std::unique_ptr<Server> &server,
-                         std::string &ws_url);
+                         ServerOptions &opts, std::unique_ptr<Server> &server, std::string &ws_url);
 // Sends SIGINT/SIGTERM to `loop` (quits it); returns the two source ids to remove.
 void quit_on_signals(GMainLoop *loop);
 // Turns on debug output for our domains (--verbose).

@@ -50,14 +50,8 @@ gboolean on_bus(GstBus *, GstMessage *msg, gpointer data) {
   auto *live = static_cast<Live *>(data);
   switch (GST_MESSAGE_TYPE(msg)) {
   case GST_MESSAGE_ERROR: {
-    std::string text = describe_error(msg, live->verbose);
-    const char *src = GST_OBJECT_NAME(GST_MESSAGE_SRC(msg));
-    if (g_str_has_prefix(src, "ximagesrc") || text.find("X display") != std::string::npos)
-      g_printerr("\nroomcast live: cannot capture the screen (DISPLAY=%s): %s\n"
-                 "  try --source test, or run under a desktop or Xvfb\n",
-                 g_getenv("DISPLAY") ? g_getenv("DISPLAY") : "unset", text.c_str());
-    else
-      g_printerr("\nroomcast live: %s\n", text.c_str());
+    if (live->exit_code) break; // the first error says why; the rest follow from it
+    report_pipeline_error("live", msg, live->verbose);
     live->exit_code = 1;
     g_main_loop_quit(live->loop);
     break;
@@ -160,7 +154,8 @@ int cmd_live(int argc, char **argv) {
   const std::string codec = o.codec ? o.codec : "vp8";
   std::string source;
   int width = 0, height = 0;
-  if (!check_media_options("live", codec, o.fps, o.bitrate, o.size, o.source, source, width, height))
+  if (!check_media_options("live", codec, o.fps, o.bitrate, o.size, o.source, source, width,
+                           height))
     return 2;
 
   g_autoptr(GMainLoop) loop = g_main_loop_new(nullptr, FALSE);

@@ -27,8 +27,8 @@ struct MemberStats {
 };
 
 struct Branch {
-  GstElement *bin = nullptr;      // in the pipeline
-  GstPad *grid_pad = nullptr;     // compositor request pad (auto, video), ref
+  GstElement *bin = nullptr;  // in the pipeline
+  GstPad *grid_pad = nullptr; // compositor request pad (auto, video), ref
   std::string member;
   bool video = false;
 };
@@ -228,13 +228,8 @@ gboolean on_bus(GstBus *, GstMessage *msg, gpointer data) {
   auto *m = static_cast<Meet *>(data);
   switch (GST_MESSAGE_TYPE(msg)) {
   case GST_MESSAGE_ERROR: {
-    std::string text = describe_error(msg, m->verbose);
-    if (text.find("X display") != std::string::npos)
-      g_printerr("roomcast meet: cannot capture the screen (DISPLAY=%s): %s\n"
-                 "  try --source test, or run under a desktop or Xvfb\n",
-                 g_getenv("DISPLAY") ? g_getenv("DISPLAY") : "unset", text.c_str());
-    else
-      g_printerr("roomcast meet: %s\n", text.c_str());
+    if (m->exit_code) break; // the first error says why; the rest follow from it
+    report_pipeline_error("meet", msg, m->verbose);
     m->exit_code = 1;
     g_main_loop_quit(m->loop);
     break;
@@ -266,7 +261,8 @@ int cmd_meet(int argc, char **argv) {
        "screen or test (screen when DISPLAY is set, else test)", "SOURCE"},
       {"pipeline", 0, 0, G_OPTION_ARG_STRING, &pipeline_arg,
        "A launch description or pipelines/ file ending in a roomcastsink", "DESC"},
-      {"sink", 0, 0, G_OPTION_ARG_STRING, &sink_arg, "auto (a window with the grid) or fake", "SINK"},
+      {"sink", 0, 0, G_OPTION_ARG_STRING, &sink_arg, "auto (a window with the grid) or fake",
+       "SINK"},
       {"expect", 'k', 0, G_OPTION_ARG_INT, &expect, "With --frames: wait for K other members", "K"},
       {"frames", 'n', 0, G_OPTION_ARG_INT, &frames,
        "Exit 0 once N frames came from each of K members", "N"},
@@ -330,10 +326,11 @@ int cmd_meet(int argc, char **argv) {
   m.expect = static_cast<guint>(expect);
   if (!m.fake) {
     g_autoptr(GError) err = nullptr;
-    std::string grid = "videotestsrc is-live=true pattern=black ! video/x-raw,width=" +
-                       std::to_string(kGridW) + ",height=" + std::to_string(kGridH) +
-                       ",framerate=30/1 ! compositor name=grid background=black ! videoconvert ! "
-                       "autovideosink sync=false";
+    std::string grid =
+        "videotestsrc is-live=true pattern=black ! video/x-raw,width=" + std::to_string(kGridW) +
+        ",height=" + std::to_string(kGridH) +
+        ",framerate=30/1 ! compositor name=grid background=black ! videoconvert ! "
+        "autovideosink sync=false";
     GstElement *bin = gst_parse_bin_from_description(grid.c_str(), FALSE, &err);
     if (!bin) {
       g_printerr("roomcast meet: %s\n", err ? err->message : "cannot make the grid");
@@ -407,7 +404,8 @@ int cmd_meet(int argc, char **argv) {
   gst_object_unref(sink);
   gst_object_unref(pipeline);
   if (server) server->stop();
-  for (const auto &line : report) printf("%s\n", line.c_str());
+  for (const auto &line : report)
+    printf("%s\n", line.c_str());
   fflush(stdout);
   if (m.exit_code) return m.exit_code;
   if (m.want_frames && ready < m.expect) {

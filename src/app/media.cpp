@@ -74,8 +74,8 @@ GstElement *find_roomcastsink(GstElement *pipeline) {
 } // namespace
 
 bool check_media_options(const char *cmd, const std::string &codec, int fps, int bitrate,
-                         const char *size, const char *source_arg, std::string &source,
-                         int &width, int &height) {
+                         const char *size, const char *source_arg, std::string &source, int &width,
+                         int &height) {
   if (codec != "vp8" && codec != "vp9" && codec != "h264") {
     g_printerr("roomcast %s: --codec must be vp8, vp9 or h264\n", cmd);
     return false;
@@ -123,7 +123,8 @@ GstElement *build_media_pipeline(const MediaOptions &m, GstElement **sink_out) {
       g_autoptr(GstElementFactory) pulse = gst_element_factory_find("pulsesrc");
       desc += pulse ? " pulsesrc ! roomcast.audio_0"
                     : " audiotestsrc is-live=true wave=sine freq=440 volume=0.2 ! roomcast.audio_0";
-      if (!pulse) g_printerr("roomcast %s: pulsesrc is not installed; sending a test tone\n", m.cmd);
+      if (!pulse)
+        g_printerr("roomcast %s: pulsesrc is not installed; sending a test tone\n", m.cmd);
     }
   }
   g_autoptr(GError) perr = nullptr;
@@ -148,6 +149,17 @@ GstElement *build_media_pipeline(const MediaOptions &m, GstElement **sink_out) {
   }
   *sink_out = sink;
   return pipeline;
+}
+
+void report_pipeline_error(const char *cmd, GstMessage *msg, bool verbose) {
+  std::string text = describe_error(msg, verbose);
+  const char *src = GST_OBJECT_NAME(GST_MESSAGE_SRC(msg));
+  if (g_str_has_prefix(src, "ximagesrc") || text.find("X display") != std::string::npos)
+    g_printerr("\nroomcast %s: cannot capture the screen (DISPLAY=%s): %s\n"
+               "  try --source test, or run under a desktop or Xvfb\n",
+               cmd, g_getenv("DISPLAY") ? g_getenv("DISPLAY") : "unset", text.c_str());
+  else
+    g_printerr("\nroomcast %s: %s\n", cmd, text.c_str());
 }
 
 void point_sink_at(GstElement *sink, const std::string &ws_url) {
