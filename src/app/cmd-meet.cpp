@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <map>
 #include <memory>
@@ -11,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include <glib-unix.h>
 #include <unistd.h>
 
 namespace roomcast::app {
@@ -224,6 +226,34 @@ void on_remote_pad_removed(GstElement *, GstPad *pad, gpointer data) {
       new Drop{m, b}, [](gpointer d) { delete static_cast<Drop *>(d); });
 }
 
+// One JSON line per member we heard from: what it sent us so far. `ready` counts those that
+// delivered the wanted number of frames.
+std::vector<std::string> report_lines(Meet *m, guint *ready) {
+  std::vector<std::string> report;
+  std::lock_guard l(m->lock);
+  for (auto &[id, st] : m->members) {
+    gint64 first = st->first_frame_us;
+    g_autofree char *esc = g_strescape(st->name.c_str(), nullptr);
+    g_autofree char *line = g_strdup_printf(
+        "{\"id\":\"%s\",\"name\":\"%s\",\"frames\":%" G_GUINT64_FORMAT
+        ",\"width\":%d,\"height\":%d,\"first_frame_ms\":%.1f,\"present\":%s}",
+        id.c_str(), esc, st->frames.load(), st->width.load(), st->height.load(),
+        first ? (first - m->start_us) / 1000.0 : -1.0, st->present ? "true" : "false");
+    report.push_back(line);
+    if (ready && st->frames >= m->want_frames) (*ready)++;
+  }
+  return report;
+}
+
+// SIGUSR1 (main loop): print the report so far, then a "report end" line, and go on.
+gboolean on_report_signal(gpointer data) {
+  for (const auto &line : report_lines(static_cast<Meet *>(data), nullptr))
+    printf("%s\n", line.c_str());
+  printf("roomcast meet: report end\n");
+  fflush(stdout);
+  return G_SOURCE_CONTINUE;
+}
+
 gboolean on_bus(GstBus *, GstMessage *msg, gpointer data) {
   auto *m = static_cast<Meet *>(data);
   switch (GST_MESSAGE_TYPE(msg)) {
@@ -346,6 +376,7 @@ int cmd_meet(int argc, char **argv) {
   gst_object_unref(bus);
 
   quit_on_signals(loop);
+  guint usr1 = g_unix_signal_add(SIGUSR1, on_report_signal, &m);
   bool timed_out = false;
   struct Timeout {
     GMainLoop *loop;
@@ -379,25 +410,12 @@ int cmd_meet(int argc, char **argv) {
     g_main_loop_run(loop);
   }
   g_source_remove(checker);
+  g_source_remove(usr1);
   if (timer && !timed_out) g_source_remove(timer);
   // The report describes the meeting as it was when we stopped: take it before the teardown
   // (which removes every remote pad).
-  std::vector<std::string> report;
   guint ready = 0;
-  {
-    std::lock_guard l(m.lock);
-    for (auto &[id, st] : m.members) {
-      gint64 first = st->first_frame_us;
-      g_autofree char *esc = g_strescape(st->name.c_str(), nullptr);
-      g_autofree char *line = g_strdup_printf(
-          "{\"id\":\"%s\",\"name\":\"%s\",\"frames\":%" G_GUINT64_FORMAT
-          ",\"width\":%d,\"height\":%d,\"first_frame_ms\":%.1f,\"present\":%s}",
-          id.c_str(), esc, st->frames.load(), st->width.load(), st->height.load(),
-          first ? (first - m.start_us) / 1000.0 : -1.0, st->present ? "true" : "false");
-      report.push_back(line);
-      if (st->frames >= m.want_frames) ready++;
-    }
-  }
+  std::vector<std::string> report = report_lines(&m, &ready);
   gst_element_set_state(pipeline, GST_STATE_NULL);
   gst_bus_remove_watch(GST_ELEMENT_BUS(pipeline));
   if (m.grid) gst_object_unref(m.grid);
