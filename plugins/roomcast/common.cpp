@@ -2,6 +2,8 @@
 
 #include "gstroomcastsignaller.h"
 
+#include <mutex>
+
 namespace roomcast {
 
 GType roomcast_codec_get_type() {
@@ -66,6 +68,23 @@ GParamSpec *pspec_ice_loopback(GParamFlags flags) {
 GParamSpec *pspec_latency(GParamFlags flags) {
   return g_param_spec_uint("latency", "Latency", "Receive jitterbuffer latency in ms", 0, 10000, 50,
                            flags);
+}
+
+void warm_up_dtls() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    // The DTLS elements guard their shared certificate with a once-initialiser: a webrtcbin
+    // that needs it meanwhile waits for this thread instead of generating a second key.
+    GThread *t = g_thread_try_new(
+        "roomcast-dtls",
+        [](gpointer) -> gpointer {
+          if (GstElement *dec = gst_element_factory_make("dtlsdec", nullptr))
+            gst_object_unref(gst_object_ref_sink(dec));
+          return nullptr;
+        },
+        nullptr, nullptr);
+    if (t) g_thread_unref(t);
+  });
 }
 
 void configure_webrtcbin(GstElement *webrtc, const IceConfig &cfg) {

@@ -35,6 +35,12 @@ GParamSpec *pspec_turn_server(GParamFlags flags);
 GParamSpec *pspec_ice_loopback(GParamFlags flags);
 GParamSpec *pspec_latency(GParamFlags flags);
 
+// Starts making this process's DTLS certificate on a background thread, once per process.
+// webrtcbin's DTLS elements generate an RSA key the first time one is created (0.4-0.7 s of CPU
+// here, seconds on a loaded machine) and share it afterwards; without this, the first offer or
+// answer of every process waits for it, and in a meeting both sides of a pair did so in turn.
+void warm_up_dtls();
+
 // Applies ICE and jitterbuffer settings to a new webrtcbin (before it negotiates).
 void configure_webrtcbin(GstElement *webrtc, const IceConfig &cfg);
 

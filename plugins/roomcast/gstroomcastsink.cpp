@@ -1188,6 +1188,7 @@ static GstStateChangeReturn gst_roomcast_sink_change_state(GstElement *element,
   switch (transition) {
   case GST_STATE_CHANGE_NULL_TO_READY:
     priv->worker.start("roomcastsink");
+    roomcast::warm_up_dtls();
     connect_signaller(self);
     break;
   case GST_STATE_CHANGE_READY_TO_PAUSED: {

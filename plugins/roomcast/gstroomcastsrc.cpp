@@ -351,6 +351,7 @@ static GstStateChangeReturn gst_roomcast_src_change_state(GstElement *element,
   switch (transition) {
   case GST_STATE_CHANGE_NULL_TO_READY:
     priv->worker.start("roomcastsrc");
+    roomcast::warm_up_dtls();
     if (GstRoomcastSignaller *sig = ref_signaller(priv)) {
       priv->handlers = {
           g_signal_connect(sig, "sdp", G_CALLBACK(on_sig_sdp), self),
