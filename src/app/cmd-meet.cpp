@@ -125,22 +125,32 @@ void on_remote_pad(GstElement *, GstPad *pad, gpointer data) {
   if (!caps) caps = gst_pad_query_caps(pad, nullptr);
   bool video = g_str_has_prefix(gst_structure_get_name(gst_caps_get_structure(caps, 0)), "video/");
   std::string label = (name && *name) ? name : id;
+  // The branch's ends are named and ghosted by hand: textoverlay has an unlinked text_sink pad,
+  // which automatic ghosting could pick as the branch's input.
   std::string desc;
+  bool to_grid = !m->fake && video && m->grid;
   if (m->fake)
-    desc = "queue ! fakesink sync=false async=false";
+    desc = "queue name=in ! fakesink sync=false async=false";
   else if (video) {
     g_autofree char *escaped = g_strescape(label.c_str(), nullptr);
-    desc = std::string("queue ! videoconvert ! textoverlay valignment=bottom halignment=left "
-                       "font-desc=\"Sans 20\" shaded-background=true text=\"") +
-           escaped + "\" ! queue";
+    desc = std::string("queue name=in ! videoconvert ! textoverlay valignment=bottom "
+                       "halignment=left font-desc=\"Sans 20\" shaded-background=true text=\"") +
+           escaped + "\" ! queue name=out";
   } else
-    desc = "queue ! audioconvert ! audioresample ! autoaudiosink";
+    desc = "queue name=in ! audioconvert ! audioresample ! autoaudiosink";
   g_autoptr(GError) err = nullptr;
-  GstElement *bin = gst_parse_bin_from_description(desc.c_str(), TRUE, &err);
+  GstElement *bin = gst_parse_bin_from_description(desc.c_str(), FALSE, &err);
   if (!bin) {
     g_printerr("roomcast meet: %s\n", err ? err->message : "cannot make a branch");
     return;
   }
+  auto ghost = [bin](const char *element, const char *pad, const char *name) {
+    g_autoptr(GstElement) e = gst_bin_get_by_name(GST_BIN(bin), element);
+    g_autoptr(GstPad) target = gst_element_get_static_pad(e, pad);
+    gst_element_add_pad(bin, gst_ghost_pad_new(name, target));
+  };
+  ghost("in", "sink", "sink");
+  if (to_grid) ghost("out", "src", "src");
   MemberStats *st;
   {
     std::lock_guard l(m->lock);
@@ -158,10 +168,11 @@ void on_remote_pad(GstElement *, GstPad *pad, gpointer data) {
   b.bin = bin;
   b.member = id;
   b.video = video;
-  if (!m->fake && video && m->grid) {
+  if (to_grid) {
     b.grid_pad = gst_element_request_pad_simple(m->grid, "sink_%u");
     GstPad *out = gst_element_get_static_pad(bin, "src");
-    gst_pad_link(out, b.grid_pad);
+    if (GST_PAD_LINK_FAILED(gst_pad_link(out, b.grid_pad)))
+      g_printerr("roomcast meet: cannot put %s on the grid\n", label.c_str());
     gst_object_unref(out);
   }
   gst_element_sync_state_with_parent(bin);
@@ -355,19 +366,32 @@ int cmd_meet(int argc, char **argv) {
   m.want_frames = static_cast<guint64>(frames);
   m.expect = static_cast<guint>(expect);
   if (!m.fake) {
-    g_autoptr(GError) err = nullptr;
-    std::string grid =
-        "videotestsrc is-live=true pattern=black ! video/x-raw,width=" + std::to_string(kGridW) +
-        ",height=" + std::to_string(kGridH) +
-        ",framerate=30/1 ! compositor name=grid background=black ! videoconvert ! "
-        "autovideosink sync=false";
-    GstElement *bin = gst_parse_bin_from_description(grid.c_str(), FALSE, &err);
-    if (!bin) {
-      g_printerr("roomcast meet: %s\n", err ? err->message : "cannot make the grid");
+    // The grid's elements go straight into the pipeline (not into a bin of their own): the
+    // branches link to compositor pads, and a link across bins would be refused.
+    GstElement *bg = gst_element_factory_make("videotestsrc", nullptr);
+    GstElement *filter = gst_element_factory_make("capsfilter", nullptr);
+    GstElement *grid = gst_element_factory_make("compositor", "grid");
+    GstElement *convert = gst_element_factory_make("videoconvert", nullptr);
+    GstElement *out = gst_element_factory_make("autovideosink", nullptr);
+    if (!bg || !filter || !grid || !convert || !out) {
+      g_printerr("roomcast meet: cannot make the grid (compositor, videoconvert and "
+                 "autovideosink are needed)\n");
       return 1;
     }
-    gst_bin_add(GST_BIN(pipeline), bin);
-    m.grid = gst_bin_get_by_name(GST_BIN(bin), "grid");
+    gst_util_set_object_arg(G_OBJECT(bg), "pattern", "black");
+    g_object_set(bg, "is-live", TRUE, nullptr);
+    g_autoptr(GstCaps) caps = gst_caps_new_simple("video/x-raw", "width", G_TYPE_INT, kGridW,
+                                                  "height", G_TYPE_INT, kGridH, "framerate",
+                                                  GST_TYPE_FRACTION, 30, 1, nullptr);
+    g_object_set(filter, "caps", caps, nullptr);
+    gst_util_set_object_arg(G_OBJECT(grid), "background", "black");
+    g_object_set(out, "sync", FALSE, nullptr);
+    gst_bin_add_many(GST_BIN(pipeline), bg, filter, grid, convert, out, nullptr);
+    if (!gst_element_link_many(bg, filter, grid, convert, out, nullptr)) {
+      g_printerr("roomcast meet: cannot link the grid\n");
+      return 1;
+    }
+    m.grid = GST_ELEMENT(gst_object_ref(grid));
   }
   g_signal_connect(sink, "pad-added", G_CALLBACK(on_remote_pad), &m);
   g_signal_connect(sink, "pad-removed", G_CALLBACK(on_remote_pad_removed), &m);

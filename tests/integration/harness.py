@@ -154,6 +154,28 @@ class RoomcastTest(unittest.TestCase):
         host.wait_line(r"is live", 20)
         return host
 
+    def xvfb(self, size="1280x720"):
+        """Starts an Xvfb display for this test (stopped at the end); returns its name (":N").
+        Xvfb picks a free display number itself (-displayfd), so parallel runs cannot collide."""
+        r, w = os.pipe()
+        x = subprocess.Popen(["Xvfb", "-displayfd", str(w), "-screen", "0", size + "x24", "-nolisten", "tcp"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, pass_fds=(w,))
+        os.close(w)
+
+        def stop():
+            x.terminate()  # SIGTERM: Xvfb removes its lock file and socket
+            try:
+                x.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                x.kill()
+                x.wait(timeout=10)
+        self.addCleanup(stop)
+        with os.fdopen(r) as f:
+            number = f.readline().strip()  # written once the display accepts clients
+        if not number.isdigit():
+            raise AssertionError("Xvfb did not start (exit %s)" % x.poll())
+        return ":" + number
+
     def watch(self, room, *extra, name="watch"):
         return self.start(["watch", "--server", self.ws, "--room", room, "--sink", "fake"] + list(extra), name=name)
 

@@ -9,12 +9,14 @@ measure what arrived over a window instead of guessing from totals.
 import json
 import os
 import signal
+import subprocess
 import sys
+import tempfile
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import RoomcastTest  # noqa: E402
+from harness import RoomcastTest, env_with_plugin, have  # noqa: E402
 
 MEDIA = ["--source", "test", "--size", "320x240", "--fps", "15", "--sink", "fake"]
 
@@ -33,6 +35,42 @@ def cpu_seconds(pid):
     with open("/proc/%d/stat" % pid) as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def grab(display, width=1280, height=720):
+    """One RGB frame of an X display (ximagesrc), as (width, height, bytes)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "grab.rgb")
+        subprocess.run(["gst-launch-1.0", "-q", "ximagesrc", "display-name=" + display, "use-damage=false",
+                        "num-buffers=1", "!", "videoconvert", "!",
+                        "video/x-raw,format=RGB,width=%d,height=%d" % (width, height), "!",
+                        "filesink", "location=" + out], check=True, timeout=30,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        with open(out, "rb") as f:
+            return width, height, f.read()
+
+
+def colour_bars(image, row):
+    """Counts the colour bars along one pixel row: pixels are reduced to 8 colours (each channel
+    above or below half) and runs shorter than 8 pixels (scaled edges, text) are ignored. The test
+    source's SMPTE pattern has 7 bars, so one tile across the window gives 7, two side by side 14."""
+    width, _, data = image
+    line = data[row * width * 3:(row + 1) * width * 3]
+    colours = [(line[i] > 127, line[i + 1] > 127, line[i + 2] > 127) for i in range(0, len(line), 3)]
+    runs = []
+    for c in colours:
+        if runs and runs[-1][0] == c:
+            runs[-1][1] += 1
+        else:
+            runs.append([c, 1])
+    bars = []
+    for c, n in runs:
+        if n < 8:
+            continue
+        if bars and bars[-1] == c:
+            continue
+        bars.append(c)
+    return len(bars)
 
 
 class Meeting(RoomcastTest):
@@ -113,6 +151,37 @@ class Meeting(RoomcastTest):
             got = {r["name"]: r for r in members_json(m).values()}
             self.assertGreaterEqual(got["late"]["frames"], 1, got)
             self.assertFalse(got["c0"]["present"], got)
+
+    def test_three_members_show_each_other_in_a_window(self):
+        """The issue's "three terminals": each member on its own X display with the real grid
+        window (--sink auto); a screen grab of each display shows the other two tiles, and the
+        grid reflows to one tile when a member leaves."""
+        if not have("Xvfb") or not have("gst-launch-1.0"):
+            self.skipTest("Xvfb and gst-launch-1.0 are needed")
+        displays = [self.xvfb("1280x720") for _ in range(3)]
+        members = []
+        for i, d in enumerate(displays):
+            members.append(self.start(
+                ["meet", "--server", self.ws, "--room", "grid", "--name", "g%d" % i, "--source", "test",
+                 "--size", "320x240", "--fps", "15", "--sink", "auto", "--timeout", "90"],
+                name="g%d" % i, env=env_with_plugin({"DISPLAY": d})))
+            time.sleep(1.0)
+        for m in members:
+            deadline = time.monotonic() + 60
+            while m.count_lines(r"seeing \S+") < 2 and time.monotonic() < deadline:
+                time.sleep(0.3)
+            self.assertEqual(m.count_lines(r"seeing \S+"), 2, m.stderr())
+        time.sleep(2)
+        for m, d in zip(members, displays):
+            self.assertEqual(colour_bars(grab(d), row=100), 14, "%s on %s should show two tiles" % (m.name, d))
+        leaver_id = members[0].wait_line(r"seeing (\S+) \(g2\)", 1)[1].group(1)
+        marks = [len(m.lines) for m in members[:2]]
+        self.assertEqual(members[2].interrupt(20), 0, members[2].stderr())
+        for m, mark in zip(members[:2], marks):
+            m.wait_line(r"%s left" % leaver_id, 15, start=mark)
+        time.sleep(2)
+        for m, d in zip(members[:2], displays):
+            self.assertEqual(colour_bars(grab(d), row=100), 7, "%s on %s should show one tile" % (m.name, d))
 
     def bench_cpu_per_member_as_the_room_grows(self):
         """A measurement, not a test (run by hand: python3 test_meet.py
