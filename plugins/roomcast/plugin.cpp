@@ -1,6 +1,8 @@
 // Registers the roomcast elements; nothing else lives here.
 #include "gstroomcastsink.h"
 #include "gstroomcastsrc.h"
+#include "gstroomcaststamp.h"
+#include "gstroomcaststampread.h"
 
 #include "roomcast-config.h"
 
@@ -8,6 +10,8 @@ static gboolean plugin_init(GstPlugin *plugin) {
   gboolean ok = FALSE;
   ok |= GST_ELEMENT_REGISTER(roomcastsink, plugin);
   ok |= GST_ELEMENT_REGISTER(roomcastsrc, plugin);
+  ok |= GST_ELEMENT_REGISTER(roomcaststamp, plugin);
+  ok |= GST_ELEMENT_REGISTER(roomcaststampread, plugin);
   return ok;
 }
 
