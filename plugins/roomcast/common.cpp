@@ -70,21 +70,35 @@ GParamSpec *pspec_latency(GParamFlags flags) {
                            flags);
 }
 
+namespace {
+std::mutex warm_up_lock; // guards warm_up_thread and warm_up_started
+GThread *warm_up_thread = nullptr;
+bool warm_up_started = false;
+} // namespace
+
 void warm_up_dtls() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    // The DTLS elements guard their shared certificate with a once-initialiser: a webrtcbin
-    // that needs it meanwhile waits for this thread instead of generating a second key.
-    GThread *t = g_thread_try_new(
-        "roomcast-dtls",
-        [](gpointer) -> gpointer {
-          if (GstElement *dec = gst_element_factory_make("dtlsdec", nullptr))
-            gst_object_unref(gst_object_ref_sink(dec));
-          return nullptr;
-        },
-        nullptr, nullptr);
-    if (t) g_thread_unref(t);
-  });
+  std::lock_guard l(warm_up_lock);
+  if (warm_up_started) return;
+  warm_up_started = true;
+  // The DTLS elements guard their shared certificate with a once-initialiser: a webrtcbin that
+  // needs it meanwhile waits for this thread instead of generating a second key.
+  warm_up_thread = g_thread_try_new(
+      "roomcast-dtls",
+      [](gpointer) -> gpointer {
+        if (GstElement *dec = gst_element_factory_make("dtlsdec", nullptr))
+          gst_object_unref(gst_object_ref_sink(dec));
+        return nullptr;
+      },
+      nullptr, nullptr);
+}
+
+void finish_warm_up_dtls() {
+  GThread *t;
+  {
+    std::lock_guard l(warm_up_lock);
+    t = std::exchange(warm_up_thread, nullptr);
+  }
+  if (t) g_thread_join(t);
 }
 
 void configure_webrtcbin(GstElement *webrtc, const IceConfig &cfg) {

@@ -40,6 +40,9 @@ GParamSpec *pspec_latency(GParamFlags flags);
 // here, seconds on a loaded machine) and share it afterwards; without this, the first offer or
 // answer of every process waits for it, and in a meeting both sides of a pair did so in turn.
 void warm_up_dtls();
+// Waits for that thread (if any) to end. Called when an element goes back to NULL, so a process
+// never exits while the key is being made (the TLS library's exit-time cleanup would race it).
+void finish_warm_up_dtls();
 
 // Applies ICE and jitterbuffer settings to a new webrtcbin (before it negotiates).
 void configure_webrtcbin(GstElement *webrtc, const IceConfig &cfg);

@@ -1256,6 +1256,7 @@ static GstStateChangeReturn gst_roomcast_sink_change_state(GstElement *element,
   if (transition == GST_STATE_CHANGE_READY_TO_NULL) {
     disconnect_signaller(self);
     priv->worker.stop();
+    roomcast::finish_warm_up_dtls();
   }
   // A network sink never prerolls: data flows only in PLAYING from live sources.
   if (ret == GST_STATE_CHANGE_SUCCESS && (transition == GST_STATE_CHANGE_READY_TO_PAUSED ||

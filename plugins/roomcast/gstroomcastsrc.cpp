@@ -406,6 +406,7 @@ static GstStateChangeReturn gst_roomcast_src_change_state(GstElement *element,
       g_object_unref(sig);
     }
     priv->worker.stop();
+    roomcast::finish_warm_up_dtls();
     break;
   default:
     break;
