@@ -180,8 +180,14 @@ struct Client {
   std::string partner; // the other member's id (relay phase)
 };
 
+// Sends unless the connection is closing (the server may still be talking while we close).
+void send_text(SoupWebsocketConnection *ws, const char *text) {
+  if (ws && soup_websocket_connection_get_state(ws) == SOUP_WEBSOCKET_STATE_OPEN)
+    soup_websocket_connection_send_text(ws, text);
+}
+
 // One more connection on a thread and GMainContext of its own: it pings the server every 50 ms
-// (the next ping once the pong is back, or after a second without one) and keeps the round
+// (the next one once the pong is back) and keeps the round
 // trips. Its own loop never waits behind the thousands of load connections, so the round trips
 // tell how responsive the server is, not how busy the load client is.
 class Probe {
@@ -248,11 +254,6 @@ private:
         g_main_context_iteration(ctx, TRUE);
         gint64 now = g_get_monotonic_time();
         if (!ready_ || now < next) continue;
-        if (sent_us_ && now - sent_us_ > G_USEC_PER_SEC) {
-          std::lock_guard<std::mutex> lock(mu_);
-          timeouts_.push_back(sent_us_);
-          sent_us_ = 0;
-        }
         if (!sent_us_) {
           sent_us_ = now;
           soup_websocket_connection_send_text(ws_, "{\"type\":\"ping\"}");
@@ -289,10 +290,13 @@ private:
       self->ready_ = true;
     } else if (t.find("\"type\":\"pong\"") != std::string_view::npos && self->sent_us_) {
       std::lock_guard<std::mutex> lock(self->mu_);
+      // One ping at a time, so a pong always answers the ping outstanding; a slow one counts
+      // in full (and as a timeout beyond a second).
       self->rtts_.emplace_back(self->sent_us_, now - self->sent_us_);
+      if (now - self->sent_us_ > G_USEC_PER_SEC) self->timeouts_.push_back(self->sent_us_);
       self->sent_us_ = 0;
     } else if (t.find("\"type\":\"ping\"") != std::string_view::npos) {
-      soup_websocket_connection_send_text(ws, "{\"type\":\"pong\"}");
+      send_text(ws, "{\"type\":\"pong\"}");
     }
   }
 
@@ -306,7 +310,7 @@ private:
   // Shared; mu_ guards these two (no other lock is ever taken while holding it).
   std::mutex mu_;
   std::vector<std::pair<gint64, gint64>> rtts_; // (sent at, round trip)
-  std::vector<gint64> timeouts_;                // sent at
+  std::vector<gint64> timeouts_;                // sent at, of round trips over 1 s
 };
 
 struct Bench {
@@ -319,6 +323,7 @@ struct Bench {
   double hold_s = 3;
   double ramp_timeout_s = 120;
   int pairs = 100;
+  int idle_clients = 0;
   std::vector<double> rates{5000};
   double rate_duration_s = 3;
   double throughput_s = 3;
@@ -352,7 +357,7 @@ struct Bench {
                "{\"type\":\"ice\",\"to\":\"%s\",\"candidate\":\"candidate:%" G_GINT64_FORMAT
                " 1 udp 2122260223 127.0.0.1 %d typ host\",\"sdpMLineIndex\":0,\"sdpMid\":\"0\"}",
                c.partner.c_str(), g_get_monotonic_time(), 40000 + c.index % 20000);
-    soup_websocket_connection_send_text(c.ws, buf);
+    send_text(c.ws, buf);
     c.bench->sent++;
   }
 
@@ -408,7 +413,7 @@ struct Bench {
         c.partner = json_object_get_string_member_with_default(peer, "id", "");
       }
     } else if (strcmp(type, "ping") == 0) {
-      soup_websocket_connection_send_text(c.ws, "{\"type\":\"pong\"}");
+      send_text(c.ws, "{\"type\":\"pong\"}");
       pings_answered++;
     } else if (strcmp(type, "ice") == 0) {
       const char *cand = json_object_get_string_member_with_default(o, "candidate", "");
@@ -498,14 +503,25 @@ struct Bench {
 
   // -- driving the main context --
 
-  // Iterates until pred() or the timeout; a 5 ms tick source keeps the loop from sleeping long.
+  // Iterates until pred() or the timeout. pred() runs after every dispatch; a timer at the
+  // deadline wakes the loop when nothing else does. No periodic tick: with thousands of
+  // connections every wakeup of a GMainContext costs time in proportion to them (GLib polls and
+  // checks every source), so the held clients must not be woken for nothing.
   bool iterate_until(const std::function<bool()> &pred, double timeout_s) {
     gint64 deadline = g_get_monotonic_time() + gint64(timeout_s * 1e6);
+    guint timer = g_timeout_add(
+        guint(std::ceil(timeout_s * 1000)) + 1,
+        [](gpointer) -> gboolean { return G_SOURCE_CONTINUE; }, nullptr);
+    bool ok = true;
     while (!pred()) {
-      if (g_get_monotonic_time() >= deadline) return false;
+      if (g_get_monotonic_time() >= deadline) {
+        ok = false;
+        break;
+      }
       g_main_context_iteration(nullptr, TRUE);
     }
-    return true;
+    g_source_remove(timer);
+    return ok;
   }
   void spin(double s) {
     iterate_until([] { return false; }, s);
@@ -615,8 +631,7 @@ struct Bench {
     spin(0.5); // let the last joins settle
     ProcSample s2 = sample_proc(server_pid), c2 = sample_proc(getpid());
     gint64 pings_before = pings_answered;
-    gint64 hold_end = g_get_monotonic_time() + gint64(hold_s * 1e6);
-    iterate_until([&] { return g_get_monotonic_time() >= hold_end; }, hold_s + 1);
+    spin(hold_s);
     ProcSample s3 = sample_proc(server_pid), c3 = sample_proc(getpid());
     int still_open = 0;
     for (int i = 0; i < clients; i++)
@@ -676,6 +691,20 @@ struct Bench {
   }
 
   void phase_relay(JsonBuilder *b) {
+    // Optional background: idle clients held (in live rooms, answering keepalive pings) for the
+    // whole relay phase, so the relay runs on a server that also holds a crowd.
+    double idle_ramp_s = 0;
+    int idle_joined = 0;
+    if (idle_clients > 0) {
+      for (int i = 0; i < idle_clients; i++)
+        add_client("bg-" + tag + "-" + std::to_string(i / room_size),
+                   i % room_size == 0 ? "host" : "viewer");
+      g_printerr("server-bench: relay: holding %d idle clients first\n", idle_clients);
+      idle_ramp_s = ramp(0, all.size(), ramp_timeout_s);
+      for (auto &c : all)
+        idle_joined += c->state == Client::State::Joined;
+    }
+    const size_t first_member = all.size();
     pairs_phase = true;
     for (int i = 0; i < pairs; i++) {
       std::string room = "pair-" + tag + "-" + std::to_string(i);
@@ -686,9 +715,9 @@ struct Bench {
     // Whichever member of a pair joins second finds the other in its welcome; the first one
     // learns the partner from peer-joined.
     std::vector<Client *> members;
-    for (auto &c : all)
-      members.push_back(c.get());
-    double ramp_s = ramp(0, all.size(), ramp_timeout_s);
+    for (size_t i = first_member; i < all.size(); i++)
+      members.push_back(all[i].get());
+    double ramp_s = ramp(first_member, all.size(), ramp_timeout_s);
     iterate_until(
         [&] {
           for (Client *c : members)
@@ -707,6 +736,9 @@ struct Bench {
     member_int(b, "pairs", pairs);
     member_int(b, "members_ready", gint64(ready.size()));
     member_double(b, "ramp_s", ramp_s);
+    member_int(b, "idle_clients", idle_clients);
+    member_int(b, "idle_joined", idle_joined);
+    member_double(b, "idle_ramp_s", idle_ramp_s);
     member_str(b, "message", "ice to the partner; candidate foundation = send time (us)");
 
     // Open loop: a fixed offered rate, round-robin over every ready member.
@@ -777,7 +809,7 @@ struct Bench {
     json_builder_end_array(b);
 
     // Closed loop: `window` messages in flight per member; every arrival is answered at once.
-    if (!ready.empty()) {
+    if (!ready.empty() && throughput_s > 0) {
       mode = Mode::Closed;
       gint64 recv0 = received, err0 = relay_errors;
       for (int k = 0; k < window; k++)
@@ -844,12 +876,14 @@ int main(int argc, char **argv) {
       {"concurrency", 0, 0, G_OPTION_ARG_INT, &b.concurrency, "Handshakes + joins in flight (64)",
        "N"},
       {"pairs", 0, 0, G_OPTION_ARG_INT, &b.pairs, "relay: pairs of members (100)", "N"},
+      {"idle-clients", 0, 0, G_OPTION_ARG_INT, &b.idle_clients,
+       "relay: idle clients (in rooms of --room-size) held throughout (0)", "N"},
       {"rates", 0, 0, G_OPTION_ARG_STRING, &rates, "relay: offered messages/s, comma-separated",
        "R,R"},
       {"rate-duration", 0, 0, G_OPTION_ARG_DOUBLE, &rate_duration,
        "relay: measured seconds per rate (3)", "S"},
       {"throughput-duration", 0, 0, G_OPTION_ARG_DOUBLE, &throughput,
-       "relay: measured seconds of the closed loop (3)", "S"},
+       "relay: measured seconds of the closed loop; 0 skips it (3)", "S"},
       {"warmup", 0, 0, G_OPTION_ARG_DOUBLE, &warmup, "Unmeasured seconds before each window", "S"},
       {"window", 0, 0, G_OPTION_ARG_INT, &b.window, "relay: messages in flight per member (2)",
        "N"},
@@ -884,7 +918,7 @@ int main(int argc, char **argv) {
   rl.rlim_cur = rl.rlim_max;
   setrlimit(RLIMIT_NOFILE, &rl);
   getrlimit(RLIMIT_NOFILE, &rl);
-  int needed = (which == "idle" ? b.clients + 1 : 2 * b.pairs) + 64;
+  int needed = (which == "idle" ? b.clients + 1 : 2 * b.pairs + b.idle_clients) + 64;
   if (rl.rlim_cur != RLIM_INFINITY && rlim_t(needed) > rl.rlim_cur)
     g_printerr("server-bench: warning: RLIMIT_NOFILE %llu is below the %d descriptors needed\n",
                (unsigned long long)rl.rlim_cur, needed);
@@ -894,10 +928,6 @@ int main(int argc, char **argv) {
   b.session =
       soup_session_new_with_options("max-conns", b.concurrency + 16, "max-conns-per-host",
                                     b.concurrency + 16, "timeout", 0u, "idle-timeout", 0u, nullptr);
-
-  // Keeps iterate_until() from sleeping past its deadline when nothing else happens.
-  g_timeout_add(
-      5, [](gpointer) -> gboolean { return G_SOURCE_CONTINUE; }, nullptr);
 
   g_autoptr(JsonBuilder) jb = json_builder_new();
   json_builder_begin_object(jb);

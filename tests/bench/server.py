@@ -36,11 +36,13 @@ PLOT = "server-relay-latency.png"
 
 def _params(quick):
     if quick:
-        return dict(clients=1000, room_size=100, hold=3.0, pairs=250, rates=[5000.0],
-                    rate_duration=3.0, throughput_duration=3.0, window=2, warmup=0.5)
-    return dict(clients=TARGET_CLIENTS, room_size=200, hold=10.0, pairs=500,
-                rates=[1000.0, 5000.0, 10000.0], rate_duration=10.0, throughput_duration=10.0,
-                window=2, warmup=1.0)
+        return dict(clients=1000, room_size=100, hold=3.0, concurrency=200, ramp_timeout=60.0,
+                    pairs=250, rates=[5000.0], rate_duration=3.0, throughput_duration=3.0,
+                    window=2, warmup=0.5, loaded_idle=1000)
+    return dict(clients=TARGET_CLIENTS, room_size=200, hold=10.0, concurrency=200,
+                ramp_timeout=240.0, pairs=500, rates=[1000.0, 5000.0, 10000.0],
+                rate_duration=10.0, throughput_duration=10.0, window=2, warmup=1.0,
+                loaded_idle=TARGET_CLIENTS - 1000)
 
 
 def _log(ctx, msg):
@@ -114,8 +116,10 @@ def _run_phase(ctx, phase, server_args, client_args, timeout):
     log_dir.mkdir(parents=True, exist_ok=True)
     server = _Server(ctx, server_args, log_dir / f"server-{phase}.serve.log")
     try:
-        cmd = [str(_client_binary(ctx)), "--phase", phase, "--url", server.url,
-               "--server-pid", str(server.proc.pid)] + client_args
+        cmd = [str(_client_binary(ctx))]
+        if "--phase" not in client_args:
+            cmd += ["--phase", phase]
+        cmd += ["--url", server.url, "--server-pid", str(server.proc.pid)] + client_args
         _log(ctx, f"server bench: {phase}: {' '.join(cmd[1:])}")
         res = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                              timeout=timeout)
@@ -143,19 +147,35 @@ def run(ctx):
         ["--max-connections", str(p["clients"] + 1000), "--max-peers", str(p["room_size"]),
          "--max-rooms", str(idle_rooms + 100)] + common,
         ["--clients", str(p["clients"]), "--room-size", str(p["room_size"]),
-         "--hold", str(p["hold"]), "--warmup", str(p["warmup"])],
-        timeout=180 + p["clients"] / 20)
+         "--hold", str(p["hold"]), "--warmup", str(p["warmup"]),
+         "--concurrency", str(p["concurrency"]), "--ramp-timeout", str(p["ramp_timeout"])],
+        timeout=p["ramp_timeout"] + p["hold"] + 120)
     relay = _run_phase(
         ctx, "relay",
         ["--max-connections", str(2 * p["pairs"] + 1000), "--max-peers", "2",
          "--max-rooms", str(p["pairs"] + 100)] + common,
-        ["--pairs", str(p["pairs"]), "--rates", ",".join(f"{r:g}" for r in p["rates"]),
+        ["--pairs", str(p["pairs"]), "--ramp-timeout", str(p["ramp_timeout"]), "--rates", ",".join(f"{r:g}" for r in p["rates"]),
          "--rate-duration", str(p["rate_duration"]),
          "--throughput-duration", str(p["throughput_duration"]),
          "--window", str(p["window"]), "--warmup", str(p["warmup"])],
-        timeout=120 + len(p["rates"]) * (p["rate_duration"] + 10) + p["throughput_duration"])
+        timeout=p["ramp_timeout"] + 120 + len(p["rates"]) * (p["rate_duration"] + 10) + p["throughput_duration"])
+    # The latency target again, on a server that also holds a crowd of idle clients.
+    loaded = None
+    if p["loaded_idle"] > 0:
+        n = p["loaded_idle"]
+        loaded = _run_phase(
+            ctx, "relay-loaded",
+            ["--max-connections", str(n + 2 * p["pairs"] + 1000), "--max-peers",
+             str(p["room_size"]), "--max-rooms", str(p["pairs"] + n // p["room_size"] + 100)]
+            + common,
+            ["--phase", "relay", "--idle-clients", str(n), "--room-size", str(p["room_size"]),
+             "--concurrency", str(p["concurrency"]), "--ramp-timeout", str(p["ramp_timeout"]),
+             "--pairs", str(p["pairs"]), "--rates", f"{TARGET_RATE:g}",
+             "--rate-duration", str(p["rate_duration"]), "--throughput-duration", "0",
+             "--warmup", str(p["warmup"])],
+            timeout=2 * p["ramp_timeout"] + 120 + p["rate_duration"])
     return {"quick": bool(ctx.quick), "params": p, "nproc": os.cpu_count(),
-            "idle": idle, "relay": relay}
+            "idle": idle, "relay": relay, "relay_loaded": loaded}
 
 
 # ---- rendering -----------------------------------------------------------------------------------
@@ -243,16 +263,23 @@ def render(data, ctx):
     lines.append("")
     lines.append("| clients | joined | /healthz connections | open after hold | ramp | joins/s "
                  "| server RSS | RSS per client | server CPU, ramp | server CPU, held "
-                 "| probe ping RTT p50 / p95 / p99 (n) |")
-    lines.append("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+                 "| probe RTT while joining p50 / p99 (n) | probe RTT while held p50 / p99 (n) |")
+    lines.append("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+                 "| ---: |")
     pr = idle["probe_rtt"]
+    rr = idle.get("ramp_probe_rtt", {"n": 0})
     lines.append(
         f"| {idle['target']} | {idle['joined']} | {idle['healthz_connections']} "
         f"| {idle['still_open_after_hold']} | {idle['ramp_s']:.1f} s | {idle['joins_per_s']:.0f} "
         f"| {srv['rss_kib'] / 1024:.1f} MiB | {srv['rss_per_client_kib']:.1f} KiB "
         f"| {_pct(srv['ramp_cpu_pct'])} | {_pct(srv['hold_cpu_pct'])} "
-        f"| {_ms(pr.get('p50_ms'))} / {_ms(pr.get('p95_ms'))} / {_ms(pr.get('p99_ms'))} ms "
-        f"({pr['n']}) |")
+        f"| {_ms(rr.get('p50_ms'))} / {_ms(rr.get('p99_ms'))} ms ({rr['n']}) "
+        f"| {_ms(pr.get('p50_ms'))} / {_ms(pr.get('p99_ms'))} ms ({pr['n']}) |")
+    lines.append("")
+    lines.append(
+        "The probe is one more connection on its own thread and main context in the load client; "
+        "it sends `ping` every 50 ms and times the server's `pong`. RSS per client is the "
+        "server's RSS growth over the ramp divided by the clients joined.")
     lines.append("")
 
     lines.append(f"**Relay** ({relay['pairs']} meeting rooms of two; `ice` to the partner, "
@@ -266,6 +293,15 @@ def render(data, ctx):
         lat = r["latency"]
         lines.append(
             f"| {r['offered_per_s']:.0f} msg/s offered | {r['received_per_s']:.0f} | {lat['n']} "
+            f"| {_ms(lat.get('p50_ms'))} | {_ms(lat.get('p95_ms'))} | {_ms(lat.get('p99_ms'))} "
+            f"| {_ms(lat.get('max_ms'))} | {r['missing']} | {_pct(r['server']['cpu_pct'])} "
+            f"| {_pct(r['client']['cpu_pct'])} |")
+    loaded = (data.get("relay_loaded") or {}).get("relay")
+    for r in (loaded or {}).get("open_loop", []):
+        lat = r["latency"]
+        lines.append(
+            f"| {r['offered_per_s']:.0f} msg/s offered, {loaded['idle_joined']:,} idle clients "
+            f"held | {r['received_per_s']:.0f} | {lat['n']} "
             f"| {_ms(lat.get('p50_ms'))} | {_ms(lat.get('p95_ms'))} | {_ms(lat.get('p99_ms'))} "
             f"| {_ms(lat.get('max_ms'))} | {r['missing']} | {_pct(r['server']['cpu_pct'])} "
             f"| {_pct(r['client']['cpu_pct'])} |")
@@ -308,6 +344,12 @@ def render(data, ctx):
     else:
         lines.append(f"| p99 relay ≤ {P99_TARGET_MS:g} ms at {TARGET_RATE:,.0f} msg/s "
                      f"| not measured | no |")
+    for r in (loaded or {}).get("open_loop", []):
+        if r["latency"].get("n"):
+            p99 = r["latency"]["p99_ms"]
+            ok = p99 <= P99_TARGET_MS and r["missing"] == 0
+            lines.append(f"| the same with {loaded['idle_joined']:,} idle clients held "
+                         f"| {p99:.2f} ms (n = {r['latency']['n']}) | {'yes' if ok else 'no'} |")
     lines.append("")
     plot = _plot(data, ctx)
     if plot:
