@@ -50,6 +50,7 @@ namespace {
 struct ProcSample {
   double cpu_s = -1; // utime + stime
   long rss_kib = -1;
+  long sleeps = -1; // voluntary context switches: for a main loop, about one per wakeup from poll
   gint64 at_us = 0;
 };
 
@@ -74,6 +75,8 @@ ProcSample sample_proc(int pid) {
   if (g_file_get_contents(status_path, &status, nullptr, nullptr)) {
     const char *p = strstr(status, "VmRSS:");
     if (p) s.rss_kib = strtol(p + 6, nullptr, 10);
+    p = strstr(status, "\nvoluntary_ctxt_switches:");
+    if (p) s.sleeps = strtol(p + strlen("\nvoluntary_ctxt_switches:"), nullptr, 10);
   }
   return s;
 }
@@ -139,6 +142,17 @@ void add_latency_summary(JsonBuilder *b, const char *name, std::vector<gint64> v
   json_builder_end_object(b);
 }
 
+// Main-loop wakeups per second and CPU per wakeup between two samples. A GMainContext polls and
+// checks every source on every wakeup, so the CPU per wakeup grows with the connections held.
+void add_wakeups(JsonBuilder *b, const ProcSample &a, const ProcSample &z) {
+  double s = double(z.at_us - a.at_us) / 1e6;
+  long n = z.sleeps - a.sleeps;
+  json_builder_set_member_name(b, "wakeups_per_s");
+  json_builder_add_double_value(b, s > 0 && a.sleeps >= 0 ? n / s : -1);
+  json_builder_set_member_name(b, "cpu_us_per_wakeup");
+  json_builder_add_double_value(b, n > 0 ? 1e6 * (z.cpu_s - a.cpu_s) / double(n) : -1);
+}
+
 void add_proc(JsonBuilder *b, const char *name, const ProcSample &a, const ProcSample &z) {
   json_builder_set_member_name(b, name);
   json_builder_begin_object(b);
@@ -148,6 +162,7 @@ void add_proc(JsonBuilder *b, const char *name, const ProcSample &a, const ProcS
   json_builder_add_double_value(b, z.cpu_s - a.cpu_s);
   json_builder_set_member_name(b, "rss_kib");
   json_builder_add_int_value(b, z.rss_kib);
+  add_wakeups(b, a, z);
   json_builder_end_object(b);
 }
 
@@ -666,6 +681,10 @@ struct Bench {
     member_double(b, "ramp_cpu_ms_per_join",
                   idle_joined > 0 ? 1000.0 * (s1.cpu_s - s0.cpu_s) / idle_joined : -1);
     member_double(b, "hold_cpu_pct", cpu_pct(s2, s3));
+    json_builder_set_member_name(b, "hold");
+    json_builder_begin_object(b);
+    add_wakeups(b, s2, s3);
+    json_builder_end_object(b);
     json_builder_end_object(b);
     json_builder_set_member_name(b, "client");
     json_builder_begin_object(b);

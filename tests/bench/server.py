@@ -263,9 +263,11 @@ def render(data, ctx):
     lines.append("")
     lines.append("| clients | joined | /healthz connections | open after hold | ramp | joins/s "
                  "| server RSS | RSS per client | server CPU, ramp | server CPU, held "
+                 "| server wakeups/s, held | server CPU per wakeup, held "
                  "| probe RTT while joining p50 / p99 (n) | probe RTT while held p50 / p99 (n) |")
     lines.append("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
-                 "| ---: |")
+                 "| ---: | ---: | ---: |")
+    wk = srv.get("hold", {})
     pr = idle["probe_rtt"]
     rr = idle.get("ramp_probe_rtt", {"n": 0})
     lines.append(
@@ -273,13 +275,18 @@ def render(data, ctx):
         f"| {idle['still_open_after_hold']} | {idle['ramp_s']:.1f} s | {idle['joins_per_s']:.0f} "
         f"| {srv['rss_kib'] / 1024:.1f} MiB | {srv['rss_per_client_kib']:.1f} KiB "
         f"| {_pct(srv['ramp_cpu_pct'])} | {_pct(srv['hold_cpu_pct'])} "
+        f"| {wk.get('wakeups_per_s', -1):.0f} | {_ms(wk.get('cpu_us_per_wakeup', -1e3) / 1e3)} ms "
         f"| {_ms(rr.get('p50_ms'))} / {_ms(rr.get('p99_ms'))} ms ({rr['n']}) "
         f"| {_ms(pr.get('p50_ms'))} / {_ms(pr.get('p99_ms'))} ms ({pr['n']}) |")
     lines.append("")
     lines.append(
         "The probe is one more connection on its own thread and main context in the load client; "
         "it sends `ping` every 50 ms and times the server's `pong`. RSS per client is the "
-        "server's RSS growth over the ramp divided by the clients joined.")
+        "server's RSS growth over the ramp divided by the clients joined. Wakeups are the "
+        "server's voluntary context switches (one per return from `poll()` in its main loop). "
+        "The server runs on one GLib main context, which polls and checks every connection's "
+        "source on every wakeup: the CPU per wakeup grows with the connections held, and every "
+        "message waits for at least one such pass, so responsiveness falls as the crowd grows.")
     lines.append("")
 
     lines.append(f"**Relay** ({relay['pairs']} meeting rooms of two; `ice` to the partner, "
