@@ -77,13 +77,23 @@ def _nofile_of(pid):
     return None
 
 
-class _Server:
-    """`roomcast serve --port 0 ARGS` in its own process; knows its URL once it listens."""
+def _child_pid(pid):
+    """The one child of `timeout` (the process it runs), or None."""
+    try:
+        kids = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        return int(kids[0]) if kids else None
+    except (OSError, ValueError):
+        return None
 
-    def __init__(self, ctx, args, log_path):
+
+class _Server:
+    """`roomcast serve --port 0 ARGS` under `timeout`; knows its URL and pid once it listens."""
+
+    def __init__(self, ctx, args, log_path, limit):
         self.args = [str(ctx.roomcast), "serve", "--port", "0"] + args
         self.log = open(log_path, "w")
-        self.proc = subprocess.Popen(self.args, stdout=subprocess.PIPE, stderr=self.log,
+        self.proc = subprocess.Popen(["timeout", "-k", "5", str(int(limit))] + self.args,
+                                     stdout=subprocess.PIPE, stderr=self.log,
                                      preexec_fn=_soft_nofile_1024, text=True)
         self.url = None
         deadline = time.monotonic() + 15
@@ -97,7 +107,11 @@ class _Server:
                 line = self.proc.stdout.readline()
                 if "listening on " in line:
                     self.url = line.split("listening on ", 1)[1].strip()
-        self.nofile = _nofile_of(self.proc.pid)
+        self.pid = _child_pid(self.proc.pid)
+        if self.pid is None:
+            self.stop()
+            raise RuntimeError("cannot find the roomcast serve process under timeout")
+        self.nofile = _nofile_of(self.pid)
 
     def stop(self):
         if self.proc.poll() is None:
@@ -114,15 +128,15 @@ class _Server:
 def _run_phase(ctx, phase, server_args, client_args, timeout):
     log_dir = Path(ctx.build_dir) / "bench"
     log_dir.mkdir(parents=True, exist_ok=True)
-    server = _Server(ctx, server_args, log_dir / f"server-{phase}.serve.log")
+    server = _Server(ctx, server_args, log_dir / f"server-{phase}.serve.log", timeout + 30)
     try:
-        cmd = [str(_client_binary(ctx))]
+        cmd = ["timeout", "-k", "5", str(int(timeout)), str(_client_binary(ctx))]
         if "--phase" not in client_args:
             cmd += ["--phase", phase]
-        cmd += ["--url", server.url, "--server-pid", str(server.proc.pid)] + client_args
-        _log(ctx, f"server bench: {phase}: {' '.join(cmd[1:])}")
+        cmd += ["--url", server.url, "--server-pid", str(server.pid)] + client_args
+        _log(ctx, f"server bench: {phase}: {' '.join(cmd[5:])}")
         res = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                             timeout=timeout)
+                             timeout=timeout + 10)
         for line in res.stderr.splitlines():
             _log(ctx, "  " + line)
         if res.returncode != 0:
@@ -391,11 +405,10 @@ if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     try:
         import benchlib
-        cli = getattr(benchlib, "main", None) or getattr(benchlib, "cli", None)
     except ImportError:
-        cli = None
-    if cli:
-        cli(sys.modules[__name__])
+        benchlib = None
+    if benchlib is not None and hasattr(benchlib, "cli"):
+        benchlib.cli(NAME)
     else:
         ctx = _stub_context("--quick" in sys.argv)
         data = run(ctx)
