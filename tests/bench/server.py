@@ -19,6 +19,7 @@ it raises its own limit for --max-connections.
 
 import json
 import os
+import re
 import resource
 import select
 import signal
@@ -125,11 +126,46 @@ class _Server:
         return self.proc.returncode
 
 
-def _run_phase(ctx, phase, server_args, client_args, timeout):
+def _start_crowd(ctx, server, crowd_args, limit, log_path):
+    """A second load client holding idle clients (its own process, so the measuring client's
+    main loop does not carry them). Returns (process, clients joined) once they are held."""
+    cmd = ["timeout", "-k", "5", str(int(limit)), str(_client_binary(ctx)), "--phase", "idle",
+           "--url", server.url, "--hold", "100000"] + crowd_args
+    _log(ctx, f"server bench: crowd: {' '.join(cmd[5:])}")
+    log = open(log_path, "w")
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log)
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline and proc.poll() is None:
+        text = Path(log_path).read_text()
+        m = re.search(r"idle: (\d+) joined in", text)
+        if m:
+            log.close()
+            return proc, int(m.group(1))
+        time.sleep(0.5)
+    log.close()
+    _stop_proc(proc)
+    raise RuntimeError(f"the crowd client did not get its clients held (see {log_path})")
+
+
+def _stop_proc(proc):
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+
+
+def _run_phase(ctx, phase, server_args, client_args, timeout, crowd_args=None):
     log_dir = Path(ctx.build_dir) / "bench"
     log_dir.mkdir(parents=True, exist_ok=True)
-    server = _Server(ctx, server_args, log_dir / f"server-{phase}.serve.log", timeout + 30)
+    server = _Server(ctx, server_args, log_dir / f"server-{phase}.serve.log", 2 * timeout + 30)
+    crowd, crowd_joined = None, 0
     try:
+        if crowd_args:
+            crowd, crowd_joined = _start_crowd(ctx, server, crowd_args, timeout,
+                                               log_dir / f"server-{phase}.crowd.log")
         cmd = ["timeout", "-k", "5", str(int(timeout)), str(_client_binary(ctx))]
         if "--phase" not in client_args:
             cmd += ["--phase", phase]
@@ -143,8 +179,11 @@ def _run_phase(ctx, phase, server_args, client_args, timeout):
             raise RuntimeError(f"server bench client failed ({res.returncode}) in phase {phase}")
         out = json.loads(res.stdout)
     finally:
+        if crowd is not None:
+            _stop_proc(crowd)
         alive = server.proc.poll() is None
         rc = server.stop()
+    out["crowd_joined"] = crowd_joined
     out["server_args"] = server.args[1:]
     out["server_nofile"] = server.nofile
     out["server_survived"] = alive
@@ -182,12 +221,14 @@ def run(ctx):
             ["--max-connections", str(n + 2 * p["pairs"] + 1000), "--max-peers",
              str(p["room_size"]), "--max-rooms", str(p["pairs"] + n // p["room_size"] + 100)]
             + common,
-            ["--phase", "relay", "--idle-clients", str(n), "--room-size", str(p["room_size"]),
-             "--concurrency", str(p["concurrency"]), "--ramp-timeout", str(p["ramp_timeout"]),
+            ["--phase", "relay", "--ramp-timeout", str(p["ramp_timeout"]),
              "--pairs", str(p["pairs"]), "--rates", f"{TARGET_RATE:g}",
              "--rate-duration", str(p["rate_duration"]), "--throughput-duration", "0",
              "--warmup", str(p["warmup"])],
-            timeout=2 * p["ramp_timeout"] + 120 + p["rate_duration"])
+            timeout=p["ramp_timeout"] + 120 + p["rate_duration"],
+            crowd_args=["--clients", str(n), "--room-size", str(p["room_size"]),
+                        "--concurrency", str(p["concurrency"]),
+                        "--ramp-timeout", str(p["ramp_timeout"]), "--tag", "crowd"])
     return {"quick": bool(ctx.quick), "params": p, "nproc": os.cpu_count(),
             "idle": idle, "relay": relay, "relay_loaded": loaded}
 
@@ -210,6 +251,10 @@ def _plot(data, ctx):
     except ImportError:
         return None
     runs = [r for r in data["relay"]["relay"].get("open_loop", []) if r["latency"].get("n")]
+    loaded = (data.get("relay_loaded") or {}).get("relay") or {}
+    for r in loaded.get("open_loop", []):
+        if r["latency"].get("n"):
+            runs.append(dict(r, idle_held=data["relay_loaded"].get("crowd_joined", 0)))
     closed = data["relay"]["relay"].get("closed_loop")
     if closed and closed["latency"].get("n"):
         runs.append(dict(closed, offered_per_s=None))
@@ -223,6 +268,8 @@ def _plot(data, ctx):
         n = lat["n"]
         label = (f"{r['offered_per_s']:.0f} msg/s offered" if r["offered_per_s"] is not None
                  else f"closed loop, {r['relayed_per_s']:.0f} msg/s")
+        if r.get("idle_held"):
+            label += f", {r['idle_held']:,} idle held"
         frac = [c / n for c in counts]
         ax1.stairs(frac, edges, label=label)
         cum, acc = [], lat["hist_counts"][0]
@@ -318,10 +365,11 @@ def render(data, ctx):
             f"| {_ms(lat.get('max_ms'))} | {r['missing']} | {_pct(r['server']['cpu_pct'])} "
             f"| {_pct(r['client']['cpu_pct'])} |")
     loaded = (data.get("relay_loaded") or {}).get("relay")
+    crowd = (data.get("relay_loaded") or {}).get("crowd_joined", 0)
     for r in (loaded or {}).get("open_loop", []):
         lat = r["latency"]
         lines.append(
-            f"| {r['offered_per_s']:.0f} msg/s offered, {loaded['idle_joined']:,} idle clients "
+            f"| {r['offered_per_s']:.0f} msg/s offered, {crowd:,} idle clients "
             f"held | {r['received_per_s']:.0f} | {lat['n']} "
             f"| {_ms(lat.get('p50_ms'))} | {_ms(lat.get('p95_ms'))} | {_ms(lat.get('p99_ms'))} "
             f"| {_ms(lat.get('max_ms'))} | {r['missing']} | {_pct(r['server']['cpu_pct'])} "
@@ -369,7 +417,7 @@ def render(data, ctx):
         if r["latency"].get("n"):
             p99 = r["latency"]["p99_ms"]
             ok = p99 <= P99_TARGET_MS and r["missing"] == 0
-            lines.append(f"| the same with {loaded['idle_joined']:,} idle clients held "
+            lines.append(f"| the same with {crowd:,} idle clients held "
                          f"| {p99:.2f} ms (n = {r['latency']['n']}) | {'yes' if ok else 'no'} |")
     lines.append("")
     plot = _plot(data, ctx)
