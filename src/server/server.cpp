@@ -6,6 +6,10 @@
 #include <gio/gio.h>
 #include <libsoup/soup.h>
 
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <map>
 #include <unordered_map>
@@ -51,6 +55,45 @@ struct Room {
   Conn *host = nullptr;
   std::vector<Conn *> peers; // in join order
 };
+
+// Every connection holds one descriptor. The usual soft RLIMIT_NOFILE (1024) is far below the
+// default --max-connections, so raise the soft limit to the hard one when the connection limit
+// needs more (a process may always do that); warn when even the hard limit is too low.
+void raise_fd_limit(unsigned max_connections) {
+  const rlim_t needed = rlim_t(max_connections) + 64; // listener, main loop, files, logs
+  struct rlimit rl {};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+  if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < needed && rl.rlim_cur < rl.rlim_max) {
+    struct rlimit raised = rl;
+    raised.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) {
+      g_debug("raised the descriptor limit from %llu to %llu", (unsigned long long)rl.rlim_cur,
+              (unsigned long long)raised.rlim_cur);
+      rl = raised;
+    }
+  }
+  if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < rlim_t(max_connections))
+    g_warning("the descriptor limit (RLIMIT_NOFILE %llu) allows fewer than the %u connections of "
+              "--max-connections; raise the hard limit (ulimit -Hn) to hold them all",
+              (unsigned long long)rl.rlim_cur, max_connections);
+}
+
+// The listening socket, made here rather than by soup_server_listen() for its backlog: libsoup
+// listens with GSocket's default backlog of 10, so a burst of connections (many clients joining
+// or reconnecting at once) overflows the accept queue and the kernel drops their handshakes;
+// each one then waits for a TCP retransmit (1 s, 3 s, ...). Otherwise as libsoup does it:
+// SO_REUSEADDR, and IPv6 sockets are IPv6 only.
+GSocket *listen_socket(GSocketAddress *address, GError **error) {
+  GSocketFamily family = g_socket_address_get_family(address);
+  g_autoptr(GSocket) sock =
+      g_socket_new(family, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_DEFAULT, error);
+  if (!sock) return nullptr;
+  if (family == G_SOCKET_FAMILY_IPV6)
+    g_socket_set_option(sock, IPPROTO_IPV6, IPV6_V6ONLY, 1, nullptr);
+  g_socket_set_listen_backlog(sock, SOMAXCONN); // the kernel caps it at net.core.somaxconn
+  if (!g_socket_bind(sock, address, TRUE, error) || !g_socket_listen(sock, error)) return nullptr;
+  return static_cast<GSocket *>(g_steal_pointer(&sock));
+}
 
 const char *mime_for(const char *path) {
   if (g_str_has_suffix(path, ".html")) return "text/html; charset=utf-8";
@@ -475,6 +518,7 @@ bool Server::start(GError **error) {
                 s.opts.ping_timeout_s, s.opts.ping_interval_s);
     return false;
   }
+  raise_fd_limit(s.opts.max_connections);
   s.soup = GRef<SoupServer>::adopt(soup_server_new("server-header", "roomcast", nullptr));
   soup_server_add_websocket_handler(s.soup.get(), "/ws", nullptr, nullptr, Impl::on_websocket, &s,
                                     nullptr);
@@ -486,7 +530,9 @@ bool Server::start(GError **error) {
     return false;
   }
   g_autoptr(GSocketAddress) sa = g_inet_socket_address_new(addr, s.opts.port);
-  if (!soup_server_listen(s.soup.get(), sa, static_cast<SoupServerListenOptions>(0), error)) {
+  g_autoptr(GSocket) sock = listen_socket(sa, error);
+  if (!sock || !soup_server_listen_socket(s.soup.get(), sock,
+                                          static_cast<SoupServerListenOptions>(0), error)) {
     g_prefix_error(error, "cannot listen on %s:%u: ", s.opts.host.c_str(), s.opts.port);
     s.soup.reset();
     return false;
