@@ -111,6 +111,10 @@ def render_all(ctx):
     md += ["", "## Results", ""]
     for s in sections:
         md += [s, ""]
+    changes = os.path.join(os.path.dirname(os.path.abspath(__file__)), "changes.md")
+    if os.path.exists(changes):
+        with open(changes) as f:
+            md += ["## Changes and their measured effect", "", f.read().strip(), ""]
     md += ["## What stands in the way / next steps", ""]
     if steps:
         md += ["- " + s for s in steps]

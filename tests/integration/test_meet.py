@@ -8,6 +8,7 @@ measure what arrived over a window instead of guessing from totals.
 """
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -115,18 +116,27 @@ class Meeting(RoomcastTest):
                 out[r["name"]] = r["frames"]
         return out
 
+    def wait_seeing(self, member, n, timeout=60, start=0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with member.cond:
+                got = sum(1 for _, l in member.lines[start:] if re.search(r"seeing \S+", l))
+            if got >= n:
+                return
+            time.sleep(0.3)
+        raise AssertionError("%s sees %d of %d members; stdout:\n%s\nstderr:\n%s" % (
+            member.name, got, n, "\n".join(l for _, l in member.lines), member.stderr()))
+
     def test_member_leaves_others_go_on_and_late_joiner_sees_all(self):
         # Four long-running members; wait until everyone sees everyone.
         members = self.staggered("churn", ["c%d" % i for i in range(4)], "--timeout", "120")
         for m in members:
-            deadline = time.monotonic() + 60
-            while m.count_lines(r"seeing \S+") < 3 and time.monotonic() < deadline:
-                time.sleep(0.3)
-            self.assertEqual(m.count_lines(r"seeing \S+"), 3, m.stderr())
+            self.wait_seeing(m, 3)
         leaver, stay = members[0], members[1:]
         marks = [len(m.lines) for m in stay]
-        self.assertEqual(leaver.interrupt(20), 0, leaver.stderr())
-        # Everyone else drops the leaver's tile within a bounded time.
+        # c0 vanishes (SIGKILL: no goodbye, the server sees its socket close).
+        leaver.kill()
+        # Everyone else drops it (connection and tile) within a bounded time.
         leaver_id = stay[0].wait_line(r"seeing (\S+) \(c0\)", 1)[1].group(1)
         for m, mark in zip(stay, marks):
             m.wait_line(r"%s left" % leaver_id, 15, start=mark)
@@ -140,18 +150,28 @@ class Meeting(RoomcastTest):
                 if other is not m:
                     self.assertGreaterEqual(a.get(other.name, 0) - b.get(other.name, 0), 30,
                                             (m.name, other.name, b, a))
-        # A fifth member joining late sees the remaining three, and they see it.
-        late = self.member("churn", "late", "--expect", "3", "--frames", "30", "--timeout", "60")
+        # c0 comes back (a new process, same name): it gets everyone again, and they get it.
+        marks = [len(m.lines) for m in stay]
+        back = self.member("churn", "c0", "--timeout", "120")
+        self.wait_seeing(back, 3)
+        for m, mark in zip(stay, marks):
+            m.wait_line(r"seeing \S+ \(c0\)", 30, start=mark)
+        # A fifth member joining late sees all four, and they see it.
+        late = self.member("churn", "late", "--expect", "4", "--frames", "30", "--timeout", "60")
         self.assertEqual(late.wait(80), 0, late.stderr())
         seen = members_json(late)
-        self.assertEqual(sorted(r["name"] for r in seen.values() if r["frames"] >= 30), ["c1", "c2", "c3"])
-        for m in stay:
+        self.assertEqual(sorted(r["name"] for r in seen.values() if r["frames"] >= 30), ["c0", "c1", "c2", "c3"])
+        for m in stay + [back]:
             m.wait_line(r"seeing \S+ \(late\)", 30)
         for m in stay:
             self.assertEqual(m.interrupt(20), 0, m.stderr())
-            got = {r["name"]: r for r in members_json(m).values()}
-            self.assertGreaterEqual(got["late"]["frames"], 1, got)
-            self.assertFalse(got["c0"]["present"], got)
+            got = members_json(m)
+            self.assertGreaterEqual(max(r["frames"] for r in got.values() if r["name"] == "late"), 1, got)
+            # The vanished c0 is reported gone; the returned c0 (a new id) is present.
+            c0s = {r["id"]: r for r in got.values() if r["name"] == "c0"}
+            self.assertFalse(c0s[leaver_id]["present"], got)
+            self.assertTrue(any(r["present"] for i, r in c0s.items() if i != leaver_id), got)
+        self.assertEqual(back.interrupt(20), 0, back.stderr())
 
     def shows_tiles(self, display, tiles, timeout=20):
         """Whether a grab of the display shows `tiles` test-pattern tiles side by side within the
