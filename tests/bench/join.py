@@ -191,9 +191,12 @@ def next_steps(data, ctx):
     gs = data["gst"].get("samples", [])
     gp50 = benchlib.percentile([s["first_frame_ms"] for s in gs], 50)
     if gp50 is not None and gp50 > TARGET_GST_P50:
-        nxt.append("Join (GStreamer): p50 %.0f ms against %.0f ms: split the time into signalling (join → offer), "
-                   "ICE + DTLS (offer → connected), and keyframe wait (connected → first frame) with timestamps "
-                   "in `roomcast watch -v` before tuning." % (gp50, TARGET_GST_P50))
+        nxt.append("Join (GStreamer): p50 %.0f ms against %.0f ms. Each `roomcast watch` is a fresh process, and "
+                   "its first DTLS element generates an RSA-2048 key (0.33-0.7 s here, measured alone) before it "
+                   "can answer; roomcastsrc starts that key at READY, which hides only the ~100 ms until the "
+                   "offer arrives. Next: measure a join from a process that already made its key (a viewer "
+                   "that rejoins), and split the rest into signalling, ICE + DTLS and keyframe wait." %
+                   (gp50, TARGET_GST_P50))
     cs = data.get("chromium", {}).get("samples", [])
     cp50 = benchlib.percentile([s["join_to_frame_ms"] for s in cs], 50) if cs else None
     if cp50 is not None and cp50 > TARGET_CHROMIUM_P50:

@@ -311,5 +311,24 @@ def render(data, ctx):
     return "\n".join(out)
 
 
+def next_steps(data, ctx):
+    runs = data.get("gst") or {}
+    def p50(name):
+        r = runs.get(name) or {}
+        v = r.get("render_us") or []
+        return benchlib.percentile(v, 50) / 1000.0 if v else None
+    default, zero = p50("jb50-sync"), p50("jb0-sync")
+    if default is None or default <= TARGET_P50_MS:
+        return []
+    line = ("Glass-to-glass (GStreamer): presented p50 %.0f ms at roomcastsrc's default 50 ms jitterbuffer "
+            "(target %d ms)" % (default, TARGET_P50_MS))
+    if zero is not None:
+        line += ("; %.0f ms with `latency=0` (`roomcast watch --latency 0`). The default stays at 50 ms: on a "
+                 "real network the jitterbuffer is what absorbs reordering and waits for retransmissions; "
+                 "a LAN viewer can choose 0. Next: the 20 ms of pipeline latency that is not the "
+                 "jitterbuffer's (decoder), and a jitterbuffer that adapts to measured jitter." % zero)
+    return [line]
+
+
 if __name__ == "__main__":
     benchlib.cli(NAME)

@@ -429,6 +429,26 @@ def render(data, ctx):
     return "\n".join(lines)
 
 
+def next_steps(data, ctx):
+    out = []
+    plain = ((data.get("relay") or {}).get("relay") or {}).get("open_loop") or []
+    loaded = data.get("relay_loaded") or {}
+    for r in (loaded.get("relay") or {}).get("open_loop") or []:
+        lat = r.get("latency") or {}
+        if not lat.get("n") or lat["p99_ms"] <= P99_TARGET_MS:
+            continue
+        alone = next((x["latency"]["p99_ms"] for x in plain
+                      if abs(x["offered_per_s"] - r["offered_per_s"]) < 1 and x["latency"].get("n")), None)
+        out.append("Server: p99 relay %.0f ms at %.0f msg/s while it also holds %s idle clients (%s without "
+                   "them): its one GLib main context polls and checks every connection on every wakeup, so "
+                   "each message waits for a pass over the whole crowd. Next: spread connections over a few "
+                   "threads with their own main contexts (a room pinned to one), or an epoll-based loop." % (
+                       lat["p99_ms"], r["offered_per_s"], "{:,}".format(loaded.get("crowd_joined", 0)),
+                       "%.2f ms" % alone if alone is not None else "not measured"))
+    return out
+
+
+
 # ---- running this bench alone -------------------------------------------------------------------
 
 def _stub_context(quick):
