@@ -380,9 +380,9 @@ int cmd_meet(int argc, char **argv) {
     }
     gst_util_set_object_arg(G_OBJECT(bg), "pattern", "black");
     g_object_set(bg, "is-live", TRUE, nullptr);
-    g_autoptr(GstCaps) caps = gst_caps_new_simple("video/x-raw", "width", G_TYPE_INT, kGridW,
-                                                  "height", G_TYPE_INT, kGridH, "framerate",
-                                                  GST_TYPE_FRACTION, 30, 1, nullptr);
+    g_autoptr(GstCaps) caps =
+        gst_caps_new_simple("video/x-raw", "width", G_TYPE_INT, kGridW, "height", G_TYPE_INT,
+                            kGridH, "framerate", GST_TYPE_FRACTION, 30, 1, nullptr);
     g_object_set(filter, "caps", caps, nullptr);
     gst_util_set_object_arg(G_OBJECT(grid), "background", "black");
     g_object_set(out, "sync", FALSE, nullptr);
