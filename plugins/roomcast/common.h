@@ -4,6 +4,8 @@
 #include <gst/gst.h>
 #include <gst/webrtc/webrtc.h>
 
+#include "gst-threads.h"
+
 #include <functional>
 #include <string>
 #include <utility>
@@ -51,18 +53,6 @@ void configure_webrtcbin(GstElement *webrtc, const IceConfig &cfg);
 // the local description and hands it to `done` (on webrtcbin's thread; nullptr on failure).
 using AnswerDone = std::function<void(GstWebRTCSessionDescription *answer)>;
 void answer_offer(GstElement *webrtc, const GstWebRTCSessionDescription *offer, AnswerDone done);
-
-// Runs `fn` on `ctx` (taking ownership of the callable).
-template <typename F> void invoke_on(GMainContext *ctx, F &&fn) {
-  auto *call = new F(std::forward<F>(fn));
-  g_main_context_invoke_full(
-      ctx, G_PRIORITY_DEFAULT,
-      [](gpointer d) -> gboolean {
-        (*static_cast<F *>(d))();
-        return G_SOURCE_REMOVE;
-      },
-      call, [](gpointer d) { delete static_cast<F *>(d); });
-}
 
 // Quits `loop` from within `ctx`, even if the loop has not started running yet.
 void quit_loop_on(GMainContext *ctx, GMainLoop *loop);

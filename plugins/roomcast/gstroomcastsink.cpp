@@ -663,25 +663,32 @@ static void on_remote_decoded(GstElement *, GstPad *pad, gpointer data) {
   gst_element_add_pad(GST_ELEMENT(self), ghost);
 }
 
+// webrtcbin's thread: a remote stream arrived. Its decoder is added and linked on the worker.
 static void on_remote_pad(GstElement *, GstPad *pad, gpointer data) {
   auto *ref = static_cast<PeerRef *>(data);
   g_autoptr(GstRoomcastSink) self = ref->get();
-  auto peer = self ? find_peer(self->priv, ref->id) : nullptr;
-  if (!peer || GST_PAD_DIRECTION(pad) != GST_PAD_SRC) return;
-  GstElement *dec = make("decodebin");
-  if (!dec) return;
-  g_signal_connect_data(dec, "pad-added", G_CALLBACK(on_remote_decoded),
-                        PeerRef::make(self, peer->id), PeerRef::closure_destroy, GConnectFlags(0));
-  {
-    std::lock_guard l(self->priv->lock);
-    peer->decoders.push_back(GST_ELEMENT(gst_object_ref(dec)));
-  }
-  gst_bin_add(GST_BIN(self), dec);
-  gst_element_sync_state_with_parent(dec);
-  GstPad *sink = gst_element_get_static_pad(dec, "sink");
-  if (gst_pad_link(pad, sink) != GST_PAD_LINK_OK)
-    GST_WARNING_OBJECT(self, "cannot decode a stream from %s", peer->id.c_str());
-  gst_object_unref(sink);
+  if (!self || GST_PAD_DIRECTION(pad) != GST_PAD_SRC) return;
+  std::shared_ptr<PeerRef> weak(PeerRef::make(self, ref->id), PeerRef::destroy);
+  roomcast::link_on(self->priv->worker.context(), pad, [weak](GstPad *remote) {
+    g_autoptr(GstRoomcastSink) s = weak->get();
+    const std::string &id = weak->id;
+    auto peer = s ? find_peer(s->priv, id) : nullptr;
+    if (!peer) return; // left meanwhile: its webrtcbin goes, and the pad with it
+    GstElement *dec = make("decodebin");
+    if (!dec) return;
+    g_signal_connect_data(dec, "pad-added", G_CALLBACK(on_remote_decoded), PeerRef::make(s, id),
+                          PeerRef::closure_destroy, GConnectFlags(0));
+    {
+      std::lock_guard l(s->priv->lock);
+      peer->decoders.push_back(GST_ELEMENT(gst_object_ref(dec)));
+    }
+    gst_bin_add(GST_BIN(s), dec);
+    gst_element_sync_state_with_parent(dec);
+    GstPad *sink = gst_element_get_static_pad(dec, "sink");
+    if (gst_pad_link(remote, sink) != GST_PAD_LINK_OK)
+      GST_WARNING_OBJECT(s, "cannot decode a stream from %s", id.c_str());
+    gst_object_unref(sink);
+  });
 }
 
 // Worker: builds `queue ! webrtcbin` for every stream and links it to the tees.

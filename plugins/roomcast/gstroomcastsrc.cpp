@@ -188,29 +188,38 @@ static void on_decoded_pad(GstElement *, GstPad *pad, gpointer data) {
   gst_element_add_pad(GST_ELEMENT(self), ghost);
 }
 
+// webrtcbin's thread: a remote stream arrived. Its decoder (or parser) is added and linked on
+// the worker.
 static void on_webrtc_pad(GstElement *, GstPad *pad, gpointer data) {
   auto *ref = static_cast<SessionRef *>(data);
   g_autoptr(GstRoomcastSrc) self = ref->get();
   auto s = ref->session.lock();
   if (!self || !s || GST_PAD_DIRECTION(pad) != GST_PAD_SRC) return;
-  bool encoded;
-  {
-    std::lock_guard l(self->priv->lock);
-    encoded = self->priv->encoded;
-  }
-  GstElement *dec = gst_element_factory_make(encoded ? "parsebin" : "decodebin", nullptr);
-  g_signal_connect_data(dec, "pad-added", G_CALLBACK(on_decoded_pad), SessionRef::make(self, s),
-                        SessionRef::closure_destroy, GConnectFlags(0));
-  {
-    std::lock_guard l(self->priv->lock);
-    s->decoders.push_back(GST_ELEMENT(gst_object_ref(dec)));
-  }
-  gst_bin_add(GST_BIN(self), dec);
-  gst_element_sync_state_with_parent(dec);
-  GstPad *sink = gst_element_get_static_pad(dec, "sink");
-  if (gst_pad_link(pad, sink) != GST_PAD_LINK_OK)
-    GST_WARNING_OBJECT(self, "cannot link a remote stream to its decoder");
-  gst_object_unref(sink);
+  std::shared_ptr<SessionRef> weak(SessionRef::make(self, s), SessionRef::destroy);
+  roomcast::link_on(self->priv->worker.context(), pad, [weak](GstPad *remote) {
+    g_autoptr(GstRoomcastSrc) src = weak->get();
+    auto session = weak->session.lock();
+    if (!src || !session) return; // torn down meanwhile: its webrtcbin and pad go with it
+    bool encoded;
+    {
+      std::lock_guard l(src->priv->lock);
+      encoded = src->priv->encoded;
+    }
+    GstElement *dec = gst_element_factory_make(encoded ? "parsebin" : "decodebin", nullptr);
+    g_signal_connect_data(dec, "pad-added", G_CALLBACK(on_decoded_pad),
+                          SessionRef::make(src, session), SessionRef::closure_destroy,
+                          GConnectFlags(0));
+    {
+      std::lock_guard l(src->priv->lock);
+      session->decoders.push_back(GST_ELEMENT(gst_object_ref(dec)));
+    }
+    gst_bin_add(GST_BIN(src), dec);
+    gst_element_sync_state_with_parent(dec);
+    GstPad *sink = gst_element_get_static_pad(dec, "sink");
+    if (gst_pad_link(remote, sink) != GST_PAD_LINK_OK)
+      GST_WARNING_OBJECT(src, "cannot link a remote stream to its decoder");
+    gst_object_unref(sink);
+  });
 }
 
 static void on_ice_candidate(GstElement *, guint mline, gchar *candidate, gpointer data) {

@@ -1,6 +1,7 @@
 // roomcast meet: a mesh meeting member. Sends its screen (or test pattern) to every other member
 // and shows all of them in a labelled grid.
 #include "app.h"
+#include "gst-threads.h"
 
 #include <atomic>
 #include <cmath>
@@ -113,10 +114,8 @@ gboolean check_done(gpointer data) {
   return G_SOURCE_CONTINUE;
 }
 
-// Streaming thread: a remote member's stream appeared on the sink.
-void on_remote_pad(GstElement *, GstPad *pad, gpointer data) {
-  auto *m = static_cast<Meet *>(data);
-  if (GST_PAD_DIRECTION(pad) != GST_PAD_SRC) return;
+// Main loop: give a remote member's new stream a branch (and a tile).
+void add_branch(Meet *m, GstPad *pad) {
   const char *id = static_cast<const char *>(g_object_get_data(G_OBJECT(pad), "roomcast-peer-id"));
   const char *name =
       static_cast<const char *>(g_object_get_data(G_OBJECT(pad), "roomcast-peer-name"));
@@ -189,21 +188,24 @@ void on_remote_pad(GstElement *, GstPad *pad, gpointer data) {
     printf("roomcast meet: seeing %s (%s)\n", id, label.c_str());
     fflush(stdout);
   }
-  g_idle_add(
-      [](gpointer d) -> gboolean {
-        reflow(static_cast<Meet *>(d));
-        return G_SOURCE_REMOVE;
-      },
-      m);
+  reflow(m);
 }
 
-// A member left (its pads go): drop its branch and tile on the main loop.
-void on_remote_pad_removed(GstElement *, GstPad *pad, gpointer data) {
+// Streaming thread: a remote member's stream appeared on the sink; it waits (blocked) while the
+// main loop builds its branch.
+void on_remote_pad(GstElement *, GstPad *pad, gpointer data) {
   auto *m = static_cast<Meet *>(data);
+  if (GST_PAD_DIRECTION(pad) != GST_PAD_SRC) return;
+  roomcast::link_on(nullptr, pad, [m](GstPad *p) { add_branch(m, p); });
+}
+
+// A member left (its pads go): drop its branch and tile on the main loop, in order after the
+// add_branch queued for the same pad.
+void drop_branch(Meet *m, const std::string &pad_name) {
   Branch b;
   {
     std::lock_guard l(m->lock);
-    auto it = m->branches.find(GST_PAD_NAME(pad));
+    auto it = m->branches.find(pad_name);
     if (it == m->branches.end()) return;
     b = it->second;
     m->branches.erase(it);
@@ -212,29 +214,23 @@ void on_remote_pad_removed(GstElement *, GstPad *pad, gpointer data) {
       if (auto st = m->members.find(b.member); st != m->members.end()) st->second->present = false;
     }
   }
-  struct Drop {
-    Meet *m;
-    Branch b;
-  };
-  g_main_context_invoke_full(
-      nullptr, G_PRIORITY_DEFAULT,
-      [](gpointer d) -> gboolean {
-        auto *drop = static_cast<Drop *>(d);
-        Meet *m = drop->m;
-        gst_element_set_state(drop->b.bin, GST_STATE_NULL);
-        if (drop->b.grid_pad) {
-          gst_element_release_request_pad(m->grid, drop->b.grid_pad);
-          gst_object_unref(drop->b.grid_pad);
-        }
-        gst_bin_remove(GST_BIN(m->pipeline), drop->b.bin);
-        if (drop->b.video) {
-          printf("roomcast meet: %s left\n", drop->b.member.c_str());
-          fflush(stdout);
-        }
-        reflow(m);
-        return G_SOURCE_REMOVE;
-      },
-      new Drop{m, b}, [](gpointer d) { delete static_cast<Drop *>(d); });
+  gst_element_set_state(b.bin, GST_STATE_NULL);
+  if (b.grid_pad) {
+    gst_element_release_request_pad(m->grid, b.grid_pad);
+    gst_object_unref(b.grid_pad);
+  }
+  gst_bin_remove(GST_BIN(m->pipeline), b.bin);
+  if (b.video) {
+    printf("roomcast meet: %s left\n", b.member.c_str());
+    fflush(stdout);
+  }
+  reflow(m);
+}
+
+void on_remote_pad_removed(GstElement *, GstPad *pad, gpointer data) {
+  auto *m = static_cast<Meet *>(data);
+  roomcast::invoke_on(nullptr,
+                      [m, name = std::string(GST_PAD_NAME(pad))] { drop_branch(m, name); });
 }
 
 // One JSON line per member we heard from: what it sent us so far. `ready` counts those that

@@ -1,5 +1,6 @@
 // roomcast watch: a GStreamer viewer for a live room.
 #include "app.h"
+#include "gst-threads.h"
 
 #include <atomic>
 #include <cstdio>
@@ -67,9 +68,8 @@ GstPadProbeReturn on_audio_buffer(GstPad *, GstPadProbeInfo *, gpointer data) {
   return GST_PAD_PROBE_OK;
 }
 
-// Streaming thread: a remote stream appeared; give it somewhere to go.
-void on_pad_added(GstElement *src, GstPad *pad, gpointer data) {
-  auto *w = static_cast<Watch *>(data);
+// Main loop: give a remote stream somewhere to go.
+void add_branch(Watch *w, GstPad *pad) {
   bool video = g_str_has_prefix(GST_PAD_NAME(pad), "video");
   bool fake = w->sink == "fake";
   std::string desc = video ? (fake ? "queue ! fakesink sync=false"
@@ -94,33 +94,34 @@ void on_pad_added(GstElement *src, GstPad *pad, gpointer data) {
   gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, video ? on_video_buffer : on_audio_buffer, w,
                     nullptr);
   if (w->verbose) g_printerr("roomcast watch: receiving %s\n", GST_PAD_NAME(pad));
-  (void)src;
 }
 
-// The host left: drop what was linked to its stream (on the main loop, not the element's thread).
-void on_pad_removed(GstElement *, GstPad *pad, gpointer data) {
+// Streaming thread: a remote stream appeared; it waits (blocked) while the main loop links it.
+void on_pad_added(GstElement *, GstPad *pad, gpointer data) {
   auto *w = static_cast<Watch *>(data);
+  roomcast::link_on(nullptr, pad, [w](GstPad *p) { add_branch(w, p); });
+}
+
+// Main loop, in order after the add_branch queued for the same pad: the host left, drop what
+// was linked to its stream.
+void drop_branch(Watch *w, const std::string &pad_name) {
   GstElement *bin = nullptr;
   {
     std::lock_guard l(w->lock);
-    auto it = w->branches.find(GST_PAD_NAME(pad));
+    auto it = w->branches.find(pad_name);
     if (it == w->branches.end()) return;
     bin = it->second;
     w->branches.erase(it);
   }
-  struct Drop {
-    GstElement *pipeline, *bin;
-  };
-  g_main_context_invoke_full(
-      nullptr, G_PRIORITY_DEFAULT,
-      [](gpointer d) -> gboolean {
-        auto *drop = static_cast<Drop *>(d);
-        gst_element_set_state(drop->bin, GST_STATE_NULL);
-        gst_bin_remove(GST_BIN(drop->pipeline), drop->bin);
-        return G_SOURCE_REMOVE;
-      },
-      new Drop{w->pipeline, bin}, [](gpointer d) { delete static_cast<Drop *>(d); });
-  if (w->verbose) g_printerr("roomcast watch: %s ended\n", GST_PAD_NAME(pad));
+  gst_element_set_state(bin, GST_STATE_NULL);
+  gst_bin_remove(GST_BIN(w->pipeline), bin);
+  if (w->verbose) g_printerr("roomcast watch: %s ended\n", pad_name.c_str());
+}
+
+void on_pad_removed(GstElement *, GstPad *pad, gpointer data) {
+  auto *w = static_cast<Watch *>(data);
+  roomcast::invoke_on(nullptr,
+                      [w, name = std::string(GST_PAD_NAME(pad))] { drop_branch(w, name); });
 }
 
 gboolean on_bus(GstBus *, GstMessage *msg, gpointer data) {
