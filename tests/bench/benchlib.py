@@ -15,17 +15,16 @@ import importlib
 import json
 import math
 import os
-import re
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
-import threading
 import time
 import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+import harness  # noqa: E402  (Proc, shared with the integration tests)
 SOURCE_DIR = os.path.abspath(os.path.join(HERE, "..", ".."))
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
@@ -85,30 +84,20 @@ class Context:
         return p, m.group(1)
 
 
-class Proc:
-    """A child process (under `timeout`), stdout lines collected by a thread, stderr kept in a
-    temporary file. `pid` is the real program's pid (the child of `timeout`)."""
+class Proc(harness.Proc):
+    """The integration harness's Proc (stdout lines collected by a thread, stderr kept in a
+    temporary file) run under `timeout -k 5 limit`. `pid` is the real program's pid (the child
+    of `timeout`); failed waits raise RuntimeError."""
+
+    failure = RuntimeError
 
     def __init__(self, args, name=None, env=None, limit=600, cwd=None):
-        self.name = name or os.path.basename(args[0])
-        self.args = list(args)
-        self.lines = []
-        self.cond = threading.Condition()
-        self.stderr_file = tempfile.TemporaryFile()
-        self.p = subprocess.Popen(["timeout", "-k", "5", str(int(limit))] + self.args, stdout=subprocess.PIPE,
-                                  stderr=self.stderr_file, stdin=subprocess.DEVNULL, env=env, cwd=cwd,
-                                  text=True, bufsize=1)
+        self.limit = limit
         self._pid = None
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
+        super().__init__(args, env=env, name=name, cwd=cwd)
 
-    def _read(self):
-        for line in self.p.stdout:
-            with self.cond:
-                self.lines.append((time.monotonic(), line.rstrip("\n")))
-                self.cond.notify_all()
-        with self.cond:
-            self.cond.notify_all()
+    def command(self, args):
+        return ["timeout", "-k", "5", str(int(self.limit))] + list(args)
 
     @property
     def pid(self):
@@ -131,38 +120,9 @@ class Proc:
     def alive(self):
         return self.p.poll() is None
 
-    def wait_line(self, pattern, timeout, start=0):
-        """Waits for a stdout line matching pattern (from index start); returns (t, match)."""
-        rx = re.compile(pattern)
-        deadline = time.monotonic() + timeout
-        with self.cond:
-            while True:
-                for i in range(start, len(self.lines)):
-                    m = rx.search(self.lines[i][1])
-                    if m:
-                        return self.lines[i][0], m
-                left = deadline - time.monotonic()
-                if left <= 0 or (self.p.poll() is not None and not self.reader.is_alive()):
-                    raise RuntimeError("%s: no line matching %r within %.0f s (exit %s); stdout tail:\n%s\n"
-                                       "stderr tail:\n%s" % (self.name, pattern, timeout, self.p.poll(),
-                                                             "\n".join(l for _, l in self.lines[-20:]),
-                                                             self.stderr()))
-                self.cond.wait(min(left, 0.5))
-
-    def count_lines(self, pattern, start=0):
-        rx = re.compile(pattern)
-        with self.cond:
-            return sum(1 for _, l in self.lines[start:] if rx.search(l))
-
     def text_lines(self, start=0):
         with self.cond:
             return [l for _, l in self.lines[start:]]
-
-    def stderr(self, tail=3000):
-        if self.stderr_file.closed:
-            return ""
-        self.stderr_file.seek(0)
-        return self.stderr_file.read().decode(errors="replace")[-tail:]
 
     def signal(self, sig):
         try:
@@ -349,6 +309,17 @@ def plt():
 def plot_path(ctx, filename):
     os.makedirs(ctx.plot_dir, exist_ok=True)
     return os.path.join(ctx.plot_dir, filename)
+
+
+def save_plot(plt, fig, ax, ctx, filename):
+    """Finishes a one-axes figure the way every bench plot looks (grid, legend, tight layout),
+    writes it to the plot folder and closes it; returns the file name."""
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(plot_path(ctx, filename))
+    plt.close(fig)
+    return filename
 
 
 def plot_link(ctx, filename, alt):

@@ -204,12 +204,7 @@ def plot(data, ctx):
     ax.set_ylabel("host CPU (% of one core)")
     ax.set_title("Host CPU vs viewers, %dx%d@%d VP8 %d kbit/s%s" % (
         data["width"], data["height"], data["fps"], data["kbps"], " (quick run)" if data.get("quick") else ""))
-    ax.grid(True, alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(benchlib.plot_path(ctx, name))
-    plt.close(fig)
-    return name
+    return benchlib.save_plot(plt, fig, ax, ctx, name)
 
 
 def render(data, ctx):

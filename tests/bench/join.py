@@ -14,7 +14,6 @@ times. Needs root (network namespace); without it the Chromium half is reported 
 import json
 import os
 import shutil
-import subprocess
 import sys
 import time
 
@@ -150,12 +149,7 @@ def plot(data, ctx):
     ax.set_xlabel("join → first decoded frame (ms)")
     ax.set_ylabel("% of joins ≤ x")
     ax.set_title("Join to first frame (CDF)%s; dotted: p50 targets" % (" — quick run" if data.get("quick") else ""))
-    ax.grid(True, alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(benchlib.plot_path(ctx, name))
-    plt.close(fig)
-    return name
+    return benchlib.save_plot(plt, fig, ax, ctx, name)
 
 
 def render(data, ctx):

@@ -15,7 +15,6 @@ roomcastsink) gives the floor without WebRTC.
 import json
 import os
 import re
-import signal
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))

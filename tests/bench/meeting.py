@@ -127,12 +127,7 @@ def plot(data, ctx):
     ax.set_xlabel("members in the room")
     ax.set_ylabel("CPU per member (% of one core)")
     ax.set_title("Meeting, %s@%d test pattern%s" % (data["size"], data["fps"], " (quick run)" if data.get("quick") else ""))
-    ax.grid(True, alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(benchlib.plot_path(ctx, name))
-    plt.close(fig)
-    return name
+    return benchlib.save_plot(plt, fig, ax, ctx, name)
 
 
 def render(data, ctx):

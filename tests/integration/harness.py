@@ -8,7 +8,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import threading
@@ -31,19 +30,26 @@ def env_with_plugin(extra=None):
 
 
 class Proc:
-    """A child process whose stdout lines are collected by a thread."""
+    """A child process whose stdout lines are collected by a thread. (The benchmarks' Proc in
+    tests/bench/benchlib.py builds on this one.)"""
 
-    def __init__(self, args, env=None, name=None):
+    failure = AssertionError  # what a failed wait raises
+
+    def __init__(self, args, env=None, name=None, cwd=None):
         self.name = name or os.path.basename(args[0])
-        self.args = args
+        self.args = list(args)
         self.lines = []
         self.cond = threading.Condition()
         self.stderr_file = tempfile.TemporaryFile()
-        self.p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.stderr_file,
-                                  stdin=subprocess.DEVNULL, env=env or env_with_plugin(),
+        self.p = subprocess.Popen(self.command(self.args), stdout=subprocess.PIPE, stderr=self.stderr_file,
+                                  stdin=subprocess.DEVNULL, env=env or env_with_plugin(), cwd=cwd,
                                   text=True, bufsize=1)
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
+
+    def command(self, args):
+        """The command line actually run for `args`."""
+        return args
 
     def _read(self):
         for line in self.p.stdout:
@@ -69,20 +75,20 @@ class Proc:
                         return self.lines[i][0], m
                 left = deadline - time.monotonic()
                 if left <= 0 or (self.p.poll() is not None and not self.reader.is_alive()):
-                    raise AssertionError("%s: no line matching %r within %.0f s; output:\n%s\nstderr:\n%s" % (
+                    raise self.failure("%s: no line matching %r within %.0f s; output:\n%s\nstderr:\n%s" % (
                         self.name, pattern, timeout, "\n".join(l for _, l in self.lines), self.stderr()))
                 self.cond.wait(min(left, 0.5))
 
-    def count_lines(self, pattern):
+    def count_lines(self, pattern, start=0):
         rx = re.compile(pattern)
         with self.cond:
-            return sum(1 for _, l in self.lines if rx.search(l))
+            return sum(1 for _, l in self.lines[start:] if rx.search(l))
 
-    def stderr(self):
+    def stderr(self, tail=4000):
         if self.stderr_file.closed:
             return ""
         self.stderr_file.seek(0)
-        return self.stderr_file.read().decode(errors="replace")[-4000:]
+        return self.stderr_file.read().decode(errors="replace")[-tail:]
 
     def wait(self, timeout):
         try:

@@ -7,7 +7,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (RoomcastTest, Proc, proc_status, free_display, env_with_plugin, ROOMCAST)  # noqa: E402
+from harness import (RoomcastTest, Proc, proc_status, free_display, env_with_plugin)  # noqa: E402
 
 SIZE = ["--size", "640x360"]
 
