@@ -186,12 +186,5 @@ class RoomcastTest(unittest.TestCase):
         return self.start(["watch", "--server", self.ws, "--room", room, "--sink", "fake"] + list(extra), name=name)
 
 
-def free_display():
-    for n in range(90, 140):
-        if not os.path.exists("/tmp/.X%d-lock" % n) and not os.path.exists("/tmp/.X11-unix/X%d" % n):
-            return n
-    raise RuntimeError("no free X display number")
-
-
 def have(cmd):
     return shutil.which(cmd) is not None
