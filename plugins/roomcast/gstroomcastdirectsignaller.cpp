@@ -26,7 +26,7 @@ struct _GstRoomcastDirectSignaller {
   // Hub thread only:
   std::string *id;
   std::string *room;
-  std::string *role;
+  GstRoomcastRole role;
 };
 
 static void direct_iface_init(GstRoomcastSignallerInterface *iface);
@@ -40,7 +40,9 @@ namespace {
 
 struct Member {
   GstRoomcastDirectSignaller *sig; // ref
-  std::string id, role, name;
+  std::string id;
+  GstRoomcastRole role;
+  std::string name;
 };
 
 // The process-wide rooms. Touched only on the hub thread, which never stops.
@@ -62,9 +64,9 @@ struct Hub {
     roomcast::invoke_on(worker.context(), std::forward<F>(fn));
   }
 
-  static bool sees(const std::string &observer_role, const std::string &other_role) {
-    if (observer_role == "member" || other_role == "member") return true;
-    return observer_role == "host" || other_role == "host";
+  static bool sees(GstRoomcastRole observer, GstRoomcastRole other) {
+    if (observer == GST_ROOMCAST_ROLE_MEMBER || other == GST_ROOMCAST_ROLE_MEMBER) return true;
+    return observer == GST_ROOMCAST_ROLE_HOST || other == GST_ROOMCAST_ROLE_HOST;
   }
 
   Member *find(const std::string &room, const std::string &id) {
@@ -78,10 +80,10 @@ struct Hub {
 
 } // namespace
 
-static void direct_start(GstRoomcastSignaller *sig, const gchar *room, const gchar *role,
+static void direct_start(GstRoomcastSignaller *sig, const gchar *room, GstRoomcastRole ro,
                          const gchar *name) {
   auto *self = GST_ROOMCAST_DIRECT_SIGNALLER(gst_object_ref(sig));
-  std::string r = room ? room : "default", ro = role ? role : "viewer", n = name ? name : "";
+  std::string r = room ? room : "default", n = name ? name : "";
   Hub::get().run([self, r, ro, n]() {
     Hub &hub = Hub::get();
     auto *s = GST_ROOMCAST_SIGNALLER(self);
@@ -91,23 +93,25 @@ static void direct_start(GstRoomcastSignaller *sig, const gchar *room, const gch
     }
     auto &members = hub.rooms[r];
     for (auto &m : members)
-      if (ro == "host" && m.role == "host") {
+      if (ro == GST_ROOMCAST_ROLE_HOST && m.role == GST_ROOMCAST_ROLE_HOST) {
         gst_roomcast_signaller_emit_error(s, "host-taken: the room already has a host", TRUE);
         gst_object_unref(self);
         return;
       }
     *self->id = "d" + std::to_string(hub.next_id++);
     *self->room = r;
-    *self->role = ro;
-    gst_roomcast_signaller_emit_joined(s, self->id->c_str(), ro == "member" ? "meeting" : "live");
+    self->role = ro;
+    gst_roomcast_signaller_emit_joined(s, self->id->c_str(),
+                                       ro == GST_ROOMCAST_ROLE_MEMBER
+                                           ? GST_ROOMCAST_ROOM_KIND_MEETING
+                                           : GST_ROOMCAST_ROOM_KIND_LIVE);
     for (auto &m : members)
       if (Hub::sees(ro, m.role))
-        gst_roomcast_signaller_emit_peer_joined(s, m.id.c_str(), m.role.c_str(), m.name.c_str(),
-                                                TRUE);
+        gst_roomcast_signaller_emit_peer_joined(s, m.id.c_str(), m.role, m.name.c_str(), TRUE);
     for (auto &m : members)
       if (Hub::sees(m.role, ro))
         gst_roomcast_signaller_emit_peer_joined(GST_ROOMCAST_SIGNALLER(m.sig), self->id->c_str(),
-                                                ro.c_str(), n.c_str(), FALSE);
+                                                ro, n.c_str(), FALSE);
     members.push_back(Member{self, *self->id, ro, n}); // keeps the ref taken above
   });
 }
@@ -128,7 +132,7 @@ static void direct_stop(GstRoomcastSignaller *sig) {
           break;
         }
       for (auto &other : members)
-        if (Hub::sees(other.role, *self->role))
+        if (Hub::sees(other.role, self->role))
           gst_roomcast_signaller_emit_peer_left(GST_ROOMCAST_SIGNALLER(other.sig),
                                                 self->id->c_str());
       if (members.empty()) hub.rooms.erase(*self->room);
@@ -178,24 +182,31 @@ static void direct_send_ice(GstRoomcastSignaller *sig, const gchar *peer_id, gui
   });
 }
 
+static void direct_end_peer(GstRoomcastSignaller *sig, const gchar *peer_id, const gchar *reason,
+                            const gchar *message) {
+  std::string r = reason ? reason : "", m = message ? message : "";
+  relay(sig, peer_id, [r, m](GstRoomcastSignaller *target, const char *from) {
+    gst_roomcast_signaller_emit_peer_ended(target, from, r.c_str(), m.c_str());
+  });
+}
+
 static void direct_iface_init(GstRoomcastSignallerInterface *iface) {
   iface->start = direct_start;
   iface->stop = direct_stop;
   iface->send_sdp = direct_send_sdp;
   iface->send_ice = direct_send_ice;
+  iface->end_peer = direct_end_peer;
 }
 
 static void gst_roomcast_direct_signaller_init(GstRoomcastDirectSignaller *self) {
   self->id = new std::string();
   self->room = new std::string();
-  self->role = new std::string();
 }
 
 static void gst_roomcast_direct_signaller_finalize(GObject *object) {
   auto *self = GST_ROOMCAST_DIRECT_SIGNALLER(object);
   delete self->id;
   delete self->room;
-  delete self->role;
   G_OBJECT_CLASS(gst_roomcast_direct_signaller_parent_class)->finalize(object);
 }
 

@@ -6,10 +6,12 @@
  *
  * The interface between the roomcast elements and a room. Signals:
  *
- * - `joined (own-id, kind)`: the room accepted us; kind is "live" or "meeting".
- * - `peer-joined (id, role, name, existing)`: a peer we may signal with is in the room;
- *   existing is TRUE for peers that were there before us.
+ * - `joined (own-id, GstRoomcastRoomKind kind)`: the room accepted us.
+ * - `peer-joined (id, GstRoomcastRole role, name, existing)`: a peer we may signal with is in
+ *   the room; existing is TRUE for peers that were there before us.
  * - `peer-left (id)`: it left, or its connection to the server went away.
+ * - `peer-ended (id, reason, message)`: the peer ended its session with us and said why
+ *   (it called end-peer: e.g. "timeout", "max-peers"); it may still be in the room.
  * - `sdp (peer-id, GstWebRTCSessionDescription)` and `ice (peer-id, mline, candidate, mid)`:
  *   negotiation from a peer.
  * - `error (message, fatal)`: fatal errors end the session (join refused, connection lost).
@@ -19,18 +21,77 @@
 
 G_DEFINE_INTERFACE(GstRoomcastSignaller, gst_roomcast_signaller, G_TYPE_OBJECT)
 
-enum { SIG_JOINED, SIG_PEER_JOINED, SIG_PEER_LEFT, SIG_SDP, SIG_ICE, SIG_ERROR, N_SIGNALS };
+GType gst_roomcast_role_get_type(void) {
+  static GType type = 0;
+  static const GEnumValue values[] = {{GST_ROOMCAST_ROLE_HOST, "Host of a live room", "host"},
+                                      {GST_ROOMCAST_ROLE_VIEWER, "Viewer of a live room", "viewer"},
+                                      {GST_ROOMCAST_ROLE_MEMBER, "Member of a meeting", "member"},
+                                      {0, nullptr, nullptr}};
+  if (g_once_init_enter(&type))
+    g_once_init_leave(&type, g_enum_register_static("GstRoomcastRole", values));
+  return type;
+}
+
+GType gst_roomcast_room_kind_get_type(void) {
+  static GType type = 0;
+  static const GEnumValue values[] = {
+      {GST_ROOMCAST_ROOM_KIND_LIVE, "Live room (one host, viewers)", "live"},
+      {GST_ROOMCAST_ROOM_KIND_MEETING, "Meeting (members only)", "meeting"},
+      {0, nullptr, nullptr}};
+  if (g_once_init_enter(&type))
+    g_once_init_leave(&type, g_enum_register_static("GstRoomcastRoomKind", values));
+  return type;
+}
+
+const gchar *gst_roomcast_role_to_string(GstRoomcastRole role) {
+  GEnumValue *v = g_enum_get_value(
+      static_cast<GEnumClass *>(g_type_class_peek_static(GST_TYPE_ROOMCAST_ROLE)), role);
+  return v ? v->value_nick : "?";
+}
+
+gboolean gst_roomcast_role_from_string(const gchar *s, GstRoomcastRole *role) {
+  g_type_class_unref(g_type_class_ref(GST_TYPE_ROOMCAST_ROLE));
+  GEnumValue *v =
+      s ? g_enum_get_value_by_nick(
+              static_cast<GEnumClass *>(g_type_class_peek_static(GST_TYPE_ROOMCAST_ROLE)), s)
+        : nullptr;
+  if (!v) return FALSE;
+  *role = static_cast<GstRoomcastRole>(v->value);
+  return TRUE;
+}
+
+const gchar *gst_roomcast_room_kind_to_string(GstRoomcastRoomKind kind) {
+  return kind == GST_ROOMCAST_ROOM_KIND_MEETING ? "meeting" : "live";
+}
+
+enum {
+  SIG_JOINED,
+  SIG_PEER_JOINED,
+  SIG_PEER_LEFT,
+  SIG_PEER_ENDED,
+  SIG_SDP,
+  SIG_ICE,
+  SIG_ERROR,
+  N_SIGNALS
+};
 static guint signals[N_SIGNALS];
 
 static void gst_roomcast_signaller_default_init(GstRoomcastSignallerInterface *iface) {
   GType type = G_TYPE_FROM_INTERFACE(iface);
-  signals[SIG_JOINED] = g_signal_new("joined", type, G_SIGNAL_RUN_LAST, 0, nullptr, nullptr,
-                                     nullptr, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_STRING);
-  signals[SIG_PEER_JOINED] =
-      g_signal_new("peer-joined", type, G_SIGNAL_RUN_LAST, 0, nullptr, nullptr, nullptr,
-                   G_TYPE_NONE, 4, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_BOOLEAN);
+  // The enums' classes stay alive for the to/from-string helpers.
+  g_type_class_ref(GST_TYPE_ROOMCAST_ROLE);
+  g_type_class_ref(GST_TYPE_ROOMCAST_ROOM_KIND);
+  signals[SIG_JOINED] =
+      g_signal_new("joined", type, G_SIGNAL_RUN_LAST, 0, nullptr, nullptr, nullptr, G_TYPE_NONE, 2,
+                   G_TYPE_STRING, GST_TYPE_ROOMCAST_ROOM_KIND);
+  signals[SIG_PEER_JOINED] = g_signal_new("peer-joined", type, G_SIGNAL_RUN_LAST, 0, nullptr,
+                                          nullptr, nullptr, G_TYPE_NONE, 4, G_TYPE_STRING,
+                                          GST_TYPE_ROOMCAST_ROLE, G_TYPE_STRING, G_TYPE_BOOLEAN);
   signals[SIG_PEER_LEFT] = g_signal_new("peer-left", type, G_SIGNAL_RUN_LAST, 0, nullptr, nullptr,
                                         nullptr, G_TYPE_NONE, 1, G_TYPE_STRING);
+  signals[SIG_PEER_ENDED] =
+      g_signal_new("peer-ended", type, G_SIGNAL_RUN_LAST, 0, nullptr, nullptr, nullptr, G_TYPE_NONE,
+                   3, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING);
   signals[SIG_SDP] =
       g_signal_new("sdp", type, G_SIGNAL_RUN_LAST, 0, nullptr, nullptr, nullptr, G_TYPE_NONE, 2,
                    G_TYPE_STRING, GST_TYPE_WEBRTC_SESSION_DESCRIPTION);
@@ -41,8 +102,8 @@ static void gst_roomcast_signaller_default_init(GstRoomcastSignallerInterface *i
                                     G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_BOOLEAN);
 }
 
-void gst_roomcast_signaller_start(GstRoomcastSignaller *self, const gchar *room, const gchar *role,
-                                  const gchar *name) {
+void gst_roomcast_signaller_start(GstRoomcastSignaller *self, const gchar *room,
+                                  GstRoomcastRole role, const gchar *name) {
   g_return_if_fail(GST_IS_ROOMCAST_SIGNALLER(self));
   GST_ROOMCAST_SIGNALLER_GET_IFACE(self)->start(self, room, role, name);
 }
@@ -64,17 +125,28 @@ void gst_roomcast_signaller_send_ice(GstRoomcastSignaller *self, const gchar *pe
   GST_ROOMCAST_SIGNALLER_GET_IFACE(self)->send_ice(self, peer_id, mline_index, candidate, mid);
 }
 
+void gst_roomcast_signaller_end_peer(GstRoomcastSignaller *self, const gchar *peer_id,
+                                     const gchar *reason, const gchar *message) {
+  g_return_if_fail(GST_IS_ROOMCAST_SIGNALLER(self));
+  auto *iface = GST_ROOMCAST_SIGNALLER_GET_IFACE(self);
+  if (iface->end_peer) iface->end_peer(self, peer_id, reason, message);
+}
+
 void gst_roomcast_signaller_emit_joined(GstRoomcastSignaller *self, const gchar *own_id,
-                                        const gchar *kind) {
+                                        GstRoomcastRoomKind kind) {
   g_signal_emit(self, signals[SIG_JOINED], 0, own_id, kind);
 }
 void gst_roomcast_signaller_emit_peer_joined(GstRoomcastSignaller *self, const gchar *id,
-                                             const gchar *role, const gchar *name,
+                                             GstRoomcastRole role, const gchar *name,
                                              gboolean existing) {
   g_signal_emit(self, signals[SIG_PEER_JOINED], 0, id, role, name, existing);
 }
 void gst_roomcast_signaller_emit_peer_left(GstRoomcastSignaller *self, const gchar *id) {
   g_signal_emit(self, signals[SIG_PEER_LEFT], 0, id);
+}
+void gst_roomcast_signaller_emit_peer_ended(GstRoomcastSignaller *self, const gchar *id,
+                                            const gchar *reason, const gchar *message) {
+  g_signal_emit(self, signals[SIG_PEER_ENDED], 0, id, reason, message);
 }
 void gst_roomcast_signaller_emit_sdp(GstRoomcastSignaller *self, const gchar *peer_id,
                                      GstWebRTCSessionDescription *sdp) {

@@ -1,8 +1,9 @@
 // GstRoomcastSignaller: how roomcast elements talk to a room.
 //
-// The elements call down (start, stop, send-sdp, send-ice) from any thread; implementations
-// marshal to their own context. Implementations report up with signals, emitted on their own
-// thread: handlers must not block and must hop to their own context for topology changes.
+// The elements call down (start, stop, send-sdp, send-ice, end-peer) from any thread;
+// implementations marshal to their own context. Implementations report up with signals, emitted
+// on their own thread: handlers must not block and must hop to their own context for topology
+// changes.
 #pragma once
 
 #include <gst/gst.h>
@@ -10,38 +11,77 @@
 
 G_BEGIN_DECLS
 
+/**
+ * GstRoomcastRole:
+ * @GST_ROOMCAST_ROLE_HOST: sends to every viewer of a live room
+ * @GST_ROOMCAST_ROLE_VIEWER: receives from the host of a live room
+ * @GST_ROOMCAST_ROLE_MEMBER: sends to and receives from every member of a meeting
+ */
+typedef enum {
+  GST_ROOMCAST_ROLE_HOST = 0,
+  GST_ROOMCAST_ROLE_VIEWER = 1,
+  GST_ROOMCAST_ROLE_MEMBER = 2,
+} GstRoomcastRole;
+
+/**
+ * GstRoomcastRoomKind:
+ * @GST_ROOMCAST_ROOM_KIND_LIVE: one host, many viewers
+ * @GST_ROOMCAST_ROOM_KIND_MEETING: members only, everyone sees everyone
+ */
+typedef enum {
+  GST_ROOMCAST_ROOM_KIND_LIVE = 0,
+  GST_ROOMCAST_ROOM_KIND_MEETING = 1,
+} GstRoomcastRoomKind;
+
+#define GST_TYPE_ROOMCAST_ROLE (gst_roomcast_role_get_type())
+GType gst_roomcast_role_get_type(void);
+#define GST_TYPE_ROOMCAST_ROOM_KIND (gst_roomcast_room_kind_get_type())
+GType gst_roomcast_room_kind_get_type(void);
+// The protocol's name of a role/kind ("host", "live", ...), and back (FALSE if unknown).
+const gchar *gst_roomcast_role_to_string(GstRoomcastRole role);
+gboolean gst_roomcast_role_from_string(const gchar *s, GstRoomcastRole *role);
+const gchar *gst_roomcast_room_kind_to_string(GstRoomcastRoomKind kind);
+
 #define GST_TYPE_ROOMCAST_SIGNALLER (gst_roomcast_signaller_get_type())
 G_DECLARE_INTERFACE(GstRoomcastSignaller, gst_roomcast_signaller, GST, ROOMCAST_SIGNALLER, GObject)
 
 struct _GstRoomcastSignallerInterface {
   GTypeInterface parent_iface;
 
-  // Joins `room` with `role` ("host", "viewer" or "member") and display `name` (may be NULL).
-  void (*start)(GstRoomcastSignaller *self, const gchar *room, const gchar *role,
+  // Joins `room` with `role` and display `name` (may be NULL).
+  void (*start)(GstRoomcastSignaller *self, const gchar *room, GstRoomcastRole role,
                 const gchar *name);
   void (*stop)(GstRoomcastSignaller *self);
   void (*send_sdp)(GstRoomcastSignaller *self, const gchar *peer_id,
                    const GstWebRTCSessionDescription *sdp);
-  // An empty or NULL candidate means end of candidates.
+  // An empty or NULL candidate means end of candidates. `mid` may be NULL.
   void (*send_ice)(GstRoomcastSignaller *self, const gchar *peer_id, guint mline_index,
                    const gchar *candidate, const gchar *mid);
+  // Tells the room that we ended our session with `peer_id`: the peer is told why (`reason`
+  // is a protocol reason code such as "timeout", `message` free text). Optional (default: no-op).
+  void (*end_peer)(GstRoomcastSignaller *self, const gchar *peer_id, const gchar *reason,
+                   const gchar *message);
 };
 
-void gst_roomcast_signaller_start(GstRoomcastSignaller *self, const gchar *room, const gchar *role,
-                                  const gchar *name);
+void gst_roomcast_signaller_start(GstRoomcastSignaller *self, const gchar *room,
+                                  GstRoomcastRole role, const gchar *name);
 void gst_roomcast_signaller_stop(GstRoomcastSignaller *self);
 void gst_roomcast_signaller_send_sdp(GstRoomcastSignaller *self, const gchar *peer_id,
                                      const GstWebRTCSessionDescription *sdp);
 void gst_roomcast_signaller_send_ice(GstRoomcastSignaller *self, const gchar *peer_id,
                                      guint mline_index, const gchar *candidate, const gchar *mid);
+void gst_roomcast_signaller_end_peer(GstRoomcastSignaller *self, const gchar *peer_id,
+                                     const gchar *reason, const gchar *message);
 
 // For implementations: emit the interface's signals.
 void gst_roomcast_signaller_emit_joined(GstRoomcastSignaller *self, const gchar *own_id,
-                                        const gchar *kind);
+                                        GstRoomcastRoomKind kind);
 void gst_roomcast_signaller_emit_peer_joined(GstRoomcastSignaller *self, const gchar *id,
-                                             const gchar *role, const gchar *name,
+                                             GstRoomcastRole role, const gchar *name,
                                              gboolean existing);
 void gst_roomcast_signaller_emit_peer_left(GstRoomcastSignaller *self, const gchar *id);
+void gst_roomcast_signaller_emit_peer_ended(GstRoomcastSignaller *self, const gchar *id,
+                                            const gchar *reason, const gchar *message);
 void gst_roomcast_signaller_emit_sdp(GstRoomcastSignaller *self, const gchar *peer_id,
                                      GstWebRTCSessionDescription *sdp);
 void gst_roomcast_signaller_emit_ice(GstRoomcastSignaller *self, const gchar *peer_id,

@@ -25,6 +25,7 @@
 #include "gstroomcastsink.h"
 
 #include "common.h"
+#include "gstroomcastpad.h"
 #include "gstroomcastsignaller.h"
 #include "gstroomcastwssignaller.h"
 
@@ -650,10 +651,7 @@ static void on_remote_decoded(GstElement *, GstPad *pad, gpointer data) {
   }
   GstPadTemplate *templ =
       gst_element_class_get_pad_template(GST_ELEMENT_GET_CLASS(self), "src_%s_%u");
-  GstPad *ghost = gst_ghost_pad_new_from_template(name, pad, templ);
-  g_object_set_data_full(G_OBJECT(ghost), "roomcast-peer-id", g_strdup(peer->id.c_str()), g_free);
-  g_object_set_data_full(G_OBJECT(ghost), "roomcast-peer-name", g_strdup(peer->name.c_str()),
-                         g_free);
+  GstPad *ghost = gst_roomcast_pad_new(name, pad, templ, peer->id.c_str(), peer->name.c_str());
   gst_pad_set_active(ghost, TRUE);
   {
     std::lock_guard l(self->priv->lock);
@@ -1043,12 +1041,12 @@ static GstPadProbeReturn on_tee_caps(GstPad *, GstPadProbeInfo *info, gpointer d
 
 // ---- signaller events (signaller thread) --------------------------------------------------------
 
-static void on_sig_joined(GstRoomcastSignaller *, const gchar *id, const gchar *kind,
+static void on_sig_joined(GstRoomcastSignaller *, const gchar *id, GstRoomcastRoomKind kind,
                           gpointer data) {
   auto *self = GST_ROOMCAST_SINK(data);
   std::lock_guard l(self->priv->lock);
   self->priv->own_id = id;
-  GST_INFO_OBJECT(self, "joined as %s (%s room)", id, kind);
+  GST_INFO_OBJECT(self, "joined as %s (%s room)", id, gst_roomcast_room_kind_to_string(kind));
 }
 
 // Runs `fn(self)` on the element's worker.
@@ -1061,7 +1059,7 @@ template <typename F> static void on_worker(GstRoomcastSink *self, F &&fn) {
   });
 }
 
-static void on_sig_peer_joined(GstRoomcastSignaller *, const gchar *id, const gchar *role,
+static void on_sig_peer_joined(GstRoomcastSignaller *, const gchar *id, GstRoomcastRole role,
                                const gchar *name, gboolean existing, gpointer data) {
   auto *self = GST_ROOMCAST_SINK(data);
   Private *priv = self->priv;
@@ -1072,7 +1070,7 @@ static void on_sig_peer_joined(GstRoomcastSignaller *, const gchar *id, const gc
   }
   // A host sends to viewers. In a meeting each pair shares one connection, offered by the
   // newcomer: we offer to members already there (existing) and answer those who come later.
-  if (g_strcmp0(role, member ? "member" : "viewer") != 0) return;
+  if (role != (member ? GST_ROOMCAST_ROLE_MEMBER : GST_ROOMCAST_ROLE_VIEWER)) return;
   Waiting w{id, name ? name : "", member ? bool(existing) : true, {}};
   on_worker(self, [w = std::move(w)](GstRoomcastSink *s) mutable {
     {
@@ -1224,7 +1222,9 @@ static GstStateChangeReturn gst_roomcast_sink_change_state(GstElement *element,
     g_source_set_callback(priv->tick, on_tick, self, nullptr);
     g_source_attach(priv->tick, priv->worker.context());
     if (GstRoomcastSignaller *sig = ref_signaller(priv)) {
-      gst_roomcast_signaller_start(sig, room.c_str(), member ? "member" : "host", name.c_str());
+      gst_roomcast_signaller_start(sig, room.c_str(),
+                                   member ? GST_ROOMCAST_ROLE_MEMBER : GST_ROOMCAST_ROLE_HOST,
+                                   name.c_str());
       g_object_unref(sig);
     }
     break;

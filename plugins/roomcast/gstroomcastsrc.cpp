@@ -17,6 +17,7 @@
 #include "gstroomcastsrc.h"
 
 #include "common.h"
+#include "gstroomcastpad.h"
 #include "gstroomcastsignaller.h"
 #include "gstroomcastwssignaller.h"
 
@@ -178,7 +179,7 @@ static void on_decoded_pad(GstElement *, GstPad *pad, gpointer data) {
   }
   GstPadTemplate *templ = gst_element_class_get_pad_template(GST_ELEMENT_GET_CLASS(self),
                                                              video ? "video_%u" : "audio_%u");
-  GstPad *ghost = gst_ghost_pad_new_from_template(name, pad, templ);
+  GstPad *ghost = gst_roomcast_pad_new(name, pad, templ, s->host_id.c_str(), nullptr);
   gst_pad_set_active(ghost, TRUE);
   {
     std::lock_guard l(priv->lock);
@@ -380,7 +381,7 @@ static GstStateChangeReturn gst_roomcast_src_change_state(GstElement *element,
       name = priv->name;
     }
     if (GstRoomcastSignaller *sig = ref_signaller(priv)) {
-      gst_roomcast_signaller_start(sig, room.c_str(), "viewer", name.c_str());
+      gst_roomcast_signaller_start(sig, room.c_str(), GST_ROOMCAST_ROLE_VIEWER, name.c_str());
       g_object_unref(sig);
     }
     break;

@@ -25,6 +25,32 @@ namespace p = roomcast::proto;
 using roomcast::GRef;
 
 namespace {
+GstRoomcastRole to_gst(p::Role r) {
+  switch (r) {
+  case p::Role::Host:
+    return GST_ROOMCAST_ROLE_HOST;
+  case p::Role::Member:
+    return GST_ROOMCAST_ROLE_MEMBER;
+  default:
+    return GST_ROOMCAST_ROLE_VIEWER;
+  }
+}
+
+p::Role to_proto(GstRoomcastRole r) {
+  switch (r) {
+  case GST_ROOMCAST_ROLE_HOST:
+    return p::Role::Host;
+  case GST_ROOMCAST_ROLE_MEMBER:
+    return p::Role::Member;
+  default:
+    return p::Role::Viewer;
+  }
+}
+
+GstRoomcastRoomKind to_gst(p::RoomKind k) {
+  return k == p::RoomKind::Meeting ? GST_ROOMCAST_ROOM_KIND_MEETING : GST_ROOMCAST_ROOM_KIND_LIVE;
+}
+
 struct Private {
   // `lock` guards uri and the thread handles. Leaf lock: never held while emitting signals or
   // waiting for the thread.
@@ -35,7 +61,8 @@ struct Private {
   GThread *thread = nullptr;
 
   // Used only on the signaller thread.
-  std::string room, role, name;
+  std::string room, name;
+  GstRoomcastRole role = GST_ROOMCAST_ROLE_VIEWER;
   GRef<SoupSession> session;
   GRef<SoupWebsocketConnection> ws;
   GCancellable *cancel = nullptr;
@@ -84,13 +111,13 @@ static void handle_message(GstRoomcastWsSignaller *self, const p::Message &m) {
     priv->own_id = m.id;
     GST_INFO_OBJECT(self, "joined room %s as %s (%s, %zu peers)", m.room.c_str(), m.id.c_str(),
                     p::to_string(m.kind), m.peers.size());
-    gst_roomcast_signaller_emit_joined(sig, m.id.c_str(), p::to_string(m.kind));
+    gst_roomcast_signaller_emit_joined(sig, m.id.c_str(), to_gst(m.kind));
     for (const auto &peer : m.peers)
-      gst_roomcast_signaller_emit_peer_joined(sig, peer.id.c_str(), p::to_string(peer.role),
+      gst_roomcast_signaller_emit_peer_joined(sig, peer.id.c_str(), to_gst(peer.role),
                                               peer.name.c_str(), TRUE);
     break;
   case p::Type::PeerJoined:
-    gst_roomcast_signaller_emit_peer_joined(sig, m.peer.id.c_str(), p::to_string(m.peer.role),
+    gst_roomcast_signaller_emit_peer_joined(sig, m.peer.id.c_str(), to_gst(m.peer.role),
                                             m.peer.name.c_str(), FALSE);
     break;
   case p::Type::PeerLeft:
@@ -177,8 +204,7 @@ static void on_ws_connected(GObject *source, GAsyncResult *res, gpointer data) {
   soup_websocket_connection_set_max_incoming_payload_size(ws, 4 * 1024 * 1024);
   g_signal_connect_object(ws, "message", G_CALLBACK(on_ws_message), self, GConnectFlags(0));
   g_signal_connect_object(ws, "closed", G_CALLBACK(on_ws_closed), self, GConnectFlags(0));
-  auto role = p::role_from_string(priv->role).value_or(p::Role::Viewer);
-  send_text(self, p::serialize(p::make_join(priv->room, role, priv->name)));
+  send_text(self, p::serialize(p::make_join(priv->room, to_proto(priv->role), priv->name)));
   gst_object_unref(self);
 }
 
@@ -272,14 +298,14 @@ template <typename F> static void invoke(GstRoomcastWsSignaller *self, F &&fn) {
 
 // ---- interface -------------------------------------------------------------------------------
 
-static void ws_start(GstRoomcastSignaller *sig, const gchar *room, const gchar *role,
+static void ws_start(GstRoomcastSignaller *sig, const gchar *room, GstRoomcastRole role,
                      const gchar *name) {
   auto *self = GST_ROOMCAST_WS_SIGNALLER(sig);
   Private *priv = self->priv;
   std::lock_guard l(priv->lock);
   if (priv->thread) return;
   priv->room = room ? room : "";
-  priv->role = role ? role : "viewer";
+  priv->role = role;
   priv->name = name ? name : "";
   priv->stopping = false;
   priv->own_id.clear();

@@ -116,9 +116,11 @@ gboolean check_done(gpointer data) {
 
 // Main loop: give a remote member's new stream a branch (and a tile).
 void add_branch(Meet *m, GstPad *pad) {
-  const char *id = static_cast<const char *>(g_object_get_data(G_OBJECT(pad), "roomcast-peer-id"));
-  const char *name =
-      static_cast<const char *>(g_object_get_data(G_OBJECT(pad), "roomcast-peer-name"));
+  // roomcastsink's remote pads are GstRoomcastPads: they say whose stream they carry.
+  if (!g_object_class_find_property(G_OBJECT_GET_CLASS(pad), "peer-id")) return;
+  g_autofree char *id = nullptr;
+  g_autofree char *name = nullptr;
+  g_object_get(pad, "peer-id", &id, "peer-name", &name, nullptr);
   if (!id) return;
   g_autoptr(GstCaps) caps = gst_pad_get_current_caps(pad);
   if (!caps) caps = gst_pad_query_caps(pad, nullptr);
