@@ -65,6 +65,14 @@ static GstPadProbeReturn count_fku(GstPad *, GstPadProbeInfo *info, gpointer dat
 GST_START_TEST(test_keyframe_requests_are_coalesced) {
   GstElement *sink = make_sink("keyframes");
   g_object_set(sink, "min-keyframe-interval", 300u, nullptr);
+  // The encoder reaches us through the encoder-setup hook (before it starts).
+  std::atomic<GstElement *> setup{nullptr};
+  g_signal_connect(sink, "encoder-setup",
+                   G_CALLBACK(+[](GstElement *, const char *codec, GstElement *enc, gpointer d) {
+                     if (g_str_equal(codec, "vp8"))
+                       static_cast<std::atomic<GstElement *> *>(d)->store(enc);
+                   }),
+                   &setup);
   GstHarness *h = gst_harness_new_with_element(sink, "video_0", nullptr);
   gst_harness_play(h);
   gst_harness_set_src_caps_str(h, "video/x-raw,format=I420,width=160,height=120,framerate=30/1");
@@ -75,7 +83,7 @@ GST_START_TEST(test_keyframe_requests_are_coalesced) {
   // Wait for the chain to exist, then find the encoder and the tee.
   GstElement *enc = nullptr, *tee = nullptr;
   for (int tries = 0; tries < 100 && !(enc && tee); tries++) {
-    if (!enc) enc = gst_bin_get_by_name(GST_BIN(sink), "encoder");
+    if (!enc) enc = gst_bin_get_by_name(GST_BIN(sink), "vp8-encoder-0");
     if (!tee) {
       GstIterator *it = gst_bin_iterate_elements(GST_BIN(sink));
       GValue v = G_VALUE_INIT;
@@ -91,6 +99,7 @@ GST_START_TEST(test_keyframe_requests_are_coalesced) {
     g_usleep(20000);
   }
   fail_unless(enc && tee);
+  fail_unless(setup.load() == enc, "encoder-setup did not hand out the encoder in use");
   std::atomic<int> reached{0};
   GstPad *enc_src = gst_element_get_static_pad(enc, "src");
   gst_pad_add_probe(enc_src, GST_PAD_PROBE_TYPE_EVENT_UPSTREAM, count_fku, &reached, nullptr);

@@ -1,0 +1,406 @@
+#include "encoder-pool.h"
+
+#include <gst/video/video.h>
+
+#include <utility>
+#include <vector>
+
+GST_DEBUG_CATEGORY_STATIC(roomcast_pool_debug);
+#define GST_CAT_DEFAULT roomcast_pool_debug
+
+namespace roomcast {
+
+namespace {
+
+// libvpx encoder threads for a picture size. Its threads meet at every macroblock row by spinning,
+// and on a loaded machine a spinning thread burns the core its partner needs: measured here
+// (VP8 realtime, 2 cores), 640x360@15 costs 8% of a core on one thread and 23% on two; 1280x720@30
+// 52% and 72%. One thread keeps up to 1280x720@30 (about 17 ms a frame); above that, two.
+int vpx_threads_for(int width, int height) {
+  return (width > 0 && height > 0 && gint64(width) * height > 1280 * 720) ? 2 : 1;
+}
+
+// Realtime VP8/VP9: no lookahead, CBR, a long GOP (peers ask for keyframes when they need them).
+void configure_vpx(GstElement *enc, const EncoderParams &p) {
+  g_object_set(enc, "deadline", G_GINT64_CONSTANT(1), "target-bitrate", gint(p.kbps * 1000),
+               "lag-in-frames", 0, "keyframe-max-dist", 600, "threads",
+               vpx_threads_for(p.width, p.height), "cpu-used", 8, nullptr);
+  gst_util_set_object_arg(G_OBJECT(enc), "end-usage", "cbr");
+  gst_util_set_object_arg(G_OBJECT(enc), "error-resilient", "default");
+}
+
+void configure_vp9(GstElement *enc, const EncoderParams &p) {
+  configure_vpx(enc, p);
+  g_object_set(enc, "row-mt", TRUE, nullptr);
+}
+
+void configure_x264(GstElement *enc, const EncoderParams &p) {
+  gst_util_set_object_arg(G_OBJECT(enc), "tune", "zerolatency");
+  gst_util_set_object_arg(G_OBJECT(enc), "speed-preset", "ultrafast");
+  g_object_set(enc, "bitrate", p.kbps, "key-int-max", 600, "b-adapt", FALSE, "bframes", 0, nullptr);
+}
+
+void configure_opus(GstElement *enc, const EncoderParams &) {
+  g_object_set(enc, "bitrate", 64000, nullptr);
+  gst_util_set_object_arg(G_OBJECT(enc), "audio-type", "voice");
+}
+
+// Any encoder: a bitrate property in bit/s (`target-bitrate`) or kbit/s (`bitrate`).
+void set_any_bitrate(GstElement *enc, guint kbps) {
+  if (g_object_class_find_property(G_OBJECT_GET_CLASS(enc), "target-bitrate"))
+    g_object_set(enc, "target-bitrate", gint(kbps * 1000), nullptr);
+  else if (g_object_class_find_property(G_OBJECT_GET_CLASS(enc), "bitrate"))
+    g_object_set(enc, "bitrate", kbps, nullptr);
+}
+
+void keep_bitrate(GstElement *, guint) {}
+
+const CodecSpec kCodecs[] = {
+    {Media::Video, Codec::VP8, "vp8", "VP8", "video/x-vp8", "vp8enc", nullptr, "rtpvp8pay", 96,
+     configure_vpx, set_any_bitrate},
+    {Media::Video, Codec::VP9, "vp9", "VP9", "video/x-vp9", "vp9enc", nullptr, "rtpvp9pay", 98,
+     configure_vp9, set_any_bitrate},
+    {Media::Video, Codec::H264, "h264", "H264", "video/x-h264", "x264enc",
+     "video/x-h264,profile=constrained-baseline", "rtph264pay", 102, configure_x264,
+     set_any_bitrate},
+};
+const CodecSpec kOpus = {Media::Audio, Codec::VP8, "opus",       "OPUS", "audio/x-opus",
+                         "opusenc",    nullptr,    "rtpopuspay", 111,    configure_opus,
+                         keep_bitrate};
+
+void init_debug() {
+  static gsize done = 0;
+  if (g_once_init_enter(&done)) {
+    GST_DEBUG_CATEGORY_INIT(roomcast_pool_debug, "roomcastpool", 0, "roomcast encoder pool");
+    g_once_init_leave(&done, 1);
+  }
+}
+
+GstElement *make(const char *factory, GError **err) {
+  GstElement *e = gst_element_factory_make(factory, nullptr);
+  if (!e)
+    g_set_error(err, GST_CORE_ERROR, GST_CORE_ERROR_MISSING_PLUGIN,
+                "missing element '%s' (is its GStreamer plugin installed?)", factory);
+  return e;
+}
+
+GstElement *make_capsfilter(const char *caps, GError **err) {
+  GstElement *f = make("capsfilter", err);
+  if (f) {
+    GstCaps *c = gst_caps_from_string(caps);
+    g_object_set(f, "caps", c, nullptr);
+    gst_caps_unref(c);
+  }
+  return f;
+}
+
+} // namespace
+
+const CodecSpec &codec_spec(Codec codec) {
+  for (const CodecSpec &s : kCodecs)
+    if (s.codec == codec) return s;
+  return kCodecs[0];
+}
+
+const CodecSpec &opus_spec() {
+  return kOpus;
+}
+
+const CodecSpec *codec_spec_for_caps(const char *caps_name) {
+  for (const CodecSpec &s : kCodecs)
+    if (g_str_equal(s.encoded_caps, caps_name)) return &s;
+  if (g_str_equal(kOpus.encoded_caps, caps_name)) return &kOpus;
+  return nullptr;
+}
+
+// The profile-level-id we advertise for an H.264 stream: its profile at level 3.1. The level is
+// pinned (see build) so a change of resolution never changes the RTP caps mid-stream.
+const char *h264_profile_level_id(const GstCaps *input) {
+  const char *profile = nullptr;
+  if (input && !gst_caps_is_empty(input))
+    profile = gst_structure_get_string(gst_caps_get_structure(input, 0), "profile");
+  if (!profile || g_str_equal(profile, "constrained-baseline")) return "42e01f";
+  if (g_str_equal(profile, "baseline")) return "42001f";
+  if (g_str_equal(profile, "main")) return "4d001f";
+  return "64001f"; // high and above
+}
+
+GstCaps *offer_caps(const CodecSpec &spec, const char *profile_level_id) {
+  if (spec.media == Media::Audio)
+    return gst_caps_new_simple("application/x-rtp", "media", G_TYPE_STRING, "audio",
+                               "encoding-name", G_TYPE_STRING, spec.encoding_name, "payload",
+                               G_TYPE_INT, spec.payload_type, "clock-rate", G_TYPE_INT, 48000,
+                               "encoding-params", G_TYPE_STRING, "2", nullptr);
+  GstCaps *caps = gst_caps_new_simple(
+      "application/x-rtp", "media", G_TYPE_STRING, "video", "encoding-name", G_TYPE_STRING,
+      spec.encoding_name, "payload", G_TYPE_INT, spec.payload_type, "clock-rate", G_TYPE_INT, 90000,
+      "rtcp-fb-nack-pli", G_TYPE_BOOLEAN, TRUE, "rtcp-fb-ccm-fir", G_TYPE_BOOLEAN, TRUE,
+      "rtcp-fb-nack", G_TYPE_BOOLEAN, TRUE, nullptr);
+  if (spec.codec == Codec::H264)
+    gst_caps_set_simple(caps, "packetization-mode", G_TYPE_STRING, "1", "profile-level-id",
+                        G_TYPE_STRING, profile_level_id ? profile_level_id : "42e01f",
+                        "level-asymmetry-allowed", G_TYPE_STRING, "1", nullptr);
+  return caps;
+}
+
+struct EncoderPool::Producer {
+  EncoderPool *pool;
+  Key key;
+  const CodecSpec *spec;
+  GstElement *encoder = nullptr; // owned by the bin; null for encoded input
+  GstElement *tee = nullptr;     // owned by the bin
+  GstCaps *codec_caps = nullptr; // ref
+  KeyframeLimiter limiter;       // (pool lock)
+  std::atomic<guint64> frames{0};
+  ~Producer() {
+    if (codec_caps) gst_caps_unref(codec_caps);
+  }
+};
+
+EncoderPool::EncoderPool(GstElement *bin, Hooks hooks) : bin_(bin), hooks_(std::move(hooks)) {
+  init_debug();
+}
+
+EncoderPool::~EncoderPool() {
+  if (ctx_) g_main_context_unref(ctx_);
+}
+
+void EncoderPool::set_context(GMainContext *ctx) {
+  std::lock_guard l(lock_);
+  if (ctx_) g_main_context_unref(ctx_);
+  ctx_ = ctx ? g_main_context_ref(ctx) : nullptr;
+}
+
+void EncoderPool::set_keyframe_interval(guint ms) {
+  std::lock_guard l(lock_);
+  keyframe_interval_ms_ = ms;
+  for (auto &[k, p] : producers_)
+    p->limiter.set_interval(gint64(ms) * 1000);
+}
+
+GstElement *EncoderPool::make_encoder(const CodecSpec &spec, const EncoderParams &params,
+                                      GError **err) {
+  GstElement *enc = hooks_.create_encoder ? hooks_.create_encoder(spec) : nullptr;
+  if (enc) {
+    GST_INFO_OBJECT(bin_, "%s: the application's encoder %s", spec.nick, GST_ELEMENT_NAME(enc));
+    set_any_bitrate(enc, params.kbps);
+  } else {
+    enc = make(spec.encoder, err);
+    if (!enc) return nullptr;
+    spec.configure(enc, params);
+  }
+  g_autofree char *name = g_strdup_printf("%s-encoder-0", spec.nick);
+  gst_object_set_name(GST_OBJECT(enc), name);
+  if (hooks_.encoder_setup) hooks_.encoder_setup(spec, enc);
+  return enc;
+}
+
+std::optional<EncoderPool::Key> EncoderPool::build(Media media, GstElement *upstream,
+                                                   const GstCaps *caps, Codec codec,
+                                                   const EncoderParams &params, GError **err) {
+  const GstStructure *s = gst_caps_get_structure(caps, 0);
+  const char *name = gst_structure_get_name(s);
+  bool raw = g_str_equal(name, media == Media::Video ? "video/x-raw" : "audio/x-raw");
+  const CodecSpec *spec =
+      raw ? (media == Media::Video ? &codec_spec(codec) : &opus_spec()) : codec_spec_for_caps(name);
+  if (!spec || spec->media != media) {
+    g_set_error(err, GST_STREAM_ERROR, GST_STREAM_ERROR_FORMAT, "unsupported %s input %s",
+                media == Media::Video ? "video" : "audio", name);
+    return std::nullopt;
+  }
+  std::vector<GstElement *> chain; // floating until added
+  auto fail = [&]() -> std::optional<Key> {
+    for (GstElement *e : chain)
+      gst_object_unref(gst_object_ref_sink(e));
+    return std::nullopt;
+  };
+  auto push = [&](GstElement *e) {
+    if (e) chain.push_back(e);
+    return e != nullptr;
+  };
+  auto producer = std::make_unique<Producer>();
+  producer->pool = this;
+  producer->spec = spec;
+  producer->key = Key{media, spec->codec, 0};
+  GstElement *counted = nullptr; // frames are counted where it takes them (one buffer a frame)
+  if (raw) {
+    EncoderParams p = params;
+    if (media == Media::Video) {
+      gst_structure_get_int(s, "width", &p.width);
+      gst_structure_get_int(s, "height", &p.height);
+      if (!push(make("videoconvert", err)) ||
+          !push(make_capsfilter("video/x-raw,format=I420", err)))
+        return fail();
+    } else if (!push(make("audioconvert", err)) || !push(make("audioresample", err))) {
+      return fail();
+    }
+    GstElement *enc = make_encoder(*spec, p, err);
+    if (!push(enc)) return fail();
+    producer->encoder = enc;
+    if (spec->encoder_caps && !push(make_capsfilter(spec->encoder_caps, err))) return fail();
+  } else if (spec->codec == Codec::H264 && media == Media::Video) {
+    GstElement *parse = make("h264parse", err);
+    if (!push(parse)) return fail();
+    g_object_set(parse, "config-interval", -1, nullptr);
+  }
+  GstElement *pay = make(spec->payloader, err);
+  if (!push(pay)) return fail();
+  g_autofree char *pay_name = g_strdup_printf("%s-pay-%d", spec->nick, producer->key.layer);
+  gst_object_set_name(GST_OBJECT(pay), pay_name);
+  counted = pay;
+  g_object_set(pay, "pt", spec->payload_type, "mtu", 1200, nullptr);
+  const char *plid = nullptr;
+  if (media == Media::Video && spec->codec == Codec::H264) {
+    plid = h264_profile_level_id(raw ? nullptr : caps);
+    g_object_set(pay, "config-interval", -1, nullptr);
+    gst_util_set_object_arg(G_OBJECT(pay), "aggregate-mode", "zero-latency");
+    // The payloader derives profile-level-id from each SPS; webrtcbin refuses caps that differ
+    // from what was negotiated (and not-negotiated would stop every peer). Pin it.
+    GstElement *pin = make("capssetter", err);
+    if (!push(pin)) return fail();
+    GstCaps *pc =
+        gst_caps_new_simple("application/x-rtp", "profile-level-id", G_TYPE_STRING, plid, nullptr);
+    g_object_set(pin, "caps", pc, nullptr);
+    gst_caps_unref(pc);
+  } else if (media == Media::Video) {
+    gst_util_set_object_arg(G_OBJECT(pay), "picture-id-mode", "15-bit");
+  }
+  GstElement *tee = make("tee", err);
+  if (!push(tee)) return fail();
+  g_autofree char *tee_name = g_strdup_printf("%s-tee-%d", spec->nick, producer->key.layer);
+  gst_object_set_name(GST_OBJECT(tee), tee_name);
+  g_object_set(tee, "allow-not-linked", TRUE, nullptr);
+  producer->tee = tee;
+  producer->codec_caps = offer_caps(*spec, plid);
+  {
+    std::lock_guard l(lock_);
+    producer->limiter.set_interval(gint64(keyframe_interval_ms_) * 1000);
+  }
+
+  for (GstElement *e : chain)
+    gst_bin_add(GST_BIN(bin_), e);
+  std::vector<GstElement *> added = std::exchange(chain, {}); // the bin owns them now
+  GstElement *prev = upstream;
+  for (GstElement *e : added) {
+    if (!gst_element_link(prev, e)) {
+      g_set_error(err, GST_CORE_ERROR, GST_CORE_ERROR_NEGOTIATION,
+                  "cannot link the encoding chain (%s ! %s)", GST_ELEMENT_NAME(prev),
+                  GST_ELEMENT_NAME(e));
+      for (GstElement *x : added) {
+        gst_element_set_state(x, GST_STATE_NULL);
+        gst_bin_remove(GST_BIN(bin_), x);
+      }
+      return std::nullopt;
+    }
+    prev = e;
+  }
+  Producer *raw_p = producer.get();
+  if (media == Media::Video) {
+    g_autoptr(GstPad) tee_sink = gst_element_get_static_pad(tee, "sink");
+    gst_pad_add_probe(tee_sink, GST_PAD_PROBE_TYPE_EVENT_UPSTREAM, on_keyframe_request, raw_p,
+                      nullptr);
+    g_autoptr(GstPad) counted_sink = gst_element_get_static_pad(counted, "sink");
+    gst_pad_add_probe(counted_sink, GST_PAD_PROBE_TYPE_BUFFER, on_frame, raw_p, nullptr);
+  }
+  Key key = producer->key;
+  {
+    std::lock_guard l(lock_);
+    producers_[key] = std::move(producer);
+  }
+  for (GstElement *e : added)
+    gst_element_sync_state_with_parent(e);
+  GST_INFO_OBJECT(bin_, "%s producer built for %s input", spec->nick, name);
+  return key;
+}
+
+std::optional<SendSource> EncoderPool::source(const Key &key) const {
+  std::lock_guard l(lock_);
+  auto it = producers_.find(key);
+  if (it == producers_.end()) return std::nullopt;
+  return SendSource{it->second->tee, it->second->codec_caps};
+}
+
+void EncoderPool::set_bitrate(guint kbps) {
+  std::vector<std::pair<const CodecSpec *, GstElement *>> encoders;
+  {
+    std::lock_guard l(lock_);
+    for (auto &[k, p] : producers_)
+      if (p->encoder && k.media == Media::Video)
+        encoders.emplace_back(p->spec, GST_ELEMENT(gst_object_ref(p->encoder)));
+  }
+  for (auto &[spec, enc] : encoders) {
+    spec->set_bitrate(enc, kbps);
+    gst_object_unref(enc);
+  }
+}
+
+EncoderPool::Counters EncoderPool::counters() const {
+  Counters c;
+  std::lock_guard l(lock_);
+  for (auto &[k, p] : producers_) {
+    if (k.media != Media::Video) continue;
+    c.frames += p->frames;
+    c.keyframes_forwarded += p->limiter.forwarded();
+    c.keyframes_merged += p->limiter.merged();
+  }
+  return c;
+}
+
+GstPadProbeReturn EncoderPool::on_frame(GstPad *, GstPadProbeInfo *, gpointer data) {
+  static_cast<Producer *>(data)->frames.fetch_add(1, std::memory_order_relaxed);
+  return GST_PAD_PROBE_OK;
+}
+
+static GstEvent *new_keyframe_request(bool merged) {
+  GstEvent *ev = gst_video_event_new_upstream_force_key_unit(GST_CLOCK_TIME_NONE, TRUE, 0);
+  if (merged)
+    gst_structure_set(gst_event_writable_structure(ev), "roomcast-merged", G_TYPE_BOOLEAN, TRUE,
+                      nullptr);
+  return ev;
+}
+
+// Upstream force-key-unit requests (peers connecting, viewers' PLI/FIR) pass here on their way
+// to the shared encoder, through the producer's limiter.
+GstPadProbeReturn EncoderPool::on_keyframe_request(GstPad *, GstPadProbeInfo *info, gpointer data) {
+  auto *p = static_cast<Producer *>(data);
+  GstEvent *ev = GST_PAD_PROBE_INFO_EVENT(info);
+  if (!gst_video_event_is_force_key_unit(ev)) return GST_PAD_PROBE_OK;
+  const GstStructure *s = gst_event_get_structure(ev);
+  if (s && gst_structure_has_field(s, "roomcast-merged")) return GST_PAD_PROBE_OK;
+  EncoderPool *pool = p->pool;
+  std::lock_guard l(pool->lock_);
+  gint64 now = g_get_monotonic_time();
+  KeyframeLimiter::Decision d = p->limiter.request(now);
+  switch (d.verdict) {
+  case KeyframeLimiter::Verdict::Forward:
+    return GST_PAD_PROBE_OK;
+  case KeyframeLimiter::Verdict::Merge:
+    return GST_PAD_PROBE_DROP;
+  case KeyframeLimiter::Verdict::Defer:
+    break;
+  }
+  if (!pool->ctx_) {
+    p->limiter.deferred_sent(now); // stopping: nobody waits for it
+    return GST_PAD_PROBE_DROP;
+  }
+  guint delay_ms = guint(std::max<gint64>(0, d.at_us - now) / 1000) + 1;
+  GSource *src = g_timeout_source_new(delay_ms);
+  g_source_set_callback(src, send_merged_keyframe, p, nullptr);
+  g_source_attach(src, pool->ctx_);
+  g_source_unref(src);
+  return GST_PAD_PROBE_DROP;
+}
+
+// Worker: one request for all that were merged.
+gboolean EncoderPool::send_merged_keyframe(gpointer data) {
+  auto *p = static_cast<Producer *>(data);
+  {
+    std::lock_guard l(p->pool->lock_);
+    p->limiter.deferred_sent(g_get_monotonic_time());
+  }
+  g_autoptr(GstPad) sink = gst_element_get_static_pad(p->tee, "sink");
+  gst_pad_push_event(sink, new_keyframe_request(true));
+  return G_SOURCE_REMOVE;
+}
+
+} // namespace roomcast

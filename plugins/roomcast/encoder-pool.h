@@ -1,0 +1,118 @@
+// EncoderPool: the streams roomcastsink sends, each produced once and shared by every peer.
+//
+// A producer is `[convert ! encoder !] payloader ! tee`, keyed by (media, codec, layer), built
+// from one row of the codec table. Peers are fed from a producer's tee (SendSource) and never
+// see how it was made, so more producers (another codec for a peer that cannot decode ours, a
+// ladder of sizes) come without touching peers. Today: one producer per input stream.
+//
+// Threads: `build` runs on the element's worker (it adds elements to the bin). Keyframe requests
+// arrive on streaming threads and go through the producer's KeyframeLimiter; a merged request
+// is sent from a timer on the worker context.
+// Lock order: the element's lock, then `EncoderPool::lock_`. Not held while calling into pads or
+// elements, or while running hooks.
+#pragma once
+
+#include "common.h"
+#include "keyframe-limiter.h"
+#include "peer.h"
+
+#include <gst/gst.h>
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <tuple>
+
+namespace roomcast {
+
+enum class Media { Video, Audio };
+
+struct EncoderParams {
+  guint kbps = 2000;
+  int width = 0, height = 0; // of the raw input, when known
+};
+
+// One row of the codec table: how to make, configure and payload one codec.
+struct CodecSpec {
+  Media media;
+  Codec codec;               // video codecs only (audio: Opus)
+  const char *nick;          // "vp8", "opus": what hooks and messages name
+  const char *encoding_name; // RTP encoding-name
+  const char *encoded_caps;  // caps name of already-encoded input of this codec
+  const char *encoder;       // encoder factory
+  const char *encoder_caps;  // caps forced on the encoder's output (nullptr: none)
+  const char *payloader;     // payloader factory
+  int payload_type;          // what we offer (answers match by codec; see docs/protocol.md)
+  void (*configure)(GstElement *encoder, const EncoderParams &params);
+  void (*set_bitrate)(GstElement *encoder, guint kbps);
+};
+
+// The row for a video codec, for Opus, or for an encoded input's caps name (nullptr: none).
+const CodecSpec &codec_spec(Codec codec);
+const CodecSpec &opus_spec();
+const CodecSpec *codec_spec_for_caps(const char *caps_name);
+
+// What a peer is offered for a stream (codec preferences). `profile_level_id` for H.264.
+GstCaps *offer_caps(const CodecSpec &spec, const char *profile_level_id);
+// The H.264 profile-level-id we advertise for an encoded input's caps (nullptr: constrained
+// baseline as our encoder makes it).
+const char *h264_profile_level_id(const GstCaps *input);
+
+class EncoderPool {
+public:
+  struct Key {
+    Media media;
+    Codec codec;
+    int layer = 0;
+    auto operator<=>(const Key &) const = default;
+  };
+  // Element hooks (called on the worker, without locks).
+  struct Hooks {
+    // May return an encoder of the user's choice for a spec (nullptr: ours).
+    std::function<GstElement *(const CodecSpec &)> create_encoder;
+    // Called with every encoder after we configured it, before it starts.
+    std::function<void(const CodecSpec &, GstElement *)> encoder_setup;
+  };
+  struct Counters {
+    guint64 frames = 0;
+    guint64 keyframes_forwarded = 0;
+    guint64 keyframes_merged = 0;
+  };
+
+  EncoderPool(GstElement *bin, Hooks hooks);
+  ~EncoderPool();
+
+  // The worker context, where merged keyframe requests are sent from (nullptr: stopped).
+  void set_context(GMainContext *ctx);
+  void set_keyframe_interval(guint ms);
+
+  // Worker: builds the producer for a stream whose input (`upstream`, an element of the bin
+  // with a free src pad) now has `caps`; raw input is encoded with `codec`. Returns its key,
+  // or nullopt with `err` set.
+  std::optional<Key> build(Media media, GstElement *upstream, const GstCaps *caps, Codec codec,
+                           const EncoderParams &params, GError **err);
+  // What a peer is fed from for a stream (borrowed: valid while the pool lives), if built.
+  std::optional<SendSource> source(const Key &key) const;
+  // Changes every video encoder's bitrate (live).
+  void set_bitrate(guint kbps);
+  Counters counters() const;
+
+private:
+  struct Producer;
+  static GstPadProbeReturn on_keyframe_request(GstPad *, GstPadProbeInfo *info, gpointer data);
+  static GstPadProbeReturn on_frame(GstPad *, GstPadProbeInfo *, gpointer data);
+  static gboolean send_merged_keyframe(gpointer data);
+  GstElement *make_encoder(const CodecSpec &spec, const EncoderParams &params, GError **err);
+
+  GstElement *bin_; // the element (no ref: the pool lives inside it)
+  Hooks hooks_;
+  mutable std::mutex lock_; // after the element's lock
+  std::map<Key, std::unique_ptr<Producer>> producers_;
+  GMainContext *ctx_ = nullptr; // (lock) ref
+  guint keyframe_interval_ms_ = 500;
+};
+
+} // namespace roomcast

@@ -1,0 +1,597 @@
+#include "peer.h"
+
+#include <gst/sdp/sdp.h>
+#include <gst/video/video.h>
+
+#include <utility>
+
+GST_DEBUG_CATEGORY_STATIC(roomcast_peer_debug);
+#define GST_CAT_DEFAULT roomcast_peer_debug
+
+namespace roomcast {
+
+namespace {
+void init_debug() {
+  static gsize done = 0;
+  if (g_once_init_enter(&done)) {
+    GST_DEBUG_CATEGORY_INIT(roomcast_peer_debug, "roomcastpeer", 0, "roomcast peer");
+    g_once_init_leave(&done, 1);
+  }
+}
+
+std::vector<std::string> mids_of(const GstWebRTCSessionDescription *desc) {
+  std::vector<std::string> mids;
+  if (!desc || !desc->sdp) return mids;
+  for (guint i = 0; i < gst_sdp_message_medias_len(desc->sdp); i++) {
+    const char *mid =
+        gst_sdp_media_get_attribute_val(gst_sdp_message_get_media(desc->sdp, i), "mid");
+    mids.emplace_back(mid ? mid : "");
+  }
+  return mids;
+}
+} // namespace
+
+// What webrtcbin's handlers and promises hold: the peer, weakly.
+struct Peer::Callback {
+  std::weak_ptr<Peer> peer;
+  static Callback *make(const std::shared_ptr<Peer> &p) { return new Callback{p}; }
+  static void destroy(gpointer d) { delete static_cast<Callback *>(d); }
+  static void closure_destroy(gpointer d, GClosure *) { destroy(d); }
+  static std::shared_ptr<Peer> get(gpointer d) { return static_cast<Callback *>(d)->peer.lock(); }
+};
+
+Peer::Peer(PeerOwner &owner, PeerConfig cfg) : owner_(owner), cfg_(std::move(cfg)) {
+  g_weak_ref_init(&element_, owner.element());
+  created_us_ = g_get_monotonic_time();
+}
+
+Peer::~Peer() {
+  g_weak_ref_clear(&element_);
+  // detach_* normally released everything; a peer that was never attached holds only these.
+  if (webrtc_) gst_object_unref(webrtc_);
+  for (auto &b : branches_) {
+    if (b.tee_pad) gst_object_unref(b.tee_pad);
+    if (b.queue) gst_object_unref(b.queue);
+  }
+  for (GstElement *d : decoders_)
+    gst_object_unref(d);
+  for (GstPad *p : pads_)
+    gst_object_unref(p);
+}
+
+template <typename F> void Peer::with_owner(F &&fn) {
+  if (GObject *el = static_cast<GObject *>(g_weak_ref_get(&element_))) {
+    fn(owner_);
+    g_object_unref(el);
+  }
+}
+
+std::shared_ptr<Peer> Peer::create(PeerOwner &owner, PeerConfig cfg, GError **err) {
+  init_debug();
+  std::shared_ptr<Peer> peer(new Peer(owner, std::move(cfg)));
+  g_autofree char *wname = g_strdup_printf("webrtc-%s", peer->id().c_str());
+  GstElement *webrtc = gst_element_factory_make("webrtcbin", wname);
+  if (!webrtc) {
+    g_set_error(err, GST_CORE_ERROR, GST_CORE_ERROR_MISSING_PLUGIN,
+                "missing element 'webrtcbin' (install gstreamer1.0-plugins-bad and "
+                "gstreamer1.0-nice)");
+    return nullptr;
+  }
+  peer->webrtc_ = GST_ELEMENT(gst_object_ref_sink(webrtc));
+  configure_webrtcbin(webrtc, peer->cfg_.ice);
+  // Signals first, state changes after.
+  auto connect = [&](const char *signal, GCallback cb) {
+    g_signal_connect_data(webrtc, signal, cb, Callback::make(peer), Callback::closure_destroy,
+                          GConnectFlags(0));
+  };
+  connect("on-negotiation-needed", G_CALLBACK(on_negotiation_needed));
+  connect("on-ice-candidate", G_CALLBACK(on_ice_candidate));
+  connect("notify::connection-state", G_CALLBACK(on_connection_state));
+  if (peer->cfg_.plan.receive) connect("pad-added", G_CALLBACK(on_pad_added));
+  if (GstElement *rtpbin = gst_bin_get_by_name(GST_BIN(webrtc), "rtpbin")) {
+    g_signal_connect_data(rtpbin, "on-ssrc-active", G_CALLBACK(on_ssrc_active),
+                          Callback::make(peer), Callback::closure_destroy, GConnectFlags(0));
+    gst_object_unref(rtpbin);
+  }
+  return peer;
+}
+
+bool Peer::attach(const std::vector<SendSource> &sources, GError **err) {
+  GstElement *el = owner_.element();
+  GstBin *bin = GST_BIN(el);
+  gst_bin_add(bin, webrtc_); // takes its own ref (ours is not floating)
+  // A receive-only peer offers nothing; it answers with what the offer holds.
+  std::vector<GstElement *> queues;
+  for (const SendSource &src : sources) {
+    GstElement *queue = gst_element_factory_make("queue", nullptr);
+    if (!queue) {
+      g_set_error(err, GST_CORE_ERROR, GST_CORE_ERROR_MISSING_PLUGIN, "missing element 'queue'");
+      return false;
+    }
+    gst_object_ref_sink(queue);
+    g_object_set(queue, "max-size-buffers", 0, "max-size-bytes", 0, "max-size-time", GST_SECOND,
+                 nullptr);
+    gst_util_set_object_arg(G_OBJECT(queue), "leaky", "downstream");
+    gst_bin_add(bin, queue);
+    {
+      std::lock_guard l(lock_);
+      branches_.push_back(Branch{nullptr, queue});
+    }
+    queues.push_back(queue);
+    g_autoptr(GstPad) wpad = gst_element_request_pad_simple(webrtc_, "sink_%u");
+    g_autoptr(GstPad) qsrc = gst_element_get_static_pad(queue, "src");
+    if (!wpad || gst_pad_link(qsrc, wpad) != GST_PAD_LINK_OK) {
+      g_set_error(err, GST_CORE_ERROR, GST_CORE_ERROR_NEGOTIATION,
+                  "cannot link a send branch to webrtcbin for peer %s", id().c_str());
+      return false;
+    }
+    GstWebRTCRTPTransceiver *trans = nullptr;
+    g_object_get(wpad, "transceiver", &trans, nullptr);
+    if (trans) {
+      g_object_set(trans, "direction",
+                   cfg_.plan.receive ? GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDRECV
+                                     : GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDONLY,
+                   "codec-preferences", src.codec_caps, nullptr);
+      gst_object_unref(trans);
+    }
+  }
+  gst_element_sync_state_with_parent(webrtc_);
+  for (size_t i = 0; i < sources.size(); i++) {
+    gst_element_sync_state_with_parent(queues[i]);
+    GstPad *tee_pad = gst_element_request_pad_simple(sources[i].tee, "src_%u");
+    if (!tee_pad) {
+      g_set_error(err, GST_CORE_ERROR, GST_CORE_ERROR_PAD, "the tee gave no pad for peer %s",
+                  id().c_str());
+      return false;
+    }
+    {
+      std::lock_guard l(lock_);
+      branches_[i].tee_pad = tee_pad;
+    }
+    g_autoptr(GstPad) qsink = gst_element_get_static_pad(queues[i], "sink");
+    if (gst_pad_link(tee_pad, qsink) != GST_PAD_LINK_OK) {
+      g_set_error(err, GST_CORE_ERROR, GST_CORE_ERROR_NEGOTIATION, "cannot link peer %s to the tee",
+                  id().c_str());
+      return false;
+    }
+  }
+  GST_INFO_OBJECT(el, "peer %s attached (%zu send branches)", id().c_str(), sources.size());
+  return true;
+}
+
+// ---- negotiation --------------------------------------------------------------------------------
+
+void Peer::on_negotiation_needed(GstElement *webrtc, gpointer data) {
+  auto self = Callback::get(data);
+  if (!self || !self->cfg_.plan.offerer) return; // answerers wait for the remote offer
+  guint n = ++self->offers_;
+  if (n > self->cfg_.max_offers) {
+    // Bounded: whatever the peer answers, we never loop offering.
+    if (n == self->cfg_.max_offers + 1) {
+      GST_WARNING("peer %s: renegotiation %u times; giving up", self->id().c_str(), n - 1);
+      self->with_owner([&](PeerOwner &o) {
+        o.peer_failed(*self, "negotiation-failed", "the peer keeps rejecting our offers");
+      });
+    }
+    return;
+  }
+  GstPromise *promise =
+      gst_promise_new_with_change_func(on_offer_created, Callback::make(self), Callback::destroy);
+  g_signal_emit_by_name(webrtc, "create-offer", nullptr, promise);
+}
+
+void Peer::on_offer_created(GstPromise *promise, gpointer data) {
+  auto self = Callback::get(data);
+  const GstStructure *reply = gst_promise_get_reply(promise);
+  GstWebRTCSessionDescription *offer = nullptr;
+  if (reply)
+    gst_structure_get(reply, "offer", GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &offer, nullptr);
+  gst_promise_unref(promise);
+  if (!self) {
+    if (offer) gst_webrtc_session_description_free(offer);
+    return;
+  }
+  if (!offer) {
+    self->with_owner([&](PeerOwner &o) {
+      o.peer_failed(*self, "negotiation-failed", "could not create an offer");
+    });
+    return;
+  }
+  {
+    std::lock_guard l(self->lock_);
+    self->mids_ = mids_of(offer);
+  }
+  if (g_autoptr(GstElement) webrtc = self->ref_webrtc())
+    g_signal_emit_by_name(webrtc, "set-local-description", offer, nullptr);
+  self->with_owner([&](PeerOwner &o) { o.peer_send_sdp(*self, offer); });
+  GST_DEBUG("offer sent to %s", self->id().c_str());
+  gst_webrtc_session_description_free(offer);
+}
+
+GstElement *Peer::ref_webrtc() const {
+  std::lock_guard l(lock_);
+  return webrtc_ ? GST_ELEMENT(gst_object_ref(webrtc_)) : nullptr;
+}
+
+void Peer::apply_sdp(const GstWebRTCSessionDescription *sdp) {
+  g_autoptr(GstElement) webrtc = ref_webrtc();
+  if (!webrtc) return;
+  if (sdp->type == GST_WEBRTC_SDP_TYPE_ANSWER && cfg_.plan.offerer) {
+    g_signal_emit_by_name(webrtc, "set-remote-description", sdp, nullptr);
+  } else if (sdp->type == GST_WEBRTC_SDP_TYPE_OFFER && !cfg_.plan.offerer) {
+    std::weak_ptr<Peer> weak = weak_from_this();
+    answer_offer(webrtc, sdp, [weak](GstWebRTCSessionDescription *answer) {
+      auto self = weak.lock();
+      if (!self) return;
+      if (!answer) {
+        self->with_owner([&](PeerOwner &o) {
+          o.peer_failed(*self, "negotiation-failed", "could not answer the offer");
+        });
+        return;
+      }
+      {
+        std::lock_guard l(self->lock_);
+        self->mids_ = mids_of(answer);
+      }
+      self->with_owner([&](PeerOwner &o) { o.peer_send_sdp(*self, answer); });
+    });
+  } else {
+    GST_WARNING("peer %s: unexpected %s ignored", id().c_str(),
+                sdp->type == GST_WEBRTC_SDP_TYPE_OFFER ? "offer" : "answer");
+  }
+}
+
+void Peer::add_ice(guint mline, const std::string &candidate, const std::string &) {
+  if (candidate.empty()) return; // end of candidates: nothing to do in webrtcbin 1.22
+  g_autoptr(GstElement) webrtc = ref_webrtc();
+  if (webrtc) g_signal_emit_by_name(webrtc, "add-ice-candidate", mline, candidate.c_str());
+}
+
+std::string Peer::mid_of(guint mline) const {
+  std::lock_guard l(lock_);
+  return mline < mids_.size() ? mids_[mline] : std::string();
+}
+
+void Peer::on_ice_candidate(GstElement *, guint mline, gchar *candidate, gpointer data) {
+  auto self = Callback::get(data);
+  if (!self) return;
+  std::string mid = self->mid_of(mline);
+  self->with_owner([&](PeerOwner &o) {
+    o.peer_send_ice(*self, mline, candidate, mid.empty() ? nullptr : mid.c_str());
+  });
+}
+
+// ---- connection ---------------------------------------------------------------------------------
+
+void Peer::request_keyframe() {
+  std::vector<GstPad *> pads;
+  {
+    std::lock_guard l(lock_);
+    for (const Branch &b : branches_)
+      if (b.tee_pad) pads.push_back(GST_PAD(gst_object_ref(b.tee_pad)));
+  }
+  for (GstPad *pad : pads) {
+    gst_pad_send_event(pad,
+                       gst_video_event_new_upstream_force_key_unit(GST_CLOCK_TIME_NONE, TRUE, 0));
+    gst_object_unref(pad);
+  }
+}
+
+void Peer::on_connection_state(GstElement *webrtc, GParamSpec *, gpointer data) {
+  auto self = Callback::get(data);
+  if (!self) return;
+  GstWebRTCPeerConnectionState state;
+  g_object_get(webrtc, "connection-state", &state, nullptr);
+  self->state_ = state;
+  GST_INFO("peer %s: connection %s", self->id().c_str(),
+           g_enum_get_value(
+               static_cast<GEnumClass *>(g_type_class_peek(GST_TYPE_WEBRTC_PEER_CONNECTION_STATE)),
+               state)
+               ->value_nick);
+  if (state == GST_WEBRTC_PEER_CONNECTION_STATE_CONNECTED && self->connected_us_ == 0) {
+    gint64 now = g_get_monotonic_time();
+    self->connected_us_ = now;
+    self->last_rtcp_us_ = now;
+    // A new peer must see a picture at once.
+    self->request_keyframe();
+  } else if (state == GST_WEBRTC_PEER_CONNECTION_STATE_FAILED) {
+    self->with_owner([&](PeerOwner &o) {
+      o.peer_failed(*self, "ice-failed", "no network path to the peer (ICE failed)");
+    });
+  }
+}
+
+void Peer::on_ssrc_active(GstElement *, guint, guint, gpointer data) {
+  if (auto self = Callback::get(data)) self->last_rtcp_us_ = g_get_monotonic_time();
+}
+
+// ---- receiving ----------------------------------------------------------------------------------
+
+// webrtcbin's thread: a remote stream arrived. Its decoder (or parser) is added and linked on
+// the worker.
+void Peer::on_pad_added(GstElement *, GstPad *pad, gpointer data) {
+  auto self = Callback::get(data);
+  if (!self || GST_PAD_DIRECTION(pad) != GST_PAD_SRC) return;
+  std::weak_ptr<Peer> weak = self;
+  self->with_owner([&](PeerOwner &owner) {
+    link_on(owner.worker_context(), pad, [weak](GstPad *remote) {
+      auto p = weak.lock();
+      if (!p) return; // detached meanwhile: its webrtcbin goes, and the pad with it
+      p->with_owner([&](PeerOwner &o) {
+        {
+          std::lock_guard l(p->lock_);
+          if (p->detached_) return;
+        }
+        GstElement *dec =
+            gst_element_factory_make(p->cfg_.encoded ? "parsebin" : "decodebin", nullptr);
+        if (!dec) {
+          GST_ELEMENT_WARNING(o.element(), CORE, MISSING_PLUGIN,
+                              ("missing element '%s'", p->cfg_.encoded ? "parsebin" : "decodebin"),
+                              (nullptr));
+          return;
+        }
+        g_signal_connect_data(dec, "pad-added", G_CALLBACK(on_decoded_pad), Callback::make(p),
+                              Callback::closure_destroy, GConnectFlags(0));
+        {
+          std::lock_guard l(p->lock_);
+          p->decoders_.push_back(GST_ELEMENT(gst_object_ref(dec)));
+        }
+        gst_bin_add(GST_BIN(o.element()), dec);
+        gst_element_sync_state_with_parent(dec);
+        g_autoptr(GstPad) sink = gst_element_get_static_pad(dec, "sink");
+        if (gst_pad_link(remote, sink) != GST_PAD_LINK_OK)
+          GST_ELEMENT_WARNING(o.element(), STREAM, DECODE,
+                              ("cannot decode a stream from %s", p->id().c_str()), (nullptr));
+      });
+    });
+  });
+}
+
+// A decoder's streaming thread: a decoded stream; exposed by the owner.
+void Peer::on_decoded_pad(GstElement *, GstPad *pad, gpointer data) {
+  auto self = Callback::get(data);
+  if (!self) return;
+  self->with_owner([&](PeerOwner &o) {
+    {
+      std::lock_guard l(self->lock_);
+      if (self->detached_) return;
+    }
+    if (GstPad *exposed = o.peer_expose(*self, pad)) {
+      std::lock_guard l(self->lock_);
+      self->pads_.push_back(exposed);
+    }
+  });
+}
+
+// ---- stats --------------------------------------------------------------------------------------
+
+void Peer::poll_stats() {
+  g_autoptr(GstElement) webrtc = ref_webrtc();
+  if (!webrtc) return;
+  GstPromise *promise = gst_promise_new_with_change_func(
+      on_stats, Callback::make(shared_from_this()), Callback::destroy);
+  g_signal_emit_by_name(webrtc, "get-stats", nullptr, promise);
+}
+
+void Peer::on_stats(GstPromise *promise, gpointer data) {
+  auto self = Callback::get(data);
+  const GstStructure *reply = gst_promise_get_reply(promise);
+  if (!self || !reply) {
+    gst_promise_unref(promise);
+    return;
+  }
+  PeerStats now_stats;
+  gst_structure_foreach(
+      reply,
+      [](GQuark, const GValue *v, gpointer d) -> gboolean {
+        if (!GST_VALUE_HOLDS_STRUCTURE(v)) return TRUE;
+        auto *acc = static_cast<PeerStats *>(d);
+        const GstStructure *s = gst_value_get_structure(v);
+        GstWebRTCStatsType type;
+        if (!gst_structure_get(s, "type", GST_TYPE_WEBRTC_STATS_TYPE, &type, nullptr)) return TRUE;
+        guint64 u64 = 0;
+        guint u = 0;
+        gint64 i64 = 0;
+        double d64 = 0;
+        switch (type) {
+        case GST_WEBRTC_STATS_OUTBOUND_RTP:
+          if (gst_structure_get_uint64(s, "bytes-sent", &u64)) acc->bytes_sent += u64;
+          if (gst_structure_get_uint(s, "nack-count", &u)) acc->nacks += u;
+          if (gst_structure_get_uint(s, "pli-count", &u)) acc->plis += u;
+          break;
+        case GST_WEBRTC_STATS_REMOTE_INBOUND_RTP:
+          if (gst_structure_get_double(s, "round-trip-time", &d64)) acc->rtt_s = d64;
+          if (gst_structure_get_double(s, "fraction-lost", &d64)) acc->fraction_lost = d64;
+          if (gst_structure_get_int64(s, "packets-lost", &i64)) acc->packets_lost += i64;
+          break;
+        case GST_WEBRTC_STATS_INBOUND_RTP:
+          if (gst_structure_get_uint64(s, "bytes-received", &u64)) acc->bytes_received += u64;
+          if (gst_structure_get_uint64(s, "packets-received", &u64)) acc->packets_received += u64;
+          if (gst_structure_get_int64(s, "packets-lost", &i64)) acc->recv_packets_lost += i64;
+          if (gst_structure_get_double(s, "jitter", &d64)) acc->jitter_s = d64;
+          break;
+        default:
+          break;
+        }
+        return TRUE;
+      },
+      &now_stats);
+  gst_promise_unref(promise);
+  gint64 now = g_get_monotonic_time();
+  std::lock_guard l(self->lock_);
+  PeerStats &st = self->stats_;
+  if (self->stats_us_ && now > self->stats_us_) {
+    double secs = double(now - self->stats_us_) / 1e6;
+    if (now_stats.bytes_sent >= st.bytes_sent)
+      st.bitrate_bps = double(now_stats.bytes_sent - st.bytes_sent) * 8.0 / secs;
+    if (now_stats.bytes_received >= st.bytes_received)
+      st.recv_bitrate_bps = double(now_stats.bytes_received - st.bytes_received) * 8.0 / secs;
+  }
+  self->stats_us_ = now;
+  st.bytes_sent = now_stats.bytes_sent;
+  st.rtt_s = now_stats.rtt_s;
+  st.fraction_lost = now_stats.fraction_lost;
+  st.packets_lost = now_stats.packets_lost;
+  st.nacks = now_stats.nacks;
+  st.plis = now_stats.plis;
+  st.bytes_received = now_stats.bytes_received;
+  st.packets_received = now_stats.packets_received;
+  st.recv_packets_lost = now_stats.recv_packets_lost;
+  st.jitter_s = now_stats.jitter_s;
+}
+
+PeerStats Peer::stats() const {
+  PeerStats s;
+  {
+    std::lock_guard l(lock_);
+    s = stats_;
+  }
+  s.state = static_cast<GstWebRTCPeerConnectionState>(state_.load());
+  s.connected = connected_us_ != 0;
+  s.offers = offers_;
+  return s;
+}
+
+GstStructure *Peer::stats_structure() const {
+  PeerStats s = stats();
+  return gst_structure_new(
+      "peer", "id", G_TYPE_STRING, id().c_str(), "name", G_TYPE_STRING, name().c_str(), "state",
+      GST_TYPE_WEBRTC_PEER_CONNECTION_STATE, s.state, "connected", G_TYPE_BOOLEAN, s.connected,
+      "bitrate", G_TYPE_DOUBLE, s.bitrate_bps, "bytes-sent", G_TYPE_UINT64, s.bytes_sent, "rtt",
+      G_TYPE_DOUBLE, s.rtt_s, "fraction-lost", G_TYPE_DOUBLE, s.fraction_lost, "packets-lost",
+      G_TYPE_INT64, s.packets_lost, "nack-count", G_TYPE_UINT64, s.nacks, "pli-count",
+      G_TYPE_UINT64, s.plis, "recv-bitrate", G_TYPE_DOUBLE, s.recv_bitrate_bps, "bytes-received",
+      G_TYPE_UINT64, s.bytes_received, "packets-received", G_TYPE_UINT64, s.packets_received,
+      "recv-packets-lost", G_TYPE_INT64, s.recv_packets_lost, "jitter", G_TYPE_DOUBLE, s.jitter_s,
+      "offers", G_TYPE_UINT, s.offers, nullptr);
+}
+
+// ---- detaching ----------------------------------------------------------------------------------
+
+namespace {
+struct Detach {
+  std::shared_ptr<Peer> peer;
+  GstElement *element; // ref
+  std::function<void()> done;
+  std::atomic<int> left{0};
+};
+} // namespace
+
+// Any thread: the rest of a detach, on a thread of GStreamer's pool (state changes and removal
+// never on a streaming thread).
+void Peer::schedule_finish(void *data) {
+  auto *dt = static_cast<Detach *>(data);
+  gst_element_call_async(
+      dt->element,
+      [](GstElement *, gpointer d) {
+        auto *x = static_cast<Detach *>(d);
+        x->peer->finish_detach();
+        if (x->done) x->done();
+      },
+      dt,
+      [](gpointer d) {
+        auto *x = static_cast<Detach *>(d);
+        gst_object_unref(x->element);
+        delete x;
+      });
+}
+
+void Peer::detach_async(std::function<void()> done) {
+  GstElement *el = owner_.element();
+  std::vector<GstPad *> tee_pads;
+  {
+    std::lock_guard l(lock_);
+    detached_ = true;
+    for (Branch &b : branches_)
+      if (b.tee_pad) tee_pads.push_back(GST_PAD(gst_object_ref(b.tee_pad)));
+  }
+  auto *d = new Detach{shared_from_this(), GST_ELEMENT(gst_object_ref(el)), std::move(done)};
+  if (tee_pads.empty()) {
+    schedule_finish(d);
+    return;
+  }
+  d->left = int(tee_pads.size());
+  for (GstPad *pad : tee_pads) {
+    // The tee is not pushing on this pad now: unlink, so the other peers go on at once.
+    gst_pad_add_probe(
+        pad, GST_PAD_PROBE_TYPE_IDLE,
+        [](GstPad *tee_pad, GstPadProbeInfo *, gpointer data) -> GstPadProbeReturn {
+          auto *dt = static_cast<Detach *>(data);
+          if (GstPad *peer_pad = gst_pad_get_peer(tee_pad)) {
+            gst_pad_unlink(tee_pad, peer_pad);
+            gst_object_unref(peer_pad);
+          }
+          if (--dt->left == 0) schedule_finish(dt);
+          return GST_PAD_PROBE_REMOVE;
+        },
+        d, nullptr);
+    gst_object_unref(pad);
+  }
+}
+
+void Peer::detach_now() {
+  {
+    std::lock_guard l(lock_);
+    detached_ = true;
+    for (Branch &b : branches_)
+      if (b.tee_pad)
+        if (GstPad *pp = gst_pad_get_peer(b.tee_pad)) {
+          gst_pad_unlink(b.tee_pad, pp);
+          gst_object_unref(pp);
+        }
+  }
+  finish_detach();
+}
+
+// Off the streaming threads: release, stop and drop everything the peer added.
+void Peer::finish_detach() {
+  GstElement *el = owner_.element();
+  GstElement *webrtc;
+  std::vector<Branch> branches;
+  std::vector<GstElement *> decoders;
+  std::vector<GstPad *> pads;
+  {
+    std::lock_guard l(lock_);
+    detached_ = true;
+    webrtc = std::exchange(webrtc_, nullptr);
+    branches = std::exchange(branches_, {});
+    decoders = std::exchange(decoders_, {});
+    pads = std::exchange(pads_, {});
+  }
+  // webrtcbin first: if the pipeline is passing through PAUSED, a branch queue's thread may be
+  // waiting for preroll in webrtcbin's network sink, holding the queue's stream lock; stopping
+  // webrtcbin releases it. Stopping the queue first would wait on it forever.
+  if (webrtc) gst_element_set_state(webrtc, GST_STATE_NULL);
+  for (Branch &b : branches) {
+    if (b.tee_pad) {
+      if (GstElement *tee = gst_pad_get_parent_element(b.tee_pad)) {
+        gst_element_release_request_pad(tee, b.tee_pad);
+        gst_object_unref(tee);
+      }
+      gst_object_unref(b.tee_pad);
+    }
+    gst_element_set_state(b.queue, GST_STATE_NULL);
+    if (GST_OBJECT_PARENT(b.queue) == GST_OBJECT(el)) gst_bin_remove(GST_BIN(el), b.queue);
+    gst_object_unref(b.queue);
+  }
+  for (GstElement *d : decoders)
+    gst_element_set_state(d, GST_STATE_NULL);
+  for (GstPad *pad : pads) {
+    // The remote stream ended for downstream; never flush it (a flushed sink in PLAYING waits
+    // for a new preroll buffer and would hold the whole pipeline in PAUSED).
+    gst_pad_push_event(pad, gst_event_new_eos());
+    gst_element_remove_pad(el, pad);
+    gst_object_unref(pad);
+  }
+  for (GstElement *d : decoders) {
+    if (GST_OBJECT_PARENT(d) == GST_OBJECT(el)) gst_bin_remove(GST_BIN(el), d);
+    gst_object_unref(d);
+  }
+  if (webrtc) {
+    if (GST_OBJECT_PARENT(webrtc) == GST_OBJECT(el)) gst_bin_remove(GST_BIN(el), webrtc);
+    gst_object_unref(webrtc);
+  }
+  GST_INFO_OBJECT(el, "peer %s detached", id().c_str());
+}
+
+} // namespace roomcast

@@ -1,0 +1,169 @@
+// Peer: one remote party of a roomcast element, and everything we hold for it.
+//
+// A peer owns its webrtcbin, one send branch (`queue ! webrtcbin`) per stream it is sent, the
+// decoders of what it sends us and the pads that expose them. roomcastsink makes one per viewer
+// (send only) or meeting member (both ways); roomcastsrc makes one for its host (receive only).
+//
+// Threads: `attach`, `apply_sdp`, `add_ice`, `detach_*` run on the owning element's worker.
+// webrtcbin calls back on its own threads; those callbacks hold only a weak reference to the
+// peer and a weak reference to the element, and reach the element through PeerOwner.
+// Lock order: the element's lock, then `Peer::lock_` (never the other way round). Neither is
+// held while calling into webrtcbin, a pad, the signaller, or while emitting a signal.
+#pragma once
+
+#include "common.h"
+#include "peer-plan.h"
+
+#include <gst/gst.h>
+#include <gst/webrtc/webrtc.h>
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace roomcast {
+
+class Peer;
+
+// What a peer needs from the element that owns it. Every call is made with a strong reference
+// to the element held by the caller, so the owner is alive for its duration.
+class PeerOwner {
+public:
+  virtual ~PeerOwner() = default;
+  virtual GstElement *element() = 0;
+  virtual GMainContext *worker_context() = 0;
+  // Any thread: negotiation for the peer, to the room.
+  virtual void peer_send_sdp(Peer &peer, const GstWebRTCSessionDescription *sdp) = 0;
+  virtual void peer_send_ice(Peer &peer, guint mline, const char *candidate, const char *mid) = 0;
+  // Any thread: the peer cannot go on (ICE failed, negotiation failed); the owner ends it with
+  // `reason` (a protocol end-peer reason code).
+  virtual void peer_failed(Peer &peer, const char *reason, const char *message) = 0;
+  // Worker: a decoded (or parsed) stream of the peer wants a pad on the element. Returns the
+  // pad it added (a new reference), or nullptr.
+  virtual GstPad *peer_expose(Peer &peer, GstPad *stream) = 0;
+};
+
+struct PeerConfig {
+  std::string id;
+  std::string name;
+  GstRoomcastRole role = GST_ROOMCAST_ROLE_VIEWER; // the peer's role
+  PeerPlan plan{};
+  IceConfig ice;
+  bool encoded = false; // receive: expose parsed streams instead of decoded ones
+  guint max_offers = 8; // renegotiation bound: a peer that needs more is failed
+};
+
+// What a send branch is fed from: a tee whose src pads carry RTP, and the caps the peer is
+// offered for it (codec preferences).
+struct SendSource {
+  GstElement *tee = nullptr;     // borrowed
+  GstCaps *codec_caps = nullptr; // borrowed
+};
+
+// Snapshot of a peer's numbers (the `stats` property's per-peer structure).
+struct PeerStats {
+  GstWebRTCPeerConnectionState state = GST_WEBRTC_PEER_CONNECTION_STATE_NEW;
+  bool connected = false;
+  // sending
+  double bitrate_bps = 0;
+  guint64 bytes_sent = 0;
+  double rtt_s = 0;
+  double fraction_lost = 0;
+  gint64 packets_lost = 0;
+  guint64 nacks = 0, plis = 0;
+  // receiving
+  double recv_bitrate_bps = 0;
+  guint64 bytes_received = 0;
+  guint64 packets_received = 0;
+  gint64 recv_packets_lost = 0;
+  double jitter_s = 0;
+  guint offers = 0;
+};
+
+class Peer : public std::enable_shared_from_this<Peer> {
+public:
+  // Makes the webrtcbin and connects its signals (nothing is added to the element yet).
+  // nullptr with `err` set when webrtcbin is missing.
+  static std::shared_ptr<Peer> create(PeerOwner &owner, PeerConfig cfg, GError **err);
+  ~Peer();
+  Peer(const Peer &) = delete;
+  Peer &operator=(const Peer &) = delete;
+
+  const std::string &id() const { return cfg_.id; }
+  const std::string &name() const { return cfg_.name; }
+  const PeerPlan &plan() const { return cfg_.plan; }
+  // A new reference to the peer's webrtcbin, or nullptr once detached.
+  GstElement *webrtcbin() const { return ref_webrtc(); }
+  gint64 created_us() const { return created_us_; }
+  gint64 connected_us() const { return connected_us_; }
+  gint64 last_rtcp_us() const { return last_rtcp_us_; }
+
+  // Worker: adds webrtcbin and one send branch per source to the element and links them to the
+  // tees; the offerer's negotiation starts from here. False with `err` set on failure (the
+  // caller then detaches what was added).
+  bool attach(const std::vector<SendSource> &sources, GError **err);
+  // Worker: an offer (we answer) or an answer (to our offer) from the peer.
+  void apply_sdp(const GstWebRTCSessionDescription *sdp);
+  // Worker: a remote candidate. An empty candidate is the end of candidates.
+  void add_ice(guint mline, const std::string &candidate, const std::string &mid);
+  // Worker: asks the encoders feeding this peer for a keyframe.
+  void request_keyframe();
+  // Worker: asks webrtcbin for stats; the result lands in stats() later.
+  void poll_stats();
+  PeerStats stats() const;
+  GstStructure *stats_structure() const;
+
+  // Worker: unlinks the branches without stalling the tees (IDLE probes), then, off the
+  // streaming threads, stops and removes everything and runs `done` (on some thread).
+  void detach_async(std::function<void()> done);
+  // With the element's streaming stopped (READY): unlinks and removes everything now.
+  void detach_now();
+
+private:
+  struct Branch {
+    GstPad *tee_pad = nullptr;   // ref
+    GstElement *queue = nullptr; // ref
+  };
+  struct Callback; // what webrtcbin's handlers hold
+
+  Peer(PeerOwner &owner, PeerConfig cfg);
+  template <typename F> void with_owner(F &&fn); // runs fn(owner) if the element is alive
+  void finish_detach();
+  static void schedule_finish(void *detach);
+  GstElement *ref_webrtc() const;
+
+  // webrtcbin threads
+  static void on_negotiation_needed(GstElement *webrtc, gpointer data);
+  static void on_offer_created(GstPromise *promise, gpointer data);
+  static void on_ice_candidate(GstElement *webrtc, guint mline, gchar *candidate, gpointer data);
+  static void on_connection_state(GstElement *webrtc, GParamSpec *, gpointer data);
+  static void on_ssrc_active(GstElement *, guint, guint, gpointer data);
+  static void on_pad_added(GstElement *webrtc, GstPad *pad, gpointer data);
+  static void on_decoded_pad(GstElement *dec, GstPad *pad, gpointer data);
+  static void on_stats(GstPromise *promise, gpointer data);
+  std::string mid_of(guint mline) const;
+
+  PeerOwner &owner_;
+  GWeakRef element_;
+  PeerConfig cfg_;
+  GstElement *webrtc_ = nullptr; // ref; set in create, cleared by detach
+  gint64 created_us_ = 0;
+  std::atomic<gint64> connected_us_{0};
+  std::atomic<gint64> last_rtcp_us_{0};
+  std::atomic<int> state_{GST_WEBRTC_PEER_CONNECTION_STATE_NEW};
+  std::atomic<guint> offers_{0};
+
+  mutable std::mutex lock_; // after the element's lock; guards the fields below
+  std::vector<Branch> branches_;
+  std::vector<GstElement *> decoders_; // refs
+  std::vector<GstPad *> pads_;         // refs: what peer_expose added
+  std::vector<std::string> mids_;      // of the local description, by m-line
+  PeerStats stats_;
+  gint64 stats_us_ = 0;
+  bool detached_ = false;
+};
+
+} // namespace roomcast

@@ -1,0 +1,510 @@
+#include "room-client.h"
+
+#include <condition_variable>
+#include <utility>
+
+GST_DEBUG_CATEGORY_STATIC(roomcast_client_debug);
+#define GST_CAT_DEFAULT roomcast_client_debug
+
+namespace roomcast {
+
+namespace {
+void init_debug() {
+  static gsize done = 0;
+  if (g_once_init_enter(&done)) {
+    GST_DEBUG_CATEGORY_INIT(roomcast_client_debug, "roomcastclient", 0,
+                            "roomcast elements' room client");
+    g_once_init_leave(&done, 1);
+  }
+}
+
+// Holds the element while a hop to the worker is pending.
+struct ElementRef {
+  GstElement *el;
+  explicit ElementRef(GstElement *e) : el(GST_ELEMENT(gst_object_ref(e))) {}
+  ElementRef(const ElementRef &o) : el(GST_ELEMENT(gst_object_ref(o.el))) {}
+  ~ElementRef() { gst_object_unref(el); }
+};
+} // namespace
+
+RoomClient::RoomClient(GstElement *element, const char *worker_name)
+    : element_(element), worker_name_(worker_name) {
+  init_debug();
+}
+
+RoomClient::~RoomClient() {
+  if (signaller_) gst_object_unref(signaller_);
+}
+
+bool RoomClient::set_signaller(GstRoomcastSignaller *sig) {
+  std::lock_guard l(lock);
+  if (active_ || !handlers_.empty()) return false;
+  if (signaller_) gst_object_unref(signaller_);
+  signaller_ = GST_ROOMCAST_SIGNALLER(gst_object_ref_sink(sig));
+  return true;
+}
+
+GstRoomcastSignaller *RoomClient::ref_signaller() const {
+  std::lock_guard l(lock);
+  return signaller_ ? GST_ROOMCAST_SIGNALLER(g_object_ref(signaller_)) : nullptr;
+}
+
+bool RoomClient::active() const {
+  std::lock_guard l(lock);
+  return active_;
+}
+
+std::vector<const char *> RoomClient::required_factories() const {
+  return {"webrtcbin", "queue", "nicesrc", "dtlssrtpenc"};
+}
+
+void RoomClient::on_worker(std::function<void()> fn) {
+  if (!worker_.running()) return;
+  ElementRef hold(element_);
+  invoke_on(worker_.context(), [hold, fn = std::move(fn)]() { fn(); });
+}
+
+void RoomClient::on_worker_sync(const std::function<void()> &fn) {
+  if (!worker_.running() || worker_.on_worker()) {
+    fn();
+    return;
+  }
+  std::mutex m;
+  std::condition_variable cv;
+  bool done = false;
+  invoke_on(worker_.context(), [&]() {
+    fn();
+    std::lock_guard l(m);
+    done = true;
+    cv.notify_one();
+  });
+  std::unique_lock l(m);
+  cv.wait(l, [&] { return done; });
+}
+
+// ---- lifecycle ----------------------------------------------------------------------------------
+
+bool RoomClient::null_to_ready() {
+  for (const char *f : required_factories()) {
+    if (GstElementFactory *factory = gst_element_factory_find(f)) {
+      gst_object_unref(factory);
+      continue;
+    }
+    GST_ELEMENT_ERROR(element_, CORE, MISSING_PLUGIN,
+                      ("missing element '%s' (is its GStreamer plugin installed?)", f), (nullptr));
+    return false;
+  }
+  GstRoomcastSignaller *sig = ref_signaller();
+  if (!sig) {
+    GST_ELEMENT_ERROR(element_, CORE, STATE_CHANGE, ("no signaller"), (nullptr));
+    return false;
+  }
+  worker_.start(worker_name_.c_str());
+  warm_up_dtls();
+  started(worker_.context());
+  std::vector<gulong> handlers = {
+      g_signal_connect(sig, "joined", G_CALLBACK(on_sig_joined), this),
+      g_signal_connect(sig, "peer-joined", G_CALLBACK(on_sig_peer_joined), this),
+      g_signal_connect(sig, "peer-left", G_CALLBACK(on_sig_peer_left), this),
+      g_signal_connect(sig, "peer-ended", G_CALLBACK(on_sig_peer_ended), this),
+      g_signal_connect(sig, "sdp", G_CALLBACK(on_sig_sdp), this),
+      g_signal_connect(sig, "ice", G_CALLBACK(on_sig_ice), this),
+      g_signal_connect(sig, "error", G_CALLBACK(on_sig_error), this),
+  };
+  {
+    std::lock_guard l(lock);
+    handlers_ = std::move(handlers);
+  }
+  g_object_unref(sig);
+  return true;
+}
+
+void RoomClient::ready_to_paused() {
+  std::string room, name;
+  {
+    std::lock_guard l(lock);
+    active_ = true;
+    room = common.room;
+    name = common.name;
+  }
+  on_worker_sync([this]() {
+    tick_ = g_timeout_source_new_seconds(1);
+    g_source_set_callback(
+        tick_,
+        [](gpointer d) -> gboolean {
+          static_cast<RoomClient *>(d)->liveness_and_stats();
+          return G_SOURCE_CONTINUE;
+        },
+        this, nullptr);
+    g_source_attach(tick_, worker_.context());
+  });
+  if (GstRoomcastSignaller *sig = ref_signaller()) {
+    gst_roomcast_signaller_start(sig, room.c_str(), role(), name.c_str());
+    g_object_unref(sig);
+  }
+}
+
+void RoomClient::paused_to_ready_before() {
+  if (GstRoomcastSignaller *sig = ref_signaller()) {
+    gst_roomcast_signaller_stop(sig);
+    g_object_unref(sig);
+  }
+  // Stop making peers (after what the worker already queued).
+  on_worker_sync([this]() {
+    std::lock_guard l(lock);
+    active_ = false;
+    waiting_.clear();
+    roles_.clear();
+  });
+}
+
+void RoomClient::paused_to_ready_after() {
+  // Only now, with every child in READY (streaming stopped, nothing blocked in a paused sink),
+  // take the peers down: doing it earlier deadlocks against a thread waiting for preroll.
+  on_worker_sync([this]() {
+    std::map<std::string, std::shared_ptr<Peer>> peers;
+    {
+      std::lock_guard l(lock);
+      peers = std::exchange(peers_, {});
+    }
+    for (auto &[id, peer] : peers) {
+      peer->detach_now();
+      peer_removed(id);
+    }
+    if (tick_) {
+      g_source_destroy(tick_);
+      g_source_unref(std::exchange(tick_, nullptr));
+    }
+  });
+}
+
+void RoomClient::ready_to_null() {
+  GstRoomcastSignaller *sig = ref_signaller();
+  std::vector<gulong> handlers;
+  {
+    std::lock_guard l(lock);
+    handlers = std::exchange(handlers_, {});
+  }
+  if (sig) {
+    for (gulong h : handlers)
+      g_signal_handler_disconnect(sig, h);
+    g_object_unref(sig);
+  }
+  stopping();
+  worker_.stop();
+  finish_warm_up_dtls();
+}
+
+void RoomClient::shutdown() {
+  stopping();
+  worker_.stop();
+}
+
+// ---- peers --------------------------------------------------------------------------------------
+
+std::vector<std::shared_ptr<Peer>> RoomClient::peers() const {
+  std::vector<std::shared_ptr<Peer>> out;
+  std::lock_guard l(lock);
+  for (auto &[id, p] : peers_)
+    out.push_back(p);
+  return out;
+}
+
+std::shared_ptr<Peer> RoomClient::find(const std::string &id) const {
+  std::lock_guard l(lock);
+  auto it = peers_.find(id);
+  return it == peers_.end() ? nullptr : it->second;
+}
+
+void RoomClient::add_peer_stats(GstStructure *s) const {
+  auto list = peers();
+  GValue value = G_VALUE_INIT;
+  gst_value_list_init(&value, list.size());
+  double total = 0;
+  for (auto &p : list) {
+    GstStructure *ps = p->stats_structure();
+    double b = 0;
+    gst_structure_get_double(ps, "bitrate", &b);
+    total += b;
+    GValue v = G_VALUE_INIT;
+    g_value_init(&v, GST_TYPE_STRUCTURE);
+    g_value_take_boxed(&v, ps);
+    gst_value_list_append_and_take_value(&value, &v);
+  }
+  gst_structure_set(s, stats_field::kPeerCount, G_TYPE_UINT, guint(list.size()),
+                    stats_field::kBitrate, G_TYPE_DOUBLE, total, nullptr);
+  gst_structure_take_value(s, stats_field::kPeers, &value);
+}
+
+void RoomClient::create_peer(const std::string &id, const std::string &name, GstRoomcastRole role,
+                             const PeerPlan &plan) {
+  PeerConfig cfg;
+  guint full = 0; // the max-peers limit when it is reached
+  {
+    std::lock_guard l(lock);
+    if (!active_ || peers_.contains(id)) return;
+    if (common.max_peers && peers_.size() >= common.max_peers) full = common.max_peers;
+    cfg.ice = common.ice;
+    cfg.encoded = common.encoded;
+  }
+  if (full) {
+    // Told at once, so it does not wait for an offer that will never come.
+    GST_WARNING_OBJECT(element_, "max-peers (%u) reached; not serving %s", full, id.c_str());
+    if (GstRoomcastSignaller *sig = ref_signaller()) {
+      g_autofree char *msg = g_strdup_printf("serving %u peers already", full);
+      gst_roomcast_signaller_end_peer(sig, id.c_str(), "max-peers", msg);
+      g_object_unref(sig);
+    }
+    return;
+  }
+  cfg.id = id;
+  cfg.name = name;
+  cfg.role = role;
+  cfg.plan = plan;
+  g_autoptr(GError) err = nullptr;
+  auto peer = Peer::create(*this, std::move(cfg), &err);
+  if (!peer) {
+    GST_ELEMENT_ERROR(element_, CORE, MISSING_PLUGIN, ("%s", err->message), (nullptr));
+    return;
+  }
+  {
+    // Visible before negotiation starts: callbacks look the peer up by id.
+    std::lock_guard l(lock);
+    peers_.emplace(id, peer);
+  }
+  if (!peer->attach(plan.send ? send_sources() : std::vector<SendSource>{}, &err)) {
+    GST_ELEMENT_WARNING(element_, CORE, NEGOTIATION, ("%s", err->message), (nullptr));
+    end_peer(id, "negotiation-failed", err->message);
+    return;
+  }
+  GST_INFO_OBJECT(element_, "peer %s added (%s)", id.c_str(),
+                  plan.offerer ? "we offer" : "it offers");
+  peer_added(*peer);
+}
+
+void RoomClient::end_peer(const std::string &id, const char *reason, const char *message) {
+  std::shared_ptr<Peer> peer;
+  {
+    std::lock_guard l(lock);
+    std::erase_if(waiting_, [&](const Waiting &w) { return w.id == id; });
+    auto it = peers_.find(id);
+    if (it == peers_.end()) return;
+    peer = std::move(it->second);
+    peers_.erase(it);
+  }
+  GST_INFO_OBJECT(element_, "ending peer %s (%s%s%s)", id.c_str(), reason ? reason : "left",
+                  message ? ": " : "", message ? message : "");
+  if (reason) {
+    if (GstRoomcastSignaller *sig = ref_signaller()) {
+      gst_roomcast_signaller_end_peer(sig, id.c_str(), reason, message);
+      g_object_unref(sig);
+    }
+  }
+  ElementRef hold(element_);
+  peer->detach_async([this, hold, id]() { peer_removed(id); });
+}
+
+void RoomClient::end_peer_later(const std::string &id, const char *reason, const char *message) {
+  std::string r = reason ? reason : "", m = message ? message : "";
+  on_worker([this, id, r, m]() {
+    end_peer(id, r.empty() ? nullptr : r.c_str(), m.empty() ? nullptr : m.c_str());
+  });
+}
+
+void RoomClient::peer_failed(Peer &peer, const char *reason, const char *message) {
+  GST_ELEMENT_WARNING(element_, RESOURCE, READ,
+                      ("the connection with %s failed: %s", peer.id().c_str(), message),
+                      ("%s", reason));
+  end_peer_later(peer.id(), reason, message);
+}
+
+void RoomClient::peer_send_sdp(Peer &peer, const GstWebRTCSessionDescription *sdp) {
+  if (GstRoomcastSignaller *sig = ref_signaller()) {
+    gst_roomcast_signaller_send_sdp(sig, peer.id().c_str(), sdp);
+    g_object_unref(sig);
+  }
+}
+
+void RoomClient::peer_send_ice(Peer &peer, guint mline, const char *candidate, const char *mid) {
+  if (GstRoomcastSignaller *sig = ref_signaller()) {
+    gst_roomcast_signaller_send_ice(sig, peer.id().c_str(), mline, candidate, mid);
+    g_object_unref(sig);
+  }
+}
+
+void RoomClient::serve_waiting() {
+  std::vector<Waiting> waiting;
+  {
+    std::lock_guard l(lock);
+    if (waiting_.empty()) return;
+  }
+  if (!streams_ready()) return;
+  {
+    std::lock_guard l(lock);
+    waiting = std::exchange(waiting_, {});
+  }
+  for (auto &w : waiting) {
+    create_peer(w.id, w.name, w.role, w.plan);
+    for (auto &fn : w.stashed)
+      fn();
+  }
+}
+
+// Worker: runs `fn` for a peer now, or once it exists if it waits for the streams. False when
+// the peer is unknown.
+bool RoomClient::when_peer_ready(const std::string &id, std::function<void()> fn) {
+  {
+    std::lock_guard l(lock);
+    if (!peers_.contains(id)) {
+      for (auto &w : waiting_)
+        if (w.id == id) {
+          w.stashed.push_back(std::move(fn));
+          return true;
+        }
+      return false;
+    }
+  }
+  fn();
+  return true;
+}
+
+void RoomClient::handle_sdp(const std::string &id, GstWebRTCSessionDescription *sdp) {
+  std::shared_ptr<GstWebRTCSessionDescription> copy(gst_webrtc_session_description_copy(sdp),
+                                                    gst_webrtc_session_description_free);
+  auto apply = [this, id, copy]() {
+    if (auto peer = find(id)) peer->apply_sdp(copy.get());
+  };
+  if (sdp->type == GST_WEBRTC_SDP_TYPE_OFFER) {
+    GstRoomcastRole from = GST_ROOMCAST_ROLE_HOST;
+    bool known;
+    {
+      std::lock_guard l(lock);
+      auto it = roles_.find(id);
+      known = it != roles_.end();
+      if (known) from = it->second;
+    }
+    // A viewer's session starts with its host's offer; a new offer replaces the old session
+    // (the host came back, or another host took over).
+    if (auto plan = plan_for_offer(role(), from); plan && known) {
+      for (auto &p : peers())
+        end_peer(p->id(), nullptr, nullptr);
+      create_peer(id, std::string(), from, *plan);
+      apply();
+      return;
+    }
+  }
+  // Not an error of ours: a peer we ended may still be talking. Logged.
+  if (!when_peer_ready(id, apply))
+    GST_WARNING_OBJECT(element_, "%s from unknown peer %s ignored",
+                       sdp->type == GST_WEBRTC_SDP_TYPE_OFFER ? "offer" : "answer", id.c_str());
+}
+
+void RoomClient::liveness_and_stats() {
+  gint64 timeout;
+  {
+    std::lock_guard l(lock);
+    timeout = gint64(common.peer_timeout_s) * G_USEC_PER_SEC;
+  }
+  gint64 now = g_get_monotonic_time();
+  for (auto &p : peers()) {
+    if (timeout > 0 && p->connected_us() && now - p->last_rtcp_us() > timeout) {
+      g_autofree char *msg =
+          g_strdup_printf("no RTCP from the peer for %" G_GINT64_FORMAT " s", timeout / 1000000);
+      end_peer(p->id(), "timeout", msg);
+      continue;
+    }
+    if (timeout > 0 && !p->connected_us() && now - p->created_us() > 2 * timeout) {
+      end_peer(p->id(), "timeout", "the connection never formed");
+      continue;
+    }
+    p->poll_stats();
+  }
+  tick();
+}
+
+// ---- signaller events (signaller thread) --------------------------------------------------------
+
+void RoomClient::on_sig_joined(GstRoomcastSignaller *, const gchar *id, GstRoomcastRoomKind kind,
+                               gpointer data) {
+  auto *self = static_cast<RoomClient *>(data);
+  std::lock_guard l(self->lock);
+  self->own_id_ = id;
+  GST_INFO_OBJECT(self->element_, "joined as %s (%s room)", id,
+                  gst_roomcast_room_kind_to_string(kind));
+}
+
+void RoomClient::on_sig_peer_joined(GstRoomcastSignaller *, const gchar *id, GstRoomcastRole role,
+                                    const gchar *name, gboolean existing, gpointer data) {
+  auto *self = static_cast<RoomClient *>(data);
+  {
+    std::lock_guard l(self->lock);
+    self->roles_[id] = role;
+  }
+  auto plan = plan_peer(self->role(), role, existing);
+  if (!plan) return;
+  Waiting w{id, name ? name : "", role, *plan, {}};
+  self->on_worker([self, w = std::move(w)]() mutable {
+    if (!self->streams_ready()) {
+      GST_DEBUG_OBJECT(self->element_, "peer %s waits for the streams", w.id.c_str());
+      std::lock_guard l(self->lock);
+      if (self->active_) self->waiting_.push_back(std::move(w));
+      return;
+    }
+    self->create_peer(w.id, w.name, w.role, w.plan);
+  });
+}
+
+void RoomClient::on_sig_peer_left(GstRoomcastSignaller *, const gchar *id, gpointer data) {
+  auto *self = static_cast<RoomClient *>(data);
+  std::string pid = id;
+  self->on_worker([self, pid]() {
+    {
+      std::lock_guard l(self->lock);
+      self->roles_.erase(pid);
+    }
+    self->end_peer(pid, nullptr, nullptr);
+  });
+}
+
+void RoomClient::on_sig_peer_ended(GstRoomcastSignaller *, const gchar *id, const gchar *reason,
+                                   const gchar *message, gpointer data) {
+  auto *self = static_cast<RoomClient *>(data);
+  GST_ELEMENT_WARNING(self->element_, RESOURCE, READ,
+                      ("%s ended the session: %s%s%s", id, reason, message && *message ? ": " : "",
+                       message ? message : ""),
+                      ("peer-ended"));
+  std::string pid = id;
+  self->on_worker([self, pid]() { self->end_peer(pid, nullptr, nullptr); });
+}
+
+void RoomClient::on_sig_sdp(GstRoomcastSignaller *, const gchar *id,
+                            GstWebRTCSessionDescription *sdp, gpointer data) {
+  auto *self = static_cast<RoomClient *>(data);
+  std::shared_ptr<GstWebRTCSessionDescription> copy(gst_webrtc_session_description_copy(sdp),
+                                                    gst_webrtc_session_description_free);
+  std::string pid = id;
+  // Negotiation goes to the worker too, so it always comes after the peer was created.
+  self->on_worker([self, pid, copy]() { self->handle_sdp(pid, copy.get()); });
+}
+
+void RoomClient::on_sig_ice(GstRoomcastSignaller *, const gchar *id, guint mline,
+                            const gchar *candidate, const gchar *mid, gpointer data) {
+  auto *self = static_cast<RoomClient *>(data);
+  std::string pid = id, c = candidate ? candidate : "", m = mid ? mid : "";
+  self->on_worker([self, pid, c, m, mline]() {
+    self->when_peer_ready(pid, [self, pid, c, m, mline]() {
+      if (auto peer = self->find(pid)) peer->add_ice(mline, c, m);
+    });
+  });
+}
+
+void RoomClient::on_sig_error(GstRoomcastSignaller *, const gchar *message, gboolean fatal,
+                              gpointer data) {
+  auto *self = static_cast<RoomClient *>(data);
+  if (fatal)
+    GST_ELEMENT_ERROR(self->element_, RESOURCE, OPEN_READ, ("%s", message), ("signaller error"));
+  else
+    GST_ELEMENT_WARNING(self->element_, RESOURCE, READ, ("%s", message), ("signaller warning"));
+}
+
+} // namespace roomcast
