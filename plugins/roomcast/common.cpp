@@ -38,38 +38,6 @@ void child_proxy_init_with_signaller(GstChildProxyInterface *iface) {
   iface->get_child_by_name = get_child_by_name;
 }
 
-GParamSpec *pspec_signaller(GParamFlags flags) {
-  return g_param_spec_object("signaller", "Signaller",
-                             "How the element talks to the room (default: WebSocket; set its "
-                             "address with signaller::uri=ws://HOST:PORT/ws)",
-                             GST_TYPE_ROOMCAST_SIGNALLER, flags);
-}
-
-GParamSpec *pspec_display_name(GParamFlags flags) {
-  return g_param_spec_string("display-name", "Display name", "Name shown to the room", "", flags);
-}
-
-GParamSpec *pspec_stun_server(GParamFlags flags) {
-  return g_param_spec_string("stun-server", "STUN server", "stun://host:port", nullptr, flags);
-}
-
-GParamSpec *pspec_turn_server(GParamFlags flags) {
-  return g_param_spec_string("turn-server", "TURN server", "turn(s)://user:password@host:port",
-                             nullptr, flags);
-}
-
-GParamSpec *pspec_ice_loopback(GParamFlags flags) {
-  return g_param_spec_boolean("ice-loopback", "ICE loopback",
-                              "Offer 127.0.0.1 as an ICE candidate and no TCP candidates (for "
-                              "machines with only a loopback interface, and tests)",
-                              FALSE, flags);
-}
-
-GParamSpec *pspec_latency(GParamFlags flags) {
-  return g_param_spec_uint("latency", "Latency", "Receive jitterbuffer latency in ms", 0, 10000, 50,
-                           flags);
-}
-
 namespace {
 std::mutex warm_up_lock; // guards warm_up_thread and warm_up_started
 GThread *warm_up_thread = nullptr;

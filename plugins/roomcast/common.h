@@ -29,14 +29,6 @@ struct IceConfig {
 // is looked up by GstBin.
 void child_proxy_init_with_signaller(GstChildProxyInterface *iface);
 
-// Param specs that roomcastsink and roomcastsrc share.
-GParamSpec *pspec_signaller(GParamFlags flags);
-GParamSpec *pspec_display_name(GParamFlags flags);
-GParamSpec *pspec_stun_server(GParamFlags flags);
-GParamSpec *pspec_turn_server(GParamFlags flags);
-GParamSpec *pspec_ice_loopback(GParamFlags flags);
-GParamSpec *pspec_latency(GParamFlags flags);
-
 // Starts making this process's DTLS certificate on a background thread, once per process.
 // webrtcbin's DTLS elements generate an RSA key the first time one is created (0.4-0.7 s of CPU
 // here, seconds on a loaded machine) and share it afterwards; without this, the first offer or

@@ -2,6 +2,7 @@
 
 #include <gst/video/video.h>
 
+#include <condition_variable>
 #include <utility>
 #include <vector>
 
@@ -311,6 +312,150 @@ std::optional<EncoderPool::Key> EncoderPool::build(Media media, GstElement *upst
     gst_element_sync_state_with_parent(e);
   GST_INFO_OBJECT(bin_, "%s producer built for %s input", spec->nick, name);
   return key;
+}
+
+GstPad *EncoderPool::add_input(Media media, GError **err) {
+  auto in = std::make_unique<Input>();
+  in->media = media;
+  g_autofree char *qname = g_strdup_printf("%s-in", media == Media::Video ? "video" : "audio");
+  in->queue = gst_element_factory_make("queue", qname);
+  if (!in->queue) {
+    g_set_error(err, GST_CORE_ERROR, GST_CORE_ERROR_MISSING_PLUGIN, "missing element 'queue'");
+    return nullptr;
+  }
+  // Never build latency before the encoder: keep the newest frames.
+  g_object_set(in->queue, "max-size-buffers", 3, "max-size-bytes", 0, "max-size-time", guint64(0),
+               nullptr);
+  gst_util_set_object_arg(G_OBJECT(in->queue), "leaky", "downstream");
+  gst_bin_add(GST_BIN(bin_), in->queue);
+  g_autoptr(GstPad) src = gst_element_get_static_pad(in->queue, "src");
+  in->queue_src = src;
+  gst_pad_add_probe(src, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, on_input_caps, this, nullptr);
+  g_autoptr(GstPad) sink = gst_element_get_static_pad(in->queue, "sink");
+  std::lock_guard l(lock_);
+  inputs_.push_back(std::move(in));
+  return sink;
+}
+
+bool EncoderPool::has_input(Media media) const {
+  std::lock_guard l(lock_);
+  for (auto &in : inputs_)
+    if (in->media == media) return true;
+  return false;
+}
+
+bool EncoderPool::remove_input(GstPad *sink_pad) {
+  GstElement *queue = nullptr;
+  {
+    std::lock_guard l(lock_);
+    for (auto it = inputs_.begin(); it != inputs_.end(); ++it)
+      if (GST_PAD_PARENT(sink_pad) == (*it)->queue) {
+        if ((*it)->key) return false;
+        queue = (*it)->queue;
+        inputs_.erase(it);
+        break;
+      }
+  }
+  if (!queue) return false;
+  gst_element_set_state(queue, GST_STATE_NULL);
+  gst_bin_remove(GST_BIN(bin_), queue);
+  return true;
+}
+
+bool EncoderPool::inputs_ready() const {
+  std::lock_guard l(lock_);
+  if (inputs_.empty()) return false;
+  for (auto &in : inputs_)
+    if (!in->ready) return false;
+  return true;
+}
+
+std::vector<SendSource> EncoderPool::sources() const {
+  std::vector<SendSource> out;
+  std::lock_guard l(lock_);
+  for (auto &in : inputs_)
+    if (in->key)
+      if (auto it = producers_.find(*in->key); it != producers_.end())
+        out.push_back(SendSource{it->second->tee, it->second->codec_caps});
+  return out;
+}
+
+// Streaming thread: caps reached a producer's tee.
+GstPadProbeReturn EncoderPool::on_tee_caps(GstPad *pad, GstPadProbeInfo *info, gpointer data) {
+  if (GST_EVENT_TYPE(GST_PAD_PROBE_INFO_EVENT(info)) != GST_EVENT_CAPS) return GST_PAD_PROBE_OK;
+  auto *pool = static_cast<EncoderPool *>(data);
+  {
+    std::lock_guard l(pool->lock_);
+    for (auto &in : pool->inputs_)
+      if (in->tee_sink == pad) in->ready = true;
+  }
+  if (pool->inputs_ready() && pool->hooks_.inputs_ready) pool->hooks_.inputs_ready();
+  return GST_PAD_PROBE_REMOVE;
+}
+
+// An input queue's streaming thread: its first caps.
+GstPadProbeReturn EncoderPool::on_input_caps(GstPad *pad, GstPadProbeInfo *info, gpointer data) {
+  GstEvent *ev = GST_PAD_PROBE_INFO_EVENT(info);
+  if (GST_EVENT_TYPE(ev) != GST_EVENT_CAPS) return GST_PAD_PROBE_OK;
+  auto *pool = static_cast<EncoderPool *>(data);
+  GstCaps *caps = nullptr;
+  gst_event_parse_caps(ev, &caps);
+  bool built = false;
+  GMainContext *ctx;
+  {
+    std::lock_guard l(pool->lock_);
+    ctx = pool->ctx_ ? g_main_context_ref(pool->ctx_) : nullptr;
+  }
+  if (!ctx || g_main_context_is_owner(ctx)) {
+    pool->build_input(pad, caps, built);
+  } else {
+    // The topology changes only on the worker: build there and wait.
+    std::mutex m;
+    std::condition_variable cv;
+    bool done = false;
+    invoke_on(ctx, [&]() {
+      pool->build_input(pad, caps, built);
+      std::lock_guard l(m);
+      done = true;
+      cv.notify_one();
+    });
+    std::unique_lock l(m);
+    cv.wait(l, [&] { return done; });
+  }
+  if (ctx) g_main_context_unref(ctx);
+  // Linked now: the caps event goes on to the new chain.
+  return built ? GST_PAD_PROBE_REMOVE : GST_PAD_PROBE_DROP;
+}
+
+void EncoderPool::build_input(GstPad *queue_src, const GstCaps *caps, bool &built) {
+  Input *in = nullptr;
+  {
+    std::lock_guard l(lock_);
+    for (auto &i : inputs_)
+      if (i->queue_src == queue_src) in = i.get();
+    if (!in || in->key) {
+      built = in != nullptr;
+      return;
+    }
+  }
+  Codec codec = Codec::VP8;
+  EncoderParams params;
+  if (hooks_.input_settings) hooks_.input_settings(codec, params);
+  g_autoptr(GError) err = nullptr;
+  auto key = build(in->media, in->queue, caps, codec, params, &err);
+  if (!key) {
+    if (hooks_.build_failed) hooks_.build_failed(err);
+    return;
+  }
+  GstPad *tee_sink = gst_element_get_static_pad(source(*key)->tee, "sink");
+  {
+    std::lock_guard l(lock_);
+    in->key = key;
+    in->tee_sink = tee_sink;
+  }
+  gst_pad_add_probe(tee_sink, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, on_tee_caps, this, nullptr);
+  gst_object_unref(tee_sink); // the tee keeps it
+  built = true;
 }
 
 std::optional<SendSource> EncoderPool::source(const Key &key) const {

@@ -25,6 +25,7 @@
 #include <mutex>
 #include <optional>
 #include <tuple>
+#include <vector>
 
 namespace roomcast {
 
@@ -69,8 +70,14 @@ public:
     int layer = 0;
     auto operator<=>(const Key &) const = default;
   };
-  // Element hooks (called on the worker, without locks).
+  // Element hooks (called on the worker, without locks, unless marked).
   struct Hooks {
+    // What raw input is encoded with, read when an input's caps come.
+    std::function<void(Codec &codec, EncoderParams &params)> input_settings;
+    // Streaming thread: every input's producer has seen caps (peers can be served).
+    std::function<void()> inputs_ready;
+    // A producer could not be built (the element posts the error).
+    std::function<void(const GError *err)> build_failed;
     // May return an encoder of the user's choice for a spec (nullptr: ours).
     std::function<GstElement *(const CodecSpec &)> create_encoder;
     // Called with every encoder after we configured it, before it starts.
@@ -89,6 +96,19 @@ public:
   void set_context(GMainContext *ctx);
   void set_keyframe_interval(guint ms);
 
+  // Inputs: one per media, each a `queue` in the bin whose sink pad the element ghosts. When
+  // the first caps reach an input, its producer is built on the worker context while that
+  // streaming thread waits, then the caps go on to it.
+  // The queue's sink pad (borrowed: owned by the queue), or nullptr with `err` set.
+  GstPad *add_input(Media media, GError **err);
+  bool has_input(Media media) const;
+  // Removes an input whose producer was not built yet (false otherwise: it stays).
+  bool remove_input(GstPad *sink_pad);
+  // Every input's producer has seen caps (and there is at least one input).
+  bool inputs_ready() const;
+  // What a peer is fed from: one source per input, in the order inputs were added.
+  std::vector<SendSource> sources() const;
+
   // Worker: builds the producer for a stream whose input (`upstream`, an element of the bin
   // with a free src pad) now has `caps`; raw input is encoded with `codec`. Returns its key,
   // or nullopt with `err` set.
@@ -102,6 +122,17 @@ public:
 
 private:
   struct Producer;
+  struct Input {
+    Media media;
+    GstElement *queue = nullptr; // owned by the bin
+    GstPad *queue_src = nullptr; // owned by the queue
+    std::optional<Key> key;      // (lock) once built
+    GstPad *tee_sink = nullptr;  // (lock) the producer's tee's sink pad (owned by it)
+    bool ready = false;          // (lock) caps reached the tee
+  };
+  static GstPadProbeReturn on_input_caps(GstPad *pad, GstPadProbeInfo *info, gpointer data);
+  static GstPadProbeReturn on_tee_caps(GstPad *pad, GstPadProbeInfo *info, gpointer data);
+  void build_input(GstPad *queue_src, const GstCaps *caps, bool &built);
   static GstPadProbeReturn on_keyframe_request(GstPad *, GstPadProbeInfo *info, gpointer data);
   static GstPadProbeReturn on_frame(GstPad *, GstPadProbeInfo *, gpointer data);
   static gboolean send_merged_keyframe(gpointer data);
@@ -111,6 +142,7 @@ private:
   Hooks hooks_;
   mutable std::mutex lock_; // after the element's lock
   std::map<Key, std::unique_ptr<Producer>> producers_;
+  std::vector<std::unique_ptr<Input>> inputs_;
   GMainContext *ctx_ = nullptr; // (lock) ref
   guint keyframe_interval_ms_ = 500;
 };

@@ -35,7 +35,6 @@
 #include "gstroomcastwssignaller.h"
 #include "room-client.h"
 
-#include <algorithm>
 #include <map>
 #include <memory>
 #include <optional>
@@ -50,17 +49,6 @@ using roomcast::EncoderPool;
 using roomcast::Media;
 
 namespace {
-
-// One input: the element's request pad and the queue behind it; its producer once caps came.
-struct Stream {
-  Media media = Media::Video;
-  GstPad *ghost = nullptr;             // the element's sink pad (owned by the element)
-  GstElement *inq = nullptr;           // owned by the bin
-  GstPad *inq_src = nullptr;           // its src pad (owned by it)
-  GstPad *tee_sink = nullptr;          // (lock) the producer's tee's sink pad (owned by it)
-  std::optional<EncoderPool::Key> key; // (lock) set once the producer is built
-  bool ready = false;                  // (lock) caps reached the producer's tee
-};
 
 enum class SinkRole { Host = 0, Member = 1 };
 
@@ -84,19 +72,17 @@ guint sink_signals[N_SIGNALS];
 struct Private : roomcast::RoomClient {
   explicit Private(GstElement *sink);
 
-  Settings settings;                            // (lock)
-  std::vector<std::unique_ptr<Stream>> streams; // (lock) for the vector; fields as marked
-  std::map<std::string, guint> next_pad;        // (lock) per peer, for src_<id>_<n>
+  Settings settings;                     // (lock)
+  std::map<std::string, guint> next_pad; // (lock) per peer, for src_<id>_<n>
   EncoderPool pool;
-
 
 protected:
   GstRoomcastRole role() const override {
     std::lock_guard l(lock);
     return settings.role == SinkRole::Member ? GST_ROOMCAST_ROLE_MEMBER : GST_ROOMCAST_ROLE_HOST;
   }
-  bool streams_ready() override;
-  std::vector<roomcast::SendSource> send_sources() override;
+  bool streams_ready() override { return pool.inputs_ready(); }
+  std::vector<roomcast::SendSource> send_sources() override { return pool.sources(); }
   std::vector<const char *> required_factories() const override;
   void peer_added(roomcast::Peer &peer) override;
   void peer_removed(const std::string &id) override;
@@ -121,19 +107,12 @@ G_DEFINE_TYPE_WITH_CODE(GstRoomcastSink, gst_roomcast_sink, GST_TYPE_BIN,
                                                     "roomcast sink"))
 GST_ELEMENT_REGISTER_DEFINE(roomcastsink, "roomcastsink", GST_RANK_NONE, GST_TYPE_ROOMCAST_SINK)
 
+// After RoomClient's common properties (signaller, room, display-name, ICE, latency).
 enum {
-  PROP_0,
-  PROP_ROLE,
-  PROP_SIGNALLER,
-  PROP_ROOM,
-  PROP_NAME_IN_ROOM,
-  PROP_STUN_SERVER,
-  PROP_TURN_SERVER,
-  PROP_ICE_LOOPBACK,
+  PROP_ROLE = roomcast::RoomClient::kCommonProps + 1,
   PROP_CODEC,
   PROP_BITRATE,
   PROP_MAX_PEERS,
-  PROP_LATENCY,
   PROP_MIN_KEYFRAME_INTERVAL,
   PROP_PEER_TIMEOUT,
   PROP_STATS,
@@ -164,6 +143,19 @@ static GType sink_role_get_type() {
 
 static EncoderPool::Hooks pool_hooks(GstElement *sink) {
   EncoderPool::Hooks hooks;
+  hooks.input_settings = [sink](Codec &codec, roomcast::EncoderParams &params) {
+    Private *priv = GST_ROOMCAST_SINK(sink)->priv;
+    std::lock_guard l(priv->lock);
+    codec = priv->settings.codec;
+    params.kbps = priv->settings.bitrate_kbps;
+  };
+  hooks.inputs_ready = [sink]() {
+    Private *priv = GST_ROOMCAST_SINK(sink)->priv;
+    priv->on_worker([priv]() { priv->serve_waiting(); });
+  };
+  hooks.build_failed = [sink](const GError *err) {
+    GST_ELEMENT_ERROR(sink, STREAM, FORMAT, ("%s", err->message), (nullptr));
+  };
   hooks.create_encoder = [sink](const roomcast::CodecSpec &spec) -> GstElement * {
     GstElement *enc = nullptr;
     g_signal_emit(sink, sink_signals[SIGNAL_REQUEST_ENCODER], 0, spec.nick, &enc);
@@ -179,27 +171,6 @@ Private::Private(GstElement *sink)
     : roomcast::RoomClient(sink, "roomcastsink"), pool(sink, pool_hooks(sink)) {
   common.peer_timeout_s = 15;
   common.max_peers = 100;
-}
-
-bool Private::streams_ready() {
-  std::lock_guard l(lock);
-  if (streams.empty()) return false;
-  for (auto &st : streams)
-    if (!st->ready) return false;
-  return true;
-}
-
-std::vector<roomcast::SendSource> Private::send_sources() {
-  std::vector<EncoderPool::Key> keys;
-  {
-    std::lock_guard l(lock);
-    for (auto &st : streams)
-      if (st->key) keys.push_back(*st->key);
-  }
-  std::vector<roomcast::SendSource> out;
-  for (auto &k : keys)
-    if (auto src = pool.source(k)) out.push_back(*src);
-  return out;
 }
 
 std::vector<const char *> Private::required_factories() const {
@@ -240,66 +211,7 @@ GstPad *Private::peer_expose(roomcast::Peer &peer, GstPad *stream) {
   return ghost;
 }
 
-// ---- input: the producer is built when caps come ------------------------------------------------
-
-// Streaming thread: caps reached the producer's tee; the peers that waited can be served.
-static GstPadProbeReturn on_tee_caps(GstPad *pad, GstPadProbeInfo *info, gpointer data) {
-  if (GST_EVENT_TYPE(GST_PAD_PROBE_INFO_EVENT(info)) != GST_EVENT_CAPS) return GST_PAD_PROBE_OK;
-  Private *priv = GST_ROOMCAST_SINK(data)->priv;
-  {
-    std::lock_guard l(priv->lock);
-    for (auto &st : priv->streams)
-      if (st->tee_sink == pad) st->ready = true;
-  }
-  priv->on_worker([priv]() { priv->serve_waiting(); });
-  return GST_PAD_PROBE_REMOVE;
-}
-
-// The input queue's streaming thread: the first caps. The producer is built on the worker (the
-// element's topology changes only there) while this thread waits, then the caps go on to it.
-static GstPadProbeReturn on_input_caps(GstPad *pad, GstPadProbeInfo *info, gpointer data) {
-  GstEvent *ev = GST_PAD_PROBE_INFO_EVENT(info);
-  if (GST_EVENT_TYPE(ev) != GST_EVENT_CAPS) return GST_PAD_PROBE_OK;
-  auto *self = GST_ROOMCAST_SINK(data);
-  Private *priv = self->priv;
-  GstCaps *caps = nullptr;
-  gst_event_parse_caps(ev, &caps);
-  bool built = false;
-  priv->on_worker_sync([&]() {
-    Stream *st = nullptr;
-    Codec codec;
-    roomcast::EncoderParams params;
-    {
-      std::lock_guard l(priv->lock);
-      for (auto &s : priv->streams)
-        if (s->inq_src == pad) st = s.get();
-      if (!st || st->key) {
-        built = st != nullptr;
-        return;
-      }
-      codec = priv->settings.codec;
-      params.kbps = priv->settings.bitrate_kbps;
-    }
-    g_autoptr(GError) err = nullptr;
-    auto key = priv->pool.build(st->media, st->inq, caps, codec, params, &err);
-    if (!key) {
-      GST_ELEMENT_ERROR(self, STREAM, FORMAT, ("%s", err->message), (nullptr));
-      return;
-    }
-    auto src = priv->pool.source(*key);
-    GstPad *tee_sink = gst_element_get_static_pad(src->tee, "sink");
-    {
-      std::lock_guard l(priv->lock);
-      st->key = key;
-      st->tee_sink = tee_sink;
-    }
-    gst_pad_add_probe(tee_sink, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, on_tee_caps, self, nullptr);
-    gst_object_unref(tee_sink); // the tee keeps it
-    built = true;
-  });
-  // Linked now: the caps event goes on to the new chain.
-  return built ? GST_PAD_PROBE_REMOVE : GST_PAD_PROBE_DROP;
-}
+// ---- pads ---------------------------------------------------------------------------------------
 
 static GstPad *gst_roomcast_sink_request_new_pad(GstElement *element, GstPadTemplate *templ,
                                                  const gchar *, const GstCaps *) {
@@ -308,70 +220,35 @@ static GstPad *gst_roomcast_sink_request_new_pad(GstElement *element, GstPadTemp
   Media media = g_str_has_prefix(GST_PAD_TEMPLATE_NAME_TEMPLATE(templ), "video") ? Media::Video
                                                                                  : Media::Audio;
   const char *kind = media == Media::Video ? "video" : "audio";
-  {
-    std::lock_guard l(priv->lock);
-    for (auto &st : priv->streams)
-      if (st->media == media) {
-        GST_WARNING_OBJECT(self, "only one %s stream is supported", kind);
-        return nullptr;
-      }
+  if (priv->pool.has_input(media)) {
+    GST_WARNING_OBJECT(self, "only one %s stream is supported", kind);
+    return nullptr;
   }
   if (priv->active()) {
     GST_WARNING_OBJECT(self, "streams must be requested before the element starts");
     return nullptr;
   }
-  auto st = std::make_unique<Stream>();
-  st->media = media;
-  g_autofree char *qname = g_strdup_printf("%s-in", kind);
-  st->inq = gst_element_factory_make("queue", qname);
-  if (!st->inq) {
-    GST_ELEMENT_ERROR(self, CORE, MISSING_PLUGIN, ("missing element 'queue'"), (nullptr));
+  g_autoptr(GError) err = nullptr;
+  GstPad *target = priv->pool.add_input(media, &err);
+  if (!target) {
+    GST_ELEMENT_ERROR(self, CORE, MISSING_PLUGIN, ("%s", err->message), (nullptr));
     return nullptr;
   }
-  // Never build latency before the encoder: keep the newest frames.
-  g_object_set(st->inq, "max-size-buffers", 3, "max-size-bytes", 0, "max-size-time", guint64(0),
-               nullptr);
-  gst_util_set_object_arg(G_OBJECT(st->inq), "leaky", "downstream");
-  gst_bin_add(GST_BIN(self), st->inq);
-  g_autoptr(GstPad) qsink = gst_element_get_static_pad(st->inq, "sink");
   g_autofree char *pname = g_strdup_printf("%s_0", kind);
-  st->ghost = gst_ghost_pad_new_from_template(pname, qsink, templ);
-  g_autoptr(GstPad) qsrc = gst_element_get_static_pad(st->inq, "src");
-  st->inq_src = qsrc;
-  gst_pad_add_probe(qsrc, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, on_input_caps, self, nullptr);
-  gst_pad_set_active(st->ghost, TRUE);
-  GstPad *ghost = st->ghost;
-  {
-    std::lock_guard l(priv->lock);
-    priv->streams.push_back(std::move(st));
-  }
+  GstPad *ghost = gst_ghost_pad_new_from_template(pname, target, templ);
+  gst_pad_set_active(ghost, TRUE);
   gst_element_add_pad(element, ghost);
   return ghost;
 }
 
 static void gst_roomcast_sink_release_pad(GstElement *element, GstPad *pad) {
   auto *self = GST_ROOMCAST_SINK(element);
-  Private *priv = self->priv;
-  GstElement *inq = nullptr;
-  {
-    std::lock_guard l(priv->lock);
-    auto it = std::find_if(priv->streams.begin(), priv->streams.end(),
-                           [&](auto &st) { return st->ghost == pad; });
-    if (it == priv->streams.end()) return;
-    (*it)->ghost = nullptr;
-    // Not started: the stream goes entirely (a new pad may be requested). Started: its chain
-    // stays until the element is disposed.
-    if (!(*it)->key) {
-      inq = (*it)->inq;
-      priv->streams.erase(it);
-    }
-  }
+  g_autoptr(GstPad) target = gst_ghost_pad_get_target(GST_GHOST_PAD(pad));
   // Never under our lock: removing a pad emits pad-removed, whose handlers may call us.
   gst_element_remove_pad(element, pad);
-  if (inq) {
-    gst_element_set_state(inq, GST_STATE_NULL);
-    gst_bin_remove(GST_BIN(self), inq);
-  }
+  // Not started: the input goes entirely (a new pad may be requested). Started: its chain stays
+  // until the element is disposed.
+  if (target) self->priv->pool.remove_input(target);
 }
 
 // ---- element
@@ -414,130 +291,68 @@ static GstStructure *build_stats(GstRoomcastSink *self) {
 
 static void gst_roomcast_sink_set_property(GObject *object, guint id, const GValue *value,
                                            GParamSpec *pspec) {
-  auto *self = GST_ROOMCAST_SINK(object);
-  Private *priv = self->priv;
-  switch (id) {
-  case PROP_SIGNALLER:
-    if (auto *sig = static_cast<GstRoomcastSignaller *>(g_value_get_object(value));
-        sig && !priv->set_signaller(sig))
-      GST_WARNING_OBJECT(self, "the signaller can only be changed in the NULL state");
-    return;
-  case PROP_BITRATE: {
-    {
-      std::lock_guard l(priv->lock);
-      priv->settings.bitrate_kbps = g_value_get_uint(value);
+  Private *priv = GST_ROOMCAST_SINK(object)->priv;
+  if (priv->set_common_property(object, id, value)) return;
+  guint u = G_VALUE_HOLDS_UINT(value) ? g_value_get_uint(value) : 0;
+  {
+    std::lock_guard l(priv->lock);
+    switch (id) {
+    case PROP_ROLE:
+      priv->settings.role = static_cast<SinkRole>(g_value_get_enum(value));
+      return;
+    case PROP_CODEC:
+      priv->settings.codec = static_cast<Codec>(g_value_get_enum(value));
+      return;
+    case PROP_MAX_PEERS:
+      priv->common.max_peers = u;
+      return;
+    case PROP_PEER_TIMEOUT:
+      priv->common.peer_timeout_s = u;
+      return;
+    case PROP_BITRATE:
+      priv->settings.bitrate_kbps = u;
+      break;
+    case PROP_MIN_KEYFRAME_INTERVAL:
+      priv->settings.min_keyframe_interval_ms = u;
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
+      return;
     }
-    // A live change: reach the encoders outside our lock.
-    priv->pool.set_bitrate(g_value_get_uint(value));
-    return;
   }
-  case PROP_MIN_KEYFRAME_INTERVAL: {
-    {
-      std::lock_guard l(priv->lock);
-      priv->settings.min_keyframe_interval_ms = g_value_get_uint(value);
-    }
-    priv->pool.set_keyframe_interval(g_value_get_uint(value));
-    return;
-  }
-  default:
-    break;
-  }
-  auto str = [&](const char *fallback) {
-    const char *v = g_value_get_string(value);
-    return std::string(v ? v : fallback);
-  };
-  std::lock_guard l(priv->lock);
-  Settings &s = priv->settings;
-  auto &c = priv->common;
-  switch (id) {
-  case PROP_ROLE:
-    s.role = static_cast<SinkRole>(g_value_get_enum(value));
-    break;
-  case PROP_ROOM:
-    c.room = str("default");
-    if (c.room.empty()) c.room = "default";
-    break;
-  case PROP_NAME_IN_ROOM:
-    c.name = str("");
-    break;
-  case PROP_STUN_SERVER:
-    c.ice.stun_server = str("");
-    break;
-  case PROP_TURN_SERVER:
-    c.ice.turn_server = str("");
-    break;
-  case PROP_ICE_LOOPBACK:
-    c.ice.loopback = g_value_get_boolean(value);
-    break;
-  case PROP_CODEC:
-    s.codec = static_cast<Codec>(g_value_get_enum(value));
-    break;
-  case PROP_MAX_PEERS:
-    c.max_peers = g_value_get_uint(value);
-    break;
-  case PROP_LATENCY:
-    c.ice.latency_ms = g_value_get_uint(value);
-    break;
-  case PROP_PEER_TIMEOUT:
-    c.peer_timeout_s = g_value_get_uint(value);
-    break;
-  default:
-    G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
-  }
+  // Live changes reach the encoders outside our lock.
+  if (id == PROP_BITRATE) priv->pool.set_bitrate(u);
+  if (id == PROP_MIN_KEYFRAME_INTERVAL) priv->pool.set_keyframe_interval(u);
 }
 
 static void gst_roomcast_sink_get_property(GObject *object, guint id, GValue *value,
                                            GParamSpec *pspec) {
   auto *self = GST_ROOMCAST_SINK(object);
   Private *priv = self->priv;
+  if (priv->get_common_property(id, value)) return;
   if (id == PROP_STATS) {
     g_value_take_boxed(value, build_stats(self));
     return;
   }
-  if (id == PROP_SIGNALLER) {
-    g_value_take_object(value, priv->ref_signaller());
-    return;
-  }
-  auto opt = [](const std::string &s) { return s.empty() ? nullptr : s.c_str(); };
   std::lock_guard l(priv->lock);
-  const Settings &s = priv->settings;
-  const auto &c = priv->common;
   switch (id) {
   case PROP_ROLE:
-    g_value_set_enum(value, static_cast<gint>(s.role));
-    break;
-  case PROP_ROOM:
-    g_value_set_string(value, c.room.c_str());
-    break;
-  case PROP_NAME_IN_ROOM:
-    g_value_set_string(value, c.name.c_str());
-    break;
-  case PROP_STUN_SERVER:
-    g_value_set_string(value, opt(c.ice.stun_server));
-    break;
-  case PROP_TURN_SERVER:
-    g_value_set_string(value, opt(c.ice.turn_server));
-    break;
-  case PROP_ICE_LOOPBACK:
-    g_value_set_boolean(value, c.ice.loopback);
+    g_value_set_enum(value, static_cast<gint>(priv->settings.role));
     break;
   case PROP_CODEC:
-    g_value_set_enum(value, static_cast<gint>(s.codec));
+    g_value_set_enum(value, static_cast<gint>(priv->settings.codec));
     break;
   case PROP_BITRATE:
-    g_value_set_uint(value, s.bitrate_kbps);
+    g_value_set_uint(value, priv->settings.bitrate_kbps);
     break;
   case PROP_MAX_PEERS:
-    g_value_set_uint(value, c.max_peers);
-    break;
-  case PROP_LATENCY:
-    g_value_set_uint(value, c.ice.latency_ms);
+    g_value_set_uint(value, priv->common.max_peers);
     break;
   case PROP_MIN_KEYFRAME_INTERVAL:
-    g_value_set_uint(value, s.min_keyframe_interval_ms);
+    g_value_set_uint(value, priv->settings.min_keyframe_interval_ms);
     break;
   case PROP_PEER_TIMEOUT:
-    g_value_set_uint(value, c.peer_timeout_s);
+    g_value_set_uint(value, priv->common.peer_timeout_s);
     break;
   default:
     G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
@@ -583,25 +398,13 @@ static void gst_roomcast_sink_class_init(GstRoomcastSinkClass *klass) {
   auto flags = GParamFlags(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
   auto null_only = GParamFlags(flags | GST_PARAM_MUTABLE_READY);
   auto live = GParamFlags(flags | GST_PARAM_MUTABLE_PLAYING);
-  g_object_class_install_property(gobject_class, PROP_SIGNALLER,
-                                  roomcast::pspec_signaller(null_only));
+  roomcast::RoomClient::install_common_properties(gobject_class, "Room to broadcast to");
   g_object_class_install_property(
       gobject_class, PROP_ROLE,
       g_param_spec_enum("role", "Role",
                         "host: broadcast to the viewers of a live room; member: join a meeting, "
                         "send to every member and expose each one's streams as src_<id>_<n>",
                         sink_role_get_type(), 0, null_only));
-  g_object_class_install_property(
-      gobject_class, PROP_ROOM,
-      g_param_spec_string("room", "Room", "Room to broadcast to", "default", null_only));
-  g_object_class_install_property(gobject_class, PROP_NAME_IN_ROOM,
-                                  roomcast::pspec_display_name(null_only));
-  g_object_class_install_property(gobject_class, PROP_STUN_SERVER,
-                                  roomcast::pspec_stun_server(null_only));
-  g_object_class_install_property(gobject_class, PROP_TURN_SERVER,
-                                  roomcast::pspec_turn_server(null_only));
-  g_object_class_install_property(gobject_class, PROP_ICE_LOOPBACK,
-                                  roomcast::pspec_ice_loopback(null_only));
   g_object_class_install_property(gobject_class, PROP_CODEC,
                                   g_param_spec_enum("codec", "Codec", "Video codec for raw input",
                                                     GST_TYPE_ROOMCAST_CODEC,
@@ -615,7 +418,6 @@ static void gst_roomcast_sink_class_init(GstRoomcastSinkClass *klass) {
       g_param_spec_uint("max-peers", "Max peers",
                         "Most peers served at once; one more is told max-peers and not served", 1,
                         10000, 100, live));
-  g_object_class_install_property(gobject_class, PROP_LATENCY, roomcast::pspec_latency(null_only));
   g_object_class_install_property(
       gobject_class, PROP_MIN_KEYFRAME_INTERVAL,
       g_param_spec_uint("min-keyframe-interval", "Min keyframe interval",

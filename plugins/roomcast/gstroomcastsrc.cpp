@@ -101,16 +101,9 @@ G_DEFINE_TYPE_WITH_CODE(GstRoomcastSrc, gst_roomcast_src, GST_TYPE_BIN,
                                                     "roomcast source"))
 GST_ELEMENT_REGISTER_DEFINE(roomcastsrc, "roomcastsrc", GST_RANK_NONE, GST_TYPE_ROOMCAST_SRC)
 
+// After RoomClient's common properties (signaller, room, display-name, ICE, latency).
 enum {
-  PROP_0,
-  PROP_SIGNALLER,
-  PROP_ROOM,
-  PROP_NAME_IN_ROOM,
-  PROP_STUN_SERVER,
-  PROP_TURN_SERVER,
-  PROP_ICE_LOOPBACK,
-  PROP_LATENCY,
-  PROP_ENCODED,
+  PROP_ENCODED = roomcast::RoomClient::kCommonProps + 1,
   PROP_STATS,
 };
 
@@ -148,84 +141,28 @@ static GstStateChangeReturn gst_roomcast_src_change_state(GstElement *element,
 
 static void gst_roomcast_src_set_property(GObject *object, guint id, const GValue *value,
                                           GParamSpec *pspec) {
-  auto *self = GST_ROOMCAST_SRC(object);
-  Private *priv = self->priv;
-  if (id == PROP_SIGNALLER) {
-    if (auto *sig = static_cast<GstRoomcastSignaller *>(g_value_get_object(value));
-        sig && !priv->set_signaller(sig))
-      GST_WARNING_OBJECT(self, "the signaller can only be changed in the NULL state");
+  Private *priv = GST_ROOMCAST_SRC(object)->priv;
+  if (priv->set_common_property(object, id, value)) return;
+  if (id != PROP_ENCODED) {
+    G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
     return;
   }
   std::lock_guard l(priv->lock);
-  auto &c = priv->common;
-  auto str = [&]() { return g_value_get_string(value) ? g_value_get_string(value) : ""; };
-  switch (id) {
-  case PROP_ROOM:
-    c.room = *str() ? str() : "default";
-    break;
-  case PROP_NAME_IN_ROOM:
-    c.name = str();
-    break;
-  case PROP_STUN_SERVER:
-    c.ice.stun_server = str();
-    break;
-  case PROP_TURN_SERVER:
-    c.ice.turn_server = str();
-    break;
-  case PROP_ICE_LOOPBACK:
-    c.ice.loopback = g_value_get_boolean(value);
-    break;
-  case PROP_LATENCY:
-    c.ice.latency_ms = g_value_get_uint(value);
-    break;
-  case PROP_ENCODED:
-    c.encoded = g_value_get_boolean(value);
-    break;
-  default:
-    G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
-  }
+  priv->common.encoded = g_value_get_boolean(value);
 }
 
 static void gst_roomcast_src_get_property(GObject *object, guint id, GValue *value,
                                           GParamSpec *pspec) {
-  auto *self = GST_ROOMCAST_SRC(object);
-  Private *priv = self->priv;
-  if (id == PROP_SIGNALLER) {
-    g_value_take_object(value, priv->ref_signaller());
-    return;
-  }
+  Private *priv = GST_ROOMCAST_SRC(object)->priv;
+  if (priv->get_common_property(id, value)) return;
   if (id == PROP_STATS) {
     GstStructure *s = gst_structure_new_empty("application/x-roomcast-stats");
     priv->add_peer_stats(s);
     g_value_take_boxed(value, s);
-    return;
-  }
-  std::lock_guard l(priv->lock);
-  const auto &c = priv->common;
-  auto opt = [](const std::string &s) { return s.empty() ? nullptr : s.c_str(); };
-  switch (id) {
-  case PROP_ROOM:
-    g_value_set_string(value, c.room.c_str());
-    break;
-  case PROP_NAME_IN_ROOM:
-    g_value_set_string(value, c.name.c_str());
-    break;
-  case PROP_STUN_SERVER:
-    g_value_set_string(value, opt(c.ice.stun_server));
-    break;
-  case PROP_TURN_SERVER:
-    g_value_set_string(value, opt(c.ice.turn_server));
-    break;
-  case PROP_ICE_LOOPBACK:
-    g_value_set_boolean(value, c.ice.loopback);
-    break;
-  case PROP_LATENCY:
-    g_value_set_uint(value, c.ice.latency_ms);
-    break;
-  case PROP_ENCODED:
-    g_value_set_boolean(value, c.encoded);
-    break;
-  default:
+  } else if (id == PROP_ENCODED) {
+    std::lock_guard l(priv->lock);
+    g_value_set_boolean(value, priv->common.encoded);
+  } else {
     G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
   }
 }
@@ -265,19 +202,7 @@ static void gst_roomcast_src_class_init(GstRoomcastSrcClass *klass) {
   element_class->change_state = gst_roomcast_src_change_state;
 
   auto flags = GParamFlags(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
-  g_object_class_install_property(gobject_class, PROP_SIGNALLER, roomcast::pspec_signaller(flags));
-  g_object_class_install_property(
-      gobject_class, PROP_ROOM,
-      g_param_spec_string("room", "Room", "Room to watch", "default", flags));
-  g_object_class_install_property(gobject_class, PROP_NAME_IN_ROOM,
-                                  roomcast::pspec_display_name(flags));
-  g_object_class_install_property(gobject_class, PROP_STUN_SERVER,
-                                  roomcast::pspec_stun_server(flags));
-  g_object_class_install_property(gobject_class, PROP_TURN_SERVER,
-                                  roomcast::pspec_turn_server(flags));
-  g_object_class_install_property(gobject_class, PROP_ICE_LOOPBACK,
-                                  roomcast::pspec_ice_loopback(flags));
-  g_object_class_install_property(gobject_class, PROP_LATENCY, roomcast::pspec_latency(flags));
+  roomcast::RoomClient::install_common_properties(gobject_class, "Room to watch");
   g_object_class_install_property(
       gobject_class, PROP_ENCODED,
       g_param_spec_boolean("encoded", "Encoded",

@@ -36,6 +36,115 @@ RoomClient::~RoomClient() {
   if (signaller_) gst_object_unref(signaller_);
 }
 
+namespace {
+enum CommonProp : guint {
+  PROP_SIGNALLER = 1,
+  PROP_ROOM,
+  PROP_DISPLAY_NAME,
+  PROP_STUN_SERVER,
+  PROP_TURN_SERVER,
+  PROP_ICE_LOOPBACK,
+  PROP_LATENCY,
+};
+static_assert(PROP_LATENCY == RoomClient::kCommonProps);
+} // namespace
+
+void RoomClient::install_common_properties(GObjectClass *klass, const char *room_blurb) {
+  auto flags = GParamFlags(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+  g_object_class_install_property(
+      klass, PROP_SIGNALLER,
+      g_param_spec_object("signaller", "Signaller",
+                          "How the element talks to the room (default: WebSocket; set its "
+                          "address with signaller::uri=ws://HOST:PORT/ws)",
+                          GST_TYPE_ROOMCAST_SIGNALLER, flags));
+  g_object_class_install_property(
+      klass, PROP_ROOM, g_param_spec_string("room", "Room", room_blurb, "default", flags));
+  g_object_class_install_property(
+      klass, PROP_DISPLAY_NAME,
+      g_param_spec_string("display-name", "Display name", "Name shown to the room", "", flags));
+  g_object_class_install_property(
+      klass, PROP_STUN_SERVER,
+      g_param_spec_string("stun-server", "STUN server", "stun://host:port", nullptr, flags));
+  g_object_class_install_property(klass, PROP_TURN_SERVER,
+                                  g_param_spec_string("turn-server", "TURN server",
+                                                      "turn(s)://user:password@host:port", nullptr,
+                                                      flags));
+  g_object_class_install_property(
+      klass, PROP_ICE_LOOPBACK,
+      g_param_spec_boolean("ice-loopback", "ICE loopback",
+                           "Offer 127.0.0.1 as an ICE candidate and no TCP candidates (for "
+                           "machines with only a loopback interface, and tests)",
+                           FALSE, flags));
+  g_object_class_install_property(klass, PROP_LATENCY,
+                                  g_param_spec_uint("latency", "Latency",
+                                                    "Receive jitterbuffer latency in ms", 0, 10000,
+                                                    50, flags));
+}
+
+bool RoomClient::set_common_property(GObject *object, guint id, const GValue *value) {
+  if (id == PROP_SIGNALLER) {
+    if (auto *sig = static_cast<GstRoomcastSignaller *>(g_value_get_object(value));
+        sig && !set_signaller(sig))
+      GST_WARNING_OBJECT(object, "the signaller can only be changed in the NULL state");
+    return true;
+  }
+  const char *str = G_VALUE_HOLDS_STRING(value) ? g_value_get_string(value) : nullptr;
+  std::lock_guard l(lock);
+  switch (id) {
+  case PROP_ROOM:
+    common.room = str && *str ? str : "default";
+    return true;
+  case PROP_DISPLAY_NAME:
+    common.name = str ? str : "";
+    return true;
+  case PROP_STUN_SERVER:
+    common.ice.stun_server = str ? str : "";
+    return true;
+  case PROP_TURN_SERVER:
+    common.ice.turn_server = str ? str : "";
+    return true;
+  case PROP_ICE_LOOPBACK:
+    common.ice.loopback = g_value_get_boolean(value);
+    return true;
+  case PROP_LATENCY:
+    common.ice.latency_ms = g_value_get_uint(value);
+    return true;
+  default:
+    return false;
+  }
+}
+
+bool RoomClient::get_common_property(guint id, GValue *value) const {
+  if (id == PROP_SIGNALLER) {
+    g_value_take_object(value, ref_signaller());
+    return true;
+  }
+  auto opt = [](const std::string &s) { return s.empty() ? nullptr : s.c_str(); };
+  std::lock_guard l(lock);
+  switch (id) {
+  case PROP_ROOM:
+    g_value_set_string(value, common.room.c_str());
+    return true;
+  case PROP_DISPLAY_NAME:
+    g_value_set_string(value, common.name.c_str());
+    return true;
+  case PROP_STUN_SERVER:
+    g_value_set_string(value, opt(common.ice.stun_server));
+    return true;
+  case PROP_TURN_SERVER:
+    g_value_set_string(value, opt(common.ice.turn_server));
+    return true;
+  case PROP_ICE_LOOPBACK:
+    g_value_set_boolean(value, common.ice.loopback);
+    return true;
+  case PROP_LATENCY:
+    g_value_set_uint(value, common.ice.latency_ms);
+    return true;
+  default:
+    return false;
+  }
+}
+
 bool RoomClient::set_signaller(GstRoomcastSignaller *sig) {
   std::lock_guard l(lock);
   if (active_ || !handlers_.empty()) return false;

@@ -55,6 +55,14 @@ public:
   mutable std::mutex lock;
   Common common; // (lock)
 
+  // The room properties both elements have: `signaller`, `room`, `display-name`, `stun-server`,
+  // `turn-server`, `ice-loopback`, `latency`, installed with ids 1..kCommonProps (elements
+  // number their own after them). set/get return false for an id that is not one of them.
+  static constexpr guint kCommonProps = 7;
+  static void install_common_properties(GObjectClass *klass, const char *room_blurb);
+  bool set_common_property(GObject *object, guint id, const GValue *value);
+  bool get_common_property(guint id, GValue *value) const;
+
   // The signaller: set only in NULL (false otherwise); a new reference, or nullptr.
   bool set_signaller(GstRoomcastSignaller *sig);
   GstRoomcastSignaller *ref_signaller() const;
