@@ -32,7 +32,6 @@
 #include "encoder-pool.h"
 #include "gstroomcastpad.h"
 #include "gstroomcastsignaller.h"
-#include "gstroomcastwssignaller.h"
 #include "room-client.h"
 
 #include <map>
@@ -256,26 +255,9 @@ static void gst_roomcast_sink_release_pad(GstElement *element, GstPad *pad) {
 
 static GstStateChangeReturn gst_roomcast_sink_change_state(GstElement *element,
                                                            GstStateChange transition) {
-  auto *self = GST_ROOMCAST_SINK(element);
-  Private *priv = self->priv;
-  switch (transition) {
-  case GST_STATE_CHANGE_NULL_TO_READY:
-    if (!priv->null_to_ready()) return GST_STATE_CHANGE_FAILURE;
-    break;
-  case GST_STATE_CHANGE_READY_TO_PAUSED:
-    priv->ready_to_paused();
-    break;
-  case GST_STATE_CHANGE_PAUSED_TO_READY:
-    priv->paused_to_ready_before();
-    break;
-  default:
-    break;
-  }
-  GstStateChangeReturn ret =
-      GST_ELEMENT_CLASS(gst_roomcast_sink_parent_class)->change_state(element, transition);
-  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY) priv->paused_to_ready_after();
-  if (transition == GST_STATE_CHANGE_READY_TO_NULL) priv->ready_to_null();
-  return ret;
+  return GST_ROOMCAST_SINK(element)->priv->change_state(transition, [&]() {
+    return GST_ELEMENT_CLASS(gst_roomcast_sink_parent_class)->change_state(element, transition);
+  });
 }
 
 static GstStructure *build_stats(GstRoomcastSink *self) {
@@ -361,13 +343,7 @@ static void gst_roomcast_sink_get_property(GObject *object, guint id, GValue *va
 
 static void gst_roomcast_sink_init(GstRoomcastSink *self) {
   self->priv = new Private(GST_ELEMENT(self));
-  self->priv->set_signaller(
-      GST_ROOMCAST_SIGNALLER(g_object_new(GST_TYPE_ROOMCAST_WS_SIGNALLER, nullptr)));
   GST_OBJECT_FLAG_SET(self, GST_ELEMENT_FLAG_SINK);
-  // Decoders and webrtcbins come and go while PLAYING; their async state changes stay in here.
-  // (Passed up, the pipeline would lose its state: live sources stop in PAUSED, so a new
-  // decodebin would never get the data it needs to preroll, and everything would stall.)
-  g_object_set(self, "async-handling", TRUE, nullptr);
 }
 
 static void gst_roomcast_sink_dispose(GObject *object) {

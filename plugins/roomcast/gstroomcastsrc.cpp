@@ -21,7 +21,6 @@
 #include "common.h"
 #include "gstroomcastpad.h"
 #include "gstroomcastsignaller.h"
-#include "gstroomcastwssignaller.h"
 #include "room-client.h"
 
 #include <string>
@@ -114,24 +113,9 @@ static GstStaticPadTemplate audio_template =
 
 static GstStateChangeReturn gst_roomcast_src_change_state(GstElement *element,
                                                           GstStateChange transition) {
-  Private *priv = GST_ROOMCAST_SRC(element)->priv;
-  switch (transition) {
-  case GST_STATE_CHANGE_NULL_TO_READY:
-    if (!priv->null_to_ready()) return GST_STATE_CHANGE_FAILURE;
-    break;
-  case GST_STATE_CHANGE_READY_TO_PAUSED:
-    priv->ready_to_paused();
-    break;
-  case GST_STATE_CHANGE_PAUSED_TO_READY:
-    priv->paused_to_ready_before();
-    break;
-  default:
-    break;
-  }
-  GstStateChangeReturn ret =
-      GST_ELEMENT_CLASS(gst_roomcast_src_parent_class)->change_state(element, transition);
-  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY) priv->paused_to_ready_after();
-  if (transition == GST_STATE_CHANGE_READY_TO_NULL) priv->ready_to_null();
+  GstStateChangeReturn ret = GST_ROOMCAST_SRC(element)->priv->change_state(transition, [&]() {
+    return GST_ELEMENT_CLASS(gst_roomcast_src_parent_class)->change_state(element, transition);
+  });
   // A live network source: no preroll.
   if (ret != GST_STATE_CHANGE_FAILURE && (transition == GST_STATE_CHANGE_READY_TO_PAUSED ||
                                           transition == GST_STATE_CHANGE_PLAYING_TO_PAUSED))
@@ -169,13 +153,7 @@ static void gst_roomcast_src_get_property(GObject *object, guint id, GValue *val
 
 static void gst_roomcast_src_init(GstRoomcastSrc *self) {
   self->priv = new Private(GST_ELEMENT(self));
-  self->priv->set_signaller(
-      GST_ROOMCAST_SIGNALLER(g_object_new(GST_TYPE_ROOMCAST_WS_SIGNALLER, nullptr)));
   GST_OBJECT_FLAG_SET(self, GST_ELEMENT_FLAG_SOURCE);
-  // Decoders and webrtcbins come and go while PLAYING; their async state changes stay in here.
-  // (Passed up, the pipeline would lose its state: live sources stop in PAUSED, so a new
-  // decodebin would never get the data it needs to preroll, and everything would stall.)
-  g_object_set(self, "async-handling", TRUE, nullptr);
 }
 
 static void gst_roomcast_src_dispose(GObject *object) {

@@ -1,5 +1,7 @@
 #include "room-client.h"
 
+#include "gstroomcastwssignaller.h"
+
 #include <condition_variable>
 #include <utility>
 
@@ -30,6 +32,33 @@ struct ElementRef {
 RoomClient::RoomClient(GstElement *element, const char *worker_name)
     : element_(element), worker_name_(worker_name) {
   init_debug();
+  set_signaller(GST_ROOMCAST_SIGNALLER(g_object_new(GST_TYPE_ROOMCAST_WS_SIGNALLER, nullptr)));
+  // Decoders and webrtcbins come and go while PLAYING; their async state changes stay in here.
+  // (Passed up, the pipeline would lose its state: live sources stop in PAUSED, so a new
+  // decodebin would never get the data it needs to preroll, and everything would stall.)
+  g_object_set(element, "async-handling", TRUE, nullptr);
+}
+
+GstStateChangeReturn
+RoomClient::change_state(GstStateChange transition,
+                         const std::function<GstStateChangeReturn()> &chain_up) {
+  switch (transition) {
+  case GST_STATE_CHANGE_NULL_TO_READY:
+    if (!null_to_ready()) return GST_STATE_CHANGE_FAILURE;
+    break;
+  case GST_STATE_CHANGE_READY_TO_PAUSED:
+    ready_to_paused();
+    break;
+  case GST_STATE_CHANGE_PAUSED_TO_READY:
+    paused_to_ready_before();
+    break;
+  default:
+    break;
+  }
+  GstStateChangeReturn ret = chain_up();
+  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY) paused_to_ready_after();
+  if (transition == GST_STATE_CHANGE_READY_TO_NULL) ready_to_null();
+  return ret;
 }
 
 RoomClient::~RoomClient() {

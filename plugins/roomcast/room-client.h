@@ -67,8 +67,11 @@ public:
   bool set_signaller(GstRoomcastSignaller *sig);
   GstRoomcastSignaller *ref_signaller() const;
 
-  // From the element's change_state, before chaining up (false: fail the state change, after
-  // posting an error) and after it.
+  // The element's change_state: our steps around `chain_up` (the parent class's).
+  GstStateChangeReturn change_state(GstStateChange transition,
+                                    const std::function<GstStateChangeReturn()> &chain_up);
+  // Its steps one by one: before chaining up (false: fail the state change, after posting an
+  // error) and after it.
   bool null_to_ready();
   void ready_to_paused();
   void paused_to_ready_before();
