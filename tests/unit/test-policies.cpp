@@ -1,0 +1,213 @@
+// Table tests for the elements' pure policies (plugins/roomcast): the keyframe limiter (time is
+// passed in, so no test sleeps) and the peer plan (who is served, who offers). Each row is one
+// decision; a row that does not hold names itself in the failure.
+#include "keyframe-limiter.h"
+#include "peer-plan.h"
+
+#include <glib.h>
+
+#include <optional>
+#include <tuple>
+#include <string>
+#include <vector>
+
+using roomcast::KeyframeLimiter;
+using roomcast::PeerPlan;
+using Verdict = KeyframeLimiter::Verdict;
+
+namespace {
+
+const char *name(Verdict v) {
+  switch (v) {
+  case Verdict::Forward:
+    return "forward";
+  case Verdict::Defer:
+    return "defer";
+  case Verdict::Merge:
+    return "merge";
+  }
+  return "?";
+}
+
+void fail_row(const std::string &table, size_t row, const std::string &what) {
+  g_autofree char *msg = g_strdup_printf("%s, row %zu: %s", table.c_str(), row, what.c_str());
+  g_assertion_message(nullptr, __FILE__, __LINE__, table.c_str(), msg);
+}
+
+// ---- keyframe limiter -------------------------------------------------------------------------
+
+// One event in a scenario: a request at `t_ms` (expecting a verdict, and for Defer the time
+// the merged request is due), or the deferred request being sent at `t_ms`.
+struct Step {
+  enum { Request, Sent } kind;
+  std::int64_t t_ms;
+  Verdict want = Verdict::Forward;
+  std::int64_t due_ms = 0;
+};
+
+struct Scenario {
+  const char *name;
+  std::int64_t interval_ms;
+  std::vector<Step> steps;
+  std::uint64_t forwarded, merged;
+};
+
+void test_keyframe_limiter() {
+  const std::vector<Scenario> scenarios = {
+      {"first request passes at time zero", 500, {{Step::Request, 0, Verdict::Forward}}, 1, 0},
+      {"requests spaced by the interval all pass",
+       500,
+       {{Step::Request, 1000, Verdict::Forward},
+        {Step::Request, 1500, Verdict::Forward},
+        {Step::Request, 2000, Verdict::Forward}},
+       3,
+       0},
+      {"a burst becomes one now and one deferred to the interval's end",
+       500,
+       {{Step::Request, 1000, Verdict::Forward},
+        {Step::Request, 1001, Verdict::Defer, 1500},
+        {Step::Request, 1100, Verdict::Merge},
+        {Step::Request, 1499, Verdict::Merge},
+        {Step::Sent, 1500}},
+       2,
+       3},
+      {"after the deferred one is sent, the next request waits a full interval",
+       300,
+       {{Step::Request, 0, Verdict::Forward},
+        {Step::Request, 10, Verdict::Defer, 300},
+        {Step::Sent, 301},
+        {Step::Request, 400, Verdict::Defer, 601},
+        {Step::Sent, 601},
+        {Step::Request, 901, Verdict::Forward}},
+       4,
+       2},
+      {"while a deferred request is pending even a late request merges",
+       200,
+       {{Step::Request, 0, Verdict::Forward},
+        {Step::Request, 50, Verdict::Defer, 200},
+        {Step::Request, 5000, Verdict::Merge}},
+       1,
+       2},
+      {"interval zero forwards everything",
+       0,
+       {{Step::Request, 5, Verdict::Forward},
+        {Step::Request, 5, Verdict::Forward},
+        {Step::Request, 6, Verdict::Forward}},
+       3,
+       0},
+      {"ten viewers asking at once cost the encoder two keyframes",
+       500,
+       {{Step::Request, 100, Verdict::Forward},
+        {Step::Request, 100, Verdict::Defer, 600},
+        {Step::Request, 101, Verdict::Merge},
+        {Step::Request, 102, Verdict::Merge},
+        {Step::Request, 103, Verdict::Merge},
+        {Step::Request, 104, Verdict::Merge},
+        {Step::Request, 105, Verdict::Merge},
+        {Step::Request, 106, Verdict::Merge},
+        {Step::Request, 107, Verdict::Merge},
+        {Step::Request, 108, Verdict::Merge},
+        {Step::Sent, 600}},
+       2,
+       9},
+  };
+  for (const Scenario &sc : scenarios) {
+    KeyframeLimiter lim(sc.interval_ms * 1000);
+    for (size_t i = 0; i < sc.steps.size(); i++) {
+      const Step &st = sc.steps[i];
+      if (st.kind == Step::Sent) {
+        lim.deferred_sent(st.t_ms * 1000);
+        if (lim.pending()) fail_row(sc.name, i, "still pending after the deferred one was sent");
+        continue;
+      }
+      auto d = lim.request(st.t_ms * 1000);
+      if (d.verdict != st.want)
+        fail_row(sc.name, i, std::string("got ") + name(d.verdict) + ", wanted " + name(st.want));
+      if (st.want == Verdict::Defer && d.at_us != st.due_ms * 1000)
+        fail_row(sc.name, i,
+                 "deferred to " + std::to_string(d.at_us / 1000) + " ms, wanted " +
+                     std::to_string(st.due_ms));
+    }
+    if (lim.forwarded() != sc.forwarded || lim.merged() != sc.merged)
+      fail_row(sc.name, sc.steps.size(),
+               "counted " + std::to_string(lim.forwarded()) + " forwarded / " +
+                   std::to_string(lim.merged()) + " merged, wanted " +
+                   std::to_string(sc.forwarded) + " / " + std::to_string(sc.merged));
+  }
+}
+
+void test_keyframe_limiter_interval_change() {
+  KeyframeLimiter lim(1000 * 1000);
+  g_assert_true(lim.request(0).verdict == Verdict::Forward);
+  lim.set_interval(100 * 1000); // live change: the shorter interval applies at once
+  g_assert_true(lim.request(150 * 1000).verdict == Verdict::Forward);
+  lim.reset();
+  g_assert_true(lim.request(151 * 1000).verdict == Verdict::Forward);
+}
+
+// ---- peer plan ----------------------------------------------------------------------------------
+
+struct PlanRow {
+  GstRoomcastRole self, peer;
+  bool existing;
+  std::optional<PeerPlan> want;
+};
+
+const char *role(GstRoomcastRole r) {
+  return r == GST_ROOMCAST_ROLE_HOST ? "host" : r == GST_ROOMCAST_ROLE_MEMBER ? "member" : "viewer";
+}
+
+void test_peer_plan() {
+  const auto H = GST_ROOMCAST_ROLE_HOST, V = GST_ROOMCAST_ROLE_VIEWER, M = GST_ROOMCAST_ROLE_MEMBER;
+  // PeerPlan{offerer, send, receive}
+  const std::vector<PlanRow> rows = {
+      {H, V, false, PeerPlan{true, true, false}}, // a viewer joins a live room: the host offers
+      {H, V, true, PeerPlan{true, true, false}},  // viewers already there when the host comes
+      {H, H, true, std::nullopt},                 // another host is not ours
+      {H, M, false, std::nullopt},                // members do not belong to live rooms
+      {M, M, true, PeerPlan{true, true, true}},   // a newcomer offers to those already there
+      {M, M, false, PeerPlan{false, true, true}}, // ... and answers those who come later
+      {M, V, false, std::nullopt},
+      {M, H, true, std::nullopt},
+      {V, H, true, std::nullopt}, // a viewer waits for its host's offer
+      {V, V, false, std::nullopt},
+      {V, M, false, std::nullopt},
+  };
+  for (size_t i = 0; i < rows.size(); i++) {
+    const PlanRow &r = rows[i];
+    auto got = roomcast::plan_peer(r.self, r.peer, r.existing);
+    if (got != r.want)
+      fail_row(std::string("plan_peer ") + role(r.self) + " sees " + role(r.peer) +
+                   (r.existing ? " (existing)" : " (new)"),
+               i,
+               got ? g_strdup_printf("got offerer=%d send=%d receive=%d", got->offerer, got->send,
+                                     got->receive)
+                   : "got no plan");
+  }
+  // Offers that start a session: only a viewer's host.
+  const std::vector<std::tuple<GstRoomcastRole, GstRoomcastRole, std::optional<PeerPlan>>> offers =
+      {
+          {V, H, PeerPlan{false, false, true}},
+          {V, V, std::nullopt},
+          {V, M, std::nullopt},
+          {H, V, std::nullopt},
+          {M, M, std::nullopt}, // members answer only peers they were told about
+      };
+  for (size_t i = 0; i < offers.size(); i++) {
+    auto &[self, peer, want] = offers[i];
+    if (roomcast::plan_for_offer(self, peer) != want)
+      fail_row(std::string("plan_for_offer ") + role(self) + " from " + role(peer), i,
+               "wrong plan");
+  }
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  g_test_init(&argc, &argv, nullptr);
+  g_test_add_func("/policy/keyframe-limiter/scenarios", test_keyframe_limiter);
+  g_test_add_func("/policy/keyframe-limiter/interval-change",
+                  test_keyframe_limiter_interval_change);
+  g_test_add_func("/policy/peer-plan", test_peer_plan);
+  return g_test_run();
+}
