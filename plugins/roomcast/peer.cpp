@@ -1,8 +1,10 @@
 #include "peer.h"
 
+#include <gst/rtp/rtp.h>
 #include <gst/sdp/sdp.h>
 #include <gst/video/video.h>
 
+#include <tuple>
 #include <utility>
 
 GST_DEBUG_CATEGORY_STATIC(roomcast_peer_debug);
@@ -52,6 +54,9 @@ Peer::~Peer() {
   for (auto &b : branches_) {
     if (b.tee_pad) gst_object_unref(b.tee_pad);
     if (b.queue) gst_object_unref(b.queue);
+    if (b.tee) gst_object_unref(b.tee);
+    if (b.codec_caps) gst_caps_unref(b.codec_caps);
+    if (b.trans) gst_object_unref(b.trans);
   }
   for (GstElement *d : decoders_)
     gst_object_unref(d);
@@ -96,12 +101,84 @@ std::shared_ptr<Peer> Peer::create(PeerOwner &owner, PeerConfig cfg, GError **er
   return peer;
 }
 
+namespace {
+// A send branch's probe: rewrites the RTP payload number (buffers and the caps) when the offerer
+// numbered our codec differently. The tee's buffers are shared: they are copied before writing.
+struct PtRewrite {
+  int from, to;
+};
+
+GstPadProbeReturn rewrite_pt(GstPad *, GstPadProbeInfo *info, gpointer data) {
+  auto *pt = static_cast<PtRewrite *>(data);
+  int from = pt->from, to = pt->to;
+  if (from < 0 || to < 0 || from == to) return GST_PAD_PROBE_OK;
+  auto fix = [from, to](GstBuffer *buf) {
+    GstRTPBuffer rtp = GST_RTP_BUFFER_INIT;
+    if (gst_rtp_buffer_map(buf, GST_MAP_READWRITE, &rtp)) {
+      if (gst_rtp_buffer_get_payload_type(&rtp) == from) gst_rtp_buffer_set_payload_type(&rtp, to);
+      gst_rtp_buffer_unmap(&rtp);
+    }
+  };
+  if (GST_PAD_PROBE_INFO_TYPE(info) & GST_PAD_PROBE_TYPE_BUFFER) {
+    GstBuffer *buf = gst_buffer_make_writable(GST_PAD_PROBE_INFO_BUFFER(info));
+    fix(buf);
+    GST_PAD_PROBE_INFO_DATA(info) = buf;
+  } else if (GST_PAD_PROBE_INFO_TYPE(info) & GST_PAD_PROBE_TYPE_BUFFER_LIST) {
+    GstBufferList *list = gst_buffer_list_make_writable(GST_PAD_PROBE_INFO_BUFFER_LIST(info));
+    gst_buffer_list_foreach(
+        list,
+        [](GstBuffer **b, guint, gpointer d) -> gboolean {
+          *b = gst_buffer_make_writable(*b);
+          (*static_cast<decltype(fix) *>(d))(*b);
+          return TRUE;
+        },
+        &fix);
+    GST_PAD_PROBE_INFO_DATA(info) = list;
+  } else if (GST_EVENT_TYPE(GST_PAD_PROBE_INFO_EVENT(info)) == GST_EVENT_CAPS) {
+    GstCaps *caps = nullptr;
+    gst_event_parse_caps(GST_PAD_PROBE_INFO_EVENT(info), &caps);
+    GstCaps *fixed = gst_caps_copy(caps);
+    gst_caps_set_simple(fixed, "payload", G_TYPE_INT, to, nullptr);
+    gst_event_unref(GST_PAD_PROBE_INFO_EVENT(info));
+    GST_PAD_PROBE_INFO_DATA(info) = gst_event_new_caps(fixed);
+    gst_caps_unref(fixed);
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+// The payload number an offer gives our codec on the m-line of its media, or -1.
+int offered_pt(const GstSDPMessage *sdp, const GstCaps *ours) {
+  const GstStructure *s = gst_caps_get_structure(ours, 0);
+  const char *media = gst_structure_get_string(s, "media");
+  const char *enc = gst_structure_get_string(s, "encoding-name");
+  if (!media || !enc) return -1;
+  for (guint i = 0; i < gst_sdp_message_medias_len(sdp); i++) {
+    const GstSDPMedia *m = gst_sdp_message_get_media(sdp, i);
+    if (g_strcmp0(gst_sdp_media_get_media(m), media) != 0 || gst_sdp_media_get_port(m) == 0)
+      continue;
+    for (guint f = 0; f < gst_sdp_media_formats_len(m); f++) {
+      int pt = atoi(gst_sdp_media_get_format(m, f));
+      g_autoptr(GstCaps) caps = gst_sdp_media_get_caps_from_media(m, pt);
+      if (!caps) continue;
+      const char *name = gst_structure_get_string(gst_caps_get_structure(caps, 0), "encoding-name");
+      if (!name || g_ascii_strcasecmp(name, enc) != 0) continue;
+      if (g_str_equal(enc, "H264")) {
+        // Only packetization-mode 1 (what we send).
+        const char *mode =
+            gst_structure_get_string(gst_caps_get_structure(caps, 0), "packetization-mode");
+        if (g_strcmp0(mode, "1") != 0) continue;
+      }
+      return pt;
+    }
+  }
+  return -1;
+}
+} // namespace
+
 bool Peer::attach(const std::vector<SendSource> &sources, GError **err) {
   GstElement *el = owner_.element();
   GstBin *bin = GST_BIN(el);
   gst_bin_add(bin, webrtc_); // takes its own ref (ours is not floating)
-  // A receive-only peer offers nothing; it answers with what the offer holds.
-  std::vector<GstElement *> queues;
   for (const SendSource &src : sources) {
     GstElement *queue = gst_element_factory_make("queue", nullptr);
     if (!queue) {
@@ -113,11 +190,15 @@ bool Peer::attach(const std::vector<SendSource> &sources, GError **err) {
                  nullptr);
     gst_util_set_object_arg(G_OBJECT(queue), "leaky", "downstream");
     gst_bin_add(bin, queue);
+    Branch b;
+    b.queue = queue;
+    b.tee = GST_ELEMENT(gst_object_ref(src.tee));
+    b.codec_caps = gst_caps_ref(src.codec_caps);
+    b.pt = std::make_shared<PtMap>();
     {
       std::lock_guard l(lock_);
-      branches_.push_back(Branch{nullptr, queue});
+      branches_.push_back(b);
     }
-    queues.push_back(queue);
     g_autoptr(GstPad) wpad = gst_element_request_pad_simple(webrtc_, "sink_%u");
     g_autoptr(GstPad) qsrc = gst_element_get_static_pad(queue, "src");
     if (!wpad || gst_pad_link(qsrc, wpad) != GST_PAD_LINK_OK) {
@@ -132,31 +213,105 @@ bool Peer::attach(const std::vector<SendSource> &sources, GError **err) {
                    cfg_.plan.receive ? GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDRECV
                                      : GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDONLY,
                    "codec-preferences", src.codec_caps, nullptr);
-      gst_object_unref(trans);
+      std::lock_guard l(lock_);
+      branches_.back().trans = trans; // adopts the ref
     }
   }
   gst_element_sync_state_with_parent(webrtc_);
-  for (size_t i = 0; i < sources.size(); i++) {
-    gst_element_sync_state_with_parent(queues[i]);
-    GstPad *tee_pad = gst_element_request_pad_simple(sources[i].tee, "src_%u");
-    if (!tee_pad) {
-      g_set_error(err, GST_CORE_ERROR, GST_CORE_ERROR_PAD, "the tee gave no pad for peer %s",
-                  id().c_str());
-      return false;
-    }
-    {
-      std::lock_guard l(lock_);
-      branches_[i].tee_pad = tee_pad;
-    }
-    g_autoptr(GstPad) qsink = gst_element_get_static_pad(queues[i], "sink");
-    if (gst_pad_link(tee_pad, qsink) != GST_PAD_LINK_OK) {
-      g_set_error(err, GST_CORE_ERROR, GST_CORE_ERROR_NEGOTIATION, "cannot link peer %s to the tee",
-                  id().c_str());
-      return false;
-    }
+  {
+    std::lock_guard l(lock_);
+    for (Branch &b : branches_)
+      gst_element_sync_state_with_parent(b.queue);
   }
+  // An answerer links its branches when the offer came: the offerer may number our codec
+  // differently, and the first caps webrtcbin sees must already carry its number.
+  if (cfg_.plan.offerer && !link_branches(err)) return false;
   GST_INFO_OBJECT(el, "peer %s attached (%zu send branches)", id().c_str(), sources.size());
   return true;
+}
+
+bool Peer::link_branches(GError **err) {
+  struct Todo {
+    GstElement *tee, *queue; // refs
+    int from, to;
+  };
+  std::vector<Todo> todo;
+  {
+    std::lock_guard l(lock_);
+    for (Branch &b : branches_)
+      if (!b.tee_pad)
+        todo.push_back(Todo{GST_ELEMENT(gst_object_ref(b.tee)),
+                            GST_ELEMENT(gst_object_ref(b.queue)), b.pt->from, b.pt->to});
+  }
+  bool ok = true;
+  for (auto &[tee, queue, from, to] : todo) {
+    if (from >= 0 && to >= 0 && from != to) {
+      // Installed before the link: the first caps webrtcbin sees carry the offerer's number.
+      g_autoptr(GstPad) qsrc = gst_element_get_static_pad(queue, "src");
+      gst_pad_add_probe(qsrc,
+                        GstPadProbeType(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST |
+                                        GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM),
+                        rewrite_pt, new PtRewrite{from, to},
+                        [](gpointer d) { delete static_cast<PtRewrite *>(d); });
+    }
+    GstPad *tee_pad = ok ? gst_element_request_pad_simple(tee, "src_%u") : nullptr;
+    if (ok && !tee_pad) {
+      g_set_error(err, GST_CORE_ERROR, GST_CORE_ERROR_PAD, "the tee gave no pad for peer %s",
+                  id().c_str());
+      ok = false;
+    }
+    if (tee_pad) {
+      {
+        std::lock_guard l(lock_);
+        for (Branch &b : branches_)
+          if (b.queue == queue) b.tee_pad = tee_pad;
+      }
+      g_autoptr(GstPad) qsink = gst_element_get_static_pad(queue, "sink");
+      if (gst_pad_link(tee_pad, qsink) != GST_PAD_LINK_OK) {
+        g_set_error(err, GST_CORE_ERROR, GST_CORE_ERROR_NEGOTIATION,
+                    "cannot link peer %s to the tee", id().c_str());
+        ok = false;
+      }
+    }
+    gst_object_unref(tee);
+    gst_object_unref(queue);
+  }
+  return ok;
+}
+
+// Worker, answerer: before the offer is applied, each send transceiver takes the payload number
+// the offer gives our codec (webrtcbin 1.22 matches an offered m-line to a transceiver only when
+// its codec preferences' numbers match) and its branch rewrites ours to it.
+void Peer::match_offer(const GstWebRTCSessionDescription *offer) {
+  std::vector<std::tuple<GstWebRTCRTPTransceiver *, GstCaps *, std::shared_ptr<PtMap>>> todo;
+  {
+    std::lock_guard l(lock_);
+    for (Branch &b : branches_)
+      if (b.trans && b.codec_caps && !b.tee_pad)
+        todo.emplace_back(GST_WEBRTC_RTP_TRANSCEIVER(gst_object_ref(b.trans)),
+                          gst_caps_ref(b.codec_caps), b.pt);
+  }
+  for (auto &[trans, caps, pt] : todo) {
+    int ours = -1;
+    gst_structure_get_int(gst_caps_get_structure(caps, 0), "payload", &ours);
+    int theirs = offered_pt(offer->sdp, caps);
+    if (theirs < 0) {
+      GST_WARNING("peer %s offers no %s we can send; that direction stays off", id().c_str(),
+                  gst_structure_get_string(gst_caps_get_structure(caps, 0), "encoding-name"));
+    } else if (theirs != ours) {
+      GST_INFO("peer %s numbers %s %d (ours %d): rewriting", id().c_str(),
+               gst_structure_get_string(gst_caps_get_structure(caps, 0), "encoding-name"), theirs,
+               ours);
+      GstCaps *prefs = gst_caps_copy(caps);
+      gst_caps_set_simple(prefs, "payload", G_TYPE_INT, theirs, nullptr);
+      g_object_set(trans, "codec-preferences", prefs, nullptr);
+      gst_caps_unref(prefs);
+      pt->from = ours;
+      pt->to = theirs;
+    }
+    gst_object_unref(trans);
+    gst_caps_unref(caps);
+  }
 }
 
 // ---- negotiation --------------------------------------------------------------------------------
@@ -219,6 +374,12 @@ void Peer::apply_sdp(const GstWebRTCSessionDescription *sdp) {
   if (sdp->type == GST_WEBRTC_SDP_TYPE_ANSWER && cfg_.plan.offerer) {
     g_signal_emit_by_name(webrtc, "set-remote-description", sdp, nullptr);
   } else if (sdp->type == GST_WEBRTC_SDP_TYPE_OFFER && !cfg_.plan.offerer) {
+    match_offer(sdp);
+    g_autoptr(GError) err = nullptr;
+    if (!link_branches(&err)) {
+      with_owner([&](PeerOwner &o) { o.peer_failed(*this, "negotiation-failed", err->message); });
+      return;
+    }
     std::weak_ptr<Peer> weak = weak_from_this();
     answer_offer(webrtc, sdp, [weak](GstWebRTCSessionDescription *answer) {
       auto self = weak.lock();
@@ -573,6 +734,9 @@ void Peer::finish_detach() {
     gst_element_set_state(b.queue, GST_STATE_NULL);
     if (GST_OBJECT_PARENT(b.queue) == GST_OBJECT(el)) gst_bin_remove(GST_BIN(el), b.queue);
     gst_object_unref(b.queue);
+    gst_object_unref(b.tee);
+    gst_caps_unref(b.codec_caps);
+    if (b.trans) gst_object_unref(b.trans);
   }
   for (GstElement *d : decoders)
     gst_element_set_state(d, GST_STATE_NULL);

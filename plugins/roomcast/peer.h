@@ -123,15 +123,25 @@ public:
   void detach_now();
 
 private:
+  // What the branch's probe rewrites: our payload number to the one the offerer chose.
+  struct PtMap {
+    std::atomic<int> from{-1}, to{-1};
+  };
   struct Branch {
-    GstPad *tee_pad = nullptr;   // ref
-    GstElement *queue = nullptr; // ref
+    GstPad *tee_pad = nullptr;                // ref
+    GstElement *queue = nullptr;              // ref
+    GstElement *tee = nullptr;                // ref: linked later when we answer (see attach)
+    GstCaps *codec_caps = nullptr;            // ref: what we send
+    GstWebRTCRTPTransceiver *trans = nullptr; // ref
+    std::shared_ptr<PtMap> pt;
   };
   struct Callback; // what webrtcbin's handlers hold
 
   Peer(PeerOwner &owner, PeerConfig cfg);
   template <typename F> void with_owner(F &&fn); // runs fn(owner) if the element is alive
   void finish_detach();
+  bool link_branches(GError **err);
+  void match_offer(const GstWebRTCSessionDescription *offer);
   static void schedule_finish(void *detach);
   GstElement *ref_webrtc() const;
 

@@ -8,7 +8,11 @@
 #include "gstroomcastsink.h"
 #include "gstroomcastsrc.h"
 
+#include <gst/sdp/sdp.h>
+#include <gst/webrtc/webrtc.h>
+
 #include <atomic>
+#include <string>
 
 static GstElement *make_sink(const char *room) {
   GstElement *sink = gst_element_factory_make("roomcastsink", nullptr);
@@ -247,6 +251,177 @@ GST_START_TEST(test_sink_to_src_in_process) {
 }
 GST_END_TEST;
 
+// ---- a peer that numbers VP8 differently
+// ---------------------------------------------------------
+
+// A meeting newcomer that is not one of ours: a bare webrtcbin sending VP8 at payload 120 (as
+// Firefox does; we use 96), joining through the in-process signaller and offering to the member
+// already there. Both directions must flow: the member answers sendrecv with 120 and rewrites
+// its packets, and it decodes what the newcomer sends.
+struct Foreign {
+  GstElement *pipe = nullptr;
+  GstElement *webrtc = nullptr;
+  GstRoomcastSignaller *sig = nullptr;
+  std::string member; // set on the hub thread before any use
+  std::atomic<int> frames{0};
+  std::atomic<bool> answer_sendrecv{false}, answer_pt120{false};
+};
+
+static void foreign_decoded(GstElement *dec, GstPad *pad, gpointer data) {
+  GstElement *pipe = GST_ELEMENT(gst_element_get_parent(dec));
+  GstElement *fake = gst_element_factory_make("fakesink", nullptr);
+  g_object_set(fake, "sync", FALSE, "async", FALSE, nullptr);
+  gst_bin_add(GST_BIN(pipe), fake);
+  gst_element_sync_state_with_parent(fake);
+  GstPad *sink = gst_element_get_static_pad(fake, "sink");
+  gst_pad_link(pad, sink);
+  gst_object_unref(sink);
+  gst_pad_add_probe(
+      pad, GST_PAD_PROBE_TYPE_BUFFER,
+      [](GstPad *, GstPadProbeInfo *, gpointer d) {
+        static_cast<Foreign *>(d)->frames++;
+        return GST_PAD_PROBE_OK;
+      },
+      data, nullptr);
+  gst_object_unref(pipe);
+}
+
+static void foreign_webrtc_pad(GstElement *webrtc, GstPad *pad, gpointer data) {
+  if (GST_PAD_DIRECTION(pad) != GST_PAD_SRC) return;
+  GstElement *pipe = GST_ELEMENT(gst_element_get_parent(webrtc));
+  GstElement *dec = gst_element_factory_make("decodebin", nullptr);
+  g_signal_connect(dec, "pad-added", G_CALLBACK(foreign_decoded), data);
+  gst_bin_add(GST_BIN(pipe), dec);
+  gst_element_sync_state_with_parent(dec);
+  GstPad *sink = gst_element_get_static_pad(dec, "sink");
+  gst_pad_link(pad, sink);
+  gst_object_unref(sink);
+  gst_object_unref(pipe);
+}
+
+static void foreign_offer_created(GstPromise *promise, gpointer data) {
+  auto *f = static_cast<Foreign *>(data);
+  GstWebRTCSessionDescription *offer = nullptr;
+  gst_structure_get(gst_promise_get_reply(promise), "offer", GST_TYPE_WEBRTC_SESSION_DESCRIPTION,
+                    &offer, nullptr);
+  gst_promise_unref(promise);
+  fail_unless(offer != nullptr);
+  g_signal_emit_by_name(f->webrtc, "set-local-description", offer, nullptr);
+  gst_roomcast_signaller_send_sdp(f->sig, f->member.c_str(), offer);
+  gst_webrtc_session_description_free(offer);
+}
+
+GST_START_TEST(test_member_answers_other_payload_numbers) {
+  // The member, already in the room.
+  GstElement *host = gst_parse_launch(
+      "videotestsrc is-live=true ! video/x-raw,width=320,height=240,framerate=15/1 ! "
+      "roomcastsink name=s role=member room=renumbered ice-loopback=true",
+      nullptr);
+  fail_unless(host != nullptr);
+  GstElement *s = gst_bin_get_by_name(GST_BIN(host), "s");
+  g_object_set(s, "signaller", g_object_new(GST_TYPE_ROOMCAST_DIRECT_SIGNALLER, nullptr), nullptr);
+  Viewer member_rx; // what the member decodes from the newcomer
+  member_rx.loop = g_main_loop_new(nullptr, FALSE);
+  g_signal_connect(s, "pad-added", G_CALLBACK(on_src_pad), &member_rx);
+  fail_unless(gst_element_set_state(host, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE);
+
+  Foreign f;
+  f.pipe = gst_parse_launch(
+      "videotestsrc is-live=true pattern=ball ! video/x-raw,width=320,height=240,framerate=15/1 ! "
+      "vp8enc deadline=1 ! rtpvp8pay pt=120 ! "
+      "application/x-rtp,media=video,encoding-name=VP8,payload=120,clock-rate=90000 ! "
+      "webrtcbin name=w bundle-policy=max-bundle",
+      nullptr);
+  fail_unless(f.pipe != nullptr);
+  f.webrtc = gst_bin_get_by_name(GST_BIN(f.pipe), "w");
+  GstObject *ice = nullptr;
+  g_object_get(f.webrtc, "ice-agent", &ice, nullptr);
+  gboolean ok = FALSE;
+  g_signal_emit_by_name(ice, "add-local-ip-address", "127.0.0.1", &ok);
+  g_object_set(ice, "ice-tcp", FALSE, nullptr);
+  gst_object_unref(ice);
+  g_signal_connect(f.webrtc, "pad-added", G_CALLBACK(foreign_webrtc_pad), &f);
+  g_signal_connect(f.webrtc, "on-ice-candidate",
+                   G_CALLBACK(+[](GstElement *, guint mline, gchar *cand, gpointer d) {
+                     auto *ff = static_cast<Foreign *>(d);
+                     gst_roomcast_signaller_send_ice(ff->sig, ff->member.c_str(), mline, cand,
+                                                     nullptr);
+                   }),
+                   &f);
+  fail_unless(gst_element_set_state(f.pipe, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE);
+  GstPad *wsink = gst_element_get_static_pad(f.webrtc, "sink_0");
+  GstWebRTCRTPTransceiver *trans = nullptr;
+  g_object_get(wsink, "transceiver", &trans, nullptr);
+  g_object_set(trans, "direction", GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDRECV, nullptr);
+  gst_object_unref(trans);
+  gst_object_unref(wsink);
+
+  f.sig = GST_ROOMCAST_SIGNALLER(g_object_new(GST_TYPE_ROOMCAST_DIRECT_SIGNALLER, nullptr));
+  g_signal_connect(f.sig, "peer-joined",
+                   G_CALLBACK(+[](GstRoomcastSignaller *, const char *id, GstRoomcastRole role,
+                                  const char *, gboolean existing, gpointer d) {
+                     auto *ff = static_cast<Foreign *>(d);
+                     if (role != GST_ROOMCAST_ROLE_MEMBER || !existing) return;
+                     ff->member = id; // the newcomer offers
+                     g_signal_emit_by_name(
+                         ff->webrtc, "create-offer", nullptr,
+                         gst_promise_new_with_change_func(foreign_offer_created, ff, nullptr));
+                   }),
+                   &f);
+  g_signal_connect(f.sig, "sdp",
+                   G_CALLBACK(+[](GstRoomcastSignaller *, const char *,
+                                  GstWebRTCSessionDescription *sdp, gpointer d) {
+                     auto *ff = static_cast<Foreign *>(d);
+                     fail_unless_equals_int(sdp->type, GST_WEBRTC_SDP_TYPE_ANSWER);
+                     const GstSDPMedia *m = gst_sdp_message_get_media(sdp->sdp, 0);
+                     ff->answer_sendrecv =
+                         gst_sdp_media_get_attribute_val(m, "sendrecv") != nullptr;
+                     for (guint i = 0; i < gst_sdp_media_formats_len(m); i++)
+                       if (g_str_equal(gst_sdp_media_get_format(m, i), "120"))
+                         ff->answer_pt120 = true;
+                     g_signal_emit_by_name(ff->webrtc, "set-remote-description", sdp, nullptr);
+                   }),
+                   &f);
+  g_signal_connect(f.sig, "ice",
+                   G_CALLBACK(+[](GstRoomcastSignaller *, const char *, guint mline,
+                                  const char *cand, const char *, gpointer d) {
+                     if (cand && *cand)
+                       g_signal_emit_by_name(static_cast<Foreign *>(d)->webrtc, "add-ice-candidate",
+                                             mline, cand);
+                   }),
+                   &f);
+  gst_roomcast_signaller_start(f.sig, "renumbered", GST_ROOMCAST_ROLE_MEMBER, "foreign");
+
+  // Both ways, within a bound (no sleeps: the main loop quits when the member has 30 frames).
+  guint timer = g_timeout_add_seconds(
+      30,
+      [](gpointer l) -> gboolean {
+        g_main_loop_quit(static_cast<GMainLoop *>(l));
+        return G_SOURCE_REMOVE;
+      },
+      member_rx.loop);
+  g_main_loop_run(member_rx.loop);
+  g_source_remove(timer);
+  fail_unless(f.answer_sendrecv.load(), "the member did not answer sendrecv");
+  fail_unless(f.answer_pt120.load(), "the member's answer does not use payload 120");
+  fail_unless(member_rx.frames >= 30, "member decoded %d frames from the newcomer",
+              member_rx.frames.load());
+  for (int i = 0; i < 400 && f.frames < 30; i++)
+    g_usleep(25000);
+  fail_unless(f.frames >= 30, "the newcomer decoded %d frames from the member", f.frames.load());
+
+  gst_roomcast_signaller_stop(f.sig);
+  gst_element_set_state(f.pipe, GST_STATE_NULL);
+  gst_element_set_state(host, GST_STATE_NULL);
+  gst_object_unref(f.webrtc);
+  gst_object_unref(f.pipe);
+  g_object_unref(f.sig);
+  gst_object_unref(s);
+  gst_object_unref(host);
+  g_main_loop_unref(member_rx.loop);
+}
+GST_END_TEST;
+
 static Suite *roomcast_elements_suite() {
   Suite *s = suite_create("roomcast-elements");
   TCase *tc = tcase_create("elements");
@@ -256,6 +431,7 @@ static Suite *roomcast_elements_suite() {
   tcase_add_test(tc, test_sink_encodes_raw_input);
   tcase_add_test(tc, test_keyframe_requests_are_coalesced);
   tcase_add_test(tc, test_sink_to_src_in_process);
+  tcase_add_test(tc, test_member_answers_other_payload_numbers);
   return s;
 }
 
