@@ -114,16 +114,56 @@ const CodecSpec *codec_spec_for_caps(const char *caps_name) {
   return nullptr;
 }
 
-// The profile-level-id we advertise for an H.264 stream: its profile at level 3.1. The level is
-// pinned (see build) so a change of resolution never changes the RTP caps mid-stream.
-const char *h264_profile_level_id(const GstCaps *input) {
-  const char *profile = nullptr;
-  if (input && !gst_caps_is_empty(input))
-    profile = gst_structure_get_string(gst_caps_get_structure(input, 0), "profile");
-  if (!profile || g_str_equal(profile, "constrained-baseline")) return "42e01f";
-  if (g_str_equal(profile, "baseline")) return "42001f";
-  if (g_str_equal(profile, "main")) return "4d001f";
-  return "64001f"; // high and above
+// The lowest H.264 level (level_idc) whose limits hold `width`x`height` at `fps` (H.264 Table
+// frame size and macroblock rate), never below 3.1 (what every browser accepts).
+int h264_level_for(int width, int height, double fps) {
+  struct Level {
+    int idc;
+    long max_fs, max_mbps;
+  };
+  static const Level levels[] = {{31, 3600, 108000},  {32, 5120, 216000},  {40, 8192, 245760},
+                                 {42, 8704, 522240},  {50, 22080, 589824}, {51, 36864, 983040},
+                                 {52, 36864, 2073600}};
+  long fs = long((width + 15) / 16) * ((height + 15) / 16);
+  long mbps = long(double(fs) * (fps > 0 ? fps : 30));
+  for (const Level &l : levels)
+    if (fs <= l.max_fs && mbps <= l.max_mbps) return l.idc;
+  return 52;
+}
+
+// The profile-level-id we advertise for an H.264 stream: the input's profile (our encoder makes
+// constrained baseline) at a level that covers its picture size. Pinned (see build) so a change
+// of resolution never changes the RTP caps mid-stream.
+std::string h264_profile_level_id(const GstCaps *input) {
+  const GstStructure *s =
+      input && !gst_caps_is_empty(input) ? gst_caps_get_structure(input, 0) : nullptr;
+  const char *profile = s ? gst_structure_get_string(s, "profile") : nullptr;
+  const char *prefix = "42e0"; // constrained baseline
+  if (profile && g_str_equal(profile, "baseline"))
+    prefix = "4200";
+  else if (profile && g_str_equal(profile, "main"))
+    prefix = "4d00";
+  else if (profile &&
+           (g_str_has_prefix(profile, "high") || g_str_has_prefix(profile, "progressive-high") ||
+            g_str_has_prefix(profile, "constrained-high")))
+    prefix = "6400"; // high and its variants: decoders that take High take these as High
+  int width = 0, height = 0, fn = 0, fd = 1;
+  if (s) {
+    gst_structure_get_int(s, "width", &width);
+    gst_structure_get_int(s, "height", &height);
+    gst_structure_get_fraction(s, "framerate", &fn, &fd);
+  }
+  int level = h264_level_for(width > 0 ? width : 1280, height > 0 ? height : 720,
+                             fn > 0 && fd > 0 ? double(fn) / fd : 30);
+  // A level the stream itself declares wins when it is higher.
+  if (const char *lv = s ? gst_structure_get_string(s, "level") : nullptr) {
+    int declared = int(g_ascii_strtod(lv, nullptr) * 10 + 0.5);
+    if (g_str_equal(lv, "1b")) declared = 11;
+    if (declared > level) level = declared;
+  }
+  char buf[8];
+  g_snprintf(buf, sizeof buf, "%s%02x", prefix, level);
+  return buf;
 }
 
 GstCaps *offer_caps(const CodecSpec &spec, const char *profile_level_id) {
@@ -250,17 +290,20 @@ std::optional<EncoderPool::Key> EncoderPool::build(Media media, GstElement *upst
   gst_object_set_name(GST_OBJECT(pay), pay_name);
   counted = pay;
   g_object_set(pay, "pt", spec->payload_type, "mtu", 1200, nullptr);
-  const char *plid = nullptr;
+  std::string plid;
   if (media == Media::Video && spec->codec == Codec::H264) {
-    plid = h264_profile_level_id(raw ? nullptr : caps);
+    // Raw input: our encoder's constrained baseline at the input's size.
+    g_autoptr(GstCaps) described = raw ? gst_caps_copy(caps) : nullptr;
+    if (described) gst_structure_remove_field(gst_caps_get_structure(described, 0), "profile");
+    plid = h264_profile_level_id(raw ? described : caps);
     g_object_set(pay, "config-interval", -1, nullptr);
     gst_util_set_object_arg(G_OBJECT(pay), "aggregate-mode", "zero-latency");
     // The payloader derives profile-level-id from each SPS; webrtcbin refuses caps that differ
     // from what was negotiated (and not-negotiated would stop every peer). Pin it.
     GstElement *pin = make("capssetter", err);
     if (!push(pin)) return fail();
-    GstCaps *pc =
-        gst_caps_new_simple("application/x-rtp", "profile-level-id", G_TYPE_STRING, plid, nullptr);
+    GstCaps *pc = gst_caps_new_simple("application/x-rtp", "profile-level-id", G_TYPE_STRING,
+                                      plid.c_str(), nullptr);
     g_object_set(pin, "caps", pc, nullptr);
     gst_caps_unref(pc);
   } else if (media == Media::Video) {
@@ -272,7 +315,7 @@ std::optional<EncoderPool::Key> EncoderPool::build(Media media, GstElement *upst
   gst_object_set_name(GST_OBJECT(tee), tee_name);
   g_object_set(tee, "allow-not-linked", TRUE, nullptr);
   producer->tee = tee;
-  producer->codec_caps = offer_caps(*spec, plid);
+  producer->codec_caps = offer_caps(*spec, plid.empty() ? nullptr : plid.c_str());
   {
     std::lock_guard l(lock_);
     producer->limiter.set_interval(gint64(keyframe_interval_ms_) * 1000);

@@ -24,6 +24,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <tuple>
 #include <vector>
 
@@ -58,9 +59,11 @@ const CodecSpec *codec_spec_for_caps(const char *caps_name);
 
 // What a peer is offered for a stream (codec preferences). `profile_level_id` for H.264.
 GstCaps *offer_caps(const CodecSpec &spec, const char *profile_level_id);
-// The H.264 profile-level-id we advertise for an encoded input's caps (nullptr: constrained
-// baseline as our encoder makes it).
-const char *h264_profile_level_id(const GstCaps *input);
+// The H.264 profile-level-id (6 hex digits) we advertise for an input's caps: its profile
+// (none: constrained baseline, as our encoder makes it) at a level that covers its size and rate.
+std::string h264_profile_level_id(const GstCaps *input);
+// The lowest H.264 level_idc (at least 31) for a picture size and frame rate.
+int h264_level_for(int width, int height, double fps);
 
 class EncoderPool {
 public:

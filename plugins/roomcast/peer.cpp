@@ -368,10 +368,55 @@ GstElement *Peer::ref_webrtc() const {
   return webrtc_ ? GST_ELEMENT(gst_object_ref(webrtc_)) : nullptr;
 }
 
+// Offerer: the codecs of our send streams that an answer refuses, e.g. "VP9", or "".
+std::string Peer::refused_streams(const GstWebRTCSessionDescription *answer) const {
+  std::vector<std::string> sent; // our encoding names, by m-line (one branch per m-line)
+  {
+    std::lock_guard l(lock_);
+    for (const Branch &b : branches_)
+      if (b.codec_caps)
+        sent.emplace_back(
+            gst_structure_get_string(gst_caps_get_structure(b.codec_caps, 0), "encoding-name"));
+  }
+  std::string refused;
+  guint n = gst_sdp_message_medias_len(answer->sdp);
+  for (guint i = 0; i < sent.size(); i++) {
+    bool ok = false;
+    if (i < n) {
+      const GstSDPMedia *m = gst_sdp_message_get_media(answer->sdp, i);
+      bool no_recv = gst_sdp_media_get_attribute_val(m, "sendonly") ||
+                     gst_sdp_media_get_attribute_val(m, "inactive");
+      ok = gst_sdp_media_get_port(m) != 0 && gst_sdp_media_formats_len(m) > 0 && !no_recv;
+      for (guint f = 0; ok && f < gst_sdp_media_formats_len(m); f++) {
+        g_autoptr(GstCaps) caps =
+            gst_sdp_media_get_caps_from_media(m, atoi(gst_sdp_media_get_format(m, f)));
+        const char *name =
+            caps ? gst_structure_get_string(gst_caps_get_structure(caps, 0), "encoding-name")
+                 : nullptr;
+        if (name && g_ascii_strcasecmp(name, sent[i].c_str()) == 0) break;
+        if (f + 1 == gst_sdp_media_formats_len(m)) ok = false;
+      }
+    }
+    if (!ok) refused += (refused.empty() ? "" : ", ") + sent[i];
+  }
+  return refused;
+}
+
 void Peer::apply_sdp(const GstWebRTCSessionDescription *sdp) {
   g_autoptr(GstElement) webrtc = ref_webrtc();
   if (!webrtc) return;
   if (sdp->type == GST_WEBRTC_SDP_TYPE_ANSWER && cfg_.plan.offerer) {
+    // A peer that refuses what we send (m-line port 0, nothing it can decode) is told so and
+    // ended: it would otherwise wait forever, and we would offer again and again.
+    std::string refused = refused_streams(sdp);
+    if (!refused.empty()) {
+      with_owner([&](PeerOwner &o) {
+        g_autofree char *msg =
+            g_strdup_printf("the peer cannot receive %s (no common codec)", refused.c_str());
+        o.peer_failed(*this, "no-common-codec", msg);
+      });
+      return;
+    }
     g_signal_emit_by_name(webrtc, "set-remote-description", sdp, nullptr);
   } else if (sdp->type == GST_WEBRTC_SDP_TYPE_OFFER && !cfg_.plan.offerer) {
     match_offer(sdp);

@@ -142,6 +142,7 @@ private:
   void finish_detach();
   bool link_branches(GError **err);
   void match_offer(const GstWebRTCSessionDescription *offer);
+  std::string refused_streams(const GstWebRTCSessionDescription *answer) const;
   static void schedule_finish(void *detach);
   GstElement *ref_webrtc() const;
 

@@ -1,6 +1,7 @@
 // Table tests for the elements' pure policies (plugins/roomcast): the keyframe limiter (time is
 // passed in, so no test sleeps) and the peer plan (who is served, who offers). Each row is one
 // decision; a row that does not hold names itself in the failure.
+#include "encoder-pool.h"
 #include "keyframe-limiter.h"
 #include "peer-plan.h"
 
@@ -201,13 +202,54 @@ void test_peer_plan() {
   }
 }
 
+// ---- H.264 profile-level-id
+// ----------------------------------------------------------------------
+
+void test_h264_profile_level_id() {
+  struct Row {
+    const char *caps;
+    const char *want;
+  };
+  const std::vector<Row> rows = {
+      // our encoder (no profile in the caps): constrained baseline, level by size
+      {"video/x-h264,width=640,height=360,framerate=30/1", "42e01f"},
+      {"video/x-h264,width=1280,height=720,framerate=30/1", "42e01f"},
+      {"video/x-h264,width=1280,height=720,framerate=60/1", "42e020"},
+      {"video/x-h264,width=1920,height=1080,framerate=30/1", "42e028"},
+      {"video/x-h264,width=1920,height=1080,framerate=60/1", "42e02a"},
+      {"video/x-h264,width=3840,height=2160,framerate=30/1", "42e033"},
+      // encoded input: its profile
+      {"video/x-h264,profile=constrained-baseline,width=1280,height=720,framerate=30/1", "42e01f"},
+      {"video/x-h264,profile=baseline,width=1280,height=720,framerate=30/1", "42001f"},
+      {"video/x-h264,profile=main,width=1280,height=720,framerate=30/1", "4d001f"},
+      {"video/x-h264,profile=high,width=1280,height=720,framerate=30/1", "64001f"},
+      {"video/x-h264,profile=high,width=1920,height=1080,framerate=30/1", "640028"},
+      {"video/x-h264,profile=progressive-high,width=320,height=240,framerate=30/1", "64001f"},
+      // a declared level above what the size needs wins
+      {"video/x-h264,profile=main,level=(string)4.1,width=640,height=360,framerate=30/1", "4d0029"},
+      {"video/x-h264,profile=high,level=(string)3,width=1920,height=1080,framerate=30/1", "640028"},
+      // nothing known: 1280x720@30
+      {"video/x-h264", "42e01f"},
+  };
+  for (size_t i = 0; i < rows.size(); i++) {
+    GstCaps *caps = gst_caps_from_string(rows[i].caps);
+    std::string got = roomcast::h264_profile_level_id(caps);
+    gst_caps_unref(caps);
+    if (got != rows[i].want)
+      fail_row("h264_profile_level_id", i,
+               std::string(rows[i].caps) + ": got " + got + ", wanted " + rows[i].want);
+  }
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
   g_test_init(&argc, &argv, nullptr);
+  gst_init(&argc, &argv);
   g_test_add_func("/policy/keyframe-limiter/scenarios", test_keyframe_limiter);
   g_test_add_func("/policy/keyframe-limiter/interval-change",
                   test_keyframe_limiter_interval_change);
   g_test_add_func("/policy/peer-plan", test_peer_plan);
+  g_test_add_func("/policy/h264-profile-level-id", test_h264_profile_level_id);
   return g_test_run();
 }
