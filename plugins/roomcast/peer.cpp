@@ -92,6 +92,7 @@ std::shared_ptr<Peer> Peer::create(PeerOwner &owner, PeerConfig cfg, GError **er
   connect("on-negotiation-needed", G_CALLBACK(on_negotiation_needed));
   connect("on-ice-candidate", G_CALLBACK(on_ice_candidate));
   connect("notify::connection-state", G_CALLBACK(on_connection_state));
+  connect("notify::ice-gathering-state", G_CALLBACK(on_gathering_state));
   if (peer->cfg_.plan.receive) connect("pad-added", G_CALLBACK(on_pad_added));
   if (GstElement *rtpbin = gst_bin_get_by_name(GST_BIN(webrtc), "rtpbin")) {
     g_signal_connect_data(rtpbin, "on-ssrc-active", G_CALLBACK(on_ssrc_active),
@@ -465,6 +466,20 @@ void Peer::on_ice_candidate(GstElement *, guint mline, gchar *candidate, gpointe
   self->with_owner([&](PeerOwner &o) {
     o.peer_send_ice(*self, mline, candidate, mid.empty() ? nullptr : mid.c_str());
   });
+}
+
+// Gathering complete: the end of our candidates, as the protocol says (an empty candidate).
+void Peer::on_gathering_state(GstElement *webrtc, GParamSpec *, gpointer data) {
+  auto self = Callback::get(data);
+  if (!self) return;
+  GstWebRTCICEGatheringState state;
+  g_object_get(webrtc, "ice-gathering-state", &state, nullptr);
+  if (state != GST_WEBRTC_ICE_GATHERING_STATE_COMPLETE ||
+      self->sent_end_of_candidates_.exchange(true))
+    return;
+  std::string mid = self->mid_of(0);
+  self->with_owner(
+      [&](PeerOwner &o) { o.peer_send_ice(*self, 0, "", mid.empty() ? nullptr : mid.c_str()); });
 }
 
 // ---- connection ---------------------------------------------------------------------------------

@@ -151,6 +151,7 @@ private:
   static void on_offer_created(GstPromise *promise, gpointer data);
   static void on_ice_candidate(GstElement *webrtc, guint mline, gchar *candidate, gpointer data);
   static void on_connection_state(GstElement *webrtc, GParamSpec *, gpointer data);
+  static void on_gathering_state(GstElement *webrtc, GParamSpec *, gpointer data);
   static void on_ssrc_active(GstElement *, guint, guint, gpointer data);
   static void on_pad_added(GstElement *webrtc, GstPad *pad, gpointer data);
   static void on_decoded_pad(GstElement *dec, GstPad *pad, gpointer data);
@@ -166,6 +167,7 @@ private:
   std::atomic<gint64> last_rtcp_us_{0};
   std::atomic<int> state_{GST_WEBRTC_PEER_CONNECTION_STATE_NEW};
   std::atomic<guint> offers_{0};
+  std::atomic<bool> sent_end_of_candidates_{false};
 
   mutable std::mutex lock_; // after the element's lock; guards the fields below
   std::vector<Branch> branches_;
