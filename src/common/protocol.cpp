@@ -433,6 +433,21 @@ void add_route(JsonBuilder *b, const Relay &m) {
   if (!m.from.empty()) add_str(b, "from", m.from);
 }
 
+// json-glib 1.6 escapes every control character in strings but U+001F, which it writes raw:
+// invalid JSON that browsers refuse. Raw control bytes only ever appear inside strings (and
+// never inside a multi-byte UTF-8 character), so escaping them afterwards is exact.
+std::string escape_unit_separator(std::string_view json) {
+  std::string out;
+  out.reserve(json.size());
+  for (char c : json) {
+    if (c == '\x1f')
+      out += "\\u001f";
+    else
+      out += c;
+  }
+  return out;
+}
+
 // The fields of each type, after "type".
 struct Writer {
   JsonBuilder *b;
@@ -498,7 +513,7 @@ std::string serialize(const Message &m) {
   g_autoptr(JsonNode) root = json_builder_get_root(b);
   json_generator_set_root(gen, root);
   g_autofree char *s = json_generator_to_data(gen, nullptr);
-  return s;
+  return escape_unit_separator(s);
 }
 
 Join make_join(std::string room, Role role, std::string name) {

@@ -428,6 +428,17 @@ void test_round_trip_relay() {
     delivered.from = "p2";
     round_trip(delivered);
   }
+  // Every control character a string may hold is written escaped (json-glib 1.6 writes U+001F
+  // raw unless told otherwise), so any JSON reader takes it.
+  std::string controls;
+  for (char c = 1; c < 0x20; c++)
+    controls += c;
+  Message ctl = make_sdp(Type::Offer, "p1", "v=0 " + controls + "\x7f");
+  std::string ctl_text = serialize(ctl);
+  for (unsigned char c : ctl_text)
+    g_assert_cmpuint(c, >=, 0x20);
+  g_assert_nonnull(strstr(ctl_text.c_str(), "\\u001f"));
+  round_trip(ctl);
   CHECK_STR(serialize(make_bye("p1", EndReason::MaxPeers, "busy")),
             R"({"type":"bye","to":"p1","reason":"max-peers","message":"busy"})");
 }
