@@ -215,7 +215,7 @@ struct Server::Impl {
       if (sees(*room, c, *other)) welcome.peers.push_back(info(*other));
     send(c, welcome);
 
-    p::PeerJoined joined{info(c)};
+    const p::Message joined = p::PeerJoined{info(c)};
     for (Conn *other : room->peers)
       if (sees(*room, *other, c)) send(*other, joined);
 
@@ -234,7 +234,7 @@ struct Server::Impl {
     by_id.erase(c.id);
     g_info("%s left room %s (%s; %zu peers)", c.id.c_str(), room->name.c_str(), why,
            room->peers.size());
-    p::PeerLeft left{c.id};
+    const p::Message left = p::PeerLeft{c.id};
     for (Conn *other : room->peers)
       if (sees(*room, *other, c)) send(*other, left);
     if (room->peers.empty()) {
