@@ -68,6 +68,9 @@ struct Private {
   GCancellable *cancel = nullptr;
   std::string own_id;
   bool stopping = false;
+  // A join refused with a retryable code is sent again after a backoff (join-error policy).
+  GSource *rejoin = nullptr;
+  unsigned join_attempt = 0;
 };
 } // namespace
 
@@ -103,67 +106,116 @@ static void send_text(GstRoomcastWsSignaller *self, const std::string &text) {
   soup_websocket_connection_send_text(priv->ws.get(), text.c_str());
 }
 
-static void handle_message(GstRoomcastWsSignaller *self, const p::Message &m) {
+static void send_join(GstRoomcastWsSignaller *self) {
+  Private *priv = self->priv;
+  send_text(self, p::serialize(p::make_join(priv->room, to_proto(priv->role), priv->name)));
+}
+
+static void cancel_rejoin(Private *priv) {
+  if (!priv->rejoin) return;
+  g_source_destroy(priv->rejoin);
+  g_source_unref(std::exchange(priv->rejoin, nullptr));
+}
+
+// The join was refused with a code the join-error policy calls retryable (room full, too many
+// rooms): join again on this thread after the protocol's backoff.
+static void schedule_rejoin(GstRoomcastWsSignaller *self) {
+  Private *priv = self->priv;
+  cancel_rejoin(priv);
+  unsigned delay = p::retry_delay_ms(priv->join_attempt++);
+  GST_INFO_OBJECT(self, "joining again in %u ms", delay);
+  priv->rejoin = g_timeout_source_new(delay);
+  // The source lives on our context and is destroyed before the thread ends (signaller_thread),
+  // so it never outlives `self`.
+  g_source_set_callback(
+      priv->rejoin,
+      [](gpointer data) -> gboolean {
+        auto *s = GST_ROOMCAST_WS_SIGNALLER(data);
+        g_source_unref(std::exchange(s->priv->rejoin, nullptr));
+        send_join(s);
+        return G_SOURCE_REMOVE;
+      },
+      self, nullptr);
+  g_source_attach(priv->rejoin, g_main_context_get_thread_default());
+}
+
+static void on_sdp(GstRoomcastWsSignaller *self, const std::string &from, const std::string &text,
+                   GstWebRTCSDPType type) {
+  auto *sig = GST_ROOMCAST_SIGNALLER(self);
+  GstSDPMessage *sdp = nullptr;
+  gst_sdp_message_new(&sdp);
+  if (gst_sdp_message_parse_buffer(reinterpret_cast<const guint8 *>(text.data()), text.size(),
+                                   sdp) != GST_SDP_OK) {
+    gst_sdp_message_free(sdp);
+    GST_WARNING_OBJECT(self, "unparsable SDP from %s", from.c_str());
+    gst_roomcast_signaller_emit_error(sig, "unparsable SDP from a peer", FALSE);
+    return;
+  }
+  GstWebRTCSessionDescription *desc = gst_webrtc_session_description_new(type, sdp);
+  gst_roomcast_signaller_emit_sdp(sig, from.c_str(), desc);
+  gst_webrtc_session_description_free(desc);
+}
+
+static void on_error(GstRoomcastWsSignaller *self, const p::Error &e) {
+  // "CODE: message", like the in-process signaller's refusals.
+  std::string text = std::string(p::to_string(e.code)) + ": " + e.message;
+  if (e.ref != "join") {
+    // Not about our join (a peer that just left, a dropped message): the session goes on.
+    GST_WARNING_OBJECT(self, "server: %s", text.c_str());
+    gst_roomcast_signaller_emit_error(GST_ROOMCAST_SIGNALLER(self), text.c_str(), FALSE);
+    return;
+  }
+  // A refused join: the join-error policy (protocol-spec.json) says whether trying again helps.
+  if (p::join_error_is_fatal(e.code)) {
+    fail(self, text);
+    return;
+  }
+  GST_WARNING_OBJECT(self, "join refused: %s", text.c_str());
+  gst_roomcast_signaller_emit_error(GST_ROOMCAST_SIGNALLER(self), text.c_str(), FALSE);
+  schedule_rejoin(self);
+}
+
+static void handle_message(GstRoomcastWsSignaller *self, const p::Message &msg) {
   Private *priv = self->priv;
   auto *sig = GST_ROOMCAST_SIGNALLER(self);
-  switch (m.type) {
-  case p::Type::Welcome:
-    priv->own_id = m.id;
-    GST_INFO_OBJECT(self, "joined room %s as %s (%s, %zu peers)", m.room.c_str(), m.id.c_str(),
-                    p::to_string(m.kind), m.peers.size());
-    gst_roomcast_signaller_emit_joined(sig, m.id.c_str(), to_gst(m.kind));
-    for (const auto &peer : m.peers)
-      gst_roomcast_signaller_emit_peer_joined(sig, peer.id.c_str(), to_gst(peer.role),
-                                              peer.name.c_str(), TRUE);
-    break;
-  case p::Type::PeerJoined:
-    gst_roomcast_signaller_emit_peer_joined(sig, m.peer.id.c_str(), to_gst(m.peer.role),
-                                            m.peer.name.c_str(), FALSE);
-    break;
-  case p::Type::PeerLeft:
-    gst_roomcast_signaller_emit_peer_left(sig, m.id.c_str());
-    break;
-  case p::Type::Offer:
-  case p::Type::Answer: {
-    GstSDPMessage *sdp = nullptr;
-    gst_sdp_message_new(&sdp);
-    if (gst_sdp_message_parse_buffer(reinterpret_cast<const guint8 *>(m.sdp.data()), m.sdp.size(),
-                                     sdp) != GST_SDP_OK) {
-      gst_sdp_message_free(sdp);
-      GST_WARNING_OBJECT(self, "unparsable SDP from %s", m.from.c_str());
-      gst_roomcast_signaller_emit_error(sig, "unparsable SDP from a peer", FALSE);
-      break;
-    }
-    GstWebRTCSessionDescription *desc = gst_webrtc_session_description_new(
-        m.type == p::Type::Offer ? GST_WEBRTC_SDP_TYPE_OFFER : GST_WEBRTC_SDP_TYPE_ANSWER, sdp);
-    gst_roomcast_signaller_emit_sdp(sig, m.from.c_str(), desc);
-    gst_webrtc_session_description_free(desc);
-    break;
-  }
-  case p::Type::Ice:
-    gst_roomcast_signaller_emit_ice(sig, m.from.c_str(), m.mline_index, m.candidate.c_str(),
-                                    m.mid.c_str());
-    break;
-  case p::Type::Ping:
-    send_text(self, p::serialize(p::make_simple(p::Type::Pong)));
-    break;
-  case p::Type::Pong:
-    break;
-  case p::Type::Error: {
-    // A refused join ends the session; other errors (a peer that just left) do not.
-    bool fatal = m.ref == "join";
-    std::string text = std::string("server: ") + p::to_string(m.code) + ": " + m.message;
-    if (fatal)
-      fail(self, text);
-    else {
-      GST_WARNING_OBJECT(self, "%s", text.c_str());
-      gst_roomcast_signaller_emit_error(sig, text.c_str(), FALSE);
-    }
-    break;
-  }
-  default:
-    GST_WARNING_OBJECT(self, "unexpected '%s' from the server", p::to_string(m.type));
-  }
+  std::visit(
+      p::overloaded{
+          [&](const p::Welcome &m) {
+            priv->own_id = m.id;
+            priv->join_attempt = 0;
+            GST_INFO_OBJECT(self, "joined room %s as %s (%s, %zu peers)", m.room.c_str(),
+                            m.id.c_str(), p::to_string(m.kind), m.peers.size());
+            gst_roomcast_signaller_emit_joined(sig, m.id.c_str(), to_gst(m.kind));
+            for (const auto &peer : m.peers)
+              gst_roomcast_signaller_emit_peer_joined(sig, peer.id.c_str(), to_gst(peer.role),
+                                                      peer.name.c_str(), TRUE);
+          },
+          [&](const p::PeerJoined &m) {
+            gst_roomcast_signaller_emit_peer_joined(sig, m.peer.id.c_str(), to_gst(m.peer.role),
+                                                    m.peer.name.c_str(), FALSE);
+          },
+          [&](const p::PeerLeft &m) { gst_roomcast_signaller_emit_peer_left(sig, m.id.c_str()); },
+          [&](const p::Offer &m) { on_sdp(self, m.from, m.sdp, GST_WEBRTC_SDP_TYPE_OFFER); },
+          [&](const p::Answer &m) { on_sdp(self, m.from, m.sdp, GST_WEBRTC_SDP_TYPE_ANSWER); },
+          [&](const p::Ice &m) {
+            gst_roomcast_signaller_emit_ice(sig, m.from.c_str(), m.mline_index, m.candidate.c_str(),
+                                            m.mid.c_str());
+          },
+          [&](const p::Bye &m) {
+            GST_INFO_OBJECT(self, "%s ended its session with us: %s %s", m.from.c_str(),
+                            p::to_string(m.reason), m.message.c_str());
+            gst_roomcast_signaller_emit_peer_ended(sig, m.from.c_str(), p::to_string(m.reason),
+                                                   m.message.c_str());
+          },
+          [&](const p::Ping &) { send_text(self, p::serialize(p::Pong{})); },
+          [&](const p::Pong &) {},
+          [&](const p::Error &m) { on_error(self, m); },
+          [&](const auto &m) {
+            GST_WARNING_OBJECT(self, "unexpected '%s' from the server",
+                               p::to_string(std::decay_t<decltype(m)>::kType));
+          },
+      },
+      msg);
 }
 
 static void on_ws_message(SoupWebsocketConnection *, gint type, GBytes *bytes, gpointer data) {
@@ -204,7 +256,7 @@ static void on_ws_connected(GObject *source, GAsyncResult *res, gpointer data) {
   soup_websocket_connection_set_max_incoming_payload_size(ws, 4 * 1024 * 1024);
   g_signal_connect_object(ws, "message", G_CALLBACK(on_ws_message), self, GConnectFlags(0));
   g_signal_connect_object(ws, "closed", G_CALLBACK(on_ws_closed), self, GConnectFlags(0));
-  send_text(self, p::serialize(p::make_join(priv->room, to_proto(priv->role), priv->name)));
+  send_join(self);
   gst_object_unref(self);
 }
 
@@ -245,6 +297,7 @@ static gpointer signaller_thread(gpointer data) {
 
   // Shut down on this thread: libsoup objects die where they were made.
   priv->stopping = true;
+  cancel_rejoin(priv);
   g_cancellable_cancel(priv->cancel);
   if (priv->ws) {
     g_signal_handlers_disconnect_by_data(priv->ws.get(), self);
@@ -309,6 +362,7 @@ static void ws_start(GstRoomcastSignaller *sig, const gchar *room, GstRoomcastRo
   priv->name = name ? name : "";
   priv->stopping = false;
   priv->own_id.clear();
+  priv->join_attempt = 0;
   priv->ctx = g_main_context_new();
   priv->loop = g_main_loop_new(priv->ctx, FALSE);
   priv->thread = g_thread_new(
@@ -357,11 +411,39 @@ static void ws_send_ice(GstRoomcastSignaller *sig, const gchar *peer_id, guint m
          [msg = std::move(msg)](GstRoomcastWsSignaller *s) { send_text(s, msg); });
 }
 
+// Tells `peer_id` (through the server) that we ended our session with it, and why.
+static void ws_end_peer(GstRoomcastSignaller *sig, const gchar *peer_id, const gchar *reason,
+                        const gchar *message) {
+  auto *self = GST_ROOMCAST_WS_SIGNALLER(sig);
+  auto code = p::end_reason_from_string(reason ? reason : "");
+  if (!code) {
+    // The server would refuse it (bad-message), so it goes nowhere: a bug in the caller.
+    GST_WARNING_OBJECT(self, "end-peer %s: '%s' is no end-peer reason of the protocol; not sent",
+                       peer_id ? peer_id : "(null)", reason ? reason : "(null)");
+    return;
+  }
+  // Text the protocol accepts rather than a refused bye: valid UTF-8, control characters as
+  // spaces, cut at a character boundary to the protocol's limit.
+  g_autofree gchar *valid = g_utf8_make_valid(message ? message : "", -1);
+  std::string text = valid;
+  for (char &c : text)
+    if (p::spec::text_forbidden_byte(static_cast<unsigned char>(c))) c = ' ';
+  if (text.size() > p::kMaxByeMessage) {
+    std::size_t cut = p::kMaxByeMessage;
+    while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80)
+      cut--;
+    text.resize(cut);
+  }
+  std::string msg = p::serialize(p::make_bye(peer_id ? peer_id : "", *code, std::move(text)));
+  invoke(self, [msg = std::move(msg)](GstRoomcastWsSignaller *s) { send_text(s, msg); });
+}
+
 static void gst_roomcast_ws_signaller_iface_init(GstRoomcastSignallerInterface *iface) {
   iface->start = ws_start;
   iface->stop = ws_stop;
   iface->send_sdp = ws_send_sdp;
   iface->send_ice = ws_send_ice;
+  iface->end_peer = ws_end_peer;
 }
 
 // ---- GObject ---------------------------------------------------------------------------------

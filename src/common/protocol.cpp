@@ -2,6 +2,7 @@
 
 #include <json-glib/json-glib.h>
 
+#include <algorithm>
 #include <array>
 #include <utility>
 
@@ -9,61 +10,18 @@ namespace roomcast::proto {
 
 namespace {
 
-template <typename E, std::size_t N>
-const char *name_of(const std::array<std::pair<E, const char *>, N> &table, E v) {
-  for (const auto &[e, s] : table)
-    if (e == v) return s;
-  return "?";
+// The generated tables list each enum's values in order (protocol-spec.h checks it).
+template <typename Table, typename E> const char *name_of(const Table &table, E v) {
+  auto i = static_cast<std::size_t>(v);
+  return i < table.size() ? table[i].name.data() : "?";
 }
 
-template <typename E, std::size_t N>
-std::optional<E> value_of(const std::array<std::pair<E, const char *>, N> &table,
-                          std::string_view s) {
-  for (const auto &[e, name] : table)
-    if (s == name) return e;
+template <typename E, typename Table>
+std::optional<E> value_of(const Table &table, std::string_view s) {
+  for (const auto &row : table)
+    if (s == row.name) return row.value;
   return std::nullopt;
 }
-
-constexpr std::array kRoles{
-    std::pair{Role::Host, "host"},
-    std::pair{Role::Viewer, "viewer"},
-    std::pair{Role::Member, "member"},
-};
-constexpr std::array kKinds{
-    std::pair{RoomKind::Live, "live"},
-    std::pair{RoomKind::Meeting, "meeting"},
-};
-constexpr std::array kTypes{
-    std::pair{Type::Join, "join"},
-    std::pair{Type::Leave, "leave"},
-    std::pair{Type::Offer, "offer"},
-    std::pair{Type::Answer, "answer"},
-    std::pair{Type::Ice, "ice"},
-    std::pair{Type::Ping, "ping"},
-    std::pair{Type::Pong, "pong"},
-    std::pair{Type::Welcome, "welcome"},
-    std::pair{Type::PeerJoined, "peer-joined"},
-    std::pair{Type::PeerLeft, "peer-left"},
-    std::pair{Type::Error, "error"},
-};
-constexpr std::array kCodes{
-    std::pair{ErrorCode::BadJson, "bad-json"},
-    std::pair{ErrorCode::BadMessage, "bad-message"},
-    std::pair{ErrorCode::UnknownType, "unknown-type"},
-    std::pair{ErrorCode::TooLarge, "too-large"},
-    std::pair{ErrorCode::Binary, "binary-frame"},
-    std::pair{ErrorCode::BadVersion, "bad-version"},
-    std::pair{ErrorCode::NotJoined, "not-joined"},
-    std::pair{ErrorCode::AlreadyJoined, "already-joined"},
-    std::pair{ErrorCode::UnknownPeer, "unknown-peer"},
-    std::pair{ErrorCode::Forbidden, "forbidden"},
-    std::pair{ErrorCode::HostTaken, "host-taken"},
-    std::pair{ErrorCode::WrongKind, "wrong-kind"},
-    std::pair{ErrorCode::RoomFull, "room-full"},
-    std::pair{ErrorCode::TooManyRooms, "too-many-rooms"},
-    std::pair{ErrorCode::RateLimited, "rate-limited"},
-    std::pair{ErrorCode::ServerFull, "server-full"},
-};
 
 // Reads typed fields out of one JSON object and remembers the first problem.
 class Reader {
@@ -165,59 +123,247 @@ bool has_escaped_nul(std::string_view text) {
 
 bool no_control_chars(std::string_view s) {
   for (unsigned char c : s)
-    if (c < 0x20 || c == 0x7f) return false;
+    if (spec::text_forbidden_byte(c)) return false;
   return true;
 }
 
 } // namespace
 
 const char *to_string(Role r) {
-  return name_of(kRoles, r);
+  return name_of(spec::kRoles, r);
 }
 const char *to_string(RoomKind k) {
-  return name_of(kKinds, k);
+  return name_of(spec::kKinds, k);
 }
 const char *to_string(Type t) {
-  return name_of(kTypes, t);
+  return name_of(spec::kTypes, t);
 }
 const char *to_string(ErrorCode c) {
-  return name_of(kCodes, c);
+  return name_of(spec::kErrors, c);
+}
+const char *to_string(EndReason r) {
+  return name_of(spec::kReasons, r);
 }
 std::optional<Role> role_from_string(std::string_view s) {
-  return value_of(kRoles, s);
+  return value_of<Role>(spec::kRoles, s);
 }
 std::optional<RoomKind> kind_from_string(std::string_view s) {
-  return value_of(kKinds, s);
+  return value_of<RoomKind>(spec::kKinds, s);
 }
 std::optional<Type> type_from_string(std::string_view s) {
-  return value_of(kTypes, s);
+  return value_of<Type>(spec::kTypes, s);
 }
 std::optional<ErrorCode> error_code_from_string(std::string_view s) {
-  return value_of(kCodes, s);
+  return value_of<ErrorCode>(spec::kErrors, s);
+}
+std::optional<EndReason> end_reason_from_string(std::string_view s) {
+  return value_of<EndReason>(spec::kReasons, s);
 }
 
 RoomKind kind_for_role(Role r) {
-  return r == Role::Member ? RoomKind::Meeting : RoomKind::Live;
+  return spec::kRoles.at(static_cast<std::size_t>(r)).kind;
+}
+
+Sender sender_of(Type t) {
+  return spec::kTypes.at(static_cast<std::size_t>(t)).from;
+}
+
+bool is_relay(Type t) {
+  return spec::kTypes.at(static_cast<std::size_t>(t)).relay;
+}
+
+std::string_view error_text(ErrorCode c) {
+  return spec::kErrors.at(static_cast<std::size_t>(c)).text;
+}
+
+JoinAction join_action(ErrorCode c) {
+  auto i = static_cast<std::size_t>(c);
+  // A value outside the table is nothing a retry could fix.
+  return i < spec::kErrors.size() ? spec::kErrors[i].join : JoinAction::Fatal;
+}
+
+unsigned retry_delay_ms(unsigned attempt) {
+  std::uint64_t ms = kRetryFirstMs;
+  for (unsigned i = 0; i < attempt && ms < kRetryMaxMs; i++)
+    ms *= 2;
+  return static_cast<unsigned>(std::min<std::uint64_t>(ms, kRetryMaxMs));
+}
+
+std::string end_reason_text(EndReason r, std::string_view who, std::string_view peers) {
+  auto i = static_cast<std::size_t>(r);
+  std::string_view tmpl =
+      spec::kReasons.at(i < spec::kReasons.size() ? i : static_cast<std::size_t>(EndReason::Closed))
+          .text;
+  std::string out;
+  for (std::size_t pos = 0; pos < tmpl.size();) {
+    if (tmpl.substr(pos, 5) == "{who}") {
+      out += who;
+      pos += 5;
+    } else if (tmpl.substr(pos, 7) == "{peers}") {
+      out += peers;
+      pos += 7;
+    } else {
+      out += tmpl[pos++];
+    }
+  }
+  return out;
+}
+
+Relay *relay_of(Message &m) {
+  return std::visit(
+      [](auto &msg) -> Relay * {
+        if constexpr (std::is_base_of_v<Relay, std::decay_t<decltype(msg)>>)
+          return &msg;
+        else
+          return nullptr;
+      },
+      m);
+}
+
+const Relay *relay_of(const Message &m) {
+  return relay_of(const_cast<Message &>(m));
+}
+
+bool valid_text(std::string_view s, std::size_t max_bytes) {
+  return s.size() <= max_bytes && g_utf8_validate(s.data(), s.size(), nullptr) &&
+         no_control_chars(s);
 }
 
 bool valid_room_name(std::string_view s) {
-  if (s.empty() || s.size() > kMaxRoomName) return false;
+  if (s.size() < spec::kRoomNameMin || s.size() > kMaxRoomName) return false;
   for (char c : s)
-    if (!g_ascii_isalnum(c) && c != '-' && c != '_' && c != '.') return false;
+    if (!spec::room_name_char(c)) return false;
   return true;
 }
 
 bool valid_peer_name(std::string_view s) {
-  return s.size() <= kMaxPeerName && g_utf8_validate(s.data(), s.size(), nullptr) &&
-         no_control_chars(s);
+  return valid_text(s, kMaxPeerName);
 }
 
 bool valid_peer_id(std::string_view s) {
-  if (s.empty() || s.size() > kMaxIdLength) return false;
+  if (s.size() < spec::kPeerIdMin || s.size() > kMaxPeerId) return false;
   for (char c : s)
-    if (!g_ascii_isalnum(c) && c != '-' && c != '_') return false;
+    if (!spec::peer_id_char(c)) return false;
   return true;
 }
+
+namespace {
+
+// Reads `to` and `from` of a relayed message: at least one of them (a client names `to`, the
+// server delivers `from`).
+bool read_route(Reader &r, Relay &m) {
+  if (!r.peer_id("to", m.to, false) || !r.peer_id("from", m.from, false)) return false;
+  if (m.to.empty() && m.from.empty()) return r.fail(ErrorCode::BadMessage, "missing field 'to'");
+  return true;
+}
+
+// The fields of each type, read from a JSON object whose type is already known.
+struct Fields {
+  Reader &r;
+  JsonObject *obj;
+  ParseError &err;
+
+  bool operator()(Join &m) {
+    std::int64_t version = 0;
+    if (!r.integer("version", version, true, 0, G_MAXINT32)) return false;
+    m.version = static_cast<int>(version);
+    if (!r.str("room", m.room, true)) return false;
+    if (!valid_room_name(m.room))
+      return r.fail(ErrorCode::BadMessage, "room must be " + std::string(spec::kRoomNameRule));
+    if (!r.enumerated("role", m.role, role_from_string)) return false;
+    if (!r.str("name", m.name, false)) return false;
+    if (!valid_peer_name(m.name))
+      return r.fail(ErrorCode::BadMessage, "name must be at most " + std::to_string(kMaxPeerName) +
+                                               " bytes of printable UTF-8");
+    // Checked last: a malformed message is reported as such before a foreign one.
+    if (m.version != kVersion)
+      return r.fail(ErrorCode::BadVersion, "unsupported protocol version " +
+                                               std::to_string(m.version) + " (server speaks " +
+                                               std::to_string(kVersion) + ")");
+    return true;
+  }
+
+  template <Type T> bool operator()(Description<T> &m) {
+    if (!read_route(r, m) || !r.str("sdp", m.sdp, true)) return false;
+    if (m.sdp.empty()) return r.fail(ErrorCode::BadMessage, "field 'sdp' must not be empty");
+    return true;
+  }
+
+  bool operator()(Ice &m) {
+    std::int64_t idx = 0;
+    if (!read_route(r, m) || !r.str("candidate", m.candidate, true) ||
+        !r.integer("sdpMLineIndex", idx, true, 0, kMaxMlineIndex) || !r.str("sdpMid", m.mid, false))
+      return false;
+    m.mline_index = static_cast<int>(idx);
+    if (!no_control_chars(m.candidate)) return r.fail(ErrorCode::BadMessage, "bad candidate");
+    return true;
+  }
+
+  bool operator()(Bye &m) {
+    if (!read_route(r, m) || !r.enumerated("reason", m.reason, end_reason_from_string) ||
+        !r.str("message", m.message, false))
+      return false;
+    if (!valid_text(m.message, kMaxByeMessage))
+      return r.fail(ErrorCode::BadMessage, "message must be at most " +
+                                               std::to_string(kMaxByeMessage) +
+                                               " bytes of printable UTF-8");
+    return true;
+  }
+
+  bool operator()(Welcome &m) {
+    std::int64_t interval = 0, max_size = 0;
+    if (!r.peer_id("id", m.id, true) || !r.str("room", m.room, true) ||
+        !r.enumerated("kind", m.kind, kind_from_string) ||
+        !r.enumerated("role", m.role, role_from_string) ||
+        !r.integer("ping_interval", interval, false, 0, 86400) ||
+        !r.integer("max_message_size", max_size, false, 0, G_MAXINT64))
+      return false;
+    m.ping_interval_s = static_cast<unsigned>(interval);
+    m.max_message_size = static_cast<std::uint64_t>(max_size);
+    JsonNode *peers = json_object_get_member(obj, "peers");
+    if (!peers || !JSON_NODE_HOLDS_ARRAY(peers))
+      return r.fail(ErrorCode::BadMessage, "field 'peers' must be an array");
+    JsonArray *arr = json_node_get_array(peers);
+    for (guint i = 0; i < json_array_get_length(arr); i++) {
+      PeerInfo p;
+      if (!read_peer(json_array_get_element(arr, i), p, err)) return false;
+      m.peers.push_back(std::move(p));
+    }
+    return true;
+  }
+
+  bool operator()(PeerJoined &m) {
+    return read_peer(json_object_get_member(obj, "peer"), m.peer, err);
+  }
+
+  bool operator()(PeerLeft &m) { return r.peer_id("id", m.id, true); }
+
+  bool operator()(Error &m) {
+    std::string code;
+    if (!r.str("code", code, true) || !r.str("message", m.message, true) ||
+        !r.str("ref", m.ref, false))
+      return false;
+    auto c = error_code_from_string(code);
+    if (!c) return r.fail(ErrorCode::BadMessage, "unknown error code '" + code.substr(0, 64) + "'");
+    m.code = *c;
+    return true;
+  }
+
+  // leave, ping, pong: no fields
+  template <typename M> bool operator()(M &) { return true; }
+};
+
+// A default-constructed message of type `t`.
+template <std::size_t I = 0> Message blank(Type t) {
+  if constexpr (I < std::variant_size_v<Message>) {
+    if (static_cast<std::size_t>(t) == I) return Message(std::in_place_index<I>);
+    return blank<I + 1>(t);
+  } else {
+    return Message(); // not reached: t comes from the table
+  }
+}
+
+} // namespace
 
 std::optional<Message> parse(std::string_view text, ParseError &err) {
   err = {};
@@ -241,7 +387,6 @@ std::optional<Message> parse(std::string_view text, ParseError &err) {
   }
   JsonObject *obj = json_node_get_object(root);
   Reader r(obj, err);
-  Message m;
   std::string type;
   if (!r.str("type", type, true)) return std::nullopt;
   auto t = type_from_string(type);
@@ -250,7 +395,6 @@ std::optional<Message> parse(std::string_view text, ParseError &err) {
     err.message = "unknown message type '" + type.substr(0, 64) + "'";
     return std::nullopt;
   }
-  m.type = *t;
   err.ref = type;
   // json-glib hands strings out NUL-terminated, so an escaped U+0000 would silently cut a field
   // short (room "a\u0000b" would join room "a"): refuse the message instead.
@@ -259,109 +403,12 @@ std::optional<Message> parse(std::string_view text, ParseError &err) {
     err.message = "strings must not contain U+0000";
     return std::nullopt;
   }
-
-  switch (m.type) {
-  case Type::Join: {
-    std::int64_t version = 0;
-    if (!r.integer("version", version, true, 0, G_MAXINT32)) break;
-    m.version = static_cast<int>(version);
-    if (!r.str("room", m.room, true)) break;
-    if (!valid_room_name(m.room)) {
-      r.fail(ErrorCode::BadMessage, "room must be 1-64 characters of A-Z a-z 0-9 - _ .");
-      break;
-    }
-    if (!r.enumerated("role", m.role, role_from_string)) break;
-    if (!r.str("name", m.name, false)) break;
-    if (!valid_peer_name(m.name))
-      r.fail(ErrorCode::BadMessage, "name must be at most 64 printable characters");
-    if (r.ok() && m.version != kVersion)
-      r.fail(ErrorCode::BadVersion, "unsupported protocol version " + std::to_string(m.version) +
-                                        " (server speaks " + std::to_string(kVersion) + ")");
-    break;
-  }
-  case Type::Offer:
-  case Type::Answer:
-  case Type::Ice: {
-    if (!r.peer_id("to", m.to, false) || !r.peer_id("from", m.from, false)) break;
-    if (m.to.empty() && m.from.empty()) {
-      r.fail(ErrorCode::BadMessage, "missing field 'to'");
-      break;
-    }
-    if (m.type == Type::Ice) {
-      std::int64_t idx = 0;
-      if (!r.str("candidate", m.candidate, true) ||
-          !r.integer("sdpMLineIndex", idx, true, 0, 1023) || !r.str("sdpMid", m.mid, false))
-        break;
-      m.mline_index = static_cast<int>(idx);
-      if (!no_control_chars(m.candidate)) r.fail(ErrorCode::BadMessage, "bad candidate");
-    } else {
-      if (!r.str("sdp", m.sdp, true)) break;
-      if (m.sdp.empty()) r.fail(ErrorCode::BadMessage, "field 'sdp' must not be empty");
-    }
-    break;
-  }
-  case Type::Welcome: {
-    std::int64_t interval = 0, max_size = 0;
-    if (!r.peer_id("id", m.id, true) || !r.str("room", m.room, true) ||
-        !r.enumerated("kind", m.kind, kind_from_string) ||
-        !r.enumerated("role", m.role, role_from_string) ||
-        !r.integer("ping_interval", interval, false, 0, 86400) ||
-        !r.integer("max_message_size", max_size, false, 0, G_MAXINT64))
-      break;
-    m.ping_interval_s = static_cast<unsigned>(interval);
-    m.max_message_size = static_cast<std::uint64_t>(max_size);
-    JsonNode *peers = json_object_get_member(obj, "peers");
-    if (!peers || !JSON_NODE_HOLDS_ARRAY(peers)) {
-      r.fail(ErrorCode::BadMessage, "field 'peers' must be an array");
-      break;
-    }
-    JsonArray *arr = json_node_get_array(peers);
-    for (guint i = 0; i < json_array_get_length(arr); i++) {
-      PeerInfo p;
-      if (!read_peer(json_array_get_element(arr, i), p, err)) return std::nullopt;
-      m.peers.push_back(std::move(p));
-    }
-    break;
-  }
-  case Type::PeerJoined:
-    if (!read_peer(json_object_get_member(obj, "peer"), m.peer, err)) return std::nullopt;
-    break;
-  case Type::PeerLeft:
-    r.peer_id("id", m.id, true);
-    break;
-  case Type::Error: {
-    std::string code;
-    if (!r.str("code", code, true) || !r.str("message", m.message, true) ||
-        !r.str("ref", m.ref, false))
-      break;
-    auto c = error_code_from_string(code);
-    if (!c) {
-      r.fail(ErrorCode::BadMessage, "unknown error code '" + code.substr(0, 64) + "'");
-      break;
-    }
-    m.code = *c;
-    break;
-  }
-  case Type::Leave:
-  case Type::Ping:
-  case Type::Pong:
-    break;
-  }
-  if (!r.ok()) return std::nullopt;
+  Message m = blank(*t);
+  if (!std::visit(Fields{r, obj, err}, m)) return std::nullopt;
   return m;
 }
 
 namespace {
-void add_peer(JsonBuilder *b, const PeerInfo &p) {
-  json_builder_begin_object(b);
-  json_builder_set_member_name(b, "id");
-  json_builder_add_string_value(b, p.id.c_str());
-  json_builder_set_member_name(b, "role");
-  json_builder_add_string_value(b, to_string(p.role));
-  json_builder_set_member_name(b, "name");
-  json_builder_add_string_value(b, p.name.c_str());
-  json_builder_end_object(b);
-}
 
 void add_str(JsonBuilder *b, const char *k, const std::string &v) {
   json_builder_set_member_name(b, k);
@@ -372,34 +419,61 @@ void add_int(JsonBuilder *b, const char *k, std::int64_t v) {
   json_builder_set_member_name(b, k);
   json_builder_add_int_value(b, v);
 }
-} // namespace
 
-std::string serialize(const Message &m) {
-  g_autoptr(JsonBuilder) b = json_builder_new_immutable();
+void add_peer(JsonBuilder *b, const PeerInfo &p) {
   json_builder_begin_object(b);
-  json_builder_set_member_name(b, "type");
-  json_builder_add_string_value(b, to_string(m.type));
-  switch (m.type) {
-  case Type::Join:
+  add_str(b, "id", p.id);
+  add_str(b, "role", to_string(p.role));
+  add_str(b, "name", p.name);
+  json_builder_end_object(b);
+}
+
+void add_route(JsonBuilder *b, const Relay &m) {
+  if (!m.to.empty()) add_str(b, "to", m.to);
+  if (!m.from.empty()) add_str(b, "from", m.from);
+}
+
+// json-glib 1.6 escapes every control character in strings but U+001F, which it writes raw:
+// invalid JSON that browsers refuse. Raw control bytes only ever appear inside strings (and
+// never inside a multi-byte UTF-8 character), so escaping them afterwards is exact.
+std::string escape_unit_separator(std::string_view json) {
+  std::string out;
+  out.reserve(json.size());
+  for (char c : json) {
+    if (c == '\x1f')
+      out += "\\u001f";
+    else
+      out += c;
+  }
+  return out;
+}
+
+// The fields of each type, after "type".
+struct Writer {
+  JsonBuilder *b;
+
+  void operator()(const Join &m) {
     add_int(b, "version", m.version);
     add_str(b, "room", m.room);
     add_str(b, "role", to_string(m.role));
     if (!m.name.empty()) add_str(b, "name", m.name);
-    break;
-  case Type::Offer:
-  case Type::Answer:
-  case Type::Ice:
-    if (!m.to.empty()) add_str(b, "to", m.to);
-    if (!m.from.empty()) add_str(b, "from", m.from);
-    if (m.type == Type::Ice) {
-      add_str(b, "candidate", m.candidate);
-      add_int(b, "sdpMLineIndex", m.mline_index);
-      if (!m.mid.empty()) add_str(b, "sdpMid", m.mid);
-    } else {
-      add_str(b, "sdp", m.sdp);
-    }
-    break;
-  case Type::Welcome:
+  }
+  template <Type T> void operator()(const Description<T> &m) {
+    add_route(b, m);
+    add_str(b, "sdp", m.sdp);
+  }
+  void operator()(const Ice &m) {
+    add_route(b, m);
+    add_str(b, "candidate", m.candidate);
+    add_int(b, "sdpMLineIndex", m.mline_index);
+    if (!m.mid.empty()) add_str(b, "sdpMid", m.mid);
+  }
+  void operator()(const Bye &m) {
+    add_route(b, m);
+    add_str(b, "reason", to_string(m.reason));
+    if (!m.message.empty()) add_str(b, "message", m.message);
+  }
+  void operator()(const Welcome &m) {
     add_int(b, "version", kVersion);
     add_str(b, "id", m.id);
     add_str(b, "room", m.room);
@@ -412,35 +486,38 @@ std::string serialize(const Message &m) {
     for (const auto &p : m.peers)
       add_peer(b, p);
     json_builder_end_array(b);
-    break;
-  case Type::PeerJoined:
+  }
+  void operator()(const PeerJoined &m) {
     json_builder_set_member_name(b, "peer");
     add_peer(b, m.peer);
-    break;
-  case Type::PeerLeft:
-    add_str(b, "id", m.id);
-    break;
-  case Type::Error:
+  }
+  void operator()(const PeerLeft &m) { add_str(b, "id", m.id); }
+  void operator()(const Error &m) {
     add_str(b, "code", to_string(m.code));
     add_str(b, "message", m.message);
     if (!m.ref.empty()) add_str(b, "ref", m.ref);
-    break;
-  case Type::Leave:
-  case Type::Ping:
-  case Type::Pong:
-    break;
   }
+  // leave, ping, pong: no fields
+  template <typename M> void operator()(const M &) {}
+};
+
+} // namespace
+
+std::string serialize(const Message &m) {
+  g_autoptr(JsonBuilder) b = json_builder_new_immutable();
+  json_builder_begin_object(b);
+  add_str(b, "type", to_string(type_of(m)));
+  std::visit(Writer{b}, m);
   json_builder_end_object(b);
   g_autoptr(JsonGenerator) gen = json_generator_new();
   g_autoptr(JsonNode) root = json_builder_get_root(b);
   json_generator_set_root(gen, root);
   g_autofree char *s = json_generator_to_data(gen, nullptr);
-  return s;
+  return escape_unit_separator(s);
 }
 
-Message make_join(std::string room, Role role, std::string name) {
-  Message m;
-  m.type = Type::Join;
+Join make_join(std::string room, Role role, std::string name) {
+  Join m;
   m.room = std::move(room);
   m.role = role;
   m.name = std::move(name);
@@ -448,16 +525,21 @@ Message make_join(std::string room, Role role, std::string name) {
 }
 
 Message make_sdp(Type offer_or_answer, std::string to, std::string sdp) {
-  Message m;
-  m.type = offer_or_answer;
+  if (offer_or_answer == Type::Offer) {
+    Offer m;
+    m.to = std::move(to);
+    m.sdp = std::move(sdp);
+    return m;
+  }
+  g_return_val_if_fail(offer_or_answer == Type::Answer, Message());
+  Answer m;
   m.to = std::move(to);
   m.sdp = std::move(sdp);
   return m;
 }
 
-Message make_ice(std::string to, int mline_index, std::string candidate, std::string mid) {
-  Message m;
-  m.type = Type::Ice;
+Ice make_ice(std::string to, int mline_index, std::string candidate, std::string mid) {
+  Ice m;
   m.to = std::move(to);
   m.mline_index = mline_index;
   m.candidate = std::move(candidate);
@@ -465,9 +547,16 @@ Message make_ice(std::string to, int mline_index, std::string candidate, std::st
   return m;
 }
 
-Message make_error(ErrorCode code, std::string message, std::string ref) {
-  Message m;
-  m.type = Type::Error;
+Bye make_bye(std::string to, EndReason reason, std::string message) {
+  Bye m;
+  m.to = std::move(to);
+  m.reason = reason;
+  m.message = std::move(message);
+  return m;
+}
+
+Error make_error(ErrorCode code, std::string message, std::string ref) {
+  Error m;
   m.code = code;
   m.message = std::move(message);
   m.ref = std::move(ref);
@@ -475,9 +564,17 @@ Message make_error(ErrorCode code, std::string message, std::string ref) {
 }
 
 Message make_simple(Type t) {
-  Message m;
-  m.type = t;
-  return m;
+  switch (t) {
+  case Type::Leave:
+    return Leave{};
+  case Type::Pong:
+    return Pong{};
+  case Type::Ping:
+    return Ping{};
+  default:
+    g_return_val_if_fail(t == Type::Ping, Message(Ping{}));
+    return Ping{};
+  }
 }
 
 } // namespace roomcast::proto

@@ -2,6 +2,7 @@
 
 #include "gref.h"
 #include "protocol.h"
+#include "room-rules.h"
 
 #include <gio/gio.h>
 #include <libsoup/soup.h>
@@ -15,12 +16,11 @@
 #include <unordered_map>
 #include <vector>
 
-G_DEFINE_QUARK(roomcast - server - error - quark, roomcast_server_error)
-
 namespace roomcast {
 
 GQuark server_error_quark() {
-  return roomcast_server_error_quark();
+  static const GQuark quark = g_quark_from_static_string("roomcast-server-error-quark");
+  return quark;
 }
 
 namespace {
@@ -157,12 +157,12 @@ struct Server::Impl {
 
   // ---- rooms ---------------------------------------------------------------------------------
 
-  // Who is told about whom: in a meeting everyone sees everyone; in a live room the host sees
-  // every viewer and viewers see only the host (so a big audience costs O(n), not O(n^2)).
+  // Who is told about whom (rules::sees).
   static bool sees(const Room &r, const Conn &observer, const Conn &other) {
-    if (r.kind == p::RoomKind::Meeting) return true;
-    return observer.role == p::Role::Host || other.role == p::Role::Host;
+    return rules::sees(r.kind, observer.role, other.role);
   }
+
+  rules::Limits limits() const { return {opts.max_rooms, opts.max_peers_per_room}; }
 
   static p::PeerInfo info(const Conn &c) { return {c.id, c.role, c.name}; }
 
@@ -175,43 +175,27 @@ struct Server::Impl {
     }
   }
 
-  void handle_join(Conn &c, p::Message &m) {
+  void handle_join(Conn &c, p::Join &m) {
     if (c.room) {
       send_error(c, p::ErrorCode::AlreadyJoined,
                  "this connection already joined room '" + c.room->name + "' as " + c.id, "join");
       return;
     }
-    const p::RoomKind kind = p::kind_for_role(m.role);
-    Room *room = nullptr;
-    if (auto it = rooms.find(m.room); it != rooms.end()) {
-      room = it->second.get();
-      if (room->kind != kind) {
-        send_error(c, p::ErrorCode::WrongKind,
-                   std::string("room '") + m.room + "' is a " + p::to_string(room->kind) +
-                       " room; role '" + p::to_string(m.role) + "' cannot join it",
-                   "join");
-        return;
-      }
-      if (m.role == p::Role::Host && room->host) {
-        send_error(c, p::ErrorCode::HostTaken, "room '" + m.room + "' already has a host", "join");
-        return;
-      }
-      if (room->peers.size() >= opts.max_peers_per_room) {
-        send_error(c, p::ErrorCode::RoomFull, "room '" + m.room + "' is full", "join");
-        return;
-      }
-    } else {
-      if (rooms.size() >= opts.max_rooms) {
-        send_error(c, p::ErrorCode::TooManyRooms, "the server holds its maximum number of rooms",
-                   "join");
-        return;
-      }
+    auto it = rooms.find(m.room);
+    Room *room = it != rooms.end() ? it->second.get() : nullptr;
+    std::optional<rules::RoomState> state;
+    if (room) state = rules::RoomState{room->kind, room->host != nullptr, room->peers.size()};
+    if (auto refusal = rules::check_join(m.room, m.role, state, rooms.size(), limits())) {
+      send_error(c, refusal->code, std::move(refusal->message), "join");
+      return;
+    }
+    if (!room) {
       auto r = std::make_unique<Room>();
       r->name = m.room;
-      r->kind = kind;
+      r->kind = p::kind_for_role(m.role);
       room = r.get();
       rooms.emplace(m.room, std::move(r));
-      g_debug("room %s created (%s)", m.room.c_str(), p::to_string(kind));
+      g_debug("room %s created (%s)", m.room.c_str(), p::to_string(room->kind));
     }
 
     c.room = room;
@@ -220,8 +204,7 @@ struct Server::Impl {
     c.name = std::move(m.name);
     by_id.emplace(c.id, &c);
 
-    p::Message welcome;
-    welcome.type = p::Type::Welcome;
+    p::Welcome welcome;
     welcome.id = c.id;
     welcome.room = room->name;
     welcome.kind = room->kind;
@@ -232,9 +215,7 @@ struct Server::Impl {
       if (sees(*room, c, *other)) welcome.peers.push_back(info(*other));
     send(c, welcome);
 
-    p::Message joined;
-    joined.type = p::Type::PeerJoined;
-    joined.peer = info(c);
+    const p::Message joined = p::PeerJoined{info(c)};
     for (Conn *other : room->peers)
       if (sees(*room, *other, c)) send(*other, joined);
 
@@ -253,9 +234,7 @@ struct Server::Impl {
     by_id.erase(c.id);
     g_info("%s left room %s (%s; %zu peers)", c.id.c_str(), room->name.c_str(), why,
            room->peers.size());
-    p::Message left;
-    left.type = p::Type::PeerLeft;
-    left.id = c.id;
+    const p::Message left = p::PeerLeft{c.id};
     for (Conn *other : room->peers)
       if (sees(*room, *other, c)) send(*other, left);
     if (room->peers.empty()) {
@@ -265,31 +244,32 @@ struct Server::Impl {
     c.id.clear();
   }
 
+  // offer, answer, ice and bye: passed on to the one peer named in `to`, if the room allows it.
   void handle_relay(Conn &c, p::Message &m) {
-    const char *type = p::to_string(m.type);
+    const char *type = p::to_string(p::type_of(m));
+    p::Relay &route = *p::relay_of(m);
     if (!c.room) {
       send_error(c, p::ErrorCode::NotJoined, "join a room first", type);
       return;
     }
-    if (m.to.empty()) {
+    if (route.to.empty()) {
       send_error(c, p::ErrorCode::BadMessage, "missing field 'to'", type);
       return;
     }
-    auto it = by_id.find(m.to);
-    if (it == by_id.end() || it->second->room != c.room || it->second == &c) {
-      send_error(c, p::ErrorCode::UnknownPeer,
-                 "no peer '" + m.to + "' in room '" + c.room->name + "'", type);
+    auto it = by_id.find(route.to);
+    Conn *target = nullptr;
+    if (it != by_id.end() && it->second->room == c.room && it->second != &c) target = it->second;
+    std::optional<p::Role> target_role;
+    if (target) target_role = target->role;
+    if (auto refusal =
+            rules::check_relay(c.room->name, c.room->kind, c.role, route.to, target_role)) {
+      send_error(c, refusal->code, std::move(refusal->message), type);
       return;
     }
-    Conn &target = *it->second;
-    if (!sees(*c.room, c, target)) {
-      send_error(c, p::ErrorCode::Forbidden, "viewers may only signal with the host", type);
-      return;
-    }
-    m.from = c.id; // the server sets `from`; the client's is never trusted
-    m.to.clear();
+    route.from = c.id; // the server sets `from`; the client's is never trusted
+    route.to.clear();
     counters.relayed++;
-    send(target, m);
+    send(*target, m);
   }
 
   void handle_text(Conn &c, const char *data, gsize len) {
@@ -305,35 +285,29 @@ struct Server::Impl {
       send_error(c, err.code, err.message, err.ref);
       return;
     }
-    switch (m->type) {
-    case p::Type::Join:
-      handle_join(c, *m);
-      break;
-    case p::Type::Leave:
-      if (!c.room)
-        send_error(c, p::ErrorCode::NotJoined, "not in a room", "leave");
-      else
-        leave_room(c, "left");
-      break;
-    case p::Type::Offer:
-    case p::Type::Answer:
-    case p::Type::Ice:
-      handle_relay(c, *m);
-      break;
-    case p::Type::Ping:
-      send(c, p::make_simple(p::Type::Pong));
-      break;
-    case p::Type::Pong:
-      break;
-    case p::Type::Welcome:
-    case p::Type::PeerJoined:
-    case p::Type::PeerLeft:
-    case p::Type::Error:
+    const p::Type type = p::type_of(*m);
+    if (p::sender_of(type) == p::Sender::Server) {
       send_error(c, p::ErrorCode::Forbidden,
-                 std::string("'") + p::to_string(m->type) + "' is sent by the server only",
-                 p::to_string(m->type));
-      break;
+                 std::string("'") + p::to_string(type) + "' is sent by the server only",
+                 p::to_string(type));
+      return;
     }
+    if (p::is_relay(type)) {
+      handle_relay(c, *m);
+      return;
+    }
+    std::visit(p::overloaded{
+                   [&](p::Join &join) { handle_join(c, join); },
+                   [&](p::Leave &) {
+                     if (!c.room)
+                       send_error(c, p::ErrorCode::NotJoined, "not in a room", "leave");
+                     else
+                       leave_room(c, "left");
+                   },
+                   [&](p::Ping &) { send(c, p::Pong{}); },
+                   [&](auto &) {}, // pong: a sign of life, nothing more
+               },
+               *m);
   }
 
   // True when the message fits the connection's rate; drops it (with at most one error a
@@ -479,7 +453,10 @@ struct Server::Impl {
       gsize len = 0;
       if (g_file_get_contents(file, &contents, &len, nullptr))
         bytes = g_bytes_new_take(contents, len);
-    } else {
+    }
+    // Files generated at build time (protocol.js) are not in the source folder that --web-root
+    // usually names: they come from the built-in copy unless the folder has its own.
+    if (!bytes && (opts.web_root.empty() || rel == "protocol.js")) {
       std::string res = "/org/roomcast/web/" + rel;
       bytes = g_resources_lookup_data(res.c_str(), G_RESOURCE_LOOKUP_FLAGS_NONE, nullptr);
     }
@@ -509,11 +486,12 @@ Server::~Server() = default;
 bool Server::start(GError **error) {
   Impl &s = *impl_;
   if (s.opts.max_message_size < 1024) {
-    g_set_error(error, ROOMCAST_SERVER_ERROR, 1, "max message size must be at least 1024 bytes");
+    g_set_error(error, ROOMCAST_SERVER_ERROR, ROOMCAST_SERVER_ERROR_BAD_OPTION,
+                "max message size must be at least 1024 bytes");
     return false;
   }
   if (s.opts.ping_interval_s == 0 || s.opts.ping_timeout_s <= s.opts.ping_interval_s) {
-    g_set_error(error, ROOMCAST_SERVER_ERROR, 1,
+    g_set_error(error, ROOMCAST_SERVER_ERROR, ROOMCAST_SERVER_ERROR_BAD_OPTION,
                 "ping timeout (%u s) must be longer than the ping interval (%u s)",
                 s.opts.ping_timeout_s, s.opts.ping_interval_s);
     return false;
@@ -526,7 +504,8 @@ bool Server::start(GError **error) {
 
   g_autoptr(GInetAddress) addr = g_inet_address_new_from_string(s.opts.host.c_str());
   if (!addr) {
-    g_set_error(error, ROOMCAST_SERVER_ERROR, 2, "'%s' is not an IP address", s.opts.host.c_str());
+    g_set_error(error, ROOMCAST_SERVER_ERROR, ROOMCAST_SERVER_ERROR_BAD_ADDRESS,
+                "'%s' is not an IP address", s.opts.host.c_str());
     return false;
   }
   g_autoptr(GSocketAddress) sa = g_inet_socket_address_new(addr, s.opts.port);

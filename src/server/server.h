@@ -57,7 +57,15 @@ private:
   std::unique_ptr<Impl> impl_;
 };
 
+// GError domain of Server::start() (a named function rather than G_DEFINE_QUARK, whose argument
+// clang-format would space apart into another quark name).
 GQuark server_error_quark();
 #define ROOMCAST_SERVER_ERROR (roomcast::server_error_quark())
+
+// Codes of ROOMCAST_SERVER_ERROR. (Failures to bind or listen carry GIO's own errors.)
+enum ServerError {
+  ROOMCAST_SERVER_ERROR_BAD_OPTION = 1,  // an option out of range or in conflict with another
+  ROOMCAST_SERVER_ERROR_BAD_ADDRESS = 2, // --host is not an IP address
+};
 
 } // namespace roomcast

@@ -1,6 +1,7 @@
 // What the page says when things go wrong: a second host (host-taken), a role that does not fit
 // the room (wrong-kind), screen sharing refused (NotAllowedError), a browser without WebRTC or
-// screen capture, and a bad room name. No media flows here, so this is quick.
+// screen capture, a bad room name, and a host that ends the connection (bye). No media flows
+// here, so this is quick.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -111,5 +112,41 @@ test('clear messages for refused joins, denied capture and missing features', { 
     const bad = await w.open(browser, 'no spaces!', 'viewer', { label: 'bad-name' });
     await waitState(bad, 'error', 5000);
     assert.match((await state(bad)).message, /room name/);
+  });
+});
+
+// A peer that ends the connection says why (`bye`), and the page says it in plain words. The
+// "host" here is a bare WebSocket in another page: it joins, and sends the viewer a bye with the
+// reason max-peers, as a GStreamer host at its viewer limit does.
+test('a bye from the host is shown in plain words', { timeout: 60000 }, async () => {
+  await withWorld(playwright, 'bye', async (w) => {
+    await w.serve();
+    const browser = await w.browser();
+    const viewer = await w.open(browser, 'byes', 'viewer', { label: 'viewer' });
+    await waitState(viewer, 'waiting', 10000);
+
+    const host = await browser.newPage();
+    await host.goto(`${w.http}/`);
+    const viewerId = await host.evaluate(async (url) => {
+      const P = await import('/protocol.js');
+      const ws = new WebSocket(url);
+      window.fakeHost = ws; // kept open: the host stays in the room
+      await new Promise((resolve, reject) => { ws.onopen = resolve; ws.onerror = reject; });
+      const next = () => new Promise((resolve) => { ws.onmessage = (e) => resolve(JSON.parse(e.data)); });
+      ws.send(JSON.stringify({ type: 'join', version: P.PROTOCOL_VERSION, room: 'byes', role: 'host', name: 'Stage' }));
+      const welcome = await next();
+      if (welcome.type !== 'welcome') throw new Error(JSON.stringify(welcome));
+      const v = welcome.peers.find((p) => p.role === 'viewer');
+      ws.send(JSON.stringify({ type: 'bye', to: v.id, reason: 'max-peers', message: 'at most 0 viewers' }));
+      return v.id;
+    }, w.ws);
+    assert.ok(viewerId);
+
+    await waitState(viewer, 'peer-ended', 10000);
+    const s = await state(viewer);
+    assert.match(s.message, /^The host is serving as many viewers as it can; try again later\./, JSON.stringify(s));
+    assert.match(s.message, /at most 0 viewers/, JSON.stringify(s));
+    assert.equal(await viewer.isVisible('#message'), true);
+    assert.deepEqual(await viewer.evaluate(() => window.roomcast.peers()), []);
   });
 });

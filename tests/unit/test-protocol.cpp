@@ -1,5 +1,6 @@
-// Unit tests for the signalling protocol library (src/common/protocol.*): the enum name tables,
-// the validators, serialize() -> parse() round trips and every way parse() can refuse a message.
+// Unit tests for the signalling protocol library (src/common/protocol.*): the enum name tables
+// (generated from src/common/protocol-spec.json), the validators, serialize() -> parse() round
+// trips of every message struct and every way parse() can refuse a message.
 #include "protocol.h"
 
 #include <glib.h>
@@ -7,6 +8,7 @@
 
 #include <algorithm>
 #include <set>
+#include <variant>
 #include <string>
 #include <vector>
 
@@ -37,6 +39,18 @@ Message parse_ok(std::string_view text) {
     g_assertion_message(nullptr, __FILE__, __LINE__, G_STRFUNC, msg);
   }
   return *m;
+}
+
+// Parses `text`, which must succeed with a message of type T.
+template <typename T> T parse_as(std::string_view text) {
+  Message m = parse_ok(text);
+  if (!std::holds_alternative<T>(m)) {
+    g_autofree char *msg =
+        g_strdup_printf("parse() read %.*s as a '%s', wanted '%s'", static_cast<int>(text.size()),
+                        text.data(), to_string(type_of(m)), to_string(T::kType));
+    g_assertion_message(nullptr, __FILE__, __LINE__, G_STRFUNC, msg);
+  }
+  return std::get<T>(std::move(m));
 }
 
 // Parses `text`, which must fail with `code` (and, when given, name `ref` as the culprit's type).
@@ -100,30 +114,47 @@ std::string members_of(const std::string &json) {
   return out;
 }
 
-// A message with every field set to something other than its default.
+// A message of type `t` with every field its struct has set to something other than its default.
 Message everything_set(Type t) {
-  Message m;
-  m.type = t;
-  m.version = 7;
-  m.room = "room";
-  m.role = Role::Member;
-  m.name = "name";
-  m.to = "pto";
-  m.from = "pfrom";
-  m.sdp = "v=0";
-  m.candidate = "candidate:1";
-  m.mline_index = 3;
-  m.mid = "3";
-  m.id = "pid";
-  m.kind = RoomKind::Meeting;
-  m.peers = {{"pa", Role::Member, "a"}};
-  m.peer = {"pb", Role::Member, "b"};
-  m.ping_interval_s = 5;
-  m.max_message_size = 4096;
-  m.code = ErrorCode::Forbidden;
-  m.message = "text";
-  m.ref = "offer";
-  return m;
+  switch (t) {
+  case Type::Join:
+    return Join{7, "room", Role::Member, "name"};
+  case Type::Offer: {
+    Offer m;
+    m.to = "pto";
+    m.from = "pfrom";
+    m.sdp = "v=0";
+    return m;
+  }
+  case Type::Answer: {
+    Answer m;
+    m.to = "pto";
+    m.from = "pfrom";
+    m.sdp = "v=0";
+    return m;
+  }
+  case Type::Ice: {
+    Ice m = make_ice("pto", 3, "candidate:1", "3");
+    m.from = "pfrom";
+    return m;
+  }
+  case Type::Bye: {
+    Bye m = make_bye("pto", EndReason::MaxPeers, "text");
+    m.from = "pfrom";
+    return m;
+  }
+  case Type::Welcome:
+    return Welcome{"pid", "room", RoomKind::Meeting,          Role::Member,
+                   5,     4096,   {{"pa", Role::Member, "a"}}};
+  case Type::PeerJoined:
+    return PeerJoined{{"pb", Role::Member, "b"}};
+  case Type::PeerLeft:
+    return PeerLeft{"pid"};
+  case Type::Error:
+    return make_error(ErrorCode::Forbidden, "text", "offer");
+  default:
+    return make_simple(t);
+  }
 }
 
 const std::string k64(64, 'a');
@@ -166,6 +197,10 @@ void test_enum_tables() {
   check_table<RoomKind>(2, kind_from_string);
   check_table<Type>(static_cast<int>(Type::Error) + 1, type_from_string);
   check_table<ErrorCode>(static_cast<int>(ErrorCode::ServerFull) + 1, error_code_from_string);
+  check_table<EndReason>(static_cast<int>(EndReason::Closed) + 1, end_reason_from_string);
+  g_assert_cmpuint(spec::kTypes.size(), ==, static_cast<std::size_t>(Type::Error) + 1);
+  g_assert_cmpuint(spec::kErrors.size(), ==, static_cast<std::size_t>(ErrorCode::ServerFull) + 1);
+  g_assert_cmpuint(spec::kReasons.size(), ==, static_cast<std::size_t>(EndReason::Closed) + 1);
 
   // The wire names the docs promise.
   g_assert_cmpstr(to_string(Role::Host), ==, "host");
@@ -174,10 +209,18 @@ void test_enum_tables() {
   g_assert_cmpstr(to_string(RoomKind::Live), ==, "live");
   g_assert_cmpstr(to_string(RoomKind::Meeting), ==, "meeting");
   const std::pair<Type, const char *> types[] = {
-      {Type::Join, "join"},          {Type::Leave, "leave"},     {Type::Offer, "offer"},
-      {Type::Answer, "answer"},      {Type::Ice, "ice"},         {Type::Ping, "ping"},
-      {Type::Pong, "pong"},          {Type::Welcome, "welcome"}, {Type::PeerJoined, "peer-joined"},
-      {Type::PeerLeft, "peer-left"}, {Type::Error, "error"},
+      {Type::Join, "join"},
+      {Type::Leave, "leave"},
+      {Type::Offer, "offer"},
+      {Type::Answer, "answer"},
+      {Type::Ice, "ice"},
+      {Type::Bye, "bye"},
+      {Type::Ping, "ping"},
+      {Type::Pong, "pong"},
+      {Type::Welcome, "welcome"},
+      {Type::PeerJoined, "peer-joined"},
+      {Type::PeerLeft, "peer-left"},
+      {Type::Error, "error"},
   };
   for (const auto &[t, s] : types)
     g_assert_cmpstr(to_string(t), ==, s);
@@ -193,6 +236,40 @@ void test_enum_tables() {
   };
   for (const auto &[c, s] : codes)
     g_assert_cmpstr(to_string(c), ==, s);
+  const std::pair<EndReason, const char *> reasons[] = {
+      {EndReason::Timeout, "timeout"},
+      {EndReason::MaxPeers, "max-peers"},
+      {EndReason::IceFailed, "ice-failed"},
+      {EndReason::NoCommonCodec, "no-common-codec"},
+      {EndReason::NegotiationFailed, "negotiation-failed"},
+      {EndReason::Closed, "closed"},
+  };
+  for (const auto &[r, s] : reasons)
+    g_assert_cmpstr(to_string(r), ==, s);
+
+  // Who sends what, and what the server relays.
+  for (Type t : {Type::Join, Type::Leave})
+    g_assert_true(sender_of(t) == Sender::Client && !is_relay(t));
+  for (Type t : {Type::Offer, Type::Answer, Type::Ice, Type::Bye})
+    g_assert_true(sender_of(t) == Sender::Client && is_relay(t));
+  for (Type t : {Type::Ping, Type::Pong})
+    g_assert_true(sender_of(t) == Sender::Both && !is_relay(t));
+  for (Type t : {Type::Welcome, Type::PeerJoined, Type::PeerLeft, Type::Error})
+    g_assert_true(sender_of(t) == Sender::Server && !is_relay(t));
+
+  // Every error code and end-peer reason has words for people.
+  for (const auto &row : spec::kErrors) {
+    g_assert_cmpuint(error_text(row.value).size(), >, 5);
+    g_assert_true(g_utf8_validate(row.text.data(), row.text.size(), nullptr));
+  }
+  for (const auto &row : spec::kReasons) {
+    std::string text = end_reason_text(row.value, "The host", "viewers");
+    g_assert_true(g_str_has_prefix(text.c_str(), "The host "));
+    g_assert_null(strchr(text.c_str(), '{'));
+  }
+  CHECK_STR(end_reason_text(EndReason::MaxPeers, "The host", "viewers"),
+            "The host is serving as many viewers as it can; try again later.");
+  CHECK_STR(end_reason_text(EndReason::Closed, "Ann"), "Ann ended the connection.");
 }
 
 void test_kind_for_role() {
@@ -235,39 +312,75 @@ void test_validators() {
   for (const char *bad : {"a\nb", "a\tb", "\x01", "a\x7f", "\xff", "\xc3"})
     g_assert_false(valid_peer_name(bad));
   g_assert_false(valid_peer_name(std::string_view("a\0b", 3)));
+
+  // Free text (names, bye messages): the limit is the caller's, in bytes.
+  g_assert_true(valid_text("", 0));
+  g_assert_true(valid_text("abc", 3));
+  g_assert_false(valid_text("abcd", 3));
+  g_assert_true(valid_text("\xc3\xa9", 2));
+  g_assert_false(valid_text("\xc3\xa9", 1));
+  for (const char *bad : {"a\nb", "\r", "\x1f", "\x7f", "\xff", "\xc3"})
+    g_assert_false(valid_text(bad, 100));
+  g_assert_true(valid_text(std::string(kMaxByeMessage, 'm'), kMaxByeMessage));
+
+  // The rules' descriptions say what the checks do.
+  CHECK_STR(std::string(spec::kRoomNameRule), "1 to 64 characters from A-Z a-z 0-9 _ . -");
+  CHECK_STR(std::string(spec::kPeerIdRule), "1 to 32 characters from A-Z a-z 0-9 _ -");
+  // Every ASCII character: the generated predicates against the documented sets.
+  for (int c = 0; c < 256; c++) {
+    const bool alnum = g_ascii_isalnum(c);
+    g_assert_true(spec::room_name_char(char(c)) == (alnum || c == '-' || c == '_' || c == '.'));
+    g_assert_true(spec::peer_id_char(char(c)) == (alnum || c == '-' || c == '_'));
+    g_assert_true(spec::text_forbidden_byte(c) == (c < 0x20 || c == 0x7f));
+  }
 }
 
 // ---- builders ---------------------------------------------------------------------------------
 
 void test_builders() {
-  Message j = make_join("r", Role::Member, "Bob");
-  g_assert_true(j.type == Type::Join);
+  Join j = make_join("r", Role::Member, "Bob");
   g_assert_cmpint(j.version, ==, kVersion);
   CHECK_STR(j.room, "r");
   g_assert_true(j.role == Role::Member);
   CHECK_STR(j.name, "Bob");
 
   Message o = make_sdp(Type::Answer, "p1", "v=0");
-  g_assert_true(o.type == Type::Answer);
-  CHECK_STR(o.to, "p1");
-  CHECK_STR(o.sdp, "v=0");
-  g_assert_true(o.from.empty());
+  const auto *answer = std::get_if<Answer>(&o);
+  g_assert_nonnull(answer);
+  CHECK_STR(answer->to, "p1");
+  CHECK_STR(answer->sdp, "v=0");
+  g_assert_true(answer->from.empty());
+  g_assert_true(std::holds_alternative<Offer>(make_sdp(Type::Offer, "p1", "v=0")));
 
-  Message i = make_ice("p2", 1, "candidate:x", "video");
-  g_assert_true(i.type == Type::Ice);
+  Ice i = make_ice("p2", 1, "candidate:x", "video");
   CHECK_STR(i.to, "p2");
   g_assert_cmpint(i.mline_index, ==, 1);
   CHECK_STR(i.candidate, "candidate:x");
   CHECK_STR(i.mid, "video");
 
-  Message e = make_error(ErrorCode::RoomFull, "full", "join");
-  g_assert_true(e.type == Type::Error);
+  Bye b = make_bye("p3", EndReason::Timeout, "no RTCP for 10 s");
+  CHECK_STR(b.to, "p3");
+  g_assert_true(b.reason == EndReason::Timeout);
+  CHECK_STR(b.message, "no RTCP for 10 s");
+  g_assert_true(make_bye("p3", EndReason::Closed).message.empty());
+
+  Error e = make_error(ErrorCode::RoomFull, "full", "join");
   g_assert_true(e.code == ErrorCode::RoomFull);
   CHECK_STR(e.message, "full");
   CHECK_STR(e.ref, "join");
 
   for (Type t : {Type::Leave, Type::Ping, Type::Pong})
-    g_assert_true(make_simple(t).type == t);
+    g_assert_true(type_of(make_simple(t)) == t);
+
+  // The variant's alternatives follow Type, so the index is the type.
+  for (std::size_t i = 0; i < spec::kTypes.size(); i++)
+    g_assert_true(type_of(everything_set(static_cast<Type>(i))) == static_cast<Type>(i));
+  // The relayed types share their routing fields.
+  for (const auto &row : spec::kTypes) {
+    Message m = everything_set(row.value);
+    g_assert_true((relay_of(m) != nullptr) == row.relay);
+    if (row.relay) CHECK_STR(relay_of(m)->to, "pto");
+  }
 }
 
 // ---- round trips ------------------------------------------------------------------------------
@@ -280,7 +393,7 @@ void test_round_trip_join_leave() {
   round_trip(make_simple(Type::Leave));
 
   // A join with another version serialises that version, and parse() refuses it.
-  Message v2 = make_join("r", Role::Host);
+  Join v2 = make_join("r", Role::Host);
   v2.version = 2;
   std::string text = serialize(v2);
   g_assert_nonnull(strstr(text.c_str(), "\"version\":2"));
@@ -294,18 +407,40 @@ void test_round_trip_relay() {
   for (Type t : {Type::Offer, Type::Answer}) {
     round_trip(make_sdp(t, "p1", sdp));
     Message both = make_sdp(t, "p1", "v=0");
-    both.from = "p2";
+    relay_of(both)->from = "p2";
     round_trip(both);
     Message from_only = make_sdp(t, "", sdp); // as the server delivers it
-    from_only.from = "p12345678";
+    relay_of(from_only)->from = "p12345678";
     round_trip(from_only);
   }
   round_trip(make_ice("p1", 0, "candidate:1 1 UDP 2122252543 192.168.1.2 50000 typ host", "0"));
   round_trip(make_ice("p1", 1023, "candidate:2 1 TCP 1 ::1 9 typ host tcptype active"));
   round_trip(make_ice(std::string(32, 'z'), 2, "", "")); // end of candidates
-  Message ice_from = make_ice("", 1, "candidate:3", "audio");
+  Ice ice_from = make_ice("", 1, "candidate:3", "audio");
   ice_from.from = "p-1_A";
   round_trip(ice_from);
+
+  // bye: every reason, with and without a message, as sent and as delivered.
+  for (const auto &row : spec::kReasons) {
+    round_trip(make_bye("p1", row.value));
+    round_trip(make_bye("p1", row.value, "Zo\xc3\xab \"quoted\" \\ \xf0\x9f\x8e\xa5"));
+    Bye delivered = make_bye("", row.value, std::string(kMaxByeMessage, 'm'));
+    delivered.from = "p2";
+    round_trip(delivered);
+  }
+  // Every control character a string may hold is written escaped (json-glib 1.6 writes U+001F
+  // raw unless told otherwise), so any JSON reader takes it.
+  std::string controls;
+  for (char c = 1; c < 0x20; c++)
+    controls += c;
+  Message ctl = make_sdp(Type::Offer, "p1", "v=0 " + controls + "\x7f");
+  std::string ctl_text = serialize(ctl);
+  for (unsigned char c : ctl_text)
+    g_assert_cmpuint(c, >=, 0x20);
+  g_assert_nonnull(strstr(ctl_text.c_str(), "\\u001f"));
+  round_trip(ctl);
+  CHECK_STR(serialize(make_bye("p1", EndReason::MaxPeers, "busy")),
+            R"({"type":"bye","to":"p1","reason":"max-peers","message":"busy"})");
 }
 
 void test_round_trip_keepalive() {
@@ -316,8 +451,7 @@ void test_round_trip_keepalive() {
 }
 
 void test_round_trip_server_messages() {
-  Message w;
-  w.type = Type::Welcome;
+  Welcome w;
   w.id = "p0000abcd";
   w.room = "r1";
   w.kind = RoomKind::Live;
@@ -341,25 +475,13 @@ void test_round_trip_server_messages() {
   w.max_message_size = std::uint64_t(1) << 40;
   round_trip(w);
 
-  // Welcome always states the protocol version, whatever the struct holds.
-  Message w7 = w;
-  w7.version = 7;
-  std::string text = serialize(w7);
-  g_assert_nonnull(strstr(text.c_str(), "\"version\":1"));
-  Message back = parse_ok(text);
-  g_assert_cmpint(back.version, ==, kVersion);
+  // Welcome always states the server's protocol version.
+  std::string text = serialize(w);
+  g_assert_nonnull(strstr(text.c_str(), ("\"version\":" + std::to_string(kVersion)).c_str()));
 
-  Message pj;
-  pj.type = Type::PeerJoined;
-  pj.peer = {"p9", Role::Viewer, "Carol"};
-  round_trip(pj);
-  pj.peer = {"p9", Role::Host, ""};
-  round_trip(pj);
-
-  Message pl;
-  pl.type = Type::PeerLeft;
-  pl.id = "p9";
-  round_trip(pl);
+  round_trip(PeerJoined{{"p9", Role::Viewer, "Carol"}});
+  round_trip(PeerJoined{{"p9", Role::Host, ""}});
+  round_trip(PeerLeft{"p9"});
 
   for (int i = 0; i <= static_cast<int>(ErrorCode::ServerFull); i++) {
     auto code = static_cast<ErrorCode>(i);
@@ -377,6 +499,7 @@ void test_serialize_fields() {
       {Type::Offer, "from,sdp,to,type"},
       {Type::Answer, "from,sdp,to,type"},
       {Type::Ice, "candidate,from,sdpMLineIndex,sdpMid,to,type"},
+      {Type::Bye, "from,message,reason,to,type"},
       {Type::Ping, "type"},
       {Type::Pong, "type"},
       {Type::Welcome, "id,kind,max_message_size,peers,ping_interval,role,room,type,version"},
@@ -384,6 +507,7 @@ void test_serialize_fields() {
       {Type::PeerLeft, "id,type"},
       {Type::Error, "code,message,ref,type"},
   };
+  static_assert(std::size(expected) == spec::kTypes.size());
   for (const auto &[t, fields] : expected) {
     std::string text = serialize(everything_set(t));
     g_test_message("%s", text.c_str());
@@ -394,10 +518,9 @@ void test_serialize_fields() {
   CHECK_STR(members_of(serialize(make_sdp(Type::Offer, "p1", "v=0"))), "sdp,to,type");
   CHECK_STR(members_of(serialize(make_ice("p1", 0, ""))), "candidate,sdpMLineIndex,to,type");
   CHECK_STR(members_of(serialize(make_error(ErrorCode::BadJson, "x"))), "code,message,type");
+  CHECK_STR(members_of(serialize(make_bye("p1", EndReason::Closed))), "reason,to,type");
   // Peer entries always carry id, role and name.
-  Message pj;
-  pj.type = Type::PeerJoined;
-  pj.peer = {"p1", Role::Host, ""};
+  PeerJoined pj{{"p1", Role::Host, ""}};
   g_assert_nonnull(strstr(serialize(pj).c_str(), R"("peer":{"id":"p1","role":"host","name":""})"));
 }
 
@@ -447,7 +570,7 @@ void test_parse_type_field() {
 }
 
 void test_parse_join() {
-  Message ok = parse_ok(join_with(kJoinOk));
+  Join ok = parse_as<Join>(join_with(kJoinOk));
   g_assert_true(ok == make_join("r1", Role::Host));
 
   // version
@@ -472,7 +595,7 @@ void test_parse_join() {
         std::string("caf\\u00e9"), std::string("a\\u0000b"), std::string("a\\nb")})
     parse_fails(join_with(R"("version":1,"role":"host","room":")" + room + "\""),
                 ErrorCode::BadMessage, "join");
-  CHECK_STR(parse_ok(join_with(R"("version":1,"role":"host","room":")" + k64 + "\"")).room,
+  CHECK_STR(parse_as<Join>(join_with(R"("version":1,"role":"host","room":")" + k64 + "\"")).room,
             k64.c_str());
 
   // role
@@ -480,9 +603,9 @@ void test_parse_join() {
   for (const char *v : {"\"admin\"", "\"Host\"", "\"\"", "1", "null", "[\"host\"]"})
     parse_fails(join_with(std::string(R"("version":1,"room":"r1","role":)") + v),
                 ErrorCode::BadMessage, "join");
-  g_assert_true(parse_ok(join_with(R"("version":1,"room":"r1","role":"viewer")")).role ==
+  g_assert_true(parse_as<Join>(join_with(R"("version":1,"room":"r1","role":"viewer")")).role ==
                 Role::Viewer);
-  g_assert_true(parse_ok(join_with(R"("version":1,"room":"r1","role":"member")")).role ==
+  g_assert_true(parse_as<Join>(join_with(R"("version":1,"room":"r1","role":"member")")).role ==
                 Role::Member);
 
   // name
@@ -493,9 +616,10 @@ void test_parse_join() {
   for (const char *v : {"a\\u0001b", "a\\nb", "tab\\t", "del\\u007f", "nul\\u0000"})
     parse_fails(join_with(std::string(kJoinOk) + R"(,"name":")" + v + "\""), ErrorCode::BadMessage,
                 "join");
-  CHECK_STR(parse_ok(join_with(std::string(kJoinOk) + R"(,"name":")" + k64 + "\"")).name,
+  CHECK_STR(parse_as<Join>(join_with(std::string(kJoinOk) + R"(,"name":")" + k64 + "\"")).name,
             k64.c_str());
-  CHECK_STR(parse_ok(join_with(std::string(kJoinOk) + R"(,"name":"Zo\u00eb")")).name, "Zo\xc3\xab");
+  CHECK_STR(parse_as<Join>(join_with(std::string(kJoinOk) + R"(,"name":"Zo\u00eb")")).name,
+            "Zo\xc3\xab");
 }
 
 void test_parse_relay() {
@@ -506,8 +630,8 @@ void test_parse_relay() {
     g_assert_true(parse_ok(msg(R"("to":"p1","sdp":"v=0")")) ==
                   make_sdp(*type_from_string(type), "p1", "v=0"));
     Message from_only = parse_ok(msg(R"("from":"p2","sdp":"v=0")"));
-    CHECK_STR(from_only.from, "p2");
-    g_assert_true(from_only.to.empty());
+    CHECK_STR(relay_of(from_only)->from, "p2");
+    g_assert_true(relay_of(from_only)->to.empty());
     // Neither to nor from.
     parse_fails(msg(R"("sdp":"v=0")"), ErrorCode::BadMessage, type);
     // Bad peer ids.
@@ -527,12 +651,13 @@ void test_parse_relay() {
   }
 
   auto ice = [](const std::string &fields) { return "{\"type\":\"ice\"," + fields + "}"; };
-  g_assert_true(parse_ok(ice(R"("to":"p1","candidate":"c","sdpMLineIndex":2,"sdpMid":"v")")) ==
+  g_assert_true(parse_as<Ice>(ice(R"("to":"p1","candidate":"c","sdpMLineIndex":2,"sdpMid":"v")")) ==
                 make_ice("p1", 2, "c", "v"));
-  g_assert_true(parse_ok(ice(R"("to":"p1","candidate":"","sdpMLineIndex":0)")) ==
+  g_assert_true(parse_as<Ice>(ice(R"("to":"p1","candidate":"","sdpMLineIndex":0)")) ==
                 make_ice("p1", 0, ""));
-  g_assert_cmpint(parse_ok(ice(R"("to":"p1","candidate":"c","sdpMLineIndex":1023)")).mline_index,
-                  ==, 1023);
+  g_assert_cmpint(
+      parse_as<Ice>(ice(R"("to":"p1","candidate":"c","sdpMLineIndex":1023)")).mline_index, ==,
+      1023);
   parse_fails(ice(R"("candidate":"c","sdpMLineIndex":0)"), ErrorCode::BadMessage, "ice");
   parse_fails(ice(R"("to":"p/1","candidate":"c","sdpMLineIndex":0)"), ErrorCode::BadMessage, "ice");
   // candidate
@@ -554,9 +679,50 @@ void test_parse_relay() {
               ErrorCode::BadMessage, "ice");
 }
 
+void test_parse_bye() {
+  auto bye = [](const std::string &fields) { return "{\"type\":\"bye\"," + fields + "}"; };
+  g_assert_true(parse_as<Bye>(bye(R"("to":"p1","reason":"timeout","message":"no RTCP")")) ==
+                make_bye("p1", EndReason::Timeout, "no RTCP"));
+  for (const auto &row : spec::kReasons) {
+    Bye b = parse_as<Bye>(bye(R"("to":"p1","reason":")" + std::string(row.name) + "\""));
+    g_assert_true(b.reason == row.value);
+    g_assert_true(b.message.empty());
+  }
+  Bye from_only = parse_as<Bye>(bye(R"("from":"p2","reason":"closed")"));
+  CHECK_STR(from_only.from, "p2");
+  g_assert_true(from_only.to.empty());
+
+  // to / from
+  parse_fails(bye(R"("reason":"closed")"), ErrorCode::BadMessage, "bye");
+  for (const char *id : {"\"\"", "\"a b\"", "\"a.b\"", "5", "null"})
+    parse_fails(bye(std::string("\"to\":") + id + R"(,"reason":"closed")"), ErrorCode::BadMessage,
+                "bye");
+  // reason: required, one of the table's codes, exactly
+  parse_fails(bye(R"("to":"p1")"), ErrorCode::BadMessage, "bye");
+  parse_fails(bye(R"("to":"p1","message":"m")"), ErrorCode::BadMessage, "bye");
+  for (const char *reason : {"\"bored\"", "\"Closed\"", "\"\"", "\"closed \"", "\"max_peers\"",
+                             "\"ICE-FAILED\"", "5", "null", "true", "[\"closed\"]", "{}"})
+    parse_fails(bye(std::string(R"("to":"p1","reason":)") + reason), ErrorCode::BadMessage, "bye");
+  // message: optional text of at most kMaxByeMessage bytes, no control characters
+  for (const char *v : {"5", "null", "[]", "{}", "\"a\\nb\"", "\"tab\\t\"", "\"\\u0001\"",
+                        "\"del\\u007f\"", "\"nul\\u0000\""})
+    parse_fails(bye(std::string(R"("to":"p1","reason":"closed","message":)") + v),
+                ErrorCode::BadMessage, "bye");
+  parse_fails(bye(R"("to":"p1","reason":"closed","message":")" +
+                  std::string(kMaxByeMessage + 1, 'm') + "\""),
+              ErrorCode::BadMessage, "bye");
+  std::string wide; // two bytes a character: the limit is in bytes
+  for (std::size_t i = 0; i < kMaxByeMessage / 2; i++)
+    wide += "\xc3\xa9";
+  CHECK_STR(parse_as<Bye>(bye(R"("to":"p1","reason":"closed","message":")" + wide + "\"")).message,
+            wide);
+  parse_fails(bye(R"("to":"p1","reason":"closed","message":")" + wide + "\xc3\xa9\""),
+              ErrorCode::BadMessage, "bye");
+}
+
 void test_parse_error_messages() {
   auto err = [](const std::string &fields) { return "{\"type\":\"error\"," + fields + "}"; };
-  Message e = parse_ok(err(R"("code":"room-full","message":"full","ref":"join")"));
+  Error e = parse_as<Error>(err(R"("code":"room-full","message":"full","ref":"join")"));
   g_assert_true(e == make_error(ErrorCode::RoomFull, "full", "join"));
   parse_fails(err(R"("code":"oops","message":"x")"), ErrorCode::BadMessage, "error");
   parse_fails(err(R"("code":"Room-Full","message":"x")"), ErrorCode::BadMessage, "error");
@@ -572,7 +738,7 @@ void test_parse_welcome() {
   const std::string head =
       R"({"type":"welcome","version":1,"id":"p1","room":"r1","kind":"live","role":"viewer")";
   auto welcome = [&](const std::string &rest) { return head + rest + "}"; };
-  Message w = parse_ok(
+  Welcome w = parse_as<Welcome>(
       welcome(R"(,"peers":[{"id":"p2","role":"host","name":"A"},{"id":"p3","role":"viewer"}])"));
   g_assert_cmpuint(w.peers.size(), ==, 2);
   g_assert_true(w.peers[0] == (PeerInfo{"p2", Role::Host, "A"}));
@@ -615,7 +781,8 @@ void test_parse_welcome() {
 }
 
 void test_parse_peer_notices() {
-  Message pj = parse_ok(R"({"type":"peer-joined","peer":{"id":"p2","role":"member","name":"B"}})");
+  PeerJoined pj = parse_as<PeerJoined>(
+      R"({"type":"peer-joined","peer":{"id":"p2","role":"member","name":"B"}})");
   g_assert_true(pj.peer == (PeerInfo{"p2", Role::Member, "B"}));
   parse_fails(R"({"type":"peer-joined"})", ErrorCode::BadMessage, "peer-joined");
   parse_fails(R"({"type":"peer-joined","peer":"p2"})", ErrorCode::BadMessage, "peer-joined");
@@ -626,7 +793,7 @@ void test_parse_peer_notices() {
   parse_fails(R"({"type":"peer-joined","peer":{"id":"p2","role":"boss"}})", ErrorCode::BadMessage,
               "peer-joined");
 
-  CHECK_STR(parse_ok(R"({"type":"peer-left","id":"p2"})").id, "p2");
+  CHECK_STR(parse_as<PeerLeft>(R"({"type":"peer-left","id":"p2"})").id, "p2");
   parse_fails(R"({"type":"peer-left"})", ErrorCode::BadMessage, "peer-left");
   parse_fails(R"({"type":"peer-left","id":"p 2"})", ErrorCode::BadMessage, "peer-left");
   parse_fails(R"({"type":"peer-left","id":2})", ErrorCode::BadMessage, "peer-left");
@@ -640,22 +807,26 @@ void test_parse_ignores_unknown_fields() {
   g_assert_true(parse_ok(R"({"type":"leave","room":"ignored","to":5})") ==
                 make_simple(Type::Leave));
   g_assert_true(
-      parse_ok(join_with(std::string(kJoinOk) + R"(,"token":"secret","sdp":7,"peers":{})")) ==
+      parse_as<Join>(join_with(std::string(kJoinOk) + R"(,"token":"secret","sdp":7,"peers":{})")) ==
       make_join("r1", Role::Host));
   g_assert_true(
       parse_ok(
           R"({"type":"offer","to":"p1","sdp":"v=0","room":"x","candidate":5,"version":"nope"})") ==
       make_sdp(Type::Offer, "p1", "v=0"));
   g_assert_true(
-      parse_ok(R"({"type":"ice","to":"p1","candidate":"c","sdpMLineIndex":0,"sdp":null})") ==
+      parse_as<Ice>(R"({"type":"ice","to":"p1","candidate":"c","sdpMLineIndex":0,"sdp":null})") ==
       make_ice("p1", 0, "c"));
-  g_assert_true(parse_ok(R"({"type":"error","code":"forbidden","message":"m","extra":[]})") ==
-                make_error(ErrorCode::Forbidden, "m"));
-  Message pl = parse_ok(R"({"type":"peer-left","id":"p3","reason":"timeout"})");
+  g_assert_true(
+      parse_as<Error>(R"({"type":"error","code":"forbidden","message":"m","extra":[]})") ==
+      make_error(ErrorCode::Forbidden, "m"));
+  g_assert_true(
+      parse_as<Bye>(R"({"type":"bye","to":"p1","reason":"closed","sdp":5,"code":"x","ref":[]})") ==
+      make_bye("p1", EndReason::Closed));
+  PeerLeft pl = parse_as<PeerLeft>(R"({"type":"peer-left","id":"p3","reason":"timeout"})");
   CHECK_STR(pl.id, "p3");
   // Including the fields that are only meaningful in other directions: a client-sent join's
   // "version" is read, but a welcome's is not.
-  Message w = parse_ok(
+  Welcome w = parse_as<Welcome>(
       R"({"type":"welcome","version":"x","id":"p1","room":"r","kind":"meeting","role":"member","peers":[]})");
   g_assert_true(w.kind == RoomKind::Meeting);
 }
@@ -669,11 +840,11 @@ void test_parse_escaped_nul() {
   parse_fails(R"({"type":"ping\u0000x"})", ErrorCode::BadMessage, "ping");
   parse_fails(R"({"type":"ping","ignored":"\u0000"})", ErrorCode::BadMessage, "ping");
   // An escaped backslash followed by the letters u0000 is just text.
-  Message m = parse_ok(R"({"type":"offer","to":"p1","sdp":"v=0 \\u0000 \\\\u0000"})");
+  Offer m = parse_as<Offer>(R"({"type":"offer","to":"p1","sdp":"v=0 \\u0000 \\\\u0000"})");
   CHECK_STR(m.sdp, "v=0 \\u0000 \\\\u0000");
   // Other escapes of control characters are read, then refused where the field forbids them.
-  CHECK_STR(parse_ok(R"({"type":"offer","to":"p1","sdp":"a\u0001b"})").sdp, "a\x01"
-                                                                            "b");
+  CHECK_STR(parse_as<Offer>(R"({"type":"offer","to":"p1","sdp":"a\u0001b"})").sdp, "a\x01"
+                                                                                   "b");
 }
 
 // A ParseError left over from an earlier failure is reset by the next call.
@@ -709,6 +880,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/protocol/parse/type-field", test_parse_type_field);
   g_test_add_func("/protocol/parse/join", test_parse_join);
   g_test_add_func("/protocol/parse/relay", test_parse_relay);
+  g_test_add_func("/protocol/parse/bye", test_parse_bye);
   g_test_add_func("/protocol/parse/error", test_parse_error_messages);
   g_test_add_func("/protocol/parse/welcome", test_parse_welcome);
   g_test_add_func("/protocol/parse/peer-notices", test_parse_peer_notices);

@@ -11,6 +11,7 @@
 #include <vector>
 
 using namespace roomcast::test;
+using roomcast::proto::EndReason;
 using roomcast::proto::ErrorCode;
 using roomcast::proto::Message;
 using roomcast::proto::PeerInfo;
@@ -33,32 +34,34 @@ std::string peers_text(const std::vector<PeerInfo> &peers) {
 }
 
 // The welcome's peer list must be exactly `want`, in this order.
-void check_peers(const Message &welcome, const std::vector<PeerInfo> &want, const char *who) {
+void check_peers(const proto::Welcome &welcome, const std::vector<PeerInfo> &want,
+                 const char *who) {
   if (welcome.peers != want)
     TEST_FAIL("%s: welcome lists %s, wanted %s", who, peers_text(welcome.peers).c_str(),
               peers_text(want).c_str());
 }
 
-void check_welcome(const Message &w, const WsClient &c, const char *room, RoomKind kind,
+void check_welcome(const proto::Welcome &w, const WsClient &c, const char *room, RoomKind kind,
                    Role role) {
-  TEST_CHECK(w.type == Type::Welcome, "%s", c.label().c_str());
   TEST_CHECK(w.id == c.id(), "%s", c.label().c_str());
   TEST_CHECK(w.room == room, "%s: room %s", c.label().c_str(), w.room.c_str());
   TEST_CHECK(w.kind == kind, "%s: kind %s", c.label().c_str(), proto::to_string(w.kind));
   TEST_CHECK(w.role == role, "%s: role %s", c.label().c_str(), proto::to_string(w.role));
-  TEST_CHECK(w.version == proto::kVersion, "%s", c.label().c_str());
 }
 
-Message offer(const std::string &to, const std::string &sdp, const std::string &forged_from = {}) {
-  Message m = proto::make_sdp(Type::Offer, to, sdp);
+proto::Offer offer(const std::string &to, const std::string &sdp,
+                   const std::string &forged_from = {}) {
+  proto::Offer m;
+  m.to = to;
   m.from = forged_from;
+  m.sdp = sdp;
   return m;
 }
 
-// Waits for a relayed message of `type` from `from` and checks the server's rewrite of it.
-Message expect_relay(WsClient &c, Type type, const std::string &from) {
-  Message m = c.expect([&](const Message &m) { return m.type == type && m.from == from; },
-                       std::string(proto::to_string(type)) + " from " + from);
+// Waits for a relayed message of type T from `from` and checks the server's rewrite of it.
+template <typename T> T expect_relay(WsClient &c, const std::string &from) {
+  T m = c.expect<T>([&](const T &m) { return m.from == from; },
+                    std::string(proto::to_string(T::kType)) + " from " + from);
   TEST_CHECK(m.to.empty(), "%s: the server must strip 'to' (got %s)", c.label().c_str(),
              m.to.c_str());
   return m;
@@ -68,7 +71,7 @@ Message expect_relay(WsClient &c, Type type, const std::string &from) {
 void check_relay(WsClient &from, WsClient &to, const char *tag) {
   std::string sdp = std::string("v=0\r\ns=") + tag + "\r\n";
   from.send(offer(to.id(), sdp));
-  Message m = expect_relay(to, Type::Offer, from.id());
+  auto m = expect_relay<proto::Offer>(to, from.id());
   TEST_CHECK(m.sdp == sdp, "%s", tag);
 }
 
@@ -109,7 +112,7 @@ void test_join_live() {
   v1.connect(srv.ws_url());
   v2.connect(srv.ws_url());
 
-  Message wh = h.join("live1", Role::Host, "Hosty");
+  proto::Welcome wh = h.join("live1", Role::Host, "Hosty");
   check_welcome(wh, h, "live1", RoomKind::Live, Role::Host);
   check_peers(wh, {}, "host");
   TEST_CHECK(wh.ping_interval_s == 10, "%u", wh.ping_interval_s);
@@ -117,16 +120,16 @@ void test_join_live() {
   const PeerInfo host_info{h.id(), Role::Host, "Hosty"};
 
   // A viewer's welcome lists the host only; the host hears about the viewer.
-  Message w1 = v1.join("live1", Role::Viewer, "Viewer \xc3\xa9ins");
+  proto::Welcome w1 = v1.join("live1", Role::Viewer, "Viewer \xc3\xa9ins");
   check_welcome(w1, v1, "live1", RoomKind::Live, Role::Viewer);
   check_peers(w1, {host_info}, "viewer1");
   TEST_CHECK(v1.id() != h.id());
-  Message pj = h.expect_peer_joined(v1.id());
+  proto::PeerJoined pj = h.expect_peer_joined(v1.id());
   TEST_CHECK(pj.peer == (PeerInfo{v1.id(), Role::Viewer, "Viewer \xc3\xa9ins"}), "%s",
              proto::serialize(pj).c_str());
 
   // The second viewer does not see the first, and the first is not told about the second.
-  Message w2 = v2.join("live1", Role::Viewer);
+  proto::Welcome w2 = v2.join("live1", Role::Viewer);
   check_peers(w2, {host_info}, "viewer2");
   TEST_CHECK(v2.id() != v1.id() && v2.id() != h.id());
   pj = h.expect_peer_joined(v2.id());
@@ -155,7 +158,7 @@ void test_join_live() {
   v2.expect_nothing();
 
   // A host may come back (the room is still live: viewers are in it).
-  Message wh2 = h.join("live1", Role::Host, "Hosty");
+  proto::Welcome wh2 = h.join("live1", Role::Host, "Hosty");
   check_peers(wh2, {{v2.id(), Role::Viewer, ""}, {v1.id(), Role::Viewer, ""}}, "host again");
   v1.expect_peer_joined(h.id());
   v2.expect_peer_joined(h.id());
@@ -168,11 +171,11 @@ void test_join_live() {
   // (they may have heard each other leave)
   for (WsClient *c : {&h, &v1, &v2})
     for (const Message &m : c->take_all())
-      TEST_CHECK(m.type == Type::PeerLeft, "%s", proto::serialize(m).c_str());
+      TEST_CHECK(proto::type_of(m) == Type::PeerLeft, "%s", proto::serialize(m).c_str());
   TEST_CHECK(healthz(srv).rooms == 0);
   WsClient m("member");
   m.connect(srv.ws_url());
-  Message wm = m.join("live1", Role::Member, "M");
+  proto::Welcome wm = m.join("live1", Role::Member, "M");
   check_welcome(wm, m, "live1", RoomKind::Meeting, Role::Member);
   check_peers(wm, {}, "member");
   for (WsClient *c : {&h, &v1, &v2})
@@ -186,24 +189,24 @@ void test_join_viewer_before_host() {
     c->connect(srv.ws_url());
 
   // The first viewer makes the room (live); nobody is there yet.
-  Message w1 = v1.join("early", Role::Viewer, "one");
+  proto::Welcome w1 = v1.join("early", Role::Viewer, "one");
   check_welcome(w1, v1, "early", RoomKind::Live, Role::Viewer);
   check_peers(w1, {}, "viewer1");
-  Message w2 = v2.join("early", Role::Viewer, "two");
+  proto::Welcome w2 = v2.join("early", Role::Viewer, "two");
   check_peers(w2, {}, "viewer2 (viewers do not see viewers)");
   v1.expect_nothing();
 
   // The host's welcome lists both viewers, in join order; each viewer hears about the host.
-  Message wh = h.join("early", Role::Host, "H");
+  proto::Welcome wh = h.join("early", Role::Host, "H");
   check_welcome(wh, h, "early", RoomKind::Live, Role::Host);
   check_peers(wh, {{v1.id(), Role::Viewer, "one"}, {v2.id(), Role::Viewer, "two"}}, "host");
   for (WsClient *v : {&v1, &v2}) {
-    Message pj = v->expect_peer_joined(h.id());
+    proto::PeerJoined pj = v->expect_peer_joined(h.id());
     TEST_CHECK(pj.peer == (PeerInfo{h.id(), Role::Host, "H"}));
   }
 
   // A later viewer sees only the host.
-  Message w3 = v3.join("early", Role::Viewer);
+  proto::Welcome w3 = v3.join("early", Role::Viewer);
   check_peers(w3, {{h.id(), Role::Host, "H"}}, "viewer3");
   h.expect_peer_joined(v3.id());
 
@@ -220,15 +223,15 @@ void test_join_meeting() {
   for (WsClient *x : {&a, &b, &c, &d})
     x->connect(srv.ws_url());
 
-  Message wa = a.join("meet", Role::Member, "A");
+  proto::Welcome wa = a.join("meet", Role::Member, "A");
   check_welcome(wa, a, "meet", RoomKind::Meeting, Role::Member);
   check_peers(wa, {}, "a");
-  Message wb = b.join("meet", Role::Member, "B");
+  proto::Welcome wb = b.join("meet", Role::Member, "B");
   check_peers(wb, {{a.id(), Role::Member, "A"}}, "b");
   a.expect_peer_joined(b.id());
-  Message wc = c.join("meet", Role::Member, "C");
+  proto::Welcome wc = c.join("meet", Role::Member, "C");
   check_peers(wc, {{a.id(), Role::Member, "A"}, {b.id(), Role::Member, "B"}}, "c");
-  Message pj = a.expect_peer_joined(c.id());
+  proto::PeerJoined pj = a.expect_peer_joined(c.id());
   TEST_CHECK(pj.peer == (PeerInfo{c.id(), Role::Member, "C"}));
   b.expect_peer_joined(c.id());
   for (WsClient *x : {&a, &b, &c})
@@ -238,7 +241,7 @@ void test_join_meeting() {
   b.send(proto::make_simple(Type::Leave));
   a.expect_peer_left(b.id());
   c.expect_peer_left(b.id());
-  Message wd = d.join("meet", Role::Member);
+  proto::Welcome wd = d.join("meet", Role::Member);
   check_peers(wd, {{a.id(), Role::Member, "A"}, {c.id(), Role::Member, "C"}}, "d");
   a.expect_peer_joined(d.id());
   c.expect_peer_joined(d.id());
@@ -256,7 +259,7 @@ void test_join_wrong_kind() {
 
   // The first joiner fixed each room's kind.
   m.send(proto::make_join("stage", Role::Member));
-  Message e = m.expect_error(ErrorCode::WrongKind);
+  proto::Error e = m.expect_error(ErrorCode::WrongKind);
   TEST_CHECK(e.ref == "join", "%s", e.ref.c_str());
   v.send(proto::make_join("table", Role::Viewer));
   v.expect_error(ErrorCode::WrongKind);
@@ -294,33 +297,34 @@ void test_relay_live() {
   // offer with a forged `from`: the server puts the real sender there and strips `to`.
   const std::string sdp = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=\"x\" \xc3\xa9\r\nt=0 0\r\n";
   v1.send(offer(h.id(), sdp, "pforged1"));
-  Message got = expect_relay(h, Type::Offer, v1.id());
+  auto got = expect_relay<proto::Offer>(h, v1.id());
   TEST_CHECK(got.sdp == sdp);
 
-  Message answer = proto::make_sdp(Type::Answer, v1.id(), "v=0\r\ns=answer\r\n");
+  proto::Answer answer;
+  answer.to = v1.id();
+  answer.sdp = "v=0\r\ns=answer\r\n";
   answer.from = v2.id(); // impersonating another peer does not work either
   h.send(answer);
-  got = expect_relay(v1, Type::Answer, h.id());
-  TEST_CHECK(got.sdp == "v=0\r\ns=answer\r\n");
+  TEST_CHECK(expect_relay<proto::Answer>(v1, h.id()).sdp == "v=0\r\ns=answer\r\n");
 
   // ice both ways, including the end-of-candidates marker.
   v1.send(
       proto::make_ice(h.id(), 1, "candidate:1 1 UDP 2122252543 127.0.0.1 40000 typ host", "video"));
-  got = expect_relay(h, Type::Ice, v1.id());
-  TEST_CHECK(got.candidate == "candidate:1 1 UDP 2122252543 127.0.0.1 40000 typ host");
-  TEST_CHECK(got.mline_index == 1);
-  TEST_CHECK(got.mid == "video");
+  auto ice = expect_relay<proto::Ice>(h, v1.id());
+  TEST_CHECK(ice.candidate == "candidate:1 1 UDP 2122252543 127.0.0.1 40000 typ host");
+  TEST_CHECK(ice.mline_index == 1);
+  TEST_CHECK(ice.mid == "video");
   v1.send(proto::make_ice(h.id(), 0, ""));
-  got = expect_relay(h, Type::Ice, v1.id());
-  TEST_CHECK(got.candidate.empty() && got.mid.empty() && got.mline_index == 0);
+  ice = expect_relay<proto::Ice>(h, v1.id());
+  TEST_CHECK(ice.candidate.empty() && ice.mid.empty() && ice.mline_index == 0);
   h.send(proto::make_ice(v1.id(), 0, "candidate:2 1 TCP 1 127.0.0.1 9 typ host", "0"));
-  got = expect_relay(v1, Type::Ice, h.id());
-  TEST_CHECK(got.mid == "0");
+  ice = expect_relay<proto::Ice>(v1, h.id());
+  TEST_CHECK(ice.mid == "0");
   check_relay(h, v2, "host-to-v2");
 
   // viewer -> viewer is forbidden, and the target hears nothing.
   v1.send(offer(v2.id(), "v=0"));
-  Message e = v1.expect_error(ErrorCode::Forbidden);
+  proto::Error e = v1.expect_error(ErrorCode::Forbidden);
   TEST_CHECK(e.ref == "offer", "%s", e.ref.c_str());
   v1.send(proto::make_ice(v2.id(), 0, "candidate:x"));
   TEST_CHECK(v1.expect_error(ErrorCode::Forbidden).ref == "ice");
@@ -363,22 +367,22 @@ void test_relay_meeting() {
   a.expect_peer_joined(b.id());
   x.join("mesh2", Role::Member);
   // The newcomer offers to every member its welcome listed; each answers.
-  Message wc = c.join("mesh", Role::Member);
+  proto::Welcome wc = c.join("mesh", Role::Member);
   a.expect_peer_joined(c.id());
   b.expect_peer_joined(c.id());
   TEST_CHECK(wc.peers.size() == 2);
   for (const PeerInfo &p : wc.peers)
     c.send(offer(p.id, "v=0\r\ns=from-c-to-" + p.id + "\r\n", "p00000000"));
   for (WsClient *m : {&a, &b}) {
-    Message o = expect_relay(*m, Type::Offer, c.id());
+    auto o = expect_relay<proto::Offer>(*m, c.id());
     TEST_CHECK(o.sdp == "v=0\r\ns=from-c-to-" + m->id() + "\r\n", "%s", o.sdp.c_str());
     m->send(proto::make_sdp(Type::Answer, c.id(), "v=0\r\ns=answer-from-" + m->id() + "\r\n"));
     m->send(proto::make_ice(c.id(), 0, "candidate:" + m->id()));
   }
   for (WsClient *m : {&a, &b}) {
-    TEST_CHECK(expect_relay(c, Type::Answer, m->id()).sdp ==
+    TEST_CHECK(expect_relay<proto::Answer>(c, m->id()).sdp ==
                "v=0\r\ns=answer-from-" + m->id() + "\r\n");
-    TEST_CHECK(expect_relay(c, Type::Ice, m->id()).candidate == "candidate:" + m->id());
+    TEST_CHECK(expect_relay<proto::Ice>(c, m->id()).candidate == "candidate:" + m->id());
   }
   // Members may signal with any member, not only the newest.
   check_relay(a, b, "a-to-b");
@@ -387,6 +391,80 @@ void test_relay_meeting() {
   a.expect_error(ErrorCode::UnknownPeer);
   for (WsClient *m : {&a, &b, &c, &x})
     m->expect_nothing();
+}
+
+// bye is relayed like offer, answer and ice: to the peer named in `to`, from the real sender, by
+// the same room rules; a reason outside the protocol's table is bad-message.
+void test_relay_bye() {
+  ServerProcess srv;
+  WsClient h("host"), v1("viewer1"), v2("viewer2"), a("member-a"), b("member-b"), n("not-joined");
+  for (WsClient *c : {&h, &v1, &v2, &a, &b, &n})
+    c->connect(srv.ws_url());
+  h.join("byes", Role::Host);
+  v1.join("byes", Role::Viewer);
+  v2.join("byes", Role::Viewer);
+  h.expect_peer_joined(v1.id());
+  h.expect_peer_joined(v2.id());
+  a.join("byes-m", Role::Member);
+  b.join("byes-m", Role::Member);
+  a.expect_peer_joined(b.id());
+
+  // Every reason of the table goes through with its message; a forged `from` is replaced.
+  for (const auto &row : proto::spec::kReasons) {
+    const std::string text = "because " + std::string(row.name) + " \xe2\x9c\x93";
+    proto::Bye bye = proto::make_bye(v1.id(), row.value, text);
+    bye.from = v2.id();
+    h.send(bye);
+    auto got = expect_relay<proto::Bye>(v1, h.id());
+    TEST_CHECK(got.reason == row.value && got.message == text, "%s", proto::serialize(got).c_str());
+  }
+  // The wire form the docs show.
+  h.send_text(R"({"type":"bye","to":")" + v2.id() +
+              R"(","reason":"max-peers","message":"The host serves 1 viewer at most."})");
+  auto raw = expect_relay<proto::Bye>(v2, h.id());
+  TEST_CHECK(raw.reason == EndReason::MaxPeers &&
+             raw.message == "The host serves 1 viewer at most.");
+  // Without a message; from a viewer to its host; between members.
+  v2.send(proto::make_bye(h.id(), EndReason::IceFailed));
+  auto up = expect_relay<proto::Bye>(h, v2.id());
+  TEST_CHECK(up.reason == EndReason::IceFailed && up.message.empty());
+  b.send(proto::make_bye(a.id(), EndReason::NoCommonCodec, "no VP8 here"));
+  TEST_CHECK(expect_relay<proto::Bye>(a, b.id()).reason == EndReason::NoCommonCodec);
+
+  // The room rules: viewer to viewer is forbidden; unknown ids, other rooms and yourself are
+  // unknown-peer; a socket that never joined is not-joined.
+  v1.send(proto::make_bye(v2.id(), EndReason::Closed));
+  TEST_CHECK(v1.expect_error(ErrorCode::Forbidden).ref == "bye");
+  h.send(proto::make_bye(a.id(), EndReason::Closed));
+  TEST_CHECK(h.expect_error(ErrorCode::UnknownPeer).ref == "bye");
+  h.send(proto::make_bye(h.id(), EndReason::Closed));
+  h.expect_error(ErrorCode::UnknownPeer);
+  n.send(proto::make_bye(h.id(), EndReason::Closed));
+  TEST_CHECK(n.expect_error(ErrorCode::NotJoined).ref == "bye");
+
+  // Malformed byes: reasons outside the table, no reason, bad text.
+  const std::string head = R"({"type":"bye","to":")" + v1.id() + "\"";
+  for (const char *reason : {R"("bored")", R"("Timeout")", R"("")", R"(" timeout")", "5", "null"}) {
+    h.send_text(head + R"(,"reason":)" + reason + "}");
+    TEST_CHECK(h.expect_error(ErrorCode::BadMessage).ref == "bye", "reason %s", reason);
+  }
+  for (const std::string &bad : {head + "}", head + R"(,"reason":"closed","message":5})",
+                                 head + R"(,"reason":"closed","message":"two\nlines"})",
+                                 head + R"(,"reason":"closed","message":")" +
+                                     std::string(proto::kMaxByeMessage + 1, 'm') + "\"}",
+                                 std::string(R"({"type":"bye","reason":"closed"})")}) {
+    h.send_text(bad);
+    TEST_CHECK(h.expect_error(ErrorCode::BadMessage).ref == "bye", "%s", bad.c_str());
+  }
+  h.send_text(head + R"(,"reason":"closed","message":")" + std::string(proto::kMaxByeMessage, 'm') +
+              "\"}");
+  TEST_CHECK(expect_relay<proto::Bye>(v1, h.id()).message.size() == proto::kMaxByeMessage);
+
+  // A bye ends a session, not a membership: everyone is still in the room and can signal.
+  check_relay(h, v1, "after-bye");
+  check_relay(v2, h, "after-bye-2");
+  for (WsClient *c : {&h, &v1, &v2, &a, &b, &n})
+    c->expect_nothing("(a bye reaches its target only)");
 }
 
 // ---- disconnects and keepalive ----------------------------------------------------------------
@@ -437,7 +515,7 @@ void test_keepalive() {
   chatty.auto_pong = false;
   for (WsClient *c : {&h, &silent, &answering, &chatty})
     c->connect(srv.ws_url());
-  Message w = h.join("ka", Role::Host);
+  proto::Welcome w = h.join("ka", Role::Host);
   TEST_CHECK(w.ping_interval_s == 1, "%u", w.ping_interval_s);
   answering.join("ka", Role::Viewer);
   chatty.join("ka", Role::Viewer);
@@ -455,8 +533,10 @@ void test_keepalive() {
     }
   };
   auto left = [&](const std::string &id) {
-    return std::any_of(h.queue().begin(), h.queue().end(),
-                       [&](const Message &m) { return m.type == Type::PeerLeft && m.id == id; });
+    return std::any_of(h.queue().begin(), h.queue().end(), [&](const Message &m) {
+      const auto *left = std::get_if<proto::PeerLeft>(&m);
+      return left && left->id == id;
+    });
   };
   bool dropped = iterate_until(
       [&] {
@@ -501,7 +581,7 @@ void test_keepalive() {
   check_relay(chatty, h, "after-pings-2");
   // The chatty viewer got a pong for each of its pings (and nothing else).
   for (const Message &m : chatty.take_all())
-    TEST_CHECK(m.type == Type::Pong, "%s", proto::serialize(m).c_str());
+    TEST_CHECK(std::holds_alternative<proto::Pong>(m), "%s", proto::serialize(m).c_str());
   for (WsClient *c : {&h, &answering, &chatty})
     c->expect_nothing();
 }
@@ -513,7 +593,7 @@ void test_bad_input() {
   WsClient a("a-host"), b("b-viewer"), o("other-room"), n("never-joined");
   for (WsClient *c : {&a, &b, &o, &n})
     c->connect(srv.ws_url());
-  Message wa = a.join("bad", Role::Host);
+  proto::Welcome wa = a.join("bad", Role::Host);
   TEST_CHECK(wa.max_message_size == 2048, "%" G_GUINT64_FORMAT, wa.max_message_size);
   b.join("bad", Role::Viewer);
   a.expect_peer_joined(b.id());
@@ -525,7 +605,7 @@ void test_bad_input() {
   auto refuse = [&](WsClient &c, const std::string &text, ErrorCode code, const char *ref) {
     g_test_message("bad input %d: %.80s -> %s", ++round, text.c_str(), proto::to_string(code));
     c.send_text(text);
-    Message e = c.expect_error(code);
+    proto::Error e = c.expect_error(code);
     if (ref)
       TEST_CHECK(e.ref == ref, "ref '%s', wanted '%s' for %s", e.ref.c_str(), ref, text.c_str());
     TEST_CHECK(c.is_open(), "the connection was closed after %s", text.c_str());
@@ -560,19 +640,13 @@ void test_bad_input() {
   refuse(b, proto::serialize(proto::make_join("other", Role::Viewer)), ErrorCode::AlreadyJoined,
          "join");
   // Messages only the server may send.
-  Message fake_welcome;
-  fake_welcome.type = Type::Welcome;
+  proto::Welcome fake_welcome;
   fake_welcome.id = "p00000001";
   fake_welcome.room = "bad";
   refuse(a, proto::serialize(fake_welcome), ErrorCode::Forbidden, "welcome");
-  Message fake_left;
-  fake_left.type = Type::PeerLeft;
-  fake_left.id = b.id();
-  refuse(a, proto::serialize(fake_left), ErrorCode::Forbidden, "peer-left");
-  Message fake_joined;
-  fake_joined.type = Type::PeerJoined;
-  fake_joined.peer = {"p00000002", Role::Host, "fake"};
-  refuse(b, proto::serialize(fake_joined), ErrorCode::Forbidden, "peer-joined");
+  refuse(a, proto::serialize(proto::PeerLeft{b.id()}), ErrorCode::Forbidden, "peer-left");
+  refuse(b, proto::serialize(proto::PeerJoined{{"p00000002", Role::Host, "fake"}}),
+         ErrorCode::Forbidden, "peer-joined");
   refuse(b, proto::serialize(proto::make_error(ErrorCode::RoomFull, "fake")), ErrorCode::Forbidden,
          "error");
 
@@ -591,7 +665,7 @@ void test_bad_input() {
     g_test_message("bad input: binary frame");
     const guint8 bin[] = {0x7b, 0x00, 0xff, 0x10};
     a.send_binary(bin, sizeof bin);
-    Message e = a.expect_error(ErrorCode::Binary);
+    proto::Error e = a.expect_error(ErrorCode::Binary);
     TEST_CHECK(e.ref.empty(), "%s", e.ref.c_str());
     check_relay(a, b, "after-binary");
     for (WsClient *x : {&a, &b, &o, &n})
@@ -610,7 +684,7 @@ void test_bad_input() {
     std::string head = R"({"type":"offer","to":")" + b.id() + R"(","sdp":")";
     std::string sdp(2048 - head.size() - 2, 's');
     a.send_text(head + sdp + "\"}");
-    TEST_CHECK(expect_relay(b, Type::Offer, a.id()).sdp == sdp);
+    TEST_CHECK(expect_relay<proto::Offer>(b, a.id()).sdp == sdp);
   }
 
   // Before join.
@@ -620,7 +694,7 @@ void test_bad_input() {
          "answer");
   refuse(n, proto::serialize(proto::make_ice(a.id(), 0, "c")), ErrorCode::NotJoined, "ice");
   // Bad joins leave the socket unjoined.
-  Message v2 = proto::make_join("bad", Role::Viewer);
+  proto::Join v2 = proto::make_join("bad", Role::Viewer);
   v2.version = 2;
   refuse(n, proto::serialize(v2), ErrorCode::BadVersion, "join");
   refuse(n, join_text(R"("version":"1","room":"bad","role":"viewer")"), ErrorCode::BadMessage,
@@ -655,7 +729,7 @@ void test_bad_input() {
   g_test_message("huge message: connection closed with code %u", c.close_code());
   a.expect_peer_left(c.id());
   TEST_CHECK(!std::any_of(a.queue().begin(), a.queue().end(),
-                          [](const Message &m) { return m.type == Type::Offer; }));
+                          [](const Message &m) { return proto::type_of(m) == Type::Offer; }));
 
   // After all of it the server runs on and takes newcomers.
   spin(200);
@@ -693,10 +767,14 @@ void test_rate_limit() {
   o.sync(1000);
   spin(1500);
   int pongs = 0, limited = 1; // one rate-limited error taken above
+  auto rate_limited = [](const Message &m) {
+    const auto *e = std::get_if<proto::Error>(&m);
+    return e && e->code == ErrorCode::RateLimited;
+  };
   for (const Message &m : f.take_all()) {
-    if (m.type == Type::Pong)
+    if (std::holds_alternative<proto::Pong>(m))
       pongs++;
-    else if (m.type == Type::Error && m.code == ErrorCode::RateLimited)
+    else if (rate_limited(m))
       limited++;
     else
       TEST_FAIL("unexpected reply to a flood: %s", proto::serialize(m).c_str());
@@ -720,7 +798,8 @@ void test_rate_limit() {
   spin(300);
   int relayed = 0;
   for (const Message &m : fv.take_all()) {
-    TEST_CHECK(m.type == Type::Offer && m.from == f.id(), "%s", proto::serialize(m).c_str());
+    const auto *o = std::get_if<proto::Offer>(&m);
+    TEST_CHECK(o && o->from == f.id(), "%s", proto::serialize(m).c_str());
     relayed++;
   }
   g_test_message("200 offers: %d relayed", relayed);
@@ -728,7 +807,7 @@ void test_rate_limit() {
   spin(1100);
   check_relay(f, fv, "after-flood");
   for (const Message &m : f.take_all())
-    TEST_CHECK(m.type == Type::Error && m.code == ErrorCode::RateLimited);
+    TEST_CHECK(rate_limited(m), "%s", proto::serialize(m).c_str());
   for (WsClient *c : {&f, &fv, &o})
     c->expect_nothing();
   TEST_CHECK(srv.alive());
@@ -802,9 +881,8 @@ void test_limit_connections() {
     g_test_message("over-limit connection closed with code %u; got:%s", c.close_code(),
                    c.describe_queue().c_str());
     TEST_CHECK(c.queue().size() == 1, "%s", c.describe_queue().c_str());
-    TEST_CHECK(c.queue().front().type == Type::Error &&
-                   c.queue().front().code == ErrorCode::ServerFull,
-               "%s", c.describe_queue().c_str());
+    const auto *e = std::get_if<proto::Error>(&c.queue().front());
+    TEST_CHECK(e && e->code == ErrorCode::ServerFull, "%s", c.describe_queue().c_str());
     TEST_CHECK(c.close_code() == SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, "close code %u",
                c.close_code());
   } else {
@@ -865,6 +943,13 @@ void test_http() {
   r = http_get(srv.http_url("/style.css"));
   TEST_CHECK(r.status == 200 && g_str_has_prefix(r.content_type.c_str(), "text/css"), "%u %s",
              r.status, r.content_type.c_str());
+  // The protocol's table for the web client, generated at build time.
+  r = http_get(srv.http_url("/protocol.js"));
+  TEST_CHECK(r.status == 200 && g_str_has_prefix(r.content_type.c_str(), "text/javascript"),
+             "%u %s", r.status, r.content_type.c_str());
+  TEST_CHECK(r.body.find("export const PROTOCOL_VERSION = " + std::to_string(proto::kVersion) +
+                         ";") != std::string::npos,
+             "%s", r.body.substr(0, 200).c_str());
   r = http_get(srv.http_url("/no-such-file.js"));
   TEST_CHECK(r.status == 404, "%u", r.status);
 
@@ -906,6 +991,12 @@ void test_http_web_root() {
                r.body.c_str());
     r = http_get(srv.http_url("/index.html"));
     TEST_CHECK(r.status == 200 && r.body == "<html>custom index</html>", "%u", r.status);
+    // Files of the built-in copy that the folder lacks are not served...
+    TEST_CHECK(http_get(srv.http_url("/room.js")).status == 404);
+    // ...except the generated protocol.js, which a source folder never holds.
+    r = http_get(srv.http_url("/protocol.js"));
+    TEST_CHECK(r.status == 200 && r.body.find("PROTOCOL_VERSION") != std::string::npos, "%u",
+               r.status);
     for (const char *path : {"/../secret.txt", "/%2e%2e/secret.txt", "/..%2fsecret.txt",
                              "/%2e%2e%2fsecret.txt", "/.%2e/secret.txt", "/room/../../secret.txt",
                              "/.hidden", "/%2ehidden", "/web/../../secret.txt"}) {
@@ -944,6 +1035,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/server/join/wrong-kind", test_join_wrong_kind);
   g_test_add_func("/server/relay/live", test_relay_live);
   g_test_add_func("/server/relay/meeting", test_relay_meeting);
+  g_test_add_func("/server/relay/bye", test_relay_bye);
   g_test_add_func("/server/disconnect/abrupt", test_abrupt_disconnect);
   g_test_add_func("/server/keepalive", test_keepalive);
   g_test_add_func("/server/bad-input", test_bad_input);

@@ -312,11 +312,10 @@ void WsClient::on_message(SoupWebsocketConnection *ws, gint type, GBytes *bytes,
     self->garbage_.push_back(std::string(sv) + " (" + err.message + ")");
     return;
   }
-  if (m->type == proto::Type::Ping) {
+  if (std::holds_alternative<proto::Ping>(*m)) {
     self->server_pings_++;
     if (self->auto_pong && soup_websocket_connection_get_state(ws) == SOUP_WEBSOCKET_STATE_OPEN)
-      soup_websocket_connection_send_text(
-          ws, proto::serialize(proto::make_simple(proto::Type::Pong)).c_str());
+      soup_websocket_connection_send_text(ws, proto::serialize(proto::Pong{}).c_str());
     return;
   }
   self->queue_.push_back(std::move(*m));
@@ -366,13 +365,12 @@ proto::Message WsClient::expect(const std::function<bool(const proto::Message &)
 }
 
 proto::Message WsClient::expect_type(proto::Type type, int timeout_ms) {
-  return expect([type](const proto::Message &m) { return m.type == type; },
+  return expect([type](const proto::Message &m) { return proto::type_of(m) == type; },
                 std::string("'") + proto::to_string(type) + "' message", timeout_ms);
 }
 
-proto::Message WsClient::expect_error(proto::ErrorCode code, int timeout_ms) {
-  proto::Message m = expect([](const proto::Message &m) { return m.type == proto::Type::Error; },
-                            std::string("error ") + proto::to_string(code), timeout_ms);
+proto::Error WsClient::expect_error(proto::ErrorCode code, int timeout_ms) {
+  proto::Error m = expect_type<proto::Error>(timeout_ms);
   if (m.code != code)
     TEST_FAIL("%s: got error %s (%s), wanted %s", label_.c_str(), proto::to_string(m.code),
               m.message.c_str(), proto::to_string(code));
@@ -381,39 +379,36 @@ proto::Message WsClient::expect_error(proto::ErrorCode code, int timeout_ms) {
   return m;
 }
 
-proto::Message WsClient::expect_peer_joined(const std::string &peer_id, int timeout_ms) {
-  return expect(
-      [&](const proto::Message &m) {
-        return m.type == proto::Type::PeerJoined && m.peer.id == peer_id;
-      },
-      "peer-joined for " + peer_id, timeout_ms);
+proto::PeerJoined WsClient::expect_peer_joined(const std::string &peer_id, int timeout_ms) {
+  return expect<proto::PeerJoined>([&](const proto::PeerJoined &m) { return m.peer.id == peer_id; },
+                                   "peer-joined for " + peer_id, timeout_ms);
 }
 
-proto::Message WsClient::expect_peer_left(const std::string &peer_id, int timeout_ms) {
-  return expect(
-      [&](const proto::Message &m) { return m.type == proto::Type::PeerLeft && m.id == peer_id; },
-      "peer-left for " + peer_id, timeout_ms);
+proto::PeerLeft WsClient::expect_peer_left(const std::string &peer_id, int timeout_ms) {
+  return expect<proto::PeerLeft>([&](const proto::PeerLeft &m) { return m.id == peer_id; },
+                                 "peer-left for " + peer_id, timeout_ms);
 }
 
-proto::Message WsClient::join(const std::string &room, proto::Role role, const std::string &name) {
+proto::Welcome WsClient::join(const std::string &room, proto::Role role, const std::string &name) {
   send(proto::make_join(room, role, name));
   proto::Message m = expect(
       [](const proto::Message &m) {
-        return m.type == proto::Type::Welcome || m.type == proto::Type::Error;
+        return std::holds_alternative<proto::Welcome>(m) || std::holds_alternative<proto::Error>(m);
       },
       "welcome to room " + room);
-  if (m.type == proto::Type::Error)
+  if (const auto *e = std::get_if<proto::Error>(&m))
     TEST_FAIL("%s: joining %s as %s failed: %s: %s", label_.c_str(), room.c_str(),
-              proto::to_string(role), proto::to_string(m.code), m.message.c_str());
-  if (!proto::valid_peer_id(m.id))
-    TEST_FAIL("%s: welcome with a bad id '%s'", label_.c_str(), m.id.c_str());
-  id_ = m.id;
-  return m;
+              proto::to_string(role), proto::to_string(e->code), e->message.c_str());
+  auto &w = std::get<proto::Welcome>(m);
+  if (!proto::valid_peer_id(w.id))
+    TEST_FAIL("%s: welcome with a bad id '%s'", label_.c_str(), w.id.c_str());
+  id_ = w.id;
+  return w;
 }
 
 void WsClient::sync(int timeout_ms) {
-  send(proto::make_simple(proto::Type::Ping));
-  expect_type(proto::Type::Pong, timeout_ms);
+  send(proto::Ping{});
+  expect_type<proto::Pong>(timeout_ms);
 }
 
 void WsClient::expect_nothing(const char *context) {

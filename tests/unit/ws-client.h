@@ -16,6 +16,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 namespace roomcast::test {
@@ -80,17 +81,34 @@ public:
   void send_raw_text(std::string_view bytes);
 
   // Sends a join and waits for the welcome (failing the test on an error reply); remembers the id.
-  proto::Message join(const std::string &room, proto::Role role, const std::string &name = {});
+  proto::Welcome join(const std::string &room, proto::Role role, const std::string &name = {});
 
   // Waits for the first queued message matching `pred`, removes it from the queue and returns it.
   // Messages before it stay queued. Fails the test (naming `what`) on timeout.
   proto::Message expect(const std::function<bool(const proto::Message &)> &pred,
                         const std::string &what, int timeout_ms = 3000);
+  // The same for the first message of type T that matches `pred`.
+  template <typename T>
+  T expect(const std::function<bool(const T &)> &pred, const std::string &what,
+           int timeout_ms = 3000) {
+    proto::Message m = expect(
+        [&](const proto::Message &m) {
+          const T *t = std::get_if<T>(&m);
+          return t && pred(*t);
+        },
+        what, timeout_ms);
+    return std::get<T>(std::move(m));
+  }
+  // The first message of type T.
+  template <typename T> T expect_type(int timeout_ms = 3000) {
+    return expect<T>([](const T &) { return true; },
+                     std::string("'") + proto::to_string(T::kType) + "' message", timeout_ms);
+  }
   proto::Message expect_type(proto::Type type, int timeout_ms = 3000);
-  proto::Message expect_error(proto::ErrorCode code, int timeout_ms = 3000);
+  proto::Error expect_error(proto::ErrorCode code, int timeout_ms = 3000);
   // Waits for peer-joined about `peer_id` / peer-left of `peer_id`.
-  proto::Message expect_peer_joined(const std::string &peer_id, int timeout_ms = 3000);
-  proto::Message expect_peer_left(const std::string &peer_id, int timeout_ms = 3000);
+  proto::PeerJoined expect_peer_joined(const std::string &peer_id, int timeout_ms = 3000);
+  proto::PeerLeft expect_peer_left(const std::string &peer_id, int timeout_ms = 3000);
 
   // Round trip through the server: sends ping and waits for the pong. Everything the server sent
   // this client before handling the ping has arrived once this returns.

@@ -1,15 +1,20 @@
 // The start page: a room name and a role lead to /room/<name>?role=...
 
-import { ROOM_RE, defaultServerUrl } from './signaling.js';
+import { defaultServerUrl } from './signaling.js';
+import { ROOM_RE, ROOM_RULE, LIMITS } from './protocol.js';
 
 document.getElementById('ws').textContent = defaultServerUrl();
+document.getElementById('room-rule').textContent = ROOM_RULE;
 const form = document.getElementById('go');
 const input = document.getElementById('room');
+// The browser's own check, from the protocol's rule (the pattern attribute is anchored).
+input.pattern = ROOM_RE.source.replace(/^\^/, '').replace(/\$$/, '');
+input.maxLength = LIMITS.room_name;
 form.addEventListener('submit', (e) => {
   e.preventDefault();
   const room = input.value.trim();
   if (!ROOM_RE.test(room)) {
-    input.setCustomValidity('1 to 64 characters from A-Z a-z 0-9 - _ .');
+    input.setCustomValidity(ROOM_RULE);
     input.reportValidity();
     return;
   }

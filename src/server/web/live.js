@@ -1,7 +1,7 @@
 // Live rooms: the viewer (answers the host's offer, plays it) and the host (shares its screen
 // and offers it to every viewer).
 
-import { Session } from './session.js';
+import { Session, byeText } from './session.js';
 import { captureScreen, stopStream } from './media.js';
 
 export class Viewer extends Session {
@@ -57,11 +57,22 @@ export class Viewer extends Session {
   onOffer(m) {
     // In a live room only the host can signal a viewer.
     this.hostId = m.from;
+    if (this.state === 'peer-ended') this.message(''); // the host tries again
     this.closeAllPeers();
     const p = this.newPeer({ id: m.from, role: 'host', name: this.hostName || '' });
     this.detach();
     if (this.state !== 'reconnecting') this.setState('connecting', 'answering the host\'s offer');
     p.acceptOffer(m.sdp);
+  }
+
+  // The host ended our connection (it serves as many viewers as it can, it heard nothing from us,
+  // ...). We stay in the room: a new offer from the host starts again.
+  onBye(m) {
+    if (m.from !== this.hostId) return;
+    this.detach();
+    this.setState('peer-ended', this.hostName ? `by ${this.hostName}` : 'by the host');
+    this.messageFromServer = true;
+    this.message(byeText(m, 'The host', 'viewers'), 'error');
   }
 
   onTrack(ev, peer) {
@@ -147,6 +158,13 @@ export class Host extends Session {
 
   onPeerLeft() {
     this.onViewers(this.peers.size);
+  }
+
+  // A viewer ended its connection with us (its page closed it, ICE failed on its side, ...).
+  onBye(m, peer) {
+    this.onViewers(this.peers.size);
+    const who = peer && peer.name ? peer.name : 'A viewer';
+    this.message(byeText(m, who, 'peers'), 'info');
   }
 
   offerTo(info) {

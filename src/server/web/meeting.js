@@ -2,7 +2,7 @@
 // member. The newcomer offers to each member listed in its welcome; members already there only
 // answer, so two offers never cross. Each pair shares one two-way connection.
 
-import { Session } from './session.js';
+import { Session, byeText } from './session.js';
 import { captureScreen, captureMicrophone, stopStream } from './media.js';
 
 export class Member extends Session {
@@ -121,6 +121,13 @@ export class Member extends Session {
     this.members.delete(id);
     this.removeTile(id);
     this.showCount();
+  }
+
+  // A member ended its connection with us; it stays in the meeting, without a tile here.
+  onBye(m) {
+    const info = this.members.get(m.from);
+    this.removeTile(m.from);
+    this.message(byeText(m, info && info.name ? info.name : 'A member', 'members'), 'error');
   }
 
   onOffer(m) {

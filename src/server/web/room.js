@@ -1,7 +1,7 @@
 // The room page (/room/<name>?role=viewer|host|member): builds the page for the role and starts
 // the session. Tests read the page through window.roomcast (see docs/web-client.md).
 
-import { ROOM_RE } from './signaling.js';
+import { ROOM_RE, ROOM_RULE, LIMITS, cleanText } from './protocol.js';
 import { missingFeatures, insecureForCapture } from './media.js';
 import { STATE_TEXT } from './session.js';
 import { Viewer, Host } from './live.js';
@@ -24,12 +24,9 @@ function storedName() {
 function storeName(n) {
   try { window.localStorage.setItem('roomcast-name', n); } catch { /* private mode */ }
 }
-// Names: at most 64 bytes of UTF-8, no control characters (docs/protocol.md).
+// Names: the protocol's text rule (no control characters) and byte limit.
 function cleanName(n) {
-  const chars = Array.from(String(n || '').replace(/[\u0000-\u001f\u007f]/g, '').trim());
-  const enc = new TextEncoder();
-  while (enc.encode(chars.join('')).length > 64) chars.pop();
-  return chars.join('');
+  return cleanText(n, LIMITS.peer_name);
 }
 
 // ---- page state and messages ------------------------------------------------------------------
@@ -165,7 +162,7 @@ function setup() {
   ui.setState('idle', STATE_TEXT.idle);
 
   if (!ROOM_RE.test(room)) {
-    fail('A room name is 1 to 64 characters from A-Z a-z 0-9 - _ . (this one is not).');
+    fail(`A room name is ${ROOM_RULE} (this one is not).`);
     return;
   }
   if (role !== 'viewer' && insecureForCapture()) {
@@ -199,6 +196,7 @@ function setup() {
     ui.message('Press "Share screen" and pick a screen, window or tab to broadcast.');
   } else {
     const nameInput = $('name');
+    nameInput.maxLength = LIMITS.peer_name; // characters here; cleanName() counts the bytes
     nameInput.value = name;
     session = new Member({ room, name, ui, grid: $('grid'), makeTile });
     $('join').addEventListener('click', async () => {

@@ -3,6 +3,7 @@
 
 import { Signaling, defaultServerUrl } from './signaling.js';
 import { Peer, rtcConfig } from './peer.js';
+import { ERRORS, endReasonText } from './protocol.js';
 
 export const STATE_TEXT = {
   idle: 'ready',
@@ -13,21 +14,22 @@ export const STATE_TEXT = {
   reconnecting: 'reconnecting…',
   ended: 'stopped sharing',
   left: 'left the meeting',
+  'peer-ended': 'connection ended',
   error: 'error',
 };
 
-const ERROR_TEXT = {
-  'host-taken': 'This room already has a host. Watch it instead, or pick another room name.',
-  'wrong-kind': 'This room is of another kind: a live room takes a host and viewers, a meeting takes members.',
-  'room-full': 'The room is full.',
-  'too-many-rooms': 'The server cannot open more rooms right now.',
-  'server-full': 'The server is full; trying again…',
-  'bad-version': 'This page and the server speak different protocol versions. Reload the page.',
-};
-
+// The sentence for an `error` message: the protocol table's words for its code, with the server's
+// own explanation where that adds something.
 export function errorText(m) {
-  const base = ERROR_TEXT[m.code] || `The server refused a message (${m.code}).`;
-  return m.message && !ERROR_TEXT[m.code] ? `${base} ${m.message}` : base;
+  const e = ERRORS[m.code];
+  const base = e ? e.text : `The server refused a message (${m.code}).`;
+  return m.message && (!e || e.detail) ? `${base} ${m.message}` : base;
+}
+
+// The sentence for a `bye`: why `who` ended its connection with us, and its own words if any.
+export function byeText(m, who, peers) {
+  const text = endReasonText(m.reason, who, peers);
+  return m.message ? `${text} (“${m.message}”)` : text;
 }
 
 export class Session {
@@ -89,12 +91,21 @@ export class Session {
       const p = this.peers.get(e.detail.from);
       if (p) p.addIce(e.detail);
     });
+    sig.addEventListener('bye', (e) => {
+      // The peer ended its connection with us (it stays in the room): close ours, say why.
+      const m = e.detail;
+      console.info('roomcast: bye from', m.from, m.reason, m.message || '');
+      const peer = this.peers.get(m.from);
+      this.closePeer(m.from);
+      this.onBye(m, peer);
+    });
     sig.addEventListener('server-error', (e) => {
       const m = e.detail;
       console.warn('roomcast: server error', m);
       this.messageFromServer = true;
       this.message(errorText(m), 'error');
       if (m.fatal) this.onFatal(m);
+      else if (m.retryInMs) this.setState('connecting', `next try in ${(m.retryInMs / 1000).toFixed(1)} s`);
     });
     sig.start();
   }
@@ -144,6 +155,7 @@ export class Session {
   onOffer() {}
   onTrack() {}
   onPeerState() {}
+  onBye() {}
   onDisconnected() {}
   onFatal() { this.stop(); this.setState('error'); }
 }

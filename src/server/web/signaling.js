@@ -1,23 +1,20 @@
-// The signalling connection: one WebSocket to the server's /ws, speaking protocol v1
-// (docs/protocol.md). It joins a room, answers the server's `ping`, notices a silent server with
-// its own `ping`, and reconnects with backoff when the socket closes.
+// The signalling connection: one WebSocket to the server's /ws, speaking the protocol of
+// protocol.js (generated from the table the server is built from; docs/protocol.md). It joins a
+// room, answers the server's `ping`, notices a silent server with its own `ping`, and reconnects
+// with backoff when the socket closes.
 //
 // Events (CustomEvent, the message or details in `detail`):
-//   welcome, peer-joined, peer-left, offer, answer, ice  - the server's messages
+//   welcome, peer-joined, peer-left, offer, answer, ice, bye  - the server's messages
 //   server-error   - an `error` message (detail: the message; detail.fatal when the join failed
-//                    for good, for example host-taken or wrong-kind)
+//                    for good, for example host-taken or wrong-kind; detail.retryInMs when the
+//                    join is tried again, for example room-full)
 //   disconnected   - the socket closed; a reconnect is scheduled (detail: {delayMs, attempt})
 //   connecting     - a (re)connect attempt starts (detail: {attempt})
 
-export const PROTOCOL_VERSION = 1;
-export const ROOM_RE = /^[A-Za-z0-9._-]{1,64}$/;
+import { PROTOCOL_VERSION, joinAction, retryDelayMs } from './protocol.js';
 
-const BACKOFF_FIRST_MS = 500;
-const BACKOFF_MAX_MS = 8000;
-// Join errors that no retry can fix: the page shows them and stops.
-const FATAL_JOIN_ERRORS = new Set(['bad-version', 'bad-message', 'wrong-kind', 'host-taken']);
-// ... except host-taken right after a reconnect: the server may not have noticed yet that our
-// own previous connection is gone. A few tries before it counts.
+// A host-taken right after a reconnect is not final: the server may not have noticed yet that
+// our own previous connection is gone. A few tries before the join-error policy (fatal) counts.
 const HOST_TAKEN_RETRIES = 4;
 
 export function defaultServerUrl(loc = window.location) {
@@ -42,6 +39,8 @@ export class Signaling extends EventTarget {
     this.pingIntervalS = 10;
     this.keepaliveTimer = 0;
     this.retryTimer = 0;
+    this.rejoinTimer = 0;
+    this.joinAttempt = 0;    // refused joins (retryable) since the last welcome
   }
 
   start() {
@@ -53,6 +52,7 @@ export class Signaling extends EventTarget {
   stop() {
     this.stopped = true;
     clearTimeout(this.retryTimer);
+    clearTimeout(this.rejoinTimer);
     clearInterval(this.keepaliveTimer);
     const ws = this.ws;
     this.ws = null;
@@ -86,9 +86,7 @@ export class Signaling extends EventTarget {
     ws.onopen = () => {
       if (ws !== this.ws) return;
       this.lastHeard = Date.now();
-      const join = { type: 'join', version: PROTOCOL_VERSION, room: this.room, role: this.role };
-      if (this.name) join.name = this.name;
-      this.rawSend(join);
+      this.sendJoin();
     };
     ws.onmessage = (ev) => {
       if (ws !== this.ws) return;
@@ -109,15 +107,22 @@ export class Signaling extends EventTarget {
       this.joined = false;
       this.id = null;
       clearInterval(this.keepaliveTimer);
+      clearTimeout(this.rejoinTimer);
       if (!this.stopped) this.scheduleReconnect(ev.reason || 'code ' + ev.code);
     };
     // An error is always followed by close; nothing to do here.
     ws.onerror = () => {};
   }
 
+  sendJoin() {
+    const join = { type: 'join', version: PROTOCOL_VERSION, room: this.room, role: this.role };
+    if (this.name) join.name = this.name;
+    this.rawSend(join);
+  }
+
   scheduleReconnect(reason) {
     if (this.stopped) return;
-    const delayMs = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** Math.min(this.attempt, 10));
+    const delayMs = retryDelayMs(this.attempt);
     this.attempt++;
     this.emit('disconnected', { delayMs, attempt: this.attempt, reason });
     clearTimeout(this.retryTimer);
@@ -131,6 +136,7 @@ export class Signaling extends EventTarget {
     this.joined = false;
     this.id = null;
     clearInterval(this.keepaliveTimer);
+    clearTimeout(this.rejoinTimer);
     if (ws) {
       try { ws.close(4000, reason); } catch { /* already closing */ }
     }
@@ -149,6 +155,7 @@ export class Signaling extends EventTarget {
         this.joined = true;
         this.everJoined = true;
         this.attempt = 0;
+        this.joinAttempt = 0;
         this.hostTakenTries = 0;
         this.pingIntervalS = m.ping_interval > 0 ? m.ping_interval : 10;
         this.startKeepalive();
@@ -159,6 +166,7 @@ export class Signaling extends EventTarget {
       case 'offer':
       case 'answer':
       case 'ice':
+      case 'bye':
         this.emit(m.type, m);
         return;
       case 'error':
@@ -171,20 +179,29 @@ export class Signaling extends EventTarget {
 
   onError(m) {
     let fatal = false;
+    let retryInMs = 0;
     if (m.ref === 'join' && !this.joined) {
       if (m.code === 'host-taken' && this.everJoined && this.hostTakenTries < HOST_TAKEN_RETRIES) {
         this.hostTakenTries++;
         this.reconnectNow('host-taken after reconnect; retrying');
         return;
       }
-      if (FATAL_JOIN_ERRORS.has(m.code)) fatal = true;
+      // The join-error policy of the protocol's table: fatal, or join again after the backoff.
+      if (joinAction(m.code) === 'fatal') {
+        fatal = true;
+      } else {
+        retryInMs = retryDelayMs(this.joinAttempt++);
+        const ws = this.ws;
+        clearTimeout(this.rejoinTimer);
+        this.rejoinTimer = setTimeout(() => {
+          if (ws === this.ws && !this.joined && !this.stopped) this.sendJoin();
+        }, retryInMs);
+      }
     }
-    if (m.code === 'server-full') {
-      // The server closes the socket next; the reconnect backoff takes it from there.
-      fatal = false;
-    }
+    // (server-full comes without a ref: the server closes the socket next, and the reconnect
+    // backoff takes it from there.)
     if (fatal) this.stop();
-    this.emit('server-error', { ...m, fatal });
+    this.emit('server-error', { ...m, fatal, retryInMs });
   }
 
   // While idle, the server pings us every ping_interval. Say something ourselves when it has

@@ -1,0 +1,54 @@
+#include "room-rules.h"
+
+namespace roomcast::rules {
+
+namespace p = proto;
+
+namespace {
+std::string quoted(std::string_view s) {
+  return "'" + std::string(s) + "'";
+}
+} // namespace
+
+std::string Refusal::text() const {
+  return std::string(p::to_string(code)) + ": " + message;
+}
+
+bool fits(p::Role role, p::RoomKind kind) {
+  return p::kind_for_role(role) == kind;
+}
+
+bool sees(p::RoomKind kind, p::Role observer, p::Role other) {
+  if (kind == p::RoomKind::Meeting) return true;
+  return observer == p::Role::Host || other == p::Role::Host;
+}
+
+std::optional<Refusal> check_join(std::string_view room, p::Role role,
+                                  const std::optional<RoomState> &existing, std::size_t rooms,
+                                  const Limits &limits) {
+  if (!existing) {
+    if (rooms >= limits.max_rooms)
+      return Refusal{p::ErrorCode::TooManyRooms, "the server holds its maximum number of rooms"};
+    return std::nullopt;
+  }
+  if (!fits(role, existing->kind))
+    return Refusal{p::ErrorCode::WrongKind, "room " + quoted(room) + " is a " +
+                                                p::to_string(existing->kind) + " room; role " +
+                                                quoted(p::to_string(role)) + " cannot join it"};
+  if (role == p::Role::Host && existing->has_host)
+    return Refusal{p::ErrorCode::HostTaken, "room " + quoted(room) + " already has a host"};
+  if (existing->peers >= limits.max_peers_per_room)
+    return Refusal{p::ErrorCode::RoomFull, "room " + quoted(room) + " is full"};
+  return std::nullopt;
+}
+
+std::optional<Refusal> check_relay(std::string_view room, p::RoomKind kind, p::Role from,
+                                   std::string_view to, const std::optional<p::Role> &target) {
+  if (!target)
+    return Refusal{p::ErrorCode::UnknownPeer, "no peer " + quoted(to) + " in room " + quoted(room)};
+  if (!sees(kind, from, *target))
+    return Refusal{p::ErrorCode::Forbidden, "viewers may only signal with the host"};
+  return std::nullopt;
+}
+
+} // namespace roomcast::rules
