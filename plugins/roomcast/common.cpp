@@ -2,6 +2,12 @@
 
 #include "gstroomcastsignaller.h"
 
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <mutex>
 
 namespace roomcast {
@@ -69,6 +75,28 @@ void finish_warm_up_dtls() {
   if (t) g_thread_join(t);
 }
 
+std::vector<std::string> local_addresses() {
+  std::vector<std::string> out{"127.0.0.1"};
+  struct ifaddrs *list = nullptr;
+  if (getifaddrs(&list) != 0) return out;
+  for (struct ifaddrs *i = list; i; i = i->ifa_next) {
+    if (!i->ifa_addr || !(i->ifa_flags & IFF_UP) || (i->ifa_flags & IFF_LOOPBACK)) continue;
+    char host[NI_MAXHOST];
+    int family = i->ifa_addr->sa_family;
+    if (family == AF_INET6) {
+      auto *a6 = reinterpret_cast<struct sockaddr_in6 *>(i->ifa_addr);
+      if (IN6_IS_ADDR_LINKLOCAL(&a6->sin6_addr)) continue; // needs a scope; browsers skip them
+    } else if (family != AF_INET) {
+      continue;
+    }
+    socklen_t len = family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+    if (getnameinfo(i->ifa_addr, len, host, sizeof host, nullptr, 0, NI_NUMERICHOST) == 0)
+      out.emplace_back(host);
+  }
+  freeifaddrs(list);
+  return out;
+}
+
 void configure_webrtcbin(GstElement *webrtc, const IceConfig &cfg) {
   g_object_set(webrtc, "bundle-policy", GST_WEBRTC_BUNDLE_POLICY_MAX_BUNDLE, "latency",
                cfg.latency_ms, nullptr);
@@ -83,8 +111,13 @@ void configure_webrtcbin(GstElement *webrtc, const IceConfig &cfg) {
     GstObject *ice = nullptr;
     g_object_get(webrtc, "ice-agent", &ice, nullptr);
     if (ice) {
-      gboolean ok = FALSE;
-      g_signal_emit_by_name(ice, "add-local-ip-address", "127.0.0.1", &ok);
+      // Once an address is added, libnice gathers only the added ones: add the machine's own
+      // addresses too, so peers elsewhere (and a browser on this machine, which never pairs
+      // with 127.0.0.1) still get real candidates.
+      for (const std::string &addr : local_addresses()) {
+        gboolean ok = FALSE;
+        g_signal_emit_by_name(ice, "add-local-ip-address", addr.c_str(), &ok);
+      }
       g_object_set(ice, "ice-tcp", FALSE, nullptr);
       gst_object_unref(ice);
     }

@@ -9,6 +9,7 @@
 #include <functional>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace roomcast {
 
@@ -20,7 +21,7 @@ GType roomcast_codec_get_type();
 struct IceConfig {
   std::string stun_server; // stun://host:port, empty for none
   std::string turn_server; // turn(s)://user:pass@host:port, empty for none
-  bool loopback = false;   // add 127.0.0.1 to the ICE agent and drop TCP candidates
+  bool loopback = true;    // gather on 127.0.0.1 as well as every interface; no TCP candidates
   guint latency_ms = 50;   // receive jitterbuffer
 };
 
@@ -37,6 +38,9 @@ void warm_up_dtls();
 // Waits for that thread (if any) to end. Called when an element goes back to NULL, so a process
 // never exits while the key is being made (the TLS library's exit-time cleanup would race it).
 void finish_warm_up_dtls();
+
+// 127.0.0.1 and the machine's addresses (up, not loopback; IPv6 without link-local).
+std::vector<std::string> local_addresses();
 
 // Applies ICE and jitterbuffer settings to a new webrtcbin (before it negotiates).
 void configure_webrtcbin(GstElement *webrtc, const IceConfig &cfg);

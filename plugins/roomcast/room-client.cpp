@@ -101,9 +101,9 @@ void RoomClient::install_common_properties(GObjectClass *klass, const char *room
   g_object_class_install_property(
       klass, PROP_ICE_LOOPBACK,
       g_param_spec_boolean("ice-loopback", "ICE loopback",
-                           "Offer 127.0.0.1 as an ICE candidate and no TCP candidates (for "
-                           "machines with only a loopback interface, and tests)",
-                           FALSE, flags));
+                           "Gather on 127.0.0.1 as well as on every interface (peers on one "
+                           "machine meet even without a network), and no TCP candidates",
+                           TRUE, flags));
   g_object_class_install_property(klass, PROP_LATENCY,
                                   g_param_spec_uint("latency", "Latency",
                                                     "Receive jitterbuffer latency in ms", 0, 10000,
