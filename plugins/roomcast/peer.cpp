@@ -13,6 +13,13 @@ GST_DEBUG_CATEGORY_STATIC(roomcast_peer_debug);
 namespace roomcast {
 
 namespace {
+// Loss recovery on a transceiver: NACK and retransmission (an rtx payload in the offer, rtxsend
+// for what we send, do-retransmission in the receiving jitterbuffer).
+void set_loss_recovery(GstWebRTCRTPTransceiver *trans) {
+  if (g_object_class_find_property(G_OBJECT_GET_CLASS(trans), "do-nack"))
+    g_object_set(trans, "do-nack", TRUE, nullptr);
+}
+
 void init_debug() {
   static gsize done = 0;
   if (g_once_init_enter(&done)) {
@@ -93,10 +100,24 @@ std::shared_ptr<Peer> Peer::create(PeerOwner &owner, PeerConfig cfg, GError **er
   connect("on-ice-candidate", G_CALLBACK(on_ice_candidate));
   connect("notify::connection-state", G_CALLBACK(on_connection_state));
   connect("notify::ice-gathering-state", G_CALLBACK(on_gathering_state));
+  // Transceivers webrtcbin makes for a remote offer (a viewer's, a member's receive side) ask
+  // for retransmissions too.
+  g_signal_connect(webrtc, "on-new-transceiver",
+                   G_CALLBACK(+[](GstElement *, GstWebRTCRTPTransceiver *trans, gpointer) {
+                     set_loss_recovery(trans);
+                   }),
+                   nullptr);
   if (peer->cfg_.plan.receive) connect("pad-added", G_CALLBACK(on_pad_added));
   if (GstElement *rtpbin = gst_bin_get_by_name(GST_BIN(webrtc), "rtpbin")) {
     g_signal_connect_data(rtpbin, "on-ssrc-active", G_CALLBACK(on_ssrc_active),
                           Callback::make(peer), Callback::closure_destroy, GConnectFlags(0));
+    // Every receiving jitterbuffer asks for what it misses (NACK); the sender retransmits
+    // (rtx). webrtcbin 1.22 turns this on only for transceivers it made itself with do-nack.
+    g_signal_connect(rtpbin, "new-jitterbuffer",
+                     G_CALLBACK(+[](GstElement *, GstElement *jb, guint, guint, gpointer) {
+                       g_object_set(jb, "do-retransmission", TRUE, nullptr);
+                     }),
+                     nullptr);
     gst_object_unref(rtpbin);
   }
   return peer;
@@ -214,6 +235,7 @@ bool Peer::attach(const std::vector<SendSource> &sources, GError **err) {
                    cfg_.plan.receive ? GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDRECV
                                      : GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDONLY,
                    "codec-preferences", src.codec_caps, nullptr);
+      set_loss_recovery(trans);
       std::lock_guard l(lock_);
       branches_.back().trans = trans; // adopts the ref
     }
