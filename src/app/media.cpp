@@ -155,20 +155,30 @@ void report_pipeline_error(const char *cmd, GstMessage *msg, bool verbose) {
   std::string text = describe_error(msg, verbose);
   const char *src = GST_OBJECT_NAME(GST_MESSAGE_SRC(msg));
   if (g_str_has_prefix(src, "ximagesrc") || text.find("X display") != std::string::npos)
-    g_printerr("\nroomcast %s: cannot capture the screen (DISPLAY=%s): %s\n"
+    g_printerr("roomcast %s: cannot capture the screen (DISPLAY=%s): %s\n"
                "  try --source test, or run under a desktop or Xvfb\n",
                cmd, g_getenv("DISPLAY") ? g_getenv("DISPLAY") : "unset", text.c_str());
   else
-    g_printerr("\nroomcast %s: %s\n", cmd, text.c_str());
+    g_printerr("roomcast %s: %s\n", cmd, text.c_str());
 }
 
-void point_sink_at(GstElement *sink, const std::string &ws_url) {
-  GstElement *sig = nullptr;
-  g_object_get(sink, "signaller", &sig, nullptr);
-  if (sig) {
-    g_object_set(sig, "uri", ws_url.c_str(), nullptr);
-    gst_object_unref(sig);
+bool set_signaller_uri(const char *cmd, GstElement *element, const std::string &uri) {
+  GObject *target = nullptr;
+  GParamSpec *pspec = nullptr;
+  if (!GST_IS_CHILD_PROXY(element) ||
+      !gst_child_proxy_lookup(GST_CHILD_PROXY(element), "signaller::uri", &target, &pspec)) {
+    g_printerr("roomcast %s: %s has no signaller::uri property to point at %s\n", cmd,
+               GST_OBJECT_NAME(element), uri.c_str());
+    return false;
   }
+  g_object_unref(target);
+  if (pspec->value_type != G_TYPE_STRING || !(pspec->flags & G_PARAM_WRITABLE)) {
+    g_printerr("roomcast %s: %s's signaller::uri is not a writable string\n", cmd,
+               GST_OBJECT_NAME(element));
+    return false;
+  }
+  gst_child_proxy_set(GST_CHILD_PROXY(element), "signaller::uri", uri.c_str(), nullptr);
+  return true;
 }
 
 } // namespace roomcast::app
