@@ -11,7 +11,7 @@ namespace roomcast::app {
 namespace {
 
 // Replaces ${NAME} with the environment variable's value (empty when unset).
-std::string expand_env(const std::string &in) {
+std::string expand_env(const char *cmd, const std::string &in) {
   std::string out;
   size_t i = 0;
   while (i < in.size()) {
@@ -24,7 +24,7 @@ std::string expand_env(const std::string &in) {
     out += in.substr(i, start - i);
     std::string name = in.substr(start + 2, end - start - 2);
     const char *v = g_getenv(name.c_str());
-    if (!v) g_printerr("roomcast live: warning: ${%s} is not set\n", name.c_str());
+    if (!v) g_printerr("roomcast %s: warning: ${%s} is not set\n", cmd, name.c_str());
     out += v ? v : "";
     i = end + 1;
   }
@@ -32,7 +32,7 @@ std::string expand_env(const std::string &in) {
 }
 
 // A launch description from --pipeline: a file (given, or in pipelines/) or the text itself.
-std::string pipeline_text(const char *arg) {
+std::string pipeline_text(const char *cmd, const char *arg) {
   std::string candidates[] = {arg, std::string(ROOMCAST_PIPELINES_DIR) + "/" + arg,
                               std::string(ROOMCAST_PIPELINES_DIR) + "/" + arg + ".pipeline",
                               std::string(ROOMCAST_PIPELINES_INSTALL_DIR) + "/" + arg +
@@ -50,9 +50,9 @@ std::string pipeline_text(const char *arg) {
       out += *l;
       out += ' ';
     }
-    return expand_env(out);
+    return expand_env(cmd, out);
   }
-  return expand_env(arg);
+  return expand_env(cmd, arg);
 }
 
 GstElement *find_roomcastsink(GstElement *pipeline) {
@@ -103,7 +103,7 @@ GstElement *build_media_pipeline(const MediaOptions &m, GstElement **sink_out) {
   std::string desc;
   int width = m.width, height = m.height;
   if (m.pipeline) {
-    desc = pipeline_text(m.pipeline);
+    desc = pipeline_text(m.cmd, m.pipeline);
   } else if (m.source == "test") {
     if (!width) width = 1280, height = 720;
     desc = "videotestsrc is-live=true pattern=smpte horizontal-speed=4 ! video/x-raw,width=" +
