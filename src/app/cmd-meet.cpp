@@ -417,6 +417,8 @@ int cmd_meet(int argc, char **argv) {
   guint ready = 0;
   std::vector<std::string> report = report_lines(&m, &ready);
   runner.stop_pipeline();
+  // The sink releases its remote pads again when the pipeline is freed (after `m`).
+  g_signal_handlers_disconnect_by_data(sink, &m);
   if (server) server->stop();
   for (const auto &line : report)
     printf("%s\n", line.c_str());

@@ -206,6 +206,7 @@ int cmd_watch(int argc, char **argv) {
   w.start_us = g_get_monotonic_time();
   Runner::Stop stop = runner.start() ? runner.run() : Runner::Stop::error;
   runner.stop_pipeline();
+  g_signal_handlers_disconnect_by_data(src, &w);
 
   printf("%s\n", result_json(w).c_str());
   fflush(stdout);
