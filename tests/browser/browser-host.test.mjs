@@ -9,7 +9,7 @@ import { preflight, withWorld, waitState, waitStats, waitViewerFrames, log } fro
 
 const playwright = await preflight();
 
-test('Chromium host to a GStreamer viewer and a Chromium viewer', { timeout: 90000 }, async () => {
+test('chromium host to gst and chromium viewers', { timeout: 90000 }, async () => {
   await withWorld(playwright, 'browser-host', async (w) => {
     const room = 'from-chromium';
     await w.serve();

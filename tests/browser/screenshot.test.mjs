@@ -9,7 +9,7 @@ import { preflight, withWorld, waitState, waitViewerFrames, waitStats, OUT_DIR, 
 
 const playwright = await preflight();
 
-test('screenshot of a viewer page showing the live stream', { timeout: 90000 }, async () => {
+test('viewer screenshot', { timeout: 90000 }, async () => {
   await withWorld(playwright, 'screenshot', async (w) => {
     const room = 'demo';
     await w.serve();
