@@ -28,8 +28,8 @@ struct MediaOptions {
 bool check_media_options(const char *cmd, const std::string &codec, int fps, int bitrate,
                          const char *size, const char *source_arg, std::string &source, int &width,
                          int &height);
-// Parses the source pipeline; returns it and its roomcastsink (both refs), or nullptr after
-// printing why.
+// Parses the source pipeline; returns it and its roomcastsink (both plain refs, not floating), or
+// nullptr after printing why.
 GstElement *build_media_pipeline(const MediaOptions &m, GstElement **sink);
 // Prints a pipeline error for `cmd`, explaining a screen that cannot be captured.
 void report_pipeline_error(const char *cmd, GstMessage *msg, bool verbose);

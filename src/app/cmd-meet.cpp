@@ -423,14 +423,13 @@ int cmd_meet(int argc, char **argv) {
   for (const auto &line : report)
     printf("%s\n", line.c_str());
   fflush(stdout);
-  if (runner.exit_code() != kExitOk) return runner.exit_code();
   if (stop == Runner::Stop::timeout && m.want_frames && ready < m.expect) {
     g_printerr("roomcast meet: timed out after %d s: %u of %u members sent %" G_GUINT64_FORMAT
                " frames\n",
                timeout, ready, m.expect, m.want_frames);
-    return kExitTimedOut;
+    runner.set_exit_code(kExitTimedOut);
   }
-  return kExitOk;
+  return runner.exit_code();
 }
 
 } // namespace roomcast::app

@@ -210,14 +210,13 @@ int cmd_watch(int argc, char **argv) {
 
   printf("%s\n", result_json(w).c_str());
   fflush(stdout);
-  if (runner.exit_code() != kExitOk) return runner.exit_code();
   if (stop == Runner::Stop::timeout && w.want_frames && w.frames < w.want_frames) {
     g_printerr("roomcast watch: timed out after %d s with %" G_GUINT64_FORMAT " of %d frames%s\n",
                timeout, w.frames.load(), frames,
                w.frames == 0 ? " (is the host live in this room?)" : "");
-    return kExitTimedOut;
+    runner.set_exit_code(kExitTimedOut);
   }
-  return kExitOk;
+  return runner.exit_code();
 }
 
 } // namespace roomcast::app

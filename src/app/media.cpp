@@ -135,9 +135,12 @@ GstElement *build_media_pipeline(const MediaOptions &m, GstElement **sink_out) {
                desc.c_str());
     return nullptr;
   }
+  // A plain (not floating) reference from here on: the caller and the runner each hold one.
+  if (g_object_is_floating(pipeline)) gst_object_ref_sink(pipeline);
   if (!GST_IS_PIPELINE(pipeline)) {
-    GstElement *p = gst_pipeline_new(nullptr);
-    gst_bin_add(GST_BIN(p), pipeline);
+    GstElement *p = GST_ELEMENT(gst_object_ref_sink(gst_pipeline_new(nullptr)));
+    gst_bin_add(GST_BIN(p), pipeline); // takes a reference of its own
+    gst_object_unref(pipeline);
     pipeline = p;
   }
   GstElement *sink = find_roomcastsink(pipeline);

@@ -29,8 +29,8 @@ Runner::~Runner() {
 
 void Runner::watch(GstElement *pipeline) {
   stop_pipeline();
-  pipeline_ = GST_ELEMENT(gst_object_ref(pipeline));
-  g_autoptr(GstBus) bus = gst_element_get_bus(pipeline_);
+  pipeline_ = GRef<GstElement>::ref(pipeline);
+  g_autoptr(GstBus) bus = gst_element_get_bus(pipeline_.get());
   gst_bus_add_watch(bus, on_bus, this);
 }
 
@@ -63,7 +63,8 @@ void Runner::on_usr1(std::function<void()> fn) {
 
 bool Runner::start() {
   if (!pipeline_) return true;
-  if (gst_element_set_state(pipeline_, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE) return true;
+  if (gst_element_set_state(pipeline_.get(), GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE)
+    return true;
   // The bus usually carries the reason: let it be printed.
   while (g_main_context_iteration(nullptr, FALSE)) {
   }
@@ -93,10 +94,10 @@ void Runner::stop(Stop why) {
 
 void Runner::stop_pipeline() {
   if (!pipeline_) return;
-  gst_element_set_state(pipeline_, GST_STATE_NULL);
-  g_autoptr(GstBus) bus = gst_element_get_bus(pipeline_);
+  gst_element_set_state(pipeline_.get(), GST_STATE_NULL);
+  g_autoptr(GstBus) bus = gst_element_get_bus(pipeline_.get());
   gst_bus_remove_watch(bus);
-  gst_clear_object(&pipeline_);
+  pipeline_.reset();
 }
 
 void Runner::set_exit_code(int code) {

@@ -6,6 +6,8 @@
 #include <glib.h>
 #include <gst/gst.h>
 
+#include "gref.h"
+
 #include <atomic>
 #include <functional>
 #include <set>
@@ -55,13 +57,10 @@ public:
   // The first non-zero code set wins (an error sets kExitError).
   void set_exit_code(int code);
   int exit_code() const { return exit_code_; }
-  Stop stopped_by() const { return stop_; }
-  bool verbose() const { return verbose_; }
-
-  // Prints "roomcast CMD: " + the formatted text on stderr (on a line of its own).
-  void say(const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 
 private:
+  // Prints "roomcast CMD: " + the formatted text on stderr (on a line of its own).
+  void say(const char *fmt, ...) G_GNUC_PRINTF(2, 3);
   void stop(Stop why);
   static gboolean on_bus(GstBus *, GstMessage *msg, gpointer self);
 
@@ -69,7 +68,7 @@ private:
   bool verbose_ = false;
   bool status_line_ = false;
   GMainLoop *loop_ = nullptr;
-  GstElement *pipeline_ = nullptr; // ref, with a bus watch while set
+  GRef<GstElement> pipeline_; // with a bus watch while set
   std::atomic<Stop> stop_{Stop::none};
   int exit_code_ = kExitOk;
   bool failed_ = false;          // an error was reported
