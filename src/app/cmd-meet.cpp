@@ -395,6 +395,7 @@ int cmd_meet(int argc, char **argv) {
   g_signal_connect(sink, "pad-added", G_CALLBACK(on_remote_pad), &m);
   g_signal_connect(sink, "pad-removed", G_CALLBACK(on_remote_pad_removed), &m);
   runner.watch(pipeline);
+  runner.set_stop_at_end_of_stream(false); // the streams end when members/hosts leave
   runner.set_timeout(timeout);
   runner.on_usr1([&m] { print_report(&m); });
 

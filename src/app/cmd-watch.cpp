@@ -201,6 +201,7 @@ int cmd_watch(int argc, char **argv) {
   g_signal_connect(src, "pad-added", G_CALLBACK(on_pad_added), &w);
   g_signal_connect(src, "pad-removed", G_CALLBACK(on_pad_removed), &w);
   runner.watch(pipeline);
+  runner.set_stop_at_end_of_stream(false); // the host's streams end when it leaves
   runner.set_timeout(timeout);
 
   w.start_us = g_get_monotonic_time();

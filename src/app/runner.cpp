@@ -130,6 +130,7 @@ gboolean Runner::on_bus(GstBus *, GstMessage *msg, gpointer p) {
       self->say("warning: %s", describe_error(msg, self->verbose_).c_str());
     break;
   case GST_MESSAGE_EOS:
+    if (!self->stop_at_eos_) break;
     self->say("end of stream");
     self->stop(Stop::eos);
     break;

@@ -36,8 +36,11 @@ public:
 
   // Watches the pipeline's bus (and keeps a ref): the first error is printed as one message and
   // stops the run with kExitError (later ones follow from it and are not printed); each distinct
-  // warning is printed once; end of stream stops the run.
+  // warning is printed once; end of stream stops the run (unless told otherwise below).
   void watch(GstElement *pipeline);
+  // Whether the pipeline's end of stream stops the run (default). A viewer's pipeline ends when
+  // its host leaves, and goes on when one comes back: watch and meet keep running.
+  void set_stop_at_end_of_stream(bool stop) { stop_at_eos_ = stop; }
   // Stops the run after `seconds` (0: never).
   void set_timeout(int seconds);
   // Calls `fn` on the main loop at each SIGUSR1 (without a hook, SIGUSR1 keeps its default).
@@ -67,6 +70,7 @@ private:
   std::string cmd_;
   bool verbose_ = false;
   bool status_line_ = false;
+  bool stop_at_eos_ = true;
   GMainLoop *loop_ = nullptr;
   GRef<GstElement> pipeline_; // with a bus watch while set
   std::atomic<Stop> stop_{Stop::none};
