@@ -3,6 +3,7 @@
 
 #include <glib.h>
 #include <gst/gst.h>
+#include <json-glib/json-glib.h>
 
 #include <memory>
 #include <string>
@@ -27,13 +28,14 @@ struct MediaOptions {
 bool check_media_options(const char *cmd, const std::string &codec, int fps, int bitrate,
                          const char *size, const char *source_arg, std::string &source, int &width,
                          int &height);
-// Parses the source pipeline; returns it and its roomcastsink (both refs), or nullptr after
-// printing why.
+// Parses the source pipeline; returns it and its roomcastsink (both plain refs, not floating), or
+// nullptr after printing why.
 GstElement *build_media_pipeline(const MediaOptions &m, GstElement **sink);
 // Prints a pipeline error for `cmd`, explaining a screen that cannot be captured.
 void report_pipeline_error(const char *cmd, GstMessage *msg, bool verbose);
-// Sets the sink's signaller to the server's WebSocket URL.
-void point_sink_at(GstElement *sink, const std::string &ws_url);
+// Points a roomcastsink's or roomcastsrc's signaller at the server, through the element's
+// `signaller::uri` child property only (whatever the signaller's type). False after printing why.
+bool set_signaller_uri(const char *cmd, GstElement *element, const std::string &uri);
 
 // Adds the embedded server's limits to a subcommand's options (serve uses them all).
 GOptionGroup *server_option_group(ServerOptions &opts);
@@ -41,8 +43,6 @@ GOptionGroup *server_option_group(ServerOptions &opts);
 // context) on host:port. Sets ws_url; false after printing why.
 bool use_or_embed_server(const char *cmd, const char *server_arg, const char *host, int port,
                          ServerOptions &opts, std::unique_ptr<Server> &server, std::string &ws_url);
-// Sends SIGINT/SIGTERM to `loop` (quits it); returns the two source ids to remove.
-void quit_on_signals(GMainLoop *loop);
 // Turns on debug output for our domains (--verbose).
 void enable_verbose();
 bool parse_options(GOptionContext *ctx, int &argc, char **&argv);
@@ -55,5 +55,10 @@ bool loopback_ice(const char *mode, const std::string &ws_url);
 std::string http_base(const std::string &ws_url);
 // The text of a bus error, with its debug string when verbose.
 std::string describe_error(GstMessage *msg, bool verbose);
+// Whether a window can be shown (DISPLAY or WAYLAND_DISPLAY is set). Without one,
+// autovideosink may pick a console sink (DirectFB) that crashes.
+bool have_display();
+// The builder's object as one line of JSON (json-glib escapes the strings).
+std::string json_line(JsonBuilder *builder);
 
 } // namespace roomcast::app

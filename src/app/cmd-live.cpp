@@ -1,5 +1,6 @@
 // roomcast live: broadcast a screen (or any pipeline) to every viewer of a room.
 #include "app.h"
+#include "runner.h"
 
 #include "roomcast-config.h"
 
@@ -35,39 +36,12 @@ struct LiveOptions {
 };
 
 struct Live {
-  GMainLoop *loop = nullptr;
-  GstElement *pipeline = nullptr;
   GstElement *sink = nullptr;
-  bool verbose = false;
   bool tty = false;
-  int exit_code = 0;
   guint64 last_frames = 0;
   gint64 last_us = 0;
   unsigned ticks = 0;
 };
-
-gboolean on_bus(GstBus *, GstMessage *msg, gpointer data) {
-  auto *live = static_cast<Live *>(data);
-  switch (GST_MESSAGE_TYPE(msg)) {
-  case GST_MESSAGE_ERROR: {
-    if (live->exit_code) break; // the first error says why; the rest follow from it
-    report_pipeline_error("live", msg, live->verbose);
-    live->exit_code = 1;
-    g_main_loop_quit(live->loop);
-    break;
-  }
-  case GST_MESSAGE_WARNING:
-    g_printerr("\nroomcast live: warning: %s\n", describe_error(msg, live->verbose).c_str());
-    break;
-  case GST_MESSAGE_EOS:
-    g_printerr("\nroomcast live: end of stream\n");
-    g_main_loop_quit(live->loop);
-    break;
-  default:
-    break;
-  }
-  return G_SOURCE_CONTINUE;
-}
 
 // Emitted on the sink's internal threads: print only (stdio locks its own streams).
 void on_peer_added(GstElement *, const char *id, GstElement *, gpointer) {
@@ -144,6 +118,7 @@ int cmd_live(int argc, char **argv) {
   ServerOptions sopts;
   g_autoptr(GOptionContext) ctx = g_option_context_new("- broadcast to a room");
   g_option_context_add_main_entries(ctx, entries, nullptr);
+  g_option_context_set_description(ctx, exit_codes_help(false));
   g_option_context_add_group(ctx, server_option_group(sopts));
   g_option_context_add_group(ctx, gst_init_get_option_group());
   if (!parse_options(ctx, argc, argv)) return 2;
@@ -158,16 +133,17 @@ int cmd_live(int argc, char **argv) {
                            height))
     return 2;
 
-  g_autoptr(GMainLoop) loop = g_main_loop_new(nullptr, FALSE);
-  std::unique_ptr<Server> server;
+  std::unique_ptr<Server> server; // outlives the runner: the pipeline stops before the server
+  Runner runner("live", o.verbose);
   std::string ws_url;
   if (!use_or_embed_server("live", o.server, o.host, o.port, sopts, server, ws_url)) return 1;
 
   MediaOptions media{"live", source, o.pipeline, width, height, o.fps, bool(o.audio)};
   GstElement *sink = nullptr;
-  GstElement *pipeline = build_media_pipeline(media, &sink);
+  g_autoptr(GstElement) pipeline = build_media_pipeline(media, &sink);
   if (!pipeline) return 2;
-  point_sink_at(sink, ws_url);
+  g_autoptr(GstElement) sink_ref = sink;
+  if (!set_signaller_uri("live", sink, ws_url)) return 1;
   gst_util_set_object_arg(G_OBJECT(sink), "codec", codec.c_str());
   g_object_set(sink, "room", room.c_str(), "bitrate", guint(o.bitrate), "ice-loopback",
                loopback_ice(o.ice_loopback, ws_url), nullptr);
@@ -177,25 +153,12 @@ int cmd_live(int argc, char **argv) {
   g_signal_connect(sink, "peer-removed", G_CALLBACK(on_peer_removed), nullptr);
 
   Live live;
-  live.loop = loop;
-  live.pipeline = pipeline;
   live.sink = sink;
-  live.verbose = o.verbose;
   live.tty = isatty(STDERR_FILENO);
-  GstBus *bus = gst_pipeline_get_bus(GST_PIPELINE(pipeline));
-  gst_bus_add_watch(bus, on_bus, &live);
-  gst_object_unref(bus);
+  runner.set_status_line(live.tty);
+  runner.watch(pipeline);
+  if (!runner.start()) return runner.exit_code();
 
-  if (gst_element_set_state(pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
-    // The bus carries the reason; let it be printed.
-    while (g_main_context_iteration(nullptr, FALSE)) {
-    }
-    if (live.exit_code == 0) g_printerr("roomcast live: the pipeline could not start\n");
-    gst_element_set_state(pipeline, GST_STATE_NULL);
-    gst_object_unref(sink);
-    gst_object_unref(pipeline);
-    return 1;
-  }
   std::string http = server ? server->http_url() : http_base(ws_url);
   printf("roomcast live: room '%s' is live (%s, %s)\n", room.c_str(),
          o.pipeline ? "custom pipeline" : source.c_str(), codec.c_str());
@@ -204,18 +167,14 @@ int cmd_live(int argc, char **argv) {
          room.c_str());
   fflush(stdout);
 
-  quit_on_signals(loop);
   guint status = g_timeout_add_seconds(1, on_status, &live);
-  g_main_loop_run(loop);
+  runner.run();
   g_source_remove(status);
   if (live.tty) g_printerr("\n");
-  gst_element_set_state(pipeline, GST_STATE_NULL);
-  gst_bus_remove_watch(GST_ELEMENT_BUS(pipeline));
-  gst_object_unref(sink);
-  gst_object_unref(pipeline);
+  runner.stop_pipeline();
   if (server) server->stop();
   printf("roomcast live: stopped\n");
-  return live.exit_code;
+  return runner.exit_code();
 }
 
 } // namespace roomcast::app

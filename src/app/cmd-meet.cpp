@@ -2,10 +2,10 @@
 // and shows all of them in a labelled grid.
 #include "app.h"
 #include "gst-threads.h"
+#include "runner.h"
 
 #include <atomic>
 #include <cmath>
-#include <csignal>
 #include <cstdio>
 #include <map>
 #include <memory>
@@ -13,7 +13,6 @@
 #include <string>
 #include <vector>
 
-#include <glib-unix.h>
 #include <unistd.h>
 
 namespace roomcast::app {
@@ -37,15 +36,15 @@ struct Branch {
 };
 
 struct Meet {
-  GMainLoop *loop = nullptr;
+  Runner *runner = nullptr;
   GstElement *pipeline = nullptr;
-  GstElement *grid = nullptr; // compositor (auto sink only)
-  bool fake = true;
+  GstElement *grid = nullptr; // compositor (shown video only)
+  bool show_video = false;    // --sink auto with a display: the grid
+  bool play_audio = false;    // --sink auto
   bool verbose = false;
   guint64 want_frames = 0;
   guint expect = 0;
   gint64 start_us = 0;
-  int exit_code = 0;
   std::atomic<bool> done{false};
   // `lock` guards the maps; never held while calling into GStreamer.
   std::mutex lock;
@@ -109,7 +108,7 @@ gboolean check_done(gpointer data) {
   auto *m = static_cast<Meet *>(data);
   if (m->want_frames && m->expect && !m->done && all_done(m)) {
     m->done = true;
-    g_main_loop_quit(m->loop);
+    m->runner->quit();
   }
   return G_SOURCE_CONTINUE;
 }
@@ -128,22 +127,24 @@ void add_branch(Meet *m, GstPad *pad) {
   std::string label = (name && *name) ? name : id;
   // The branch's ends are named and ghosted by hand: textoverlay has an unlinked text_sink pad,
   // which automatic ghosting could pick as the branch's input.
-  std::string desc;
-  bool to_grid = !m->fake && video && m->grid;
-  if (m->fake)
-    desc = "queue name=in ! fakesink sync=false async=false";
-  else if (video) {
-    g_autofree char *escaped = g_strescape(label.c_str(), nullptr);
-    desc = std::string("queue name=in ! videoconvert ! textoverlay valignment=bottom "
-                       "halignment=left font-desc=\"Sans 20\" shaded-background=true text=\"") +
-           escaped + "\" ! queue name=out";
-  } else
-    desc = "queue name=in ! audioconvert ! audioresample ! autoaudiosink";
+  // The label's text is set as a property, never written into the description (a name may
+  // hold quotes or anything else).
+  bool to_grid = video && m->grid;
+  const char *desc = to_grid ? "queue name=in ! videoconvert ! textoverlay name=label "
+                               "valignment=bottom halignment=left font-desc=\"Sans 20\" "
+                               "shaded-background=true ! queue name=out"
+                     : !video && m->play_audio
+                         ? "queue name=in ! audioconvert ! audioresample ! autoaudiosink"
+                         : "queue name=in ! fakesink sync=false async=false";
   g_autoptr(GError) err = nullptr;
-  GstElement *bin = gst_parse_bin_from_description(desc.c_str(), FALSE, &err);
+  GstElement *bin = gst_parse_bin_from_description(desc, FALSE, &err);
   if (!bin) {
     g_printerr("roomcast meet: %s\n", err ? err->message : "cannot make a branch");
     return;
+  }
+  if (to_grid) {
+    g_autoptr(GstElement) overlay = gst_bin_get_by_name(GST_BIN(bin), "label");
+    g_object_set(overlay, "text", label.c_str(), nullptr);
   }
   auto ghost = [bin](const char *element, const char *pad, const char *name) {
     g_autoptr(GstElement) e = gst_bin_get_by_name(GST_BIN(bin), element);
@@ -236,50 +237,41 @@ void on_remote_pad_removed(GstElement *, GstPad *pad, gpointer data) {
 }
 
 // One JSON line per member we heard from: what it sent us so far. `ready` counts those that
-// delivered the wanted number of frames.
+// delivered the wanted number of frames. Times are in whole milliseconds.
 std::vector<std::string> report_lines(Meet *m, guint *ready) {
   std::vector<std::string> report;
   std::lock_guard l(m->lock);
   for (auto &[id, st] : m->members) {
     gint64 first = st->first_frame_us;
-    g_autofree char *esc = g_strescape(st->name.c_str(), nullptr);
-    g_autofree char *line = g_strdup_printf(
-        "{\"id\":\"%s\",\"name\":\"%s\",\"frames\":%" G_GUINT64_FORMAT
-        ",\"width\":%d,\"height\":%d,\"first_frame_ms\":%.1f,\"present\":%s}",
-        id.c_str(), esc, st->frames.load(), st->width.load(), st->height.load(),
-        first ? (first - m->start_us) / 1000.0 : -1.0, st->present ? "true" : "false");
-    report.push_back(line);
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "id");
+    json_builder_add_string_value(b, id.c_str());
+    json_builder_set_member_name(b, "name");
+    json_builder_add_string_value(b, st->name.c_str());
+    json_builder_set_member_name(b, "frames");
+    json_builder_add_int_value(b, static_cast<gint64>(st->frames.load()));
+    json_builder_set_member_name(b, "width");
+    json_builder_add_int_value(b, st->width.load());
+    json_builder_set_member_name(b, "height");
+    json_builder_add_int_value(b, st->height.load());
+    json_builder_set_member_name(b, "first_frame_ms");
+    json_builder_add_double_value(b, first ? std::round((first - m->start_us) / 1000.0) : -1.0);
+    json_builder_set_member_name(b, "present");
+    json_builder_add_boolean_value(b, st->present.load());
+    json_builder_end_object(b);
+    report.push_back(json_line(b));
     if (ready && st->frames >= m->want_frames) (*ready)++;
   }
   return report;
 }
 
 // SIGUSR1 (main loop): print the report so far, then a "report end" line, and go on.
-gboolean on_report_signal(gpointer data) {
-  for (const auto &line : report_lines(static_cast<Meet *>(data), nullptr))
+void print_report(Meet *m) {
+  for (const auto &line : report_lines(m, nullptr))
     printf("%s\n", line.c_str());
   printf("roomcast meet: report end\n");
   fflush(stdout);
-  return G_SOURCE_CONTINUE;
-}
-
-gboolean on_bus(GstBus *, GstMessage *msg, gpointer data) {
-  auto *m = static_cast<Meet *>(data);
-  switch (GST_MESSAGE_TYPE(msg)) {
-  case GST_MESSAGE_ERROR: {
-    if (m->exit_code) break; // the first error says why; the rest follow from it
-    report_pipeline_error("meet", msg, m->verbose);
-    m->exit_code = 1;
-    g_main_loop_quit(m->loop);
-    break;
-  }
-  case GST_MESSAGE_WARNING:
-    g_printerr("roomcast meet: warning: %s\n", describe_error(msg, m->verbose).c_str());
-    break;
-  default:
-    break;
-  }
-  return G_SOURCE_CONTINUE;
 }
 
 } // namespace
@@ -319,6 +311,7 @@ int cmd_meet(int argc, char **argv) {
   ServerOptions sopts;
   g_autoptr(GOptionContext) ctx = g_option_context_new("- meet: everyone sees everyone");
   g_option_context_add_main_entries(ctx, entries, nullptr);
+  g_option_context_set_description(ctx, exit_codes_help(true));
   g_option_context_add_group(ctx, server_option_group(sopts));
   g_option_context_add_group(ctx, gst_init_get_option_group());
   if (!parse_options(ctx, argc, argv)) return 2;
@@ -339,16 +332,17 @@ int cmd_meet(int argc, char **argv) {
     return 2;
   if (!init_gstreamer(argc, argv)) return 1;
 
-  g_autoptr(GMainLoop) loop = g_main_loop_new(nullptr, FALSE);
-  std::unique_ptr<Server> server;
+  std::unique_ptr<Server> server; // outlives the runner: the pipeline stops before the server
+  Runner runner("meet", verbose);
   std::string ws_url;
   if (!use_or_embed_server("meet", server_arg, host, port, sopts, server, ws_url)) return 1;
 
   MediaOptions media{"meet", source, pipeline_arg, width, height, fps, bool(audio)};
   GstElement *sink = nullptr;
-  GstElement *pipeline = build_media_pipeline(media, &sink);
+  g_autoptr(GstElement) pipeline = build_media_pipeline(media, &sink);
   if (!pipeline) return 2;
-  point_sink_at(sink, ws_url);
+  g_autoptr(GstElement) sink_ref = sink;
+  if (!set_signaller_uri("meet", sink, ws_url)) return 1;
   std::string room_name = room ? room : "meeting";
   g_autofree char *default_name = g_strdup_printf("%s-%d", g_get_host_name(), getpid());
   gst_util_set_object_arg(G_OBJECT(sink), "role", "member");
@@ -357,13 +351,20 @@ int cmd_meet(int argc, char **argv) {
                "bitrate", guint(bitrate), "ice-loopback", loopback_ice(ice, ws_url), nullptr);
 
   Meet m;
-  m.loop = loop;
+  m.runner = &runner;
   m.pipeline = pipeline;
-  m.fake = sink_mode == "fake";
+  m.play_audio = sink_mode == "auto";
+  m.show_video = sink_mode == "auto";
+  if (m.show_video && !have_display()) {
+    // autovideosink would look further and may pick a console sink (DirectFB) that crashes.
+    g_printerr("roomcast meet: no display; frames are counted but not shown (use --sink fake to "
+               "silence this)\n");
+    m.show_video = false;
+  }
   m.verbose = verbose;
   m.want_frames = static_cast<guint64>(frames);
   m.expect = static_cast<guint>(expect);
-  if (!m.fake) {
+  if (m.show_video) {
     // The grid's elements go straight into the pipeline (not into a bin of their own): the
     // branches link to compositor pads, and a link across bins would be refused.
     GstElement *bg = gst_element_factory_make("videotestsrc", nullptr);
@@ -389,39 +390,19 @@ int cmd_meet(int argc, char **argv) {
       g_printerr("roomcast meet: cannot link the grid\n");
       return 1;
     }
-    m.grid = GST_ELEMENT(gst_object_ref(grid));
+    m.grid = grid; // owned by the pipeline, which outlives m's use of it
   }
   g_signal_connect(sink, "pad-added", G_CALLBACK(on_remote_pad), &m);
   g_signal_connect(sink, "pad-removed", G_CALLBACK(on_remote_pad_removed), &m);
-  GstBus *bus = gst_pipeline_get_bus(GST_PIPELINE(pipeline));
-  gst_bus_add_watch(bus, on_bus, &m);
-  gst_object_unref(bus);
+  runner.watch(pipeline);
+  runner.set_stop_at_end_of_stream(false); // the streams end when members/hosts leave
+  runner.set_timeout(timeout);
+  runner.on_usr1([&m] { print_report(&m); });
 
-  quit_on_signals(loop);
-  guint usr1 = g_unix_signal_add(SIGUSR1, on_report_signal, &m);
-  bool timed_out = false;
-  struct Timeout {
-    GMainLoop *loop;
-    bool *flag;
-  } tdata{loop, &timed_out};
-  guint timer = timeout > 0 ? g_timeout_add_seconds(
-                                  timeout,
-                                  [](gpointer d) -> gboolean {
-                                    auto *t = static_cast<Timeout *>(d);
-                                    *t->flag = true;
-                                    g_main_loop_quit(t->loop);
-                                    return G_SOURCE_REMOVE;
-                                  },
-                                  &tdata)
-                            : 0;
   guint checker = g_timeout_add(50, check_done, &m);
   m.start_us = g_get_monotonic_time();
-  if (gst_element_set_state(pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
-    while (g_main_context_iteration(nullptr, FALSE)) {
-    }
-    if (!m.exit_code) g_printerr("roomcast meet: the pipeline could not start\n");
-    m.exit_code = 1;
-  } else {
+  Runner::Stop stop = Runner::Stop::error;
+  if (runner.start()) {
     printf("roomcast meet: in room '%s' as %s; others join with: roomcast meet --server %s "
            "--room %s\n",
            room_name.c_str(), name ? name : default_name, ws_url.c_str(), room_name.c_str());
@@ -429,32 +410,27 @@ int cmd_meet(int argc, char **argv) {
       printf("roomcast meet: browsers open %sroom/%s?role=member\n", server->http_url().c_str(),
              room_name.c_str());
     fflush(stdout);
-    g_main_loop_run(loop);
+    stop = runner.run();
   }
   g_source_remove(checker);
-  g_source_remove(usr1);
-  if (timer && !timed_out) g_source_remove(timer);
   // The report describes the meeting as it was when we stopped: take it before the teardown
   // (which removes every remote pad).
   guint ready = 0;
   std::vector<std::string> report = report_lines(&m, &ready);
-  gst_element_set_state(pipeline, GST_STATE_NULL);
-  gst_bus_remove_watch(GST_ELEMENT_BUS(pipeline));
-  if (m.grid) gst_object_unref(m.grid);
-  gst_object_unref(sink);
-  gst_object_unref(pipeline);
+  runner.stop_pipeline();
+  // The sink releases its remote pads again when the pipeline is freed (after `m`).
+  g_signal_handlers_disconnect_by_data(sink, &m);
   if (server) server->stop();
   for (const auto &line : report)
     printf("%s\n", line.c_str());
   fflush(stdout);
-  if (m.exit_code) return m.exit_code;
-  if (m.want_frames && ready < m.expect) {
+  if (stop == Runner::Stop::timeout && m.want_frames && ready < m.expect) {
     g_printerr("roomcast meet: timed out after %d s: %u of %u members sent %" G_GUINT64_FORMAT
                " frames\n",
                timeout, ready, m.expect, m.want_frames);
-    return 3;
+    runner.set_exit_code(kExitTimedOut);
   }
-  return 0;
+  return runner.exit_code();
 }
 
 } // namespace roomcast::app

@@ -1,5 +1,6 @@
 // roomcast serve: the signalling server and web client on their own.
 #include "app.h"
+#include "runner.h"
 
 #include <cstdio>
 
@@ -18,6 +19,7 @@ int cmd_serve(int argc, char **argv) {
       {nullptr}};
   g_autoptr(GOptionContext) ctx = g_option_context_new("- run the signalling server");
   g_option_context_add_main_entries(ctx, entries, nullptr);
+  g_option_context_set_description(ctx, exit_codes_help(false));
   g_option_context_add_group(ctx, server_option_group(opts));
   if (!parse_options(ctx, argc, argv)) return 2;
   if (port < 0 || port > 65535) {
@@ -28,8 +30,8 @@ int cmd_serve(int argc, char **argv) {
   opts.host = host;
   opts.port = static_cast<unsigned>(port);
 
-  g_autoptr(GMainLoop) loop = g_main_loop_new(nullptr, FALSE);
   Server server(opts);
+  Runner runner("serve", verbose);
   g_autoptr(GError) err = nullptr;
   if (!server.start(&err)) {
     g_printerr("roomcast serve: %s\n", err->message);
@@ -38,11 +40,10 @@ int cmd_serve(int argc, char **argv) {
   printf("roomcast serve: listening on %s\n", server.ws_url().c_str());
   printf("roomcast serve: web client at %s\n", server.http_url().c_str());
   fflush(stdout);
-  quit_on_signals(loop);
-  g_main_loop_run(loop);
+  runner.run();
   server.stop();
   printf("roomcast serve: stopped\n");
-  return 0;
+  return runner.exit_code();
 }
 
 } // namespace roomcast::app

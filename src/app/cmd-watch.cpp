@@ -1,6 +1,9 @@
 // roomcast watch: a GStreamer viewer for a live room.
 #include "app.h"
 #include "gst-threads.h"
+#include "runner.h"
+
+#include <cmath>
 
 #include <atomic>
 #include <cstdio>
@@ -13,12 +16,12 @@ namespace roomcast::app {
 namespace {
 
 struct Watch {
-  GMainLoop *loop = nullptr;
+  Runner *runner = nullptr;
   GstElement *pipeline = nullptr;
-  std::string sink = "auto";
+  bool show_video = true; // --sink auto with a display
+  bool play_audio = true; // --sink auto
   guint64 want_frames = 0;
   bool verbose = false;
-  int exit_code = 0;
   gint64 start_us = 0;
   // Written on streaming threads.
   std::atomic<guint64> frames{0};
@@ -51,15 +54,7 @@ GstPadProbeReturn on_video_buffer(GstPad *pad, GstPadProbeInfo *, gpointer data)
     w->height = height;
   }
   guint64 n = ++w->frames;
-  if (w->want_frames && n == w->want_frames && !w->done.exchange(true)) {
-    g_main_context_invoke(
-        nullptr,
-        [](gpointer d) -> gboolean {
-          g_main_loop_quit(static_cast<Watch *>(d)->loop);
-          return G_SOURCE_REMOVE;
-        },
-        w);
-  }
+  if (w->want_frames && n == w->want_frames && !w->done.exchange(true)) w->runner->quit();
   return GST_PAD_PROBE_OK;
 }
 
@@ -71,13 +66,12 @@ GstPadProbeReturn on_audio_buffer(GstPad *, GstPadProbeInfo *, gpointer data) {
 // Main loop: give a remote stream somewhere to go.
 void add_branch(Watch *w, GstPad *pad) {
   bool video = g_str_has_prefix(GST_PAD_NAME(pad), "video");
-  bool fake = w->sink == "fake";
-  std::string desc = video ? (fake ? "queue ! fakesink sync=false"
-                                   : "queue ! videoconvert ! autovideosink sync=false")
-                           : (fake ? "queue ! fakesink sync=false"
-                                   : "queue ! audioconvert ! audioresample ! autoaudiosink");
+  const char *desc = video ? (w->show_video ? "queue ! videoconvert ! autovideosink sync=false"
+                                            : "queue ! fakesink sync=false")
+                           : (w->play_audio ? "queue ! audioconvert ! audioresample ! autoaudiosink"
+                                            : "queue ! fakesink sync=false");
   g_autoptr(GError) err = nullptr;
-  GstElement *bin = gst_parse_bin_from_description(desc.c_str(), TRUE, &err);
+  GstElement *bin = gst_parse_bin_from_description(desc, TRUE, &err);
   if (!bin) {
     g_printerr("roomcast watch: %s\n", err ? err->message : "cannot make a sink");
     return;
@@ -124,21 +118,26 @@ void on_pad_removed(GstElement *, GstPad *pad, gpointer data) {
                       [w, name = std::string(GST_PAD_NAME(pad))] { drop_branch(w, name); });
 }
 
-gboolean on_bus(GstBus *, GstMessage *msg, gpointer data) {
-  auto *w = static_cast<Watch *>(data);
-  switch (GST_MESSAGE_TYPE(msg)) {
-  case GST_MESSAGE_ERROR:
-    g_printerr("roomcast watch: %s\n", describe_error(msg, w->verbose).c_str());
-    w->exit_code = 1;
-    g_main_loop_quit(w->loop);
-    break;
-  case GST_MESSAGE_WARNING:
-    g_printerr("roomcast watch: warning: %s\n", describe_error(msg, w->verbose).c_str());
-    break;
-  default:
-    break;
-  }
-  return G_SOURCE_CONTINUE;
+// The result line: what arrived, as one JSON object. Times are in whole milliseconds.
+std::string result_json(Watch &w) {
+  auto ms = [](gint64 us) { return std::round(us / 1000.0); };
+  gint64 first = w.first_frame_us.load();
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  json_builder_begin_object(b);
+  json_builder_set_member_name(b, "frames");
+  json_builder_add_int_value(b, static_cast<gint64>(w.frames.load()));
+  json_builder_set_member_name(b, "width");
+  json_builder_add_int_value(b, w.width.load());
+  json_builder_set_member_name(b, "height");
+  json_builder_add_int_value(b, w.height.load());
+  json_builder_set_member_name(b, "first_frame_ms");
+  json_builder_add_double_value(b, first ? ms(first - w.start_us) : -1.0);
+  json_builder_set_member_name(b, "max_gap_ms");
+  json_builder_add_double_value(b, ms(w.max_gap_us.load()));
+  json_builder_set_member_name(b, "audio_buffers");
+  json_builder_add_int_value(b, static_cast<gint64>(w.audio_buffers.load()));
+  json_builder_end_object(b);
+  return json_line(b);
 }
 
 } // namespace
@@ -162,6 +161,7 @@ int cmd_watch(int argc, char **argv) {
       {nullptr}};
   g_autoptr(GOptionContext) ctx = g_option_context_new("- watch a live room");
   g_option_context_add_main_entries(ctx, entries, nullptr);
+  g_option_context_set_description(ctx, exit_codes_help(true));
   g_option_context_add_group(ctx, gst_init_get_option_group());
   if (!parse_options(ctx, argc, argv)) return 2;
   if (verbose) enable_verbose();
@@ -169,9 +169,8 @@ int cmd_watch(int argc, char **argv) {
     g_printerr("roomcast watch: --frames, --timeout and --latency must not be negative\n");
     return 2;
   }
-  Watch w;
-  w.sink = sink ? sink : "auto";
-  if (w.sink != "auto" && w.sink != "fake") {
+  std::string sink_mode = sink ? sink : "auto";
+  if (sink_mode != "auto" && sink_mode != "fake") {
     g_printerr("roomcast watch: --sink must be auto or fake\n");
     return 2;
   }
@@ -179,73 +178,46 @@ int cmd_watch(int argc, char **argv) {
   std::string url = server ? server : "ws://127.0.0.1:8443/ws";
   std::string room_name = room ? room : "demo";
 
-  g_autoptr(GMainLoop) loop = g_main_loop_new(nullptr, FALSE);
-  w.loop = loop;
+  Watch w;
+  w.play_audio = sink_mode == "auto";
+  w.show_video = sink_mode == "auto";
+  if (w.show_video && !have_display()) {
+    // autovideosink would look further and may pick a console sink (DirectFB) that crashes.
+    g_printerr("roomcast watch: no display; frames are counted but not shown (use --sink fake to "
+               "silence this)\n");
+    w.show_video = false;
+  }
   w.want_frames = static_cast<guint64>(frames);
   w.verbose = verbose;
-  w.pipeline = gst_pipeline_new("watch");
+  Runner runner("watch", verbose);
+  w.runner = &runner;
+  g_autoptr(GstElement) pipeline = GST_ELEMENT(gst_object_ref_sink(gst_pipeline_new("watch")));
+  w.pipeline = pipeline;
   GstElement *src = gst_element_factory_make("roomcastsrc", "roomcast");
-  gst_bin_add(GST_BIN(w.pipeline), src);
-  GstElement *sig = nullptr;
-  g_object_get(src, "signaller", &sig, nullptr);
-  g_object_set(sig, "uri", url.c_str(), nullptr);
-  gst_object_unref(sig);
+  gst_bin_add(GST_BIN(pipeline), src);
+  if (!set_signaller_uri("watch", src, url)) return 1;
   g_object_set(src, "room", room_name.c_str(), "latency", guint(latency), "ice-loopback",
                loopback_ice(ice, url), nullptr);
   g_signal_connect(src, "pad-added", G_CALLBACK(on_pad_added), &w);
   g_signal_connect(src, "pad-removed", G_CALLBACK(on_pad_removed), &w);
-  GstBus *bus = gst_pipeline_get_bus(GST_PIPELINE(w.pipeline));
-  gst_bus_add_watch(bus, on_bus, &w);
-  gst_object_unref(bus);
+  runner.watch(pipeline);
+  runner.set_stop_at_end_of_stream(false); // the host's streams end when it leaves
+  runner.set_timeout(timeout);
 
-  quit_on_signals(loop);
-  bool timed_out = false;
-  guint timer = 0;
-  if (timeout > 0) {
-    struct T {
-      GMainLoop *loop;
-      bool *flag;
-    };
-    static T t;
-    t = {loop, &timed_out};
-    timer = g_timeout_add_seconds(
-        timeout,
-        [](gpointer d) -> gboolean {
-          auto *tt = static_cast<T *>(d);
-          *tt->flag = true;
-          g_main_loop_quit(tt->loop);
-          return G_SOURCE_REMOVE;
-        },
-        &t);
-  }
   w.start_us = g_get_monotonic_time();
-  if (gst_element_set_state(w.pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
-    g_printerr("roomcast watch: the pipeline could not start\n");
-    w.exit_code = 1;
-  } else {
-    g_main_loop_run(loop);
-  }
-  if (timer && !timed_out) g_source_remove(timer);
-  gst_element_set_state(w.pipeline, GST_STATE_NULL);
-  gst_bus_remove_watch(GST_ELEMENT_BUS(w.pipeline));
-  gst_object_unref(w.pipeline);
+  Runner::Stop stop = runner.start() ? runner.run() : Runner::Stop::error;
+  runner.stop_pipeline();
+  g_signal_handlers_disconnect_by_data(src, &w);
 
-  gint64 first = w.first_frame_us.load();
-  double first_ms = first ? (first - w.start_us) / 1000.0 : -1;
-  printf("{\"frames\":%" G_GUINT64_FORMAT ",\"width\":%d,\"height\":%d,\"first_frame_ms\":%.1f,"
-         "\"max_gap_ms\":%.1f,\"audio_buffers\":%" G_GUINT64_FORMAT "}\n",
-         w.frames.load(), w.width.load(), w.height.load(), first_ms, w.max_gap_us / 1000.0,
-         w.audio_buffers.load());
+  printf("%s\n", result_json(w).c_str());
   fflush(stdout);
-  if (w.exit_code) return w.exit_code;
-  if (timed_out && (w.want_frames == 0 || w.frames < w.want_frames)) {
-    if (w.want_frames)
-      g_printerr("roomcast watch: timed out after %d s with %" G_GUINT64_FORMAT " of %d frames%s\n",
-                 timeout, w.frames.load(), frames,
-                 w.frames == 0 ? " (is the host live in this room?)" : "");
-    return w.want_frames ? 3 : 0;
+  if (stop == Runner::Stop::timeout && w.want_frames && w.frames < w.want_frames) {
+    g_printerr("roomcast watch: timed out after %d s with %" G_GUINT64_FORMAT " of %d frames%s\n",
+               timeout, w.frames.load(), frames,
+               w.frames == 0 ? " (is the host live in this room?)" : "");
+    runner.set_exit_code(kExitTimedOut);
   }
-  return 0;
+  return runner.exit_code();
 }
 
 } // namespace roomcast::app

@@ -1,10 +1,7 @@
 #include "app.h"
 
-#include <glib-unix.h>
-
 #include "roomcast-config.h"
 
-#include <csignal>
 #include <cstdio>
 
 namespace roomcast::app {
@@ -119,15 +116,6 @@ bool use_or_embed_server(const char *cmd, const char *server_arg, const char *ho
   return true;
 }
 
-void quit_on_signals(GMainLoop *loop) {
-  auto quit = [](gpointer data) -> gboolean {
-    g_main_loop_quit(static_cast<GMainLoop *>(data));
-    return G_SOURCE_CONTINUE;
-  };
-  g_unix_signal_add(SIGINT, quit, loop);
-  g_unix_signal_add(SIGTERM, quit, loop);
-}
-
 void enable_verbose() {
   const char *cur = g_getenv("G_MESSAGES_DEBUG");
   if (!cur || !*cur) g_setenv("G_MESSAGES_DEBUG", "all", TRUE);
@@ -193,6 +181,22 @@ std::string describe_error(GstMessage *msg, bool verbose) {
                   (err ? err->message : "unknown error");
   if (verbose && dbg) s += std::string(" (") + dbg + ")";
   return s;
+}
+
+bool have_display() {
+  for (const char *var : {"DISPLAY", "WAYLAND_DISPLAY"}) {
+    const char *v = g_getenv(var);
+    if (v && *v) return true;
+  }
+  return false;
+}
+
+std::string json_line(JsonBuilder *builder) {
+  g_autoptr(JsonNode) root = json_builder_get_root(builder);
+  g_autoptr(JsonGenerator) gen = json_generator_new();
+  json_generator_set_root(gen, root);
+  g_autofree char *text = json_generator_to_data(gen, nullptr);
+  return text;
 }
 
 } // namespace roomcast::app

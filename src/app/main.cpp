@@ -3,6 +3,7 @@
 
 #include "roomcast-config.h"
 
+#include <clocale>
 #include <cstdio>
 #include <cstring>
 
@@ -31,6 +32,10 @@ void usage(FILE *out) {
 } // namespace
 
 int main(int argc, char **argv) {
+  // Options arrive in the locale's encoding (GOption converts them to UTF-8: a --name with
+  // accents needs it); numbers are always written the C way.
+  setlocale(LC_ALL, "");
+  setlocale(LC_NUMERIC, "C");
   if (argc < 2) {
     usage(stderr);
     return 2;

@@ -11,7 +11,7 @@ namespace roomcast::app {
 namespace {
 
 // Replaces ${NAME} with the environment variable's value (empty when unset).
-std::string expand_env(const std::string &in) {
+std::string expand_env(const char *cmd, const std::string &in) {
   std::string out;
   size_t i = 0;
   while (i < in.size()) {
@@ -24,7 +24,7 @@ std::string expand_env(const std::string &in) {
     out += in.substr(i, start - i);
     std::string name = in.substr(start + 2, end - start - 2);
     const char *v = g_getenv(name.c_str());
-    if (!v) g_printerr("roomcast live: warning: ${%s} is not set\n", name.c_str());
+    if (!v) g_printerr("roomcast %s: warning: ${%s} is not set\n", cmd, name.c_str());
     out += v ? v : "";
     i = end + 1;
   }
@@ -32,7 +32,7 @@ std::string expand_env(const std::string &in) {
 }
 
 // A launch description from --pipeline: a file (given, or in pipelines/) or the text itself.
-std::string pipeline_text(const char *arg) {
+std::string pipeline_text(const char *cmd, const char *arg) {
   std::string candidates[] = {arg, std::string(ROOMCAST_PIPELINES_DIR) + "/" + arg,
                               std::string(ROOMCAST_PIPELINES_DIR) + "/" + arg + ".pipeline",
                               std::string(ROOMCAST_PIPELINES_INSTALL_DIR) + "/" + arg +
@@ -50,9 +50,9 @@ std::string pipeline_text(const char *arg) {
       out += *l;
       out += ' ';
     }
-    return expand_env(out);
+    return expand_env(cmd, out);
   }
-  return expand_env(arg);
+  return expand_env(cmd, arg);
 }
 
 GstElement *find_roomcastsink(GstElement *pipeline) {
@@ -103,7 +103,7 @@ GstElement *build_media_pipeline(const MediaOptions &m, GstElement **sink_out) {
   std::string desc;
   int width = m.width, height = m.height;
   if (m.pipeline) {
-    desc = pipeline_text(m.pipeline);
+    desc = pipeline_text(m.cmd, m.pipeline);
   } else if (m.source == "test") {
     if (!width) width = 1280, height = 720;
     desc = "videotestsrc is-live=true pattern=smpte horizontal-speed=4 ! video/x-raw,width=" +
@@ -135,9 +135,12 @@ GstElement *build_media_pipeline(const MediaOptions &m, GstElement **sink_out) {
                desc.c_str());
     return nullptr;
   }
+  // A plain (not floating) reference from here on: the caller and the runner each hold one.
+  if (g_object_is_floating(pipeline)) gst_object_ref_sink(pipeline);
   if (!GST_IS_PIPELINE(pipeline)) {
-    GstElement *p = gst_pipeline_new(nullptr);
-    gst_bin_add(GST_BIN(p), pipeline);
+    GstElement *p = GST_ELEMENT(gst_object_ref_sink(gst_pipeline_new(nullptr)));
+    gst_bin_add(GST_BIN(p), pipeline); // takes a reference of its own
+    gst_object_unref(pipeline);
     pipeline = p;
   }
   GstElement *sink = find_roomcastsink(pipeline);
@@ -155,20 +158,30 @@ void report_pipeline_error(const char *cmd, GstMessage *msg, bool verbose) {
   std::string text = describe_error(msg, verbose);
   const char *src = GST_OBJECT_NAME(GST_MESSAGE_SRC(msg));
   if (g_str_has_prefix(src, "ximagesrc") || text.find("X display") != std::string::npos)
-    g_printerr("\nroomcast %s: cannot capture the screen (DISPLAY=%s): %s\n"
+    g_printerr("roomcast %s: cannot capture the screen (DISPLAY=%s): %s\n"
                "  try --source test, or run under a desktop or Xvfb\n",
                cmd, g_getenv("DISPLAY") ? g_getenv("DISPLAY") : "unset", text.c_str());
   else
-    g_printerr("\nroomcast %s: %s\n", cmd, text.c_str());
+    g_printerr("roomcast %s: %s\n", cmd, text.c_str());
 }
 
-void point_sink_at(GstElement *sink, const std::string &ws_url) {
-  GstElement *sig = nullptr;
-  g_object_get(sink, "signaller", &sig, nullptr);
-  if (sig) {
-    g_object_set(sig, "uri", ws_url.c_str(), nullptr);
-    gst_object_unref(sig);
+bool set_signaller_uri(const char *cmd, GstElement *element, const std::string &uri) {
+  GObject *target = nullptr;
+  GParamSpec *pspec = nullptr;
+  if (!GST_IS_CHILD_PROXY(element) ||
+      !gst_child_proxy_lookup(GST_CHILD_PROXY(element), "signaller::uri", &target, &pspec)) {
+    g_printerr("roomcast %s: %s has no signaller::uri property to point at %s\n", cmd,
+               GST_OBJECT_NAME(element), uri.c_str());
+    return false;
   }
+  g_object_unref(target);
+  if (pspec->value_type != G_TYPE_STRING || !(pspec->flags & G_PARAM_WRITABLE)) {
+    g_printerr("roomcast %s: %s's signaller::uri is not a writable string\n", cmd,
+               GST_OBJECT_NAME(element));
+    return false;
+  }
+  gst_child_proxy_set(GST_CHILD_PROXY(element), "signaller::uri", uri.c_str(), nullptr);
+  return true;
 }
 
 } // namespace roomcast::app

@@ -11,7 +11,7 @@ const playwright = await preflight();
 
 const state = (page) => page.evaluate(() => ({ state: window.roomcast.state, message: window.roomcast.message }));
 
-test('clear messages for refused joins, denied capture and missing features', { timeout: 60000 }, async () => {
+test('error messages', { timeout: 60000 }, async () => {
   await withWorld(playwright, 'errors', async (w) => {
     await w.serve();
     const browser = await w.browser();

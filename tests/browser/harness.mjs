@@ -19,7 +19,10 @@ export const SOURCE_DIR = process.env.ROOMCAST_SOURCE_DIR || path.resolve(here, 
 export const ROOMCAST = process.env.ROOMCAST_BIN || path.join(SOURCE_DIR, 'build', 'src', 'app', 'roomcast');
 export const PLUGIN_DIR = process.env.ROOMCAST_PLUGIN_DIR || '';
 export const CHROMIUM = process.env.ROOMCAST_CHROMIUM || '/usr/bin/chromium';
-export const OUT_DIR = path.join(SOURCE_DIR, 'tests', 'browser', 'out');
+// Where tests write what they make (screenshots): the build folder under meson
+// (ROOMCAST_ARTIFACT_DIR, set in tests/browser/meson.build), else tests/browser/out (ignored by
+// git). Never the source tree's tracked files: a test run leaves the checkout as it was.
+export const OUT_DIR = process.env.ROOMCAST_ARTIFACT_DIR || path.join(SOURCE_DIR, 'tests', 'browser', 'out');
 export const ADDR = '10.77.0.1';
 export const SIZE = ['--size', '640x360'];
 const VERBOSE = !!process.env.ROOMCAST_BROWSER_VERBOSE;

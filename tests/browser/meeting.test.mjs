@@ -32,7 +32,7 @@ async function framesFromOthers(page, n, frames) {
   return all;
 }
 
-test('meeting: two Chromium members see each other', { timeout: 90000 }, async () => {
+test('meeting of 2 chromium members', { timeout: 90000 }, async () => {
   await withWorld(playwright, 'meeting', async (w) => {
     const room = 'standup';
     await w.serve();

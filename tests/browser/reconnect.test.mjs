@@ -14,7 +14,7 @@ function framesFromNewPeer(page, notFrom, frames) {
     `more than ${frames} frames from a peer other than ${notFrom}`, 25000);
 }
 
-test('viewer: GStreamer host leaves and comes back', { timeout: 90000 }, async () => {
+test('gst host leaves and returns', { timeout: 90000 }, async () => {
   await withWorld(playwright, 'host-returns', async (w) => {
     const room = 'again';
     await w.serve();
@@ -36,7 +36,7 @@ test('viewer: GStreamer host leaves and comes back', { timeout: 90000 }, async (
   });
 });
 
-test('server restart: Chromium host and viewer reconnect and renegotiate', { timeout: 90000 }, async () => {
+test('server restart', { timeout: 90000 }, async () => {
   await withWorld(playwright, 'server-restart', async (w) => {
     const room = 'restart';
     await w.serve();
