@@ -102,22 +102,24 @@ std::shared_ptr<Peer> Peer::create(PeerOwner &owner, PeerConfig cfg, GError **er
   connect("notify::ice-gathering-state", G_CALLBACK(on_gathering_state));
   // Transceivers webrtcbin makes for a remote offer (a viewer's, a member's receive side) ask
   // for retransmissions too.
-  g_signal_connect(webrtc, "on-new-transceiver",
-                   G_CALLBACK(+[](GstElement *, GstWebRTCRTPTransceiver *trans, gpointer) {
-                     set_loss_recovery(trans);
-                   }),
-                   nullptr);
+  if (peer->loss_recovery())
+    g_signal_connect(webrtc, "on-new-transceiver",
+                     G_CALLBACK(+[](GstElement *, GstWebRTCRTPTransceiver *trans, gpointer) {
+                       set_loss_recovery(trans);
+                     }),
+                     nullptr);
   if (peer->cfg_.plan.receive) connect("pad-added", G_CALLBACK(on_pad_added));
   if (GstElement *rtpbin = gst_bin_get_by_name(GST_BIN(webrtc), "rtpbin")) {
     g_signal_connect_data(rtpbin, "on-ssrc-active", G_CALLBACK(on_ssrc_active),
                           Callback::make(peer), Callback::closure_destroy, GConnectFlags(0));
     // Every receiving jitterbuffer asks for what it misses (NACK); the sender retransmits
     // (rtx). webrtcbin 1.22 turns this on only for transceivers it made itself with do-nack.
-    g_signal_connect(rtpbin, "new-jitterbuffer",
-                     G_CALLBACK(+[](GstElement *, GstElement *jb, guint, guint, gpointer) {
-                       g_object_set(jb, "do-retransmission", TRUE, nullptr);
-                     }),
-                     nullptr);
+    if (peer->loss_recovery())
+      g_signal_connect(rtpbin, "new-jitterbuffer",
+                       G_CALLBACK(+[](GstElement *, GstElement *jb, guint, guint, gpointer) {
+                         g_object_set(jb, "do-retransmission", TRUE, nullptr);
+                       }),
+                       nullptr);
     gst_object_unref(rtpbin);
   }
   return peer;
@@ -235,7 +237,7 @@ bool Peer::attach(const std::vector<SendSource> &sources, GError **err) {
                    cfg_.plan.receive ? GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDRECV
                                      : GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDONLY,
                    "codec-preferences", src.codec_caps, nullptr);
-      set_loss_recovery(trans);
+      if (loss_recovery()) set_loss_recovery(trans);
       std::lock_guard l(lock_);
       branches_.back().trans = trans; // adopts the ref
     }
@@ -575,6 +577,17 @@ void Peer::on_pad_added(GstElement *, GstPad *pad, gpointer data) {
         }
         g_signal_connect_data(dec, "pad-added", G_CALLBACK(on_decoded_pad), Callback::make(p),
                               Callback::closure_destroy, GConnectFlags(0));
+        // A frame that retransmission could not save: ask the sender for a keyframe (PLI) and
+        // show nothing broken meanwhile, instead of waiting for the encoder's next keyframe.
+        g_signal_connect(dec, "deep-element-added",
+                         G_CALLBACK(+[](GstBin *, GstBin *, GstElement *e, gpointer) {
+                           GObjectClass *k = G_OBJECT_GET_CLASS(e);
+                           if (g_object_class_find_property(k, "request-keyframe"))
+                             g_object_set(e, "request-keyframe", TRUE, nullptr);
+                           if (g_object_class_find_property(k, "wait-for-keyframe"))
+                             g_object_set(e, "wait-for-keyframe", TRUE, nullptr);
+                         }),
+                         nullptr);
         {
           std::lock_guard l(p->lock_);
           p->decoders_.push_back(GST_ELEMENT(gst_object_ref(dec)));
