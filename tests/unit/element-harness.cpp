@@ -157,6 +157,8 @@ struct Harness::Impl {
   std::vector<PeerEv> peer_events;
   std::map<std::string, GWeakRef *> webrtcbins; // "<element>\n<id>" -> peer-added's webrtcbin
   std::map<std::string, GstElement *> watched;  // label -> element (ref)
+  // Every element that was ever added anywhere inside a watched element: (label, weak ref).
+  std::vector<std::pair<std::string, GWeakRef *>> inner;
   std::list<SigRec> sigs;
   std::vector<SdpRecord> sdps;
   std::vector<PeerEnded> ended;
@@ -358,6 +360,15 @@ static void on_pad_added(GstElement *element, GstPad *pad, gpointer data) {
                   gst_pad_link_get_name(ret) + ")");
 }
 
+static void on_deep_element_added(GstBin *, GstBin *, GstElement *element, gpointer data) {
+  auto *c = static_cast<Ctx *>(data);
+  auto *w = new GWeakRef;
+  g_weak_ref_init(w, element);
+  Harness::Impl &d = c->h->impl();
+  Locked l(&d.lock);
+  d.inner.emplace_back(c->label, w);
+}
+
 static void on_pad_removed(GstElement *, GstPad *pad, gpointer data) {
   auto *c = static_cast<Ctx *>(data);
   Harness::Impl &d = c->h->impl();
@@ -489,6 +500,10 @@ Harness::~Harness() {
     g_weak_ref_clear(w);
     delete w;
   }
+  for (auto &[label, w] : d_->inner) {
+    g_weak_ref_clear(w);
+    delete w;
+  }
   g_main_context_invoke(
       d_->ctx,
       [](gpointer l) -> gboolean {
@@ -572,20 +587,24 @@ void Harness::finish() {
     run_with_deadline("stopping pipeline " + it->label, 30,
                       [p]() { gst_element_set_state(p, GST_STATE_NULL); });
     if (it->peer) it->peer->leave();
-    // Whoever served it lets it go before the next one stops (one departure at a time).
+    // Whoever had it as a peer lets it go (peer-removed, and its streams' pads removed) before
+    // the next one stops: one departure at a time.
     std::string id = id_now(it->label);
     if (id.empty()) continue;
     auto holders = [&]() {
       std::vector<std::string> out;
       Locked l(&d_->lock);
       for (const auto &[label, e] : d_->watched)
-        if (d_->balance(label, id) > 0) out.push_back(label);
+        if (d_->balance(label, id) > 0)
+          out.push_back(label + " did not emit peer-removed(" + id + ")");
+      for (const auto &p : d_->pads)
+        if (!p.removed && p.info.peer_id == id)
+          out.push_back(p.info.element + " did not remove its pad " + p.info.name);
       return out;
     };
     if (!becomes_true_within(10, [&]() { return holders().empty(); }))
-      for (const auto &label : holders())
-        violate(label + " did not emit peer-removed(" + id + ") within 10 s after " + it->label +
-                " stopped");
+      for (const auto &what : holders())
+        violate(what + " within 10 s after " + it->label + " stopped");
   }
   // Every pipeline is in NULL: so must be every webrtcbin a peer-added handed out (a branch left
   // running keeps its threads, and gst-check's task cleanup would wait for them forever).
@@ -611,6 +630,41 @@ void Harness::finish() {
     if (parent) gst_object_unref(parent);
     gst_object_unref(e);
   }
+  // The same for everything that ever lived inside a watched element (whatever the element's
+  // internals are): alive is fine, running is a leak. Only the outermost leaked element of a
+  // leaked subtree is named.
+  std::vector<std::pair<std::string, GstElement *>> running;
+  {
+    Locked l(&d_->lock);
+    for (auto &[label, w] : d_->inner)
+      if (auto *e = static_cast<GstElement *>(g_weak_ref_get(w))) running.emplace_back(label, e);
+  }
+  std::erase_if(running, [](auto &le) {
+    GstState state = GST_STATE_VOID_PENDING;
+    gst_element_get_state(le.second, &state, nullptr, 0);
+    if (state != GST_STATE_NULL) return false;
+    gst_object_unref(le.second);
+    return true;
+  });
+  for (auto &[label, e] : running) {
+    GstObject *parent = gst_object_get_parent(GST_OBJECT(e));
+    bool parent_leaked = false;
+    for (auto &other : running)
+      parent_leaked = parent_leaked || GST_OBJECT(other.second) == parent;
+    if (!parent_leaked) {
+      GstState state = GST_STATE_VOID_PENDING;
+      gst_element_get_state(e, &state, nullptr, 0);
+      GstElementFactory *f = gst_element_get_factory(e);
+      gchar *where = parent ? gst_object_get_path_string(parent) : g_strdup("no parent");
+      violate(std::string(GST_OBJECT_NAME(e)) + " (" + (f ? GST_OBJECT_NAME(f) : "?") +
+              "), once inside " + label + ", is still in " + gst_element_state_get_name(state) +
+              " (" + where + ") after every pipeline went to NULL: it leaked, running");
+      g_free(where);
+    }
+    if (parent) gst_object_unref(parent);
+  }
+  for (auto &[label, e] : running)
+    gst_object_unref(e);
   check();
 }
 
@@ -766,6 +820,9 @@ void Harness::watch(GstElement *element, const std::string &label) {
     hs.push_back(g_signal_connect(element, "peer-added", G_CALLBACK(on_peer_added), c));
   if (g_signal_lookup("peer-removed", type))
     hs.push_back(g_signal_connect(element, "peer-removed", G_CALLBACK(on_peer_removed), c));
+  if (GST_IS_BIN(element))
+    hs.push_back(
+        g_signal_connect(element, "deep-element-added", G_CALLBACK(on_deep_element_added), c));
   hs.push_back(g_signal_connect(element, "pad-added", G_CALLBACK(on_pad_added), c));
   hs.push_back(g_signal_connect(element, "pad-removed", G_CALLBACK(on_pad_removed), c));
   Locked l(&d_->lock);

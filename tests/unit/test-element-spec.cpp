@@ -718,6 +718,48 @@ GST_START_TEST(test_host_stops_while_a_viewer_leaves) {
 }
 GST_END_TEST;
 
+// The same on the receiving side: the application stops a roomcastsrc while its host leaves. The
+// viewer's stop starts when the webrtcbin inside it (roomcastsrc answers with one) reaches NULL
+// (iteration 0) or READY (iteration 1) on its way out; nothing that lived inside the viewer may
+// still run afterwards.
+GST_START_TEST(test_viewer_stops_while_its_host_leaves) {
+  const GstState trigger = __i__ == 0 ? GST_STATE_NULL : GST_STATE_READY;
+  Harness h;
+  Node &viewer = h.viewer("viewer", "race2");
+  Node &host = h.host("host", "race2");
+  std::string host_id = h.id_of("host");
+  h.set_stage(Stage::Negotiating);
+  h.wait_frames("viewer", host_id, 10, 20);
+
+  static std::atomic<GThread *> stopper;
+  stopper = nullptr;
+  GstElement *viewer_pipeline = viewer.pipeline;
+  h.tap("viewer", [trigger, viewer_pipeline](GstMessage *m) {
+    if (GST_MESSAGE_TYPE(m) != GST_MESSAGE_STATE_CHANGED || !GST_IS_ELEMENT(GST_MESSAGE_SRC(m)))
+      return;
+    GstElementFactory *f = gst_element_get_factory(GST_ELEMENT(GST_MESSAGE_SRC(m)));
+    if (!f || !g_str_equal(GST_OBJECT_NAME(f), "webrtcbin")) return;
+    GstState from, to;
+    gst_message_parse_state_changed(m, &from, &to, nullptr);
+    if (to != trigger || stopper.load()) return;
+    stopper = g_thread_new(
+        "stop-viewer",
+        [](gpointer p) -> gpointer {
+          gst_element_set_state(GST_ELEMENT(p), GST_STATE_NULL);
+          return nullptr;
+        },
+        viewer_pipeline);
+  });
+  h.set_stage(Stage::Teardown);
+  h.stop(host.pipeline);
+  h.wait_for("the viewer's stop to begin with the session's end", 10,
+             [&]() { return stopper.load() != nullptr; });
+  h.run_with_deadline("stopping the viewer while its session ends", 20,
+                      [&]() { g_thread_join(stopper.load()); });
+  h.finish();
+}
+GST_END_TEST;
+
 // ---- roomcastsrc's own signals and stats (SPEC) -------------------------------------------------
 
 // SPEC: roomcastsrc gains peer-added (id, webrtcbin), peer-removed (id) and a `stats` property,
@@ -783,7 +825,9 @@ static Suite *element_spec_suite() {
   tcase_add_test(tc, test_bad_signalling_input_is_ignored);
   tcase_add_test(tc, test_peer_vanishes_mid_negotiation);
   tcase_add_loop_test(tc, test_host_stops_while_a_viewer_leaves, 0, 2);
+  tcase_add_loop_test(tc, test_viewer_stops_while_its_host_leaves, 0, 2);
   tcase_add_test(tc, test_src_reports_its_peer);
+
   return s;
 }
 
