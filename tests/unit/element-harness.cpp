@@ -168,7 +168,6 @@ struct Harness::Impl {
   std::map<std::string, std::function<void(GstMessage *)>> taps; // pipeline label -> tap
   std::list<Ctx> ctxs;                                           // stable addresses
   std::vector<std::pair<GObject *, gulong>> element_handlers;    // refs on the objects
-  bool torn_down = false;
 
   // The harness's own thread, for delayed actions.
   GMainContext *ctx = nullptr;

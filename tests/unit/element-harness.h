@@ -12,6 +12,8 @@
 // Besides the elements, a test can join a room itself with a TestPeer: its own
 // GstRoomcastDirectSignaller and its own webrtcbin, which it can make misbehave (never answer,
 // answer late, stop its media while staying in the room, leave mid-negotiation).
+//
+// ROOMCAST_SPEC_DUMP_SDP=1 prints every SDP a harness signaller receives (to stderr).
 #pragma once
 
 #include <gst/gst.h>

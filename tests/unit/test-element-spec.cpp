@@ -505,6 +505,32 @@ GST_START_TEST(test_max_peers) {
 }
 GST_END_TEST;
 
+// A peer that answers late (1.5 s after the offer, its candidates trickled meanwhile) is served
+// like any other.
+GST_START_TEST(test_late_answer_is_accepted) {
+  Harness h;
+  Node &host = h.host("host", "slow");
+  TestPeer &slow = h.test_peer("slow", "slow", Behaviour{.answer_delay_ms = 1500});
+  slow.join();
+  std::string host_id = h.id_of("host"), slow_id = h.id_of("slow");
+  h.set_stage(Stage::Negotiating);
+  h.wait_for("the host's offer", 10, [&]() { return slow.has(PEER_OFFERED); });
+  fail_if(h.becomes_true_within(1.0, [&]() { return slow.has(PEER_ANSWERED); }),
+          "the test peer answered early");
+  h.wait_for("the late peer to connect and get media", 20,
+             [&]() { return slow.has(PEER_ANSWERED | PEER_CONNECTED | PEER_MEDIA); });
+  h.set_stage(Stage::Streaming);
+  h.wait_for("host stats: the late peer connected", 10, [&]() {
+    const PeerStats *p = read_stats(host.element).peer(slow_id);
+    return p && p->connected;
+  });
+  fail_unless_equals_int(h.peer_added("host", slow_id), 1);
+  assert_sdp(h.wait_sdp("host", slow_id, ANSWER, 1), video_sdp("recvonly", "VP8", kAnswerFeedback),
+             "the late answer");
+  h.finish();
+}
+GST_END_TEST;
+
 // ---- request pads -------------------------------------------------------------------------------
 
 // Releasing the request pads while a pad-removed handler reads a property of the element must
@@ -676,9 +702,11 @@ GST_END_TEST;
 // The application stops the host while a viewer is leaving: the viewer's branch must end in NULL
 // (finish() checks that no webrtcbin peer-added handed out still runs). The host's stop starts
 // at an exact point of the branch's removal, seen on the bus: when the viewer's webrtcbin inside
-// the host reaches NULL (iteration 0) or READY (iteration 1).
+// the host reaches PAUSED, READY or NULL on its way out (iterations 0, 1, 2).
+static const GstState kWayOut[] = {GST_STATE_PAUSED, GST_STATE_READY, GST_STATE_NULL};
+
 GST_START_TEST(test_host_stops_while_a_viewer_leaves) {
-  const GstState trigger = __i__ == 0 ? GST_STATE_NULL : GST_STATE_READY;
+  const GstState trigger = kWayOut[__i__];
   Harness h;
   Node &host = h.host("host", "race");
   Node &viewer = h.viewer("viewer", "race");
@@ -697,7 +725,7 @@ GST_START_TEST(test_host_stops_while_a_viewer_leaves) {
       return;
     GstState from, to;
     gst_message_parse_state_changed(m, &from, &to, nullptr);
-    if (to != trigger || stopper.load()) return;
+    if (to != trigger || to >= from || stopper.load()) return;
     // Not here: this thread is inside the branch's own state change.
     stopper = g_thread_new(
         "stop-host",
@@ -719,11 +747,10 @@ GST_START_TEST(test_host_stops_while_a_viewer_leaves) {
 GST_END_TEST;
 
 // The same on the receiving side: the application stops a roomcastsrc while its host leaves. The
-// viewer's stop starts when the webrtcbin inside it (roomcastsrc answers with one) reaches NULL
-// (iteration 0) or READY (iteration 1) on its way out; nothing that lived inside the viewer may
-// still run afterwards.
+// viewer's stop starts when the webrtcbin inside it (roomcastsrc answers with one) reaches PAUSED,
+// READY or NULL on its way out; nothing that lived inside the viewer may still run afterwards.
 GST_START_TEST(test_viewer_stops_while_its_host_leaves) {
-  const GstState trigger = __i__ == 0 ? GST_STATE_NULL : GST_STATE_READY;
+  const GstState trigger = kWayOut[__i__];
   Harness h;
   Node &viewer = h.viewer("viewer", "race2");
   Node &host = h.host("host", "race2");
@@ -741,7 +768,7 @@ GST_START_TEST(test_viewer_stops_while_its_host_leaves) {
     if (!f || !g_str_equal(GST_OBJECT_NAME(f), "webrtcbin")) return;
     GstState from, to;
     gst_message_parse_state_changed(m, &from, &to, nullptr);
-    if (to != trigger || stopper.load()) return;
+    if (to != trigger || to >= from || stopper.load()) return;
     stopper = g_thread_new(
         "stop-viewer",
         [](gpointer p) -> gpointer {
@@ -819,13 +846,14 @@ static Suite *element_spec_suite() {
   tcase_add_loop_test(tc, test_viewer_waits_for_caps, 0, 2);
   tcase_add_loop_test(tc, test_peer_timeout_removes_a_quiet_peer, 0, G_N_ELEMENTS(timeout_cases));
   tcase_add_test(tc, test_max_peers);
+  tcase_add_test(tc, test_late_answer_is_accepted);
   tcase_add_test(tc, test_release_pad_does_not_deadlock);
   tcase_add_test(tc, test_second_video_pad_refused);
   tcase_add_test(tc, test_request_pad_after_start_refused);
   tcase_add_test(tc, test_bad_signalling_input_is_ignored);
   tcase_add_test(tc, test_peer_vanishes_mid_negotiation);
-  tcase_add_loop_test(tc, test_host_stops_while_a_viewer_leaves, 0, 2);
-  tcase_add_loop_test(tc, test_viewer_stops_while_its_host_leaves, 0, 2);
+  tcase_add_loop_test(tc, test_host_stops_while_a_viewer_leaves, 0, G_N_ELEMENTS(kWayOut));
+  tcase_add_loop_test(tc, test_viewer_stops_while_its_host_leaves, 0, G_N_ELEMENTS(kWayOut));
   tcase_add_test(tc, test_src_reports_its_peer);
 
   return s;
