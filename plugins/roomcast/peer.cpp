@@ -114,6 +114,19 @@ std::shared_ptr<Peer> Peer::create(PeerOwner &owner, PeerConfig cfg, GError **er
                           Callback::make(peer), Callback::closure_destroy, GConnectFlags(0));
     // Every receiving jitterbuffer asks for what it misses (NACK); the sender retransmits
     // (rtx). webrtcbin 1.22 turns this on only for transceivers it made itself with do-nack.
+    // Reports every second or so instead of every 5 s: a quiet peer's reports are how the
+    // other side knows it is alive (peer-timeout), and they carry loss and RTT for stats.
+    g_signal_connect(
+        rtpbin, "new-jitterbuffer",
+        G_CALLBACK(+[](GstElement *rtpbin, GstElement *, guint session, guint, gpointer) {
+          GObject *rtp = nullptr;
+          g_signal_emit_by_name(rtpbin, "get-internal-session", session, &rtp);
+          if (rtp) {
+            g_object_set(rtp, "rtcp-min-interval", guint64(GST_SECOND), nullptr);
+            g_object_unref(rtp);
+          }
+        }),
+        nullptr);
     if (peer->loss_recovery())
       g_signal_connect(rtpbin, "new-jitterbuffer",
                        G_CALLBACK(+[](GstElement *, GstElement *jb, guint, guint, gpointer) {
@@ -814,6 +827,13 @@ void Peer::finish_detach() {
     decoders = std::exchange(decoders_, {});
     pads = std::exchange(pads_, {});
   }
+  // Locked first: between here and the removal from the bin, a state change of the element
+  // (the application stopping it) must not bring these back up; they would run on, orphaned.
+  if (webrtc) gst_element_set_locked_state(webrtc, TRUE);
+  for (Branch &b : branches)
+    gst_element_set_locked_state(b.queue, TRUE);
+  for (GstElement *d : decoders)
+    gst_element_set_locked_state(d, TRUE);
   // webrtcbin first: if the pipeline is passing through PAUSED, a branch queue's thread may be
   // waiting for preroll in webrtcbin's network sink, holding the queue's stream lock; stopping
   // webrtcbin releases it. Stopping the queue first would wait on it forever.

@@ -2,8 +2,9 @@
 // (properties, signals, pads, the bus, `stats`, the in-process signaller), through the harness in
 // element-harness.h. These cases are what a rewrite of the elements' internals must pass.
 //
-// Cases marked SPEC assert behaviour the redesign adds and today's code may not have yet; their
-// assertions come last in each case, so everything before them is still checked.
+// Written against the elements before the redesign, as its spec: the cases the old code failed
+// (release_pad deadlock, no end-peer, no roomcastsrc signals/stats, orphaned webrtcbins when a
+// stop met a leave, a healthy viewer timed out by its 5 s RTCP interval) pass since.
 #include <algorithm>
 #include <atomic>
 #include <map>
@@ -457,8 +458,7 @@ GST_START_TEST(test_peer_timeout_removes_a_quiet_peer) {
   fail_unless(st.peer_count == 1 && st.peer(viewer_id), "%s", st.text.c_str());
   fail_if(h.webrtcbin_inside("host", quiet_id), "the quiet peer's webrtcbin is still in the host");
 
-  // SPEC: the host tells the peer why (end_peer -> peer-ended). Today's roomcastsink never calls
-  // end_peer, so this fails on today's code.
+  // The host tells the peer why (end_peer -> peer-ended).
   h.wait_for("peer-ended(reason=timeout) from the host at the test peer", 3,
              [&]() { return ended_with(h, "quiet", host_id, "timeout"); });
   h.finish();
@@ -490,6 +490,7 @@ GST_START_TEST(test_max_peers) {
 
   // The first leaves: nothing breaks.
   h.expect_peer_removed("host", first_id);
+  h.expect_peer_removed("first", host_id); // its own session ends as it stops
   h.expect_pad_removed("first");
   h.stop(first.pipeline);
   h.wait_peer_removed("host", first_id, 10);
@@ -497,8 +498,7 @@ GST_START_TEST(test_max_peers) {
   h.wait_for("the host to go on encoding", 5,
              [&]() { return read_stats(host.element).frames >= encoded + 15; });
 
-  // SPEC: the refused viewer is told why. Today's roomcastsink only logs "max-peers reached"
-  // and never calls end_peer, so this fails on today's code.
+  // The refused viewer is told why (end-peer).
   h.wait_for("peer-ended(reason=max-peers) from the host at the second viewer", 3,
              [&]() { return ended_with(h, "second", host_id, "max-peers"); });
   h.finish();
@@ -787,11 +787,11 @@ GST_START_TEST(test_viewer_stops_while_its_host_leaves) {
 }
 GST_END_TEST;
 
-// ---- roomcastsrc's own signals and stats (SPEC) -------------------------------------------------
+// ---- roomcastsrc's own signals and stats
+// ----------------------------------------------------------
 
-// SPEC: roomcastsrc gains peer-added (id, webrtcbin), peer-removed (id) and a `stats` property,
-// like roomcastsink. Today's roomcastsrc has none of them: this case fails on today's code at its
-// first assertion.
+// roomcastsrc has peer-added (id, webrtcbin), peer-removed (id) and a `stats` property, like
+// roomcastsink.
 GST_START_TEST(test_src_reports_its_peer) {
   GstElement *probe = gst_element_factory_make("roomcastsrc", nullptr);
   fail_unless(probe != nullptr);
@@ -800,8 +800,8 @@ GST_START_TEST(test_src_reports_its_peer) {
   bool removed = g_signal_lookup("peer-removed", type) != 0;
   bool stats = g_object_class_find_property(G_OBJECT_GET_CLASS(probe), "stats") != nullptr;
   gst_object_unref(gst_object_ref_sink(probe));
-  fail_unless(added && removed && stats, "roomcastsrc lacks%s%s%s (SPEC: not in today's code)",
-              added ? "" : " peer-added", removed ? "" : " peer-removed", stats ? "" : " stats");
+  fail_unless(added && removed && stats, "roomcastsrc lacks%s%s%s", added ? "" : " peer-added",
+              removed ? "" : " peer-removed", stats ? "" : " stats");
 
   Harness h;
   Node &host = h.host("host", "srcspec");
