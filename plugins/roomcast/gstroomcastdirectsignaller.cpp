@@ -1,6 +1,7 @@
 #include "gstroomcastdirectsignaller.h"
 
 #include "common.h"
+#include "proto-enums.h"
 #include "room-rules.h"
 
 #include <condition_variable>
@@ -28,6 +29,8 @@ GST_DEBUG_CATEGORY_STATIC(roomcast_direct_debug);
 #define GST_CAT_DEFAULT roomcast_direct_debug
 
 namespace p = roomcast::proto;
+using roomcast::to_gst;
+using roomcast::to_proto;
 namespace rules = roomcast::rules;
 
 struct _GstRoomcastDirectSignaller {
@@ -48,21 +51,6 @@ G_DEFINE_TYPE_WITH_CODE(GstRoomcastDirectSignaller, gst_roomcast_direct_signalle
                                                     "roomcast in-process signaller"))
 
 namespace {
-
-p::Role to_proto(GstRoomcastRole r) {
-  switch (r) {
-  case GST_ROOMCAST_ROLE_HOST:
-    return p::Role::Host;
-  case GST_ROOMCAST_ROLE_MEMBER:
-    return p::Role::Member;
-  default:
-    return p::Role::Viewer;
-  }
-}
-
-GstRoomcastRoomKind to_gst(p::RoomKind k) {
-  return k == p::RoomKind::Meeting ? GST_ROOMCAST_ROOM_KIND_MEETING : GST_ROOMCAST_ROOM_KIND_LIVE;
-}
 
 struct Member {
   GstRoomcastDirectSignaller *sig; // ref

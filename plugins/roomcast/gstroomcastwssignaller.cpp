@@ -1,6 +1,7 @@
 #include "gstroomcastwssignaller.h"
 
 #include "common.h"
+#include "proto-enums.h"
 #include "gref.h"
 #include "protocol.h"
 
@@ -23,33 +24,10 @@ GST_DEBUG_CATEGORY_STATIC(roomcast_ws_debug);
 
 namespace p = roomcast::proto;
 using roomcast::GRef;
+using roomcast::to_gst;
+using roomcast::to_proto;
 
 namespace {
-GstRoomcastRole to_gst(p::Role r) {
-  switch (r) {
-  case p::Role::Host:
-    return GST_ROOMCAST_ROLE_HOST;
-  case p::Role::Member:
-    return GST_ROOMCAST_ROLE_MEMBER;
-  default:
-    return GST_ROOMCAST_ROLE_VIEWER;
-  }
-}
-
-p::Role to_proto(GstRoomcastRole r) {
-  switch (r) {
-  case GST_ROOMCAST_ROLE_HOST:
-    return p::Role::Host;
-  case GST_ROOMCAST_ROLE_MEMBER:
-    return p::Role::Member;
-  default:
-    return p::Role::Viewer;
-  }
-}
-
-GstRoomcastRoomKind to_gst(p::RoomKind k) {
-  return k == p::RoomKind::Meeting ? GST_ROOMCAST_ROOM_KIND_MEETING : GST_ROOMCAST_ROOM_KIND_LIVE;
-}
 
 struct Private {
   // `lock` guards uri and the thread handles. Leaf lock: never held while emitting signals or

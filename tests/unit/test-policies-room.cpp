@@ -2,6 +2,7 @@
 // which room, who sees whom, when a join or a relay is refused) and the join-error policy
 // (fatal or retry, from the protocol's table, with its backoff). Each row is one decision; no
 // I/O, no clock, no sleeps.
+#include "check-str.h"
 #include "room-rules.h"
 
 #include <glib.h>
@@ -15,16 +16,6 @@ using namespace roomcast::proto;
 namespace rules = roomcast::rules;
 
 namespace {
-
-// String equality that keeps temporaries alive for the comparison (g_assert_cmpstr would not).
-void check_str(const std::string &got, const std::string &want, const char *file, int line,
-               const char *expr) {
-  if (got == want) return;
-  g_autofree char *msg =
-      g_strdup_printf("%s is \"%s\", wanted \"%s\"", expr, got.c_str(), want.c_str());
-  g_assertion_message(nullptr, file, line, "", msg);
-}
-#define CHECK_STR(got, want) check_str((got), (want), __FILE__, __LINE__, #got)
 
 constexpr Role H = Role::Host, V = Role::Viewer, M = Role::Member;
 constexpr RoomKind Live = RoomKind::Live, Meeting = RoomKind::Meeting;

@@ -3,6 +3,7 @@
 // protocol.js ($PROTOCOL_JS) and compares every constant, every table row and the verdicts of
 // the JS name rules on sample strings with the C++ tables and validators. Without node
 // ($NODE empty) it skips.
+#include "check-str.h"
 #include "protocol.h"
 
 #include <gio/gio.h>
@@ -14,16 +15,6 @@
 using namespace roomcast::proto;
 
 namespace {
-
-// String equality that keeps temporaries alive for the comparison (g_assert_cmpstr would not).
-void check_str(const std::string &got, const std::string &want, const char *file, int line,
-               const char *expr) {
-  if (got == want) return;
-  g_autofree char *msg =
-      g_strdup_printf("%s is \"%s\", wanted \"%s\"", expr, got.c_str(), want.c_str());
-  g_assertion_message(nullptr, file, line, "", msg);
-}
-#define CHECK_STR(got, want) check_str((got), (want), __FILE__, __LINE__, #got)
 
 const char *kScript = R"JS(
 const P = await import(process.env.PROTOCOL_JS_URL);

@@ -1,6 +1,7 @@
 // Unit tests for the signalling protocol library (src/common/protocol.*): the enum name tables
 // (generated from src/common/protocol-spec.json), the validators, serialize() -> parse() round
 // trips of every message struct and every way parse() can refuse a message.
+#include "check-str.h"
 #include "protocol.h"
 
 #include <glib.h>
@@ -17,16 +18,6 @@ using namespace roomcast::proto;
 namespace {
 
 // ---- helpers ----------------------------------------------------------------------------------
-
-// String equality that keeps temporaries alive for the comparison (g_assert_cmpstr would not).
-void check_str(const std::string &got, const std::string &want, const char *file, int line,
-               const char *expr) {
-  if (got == want) return;
-  g_autofree char *msg =
-      g_strdup_printf("%s is \"%s\", wanted \"%s\"", expr, got.c_str(), want.c_str());
-  g_assertion_message(nullptr, file, line, "", msg);
-}
-#define CHECK_STR(got, want) check_str((got), (want), __FILE__, __LINE__, #got)
 
 // Parses `text`, which must succeed.
 Message parse_ok(std::string_view text) {
