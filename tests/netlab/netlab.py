@@ -1,0 +1,274 @@
+"""netlab: two network namespaces joined by an impaired link, for tests and benches.
+
+This kernel has no netem, so the link is a small user-space forwarder between two TUN devices:
+side A (198.51.100.1) and side B (198.51.100.2), one namespace each. Every packet that crosses is
+read by the forwarder and, per direction, dropped (random, or in bursts: a two-state
+Gilbert-Elliott model), held for a delay with jitter (which also reorders), or queued behind a
+rate cap (a token bucket with a bounded queue: tail drop, like a home router). Everything is
+undone when the Lab closes (namespaces deleted, forwarder stopped), and the forwarder exits by
+itself if its parent dies.
+
+    with Lab(a_to_b=Impair(loss=5), b_to_a=Impair()) as lab:
+        lab.a.popen([...])          # runs in namespace A
+        lab.set(a_to_b=Impair(loss=10, delay_ms=50, jitter_ms=10))   # live change
+        lab.stats()                 # packets passed/dropped per direction
+
+Run as root. Command line: `python3 tests/netlab/netlab.py --loss-ab 5 -- CMD...` is not offered;
+use the class.
+"""
+import fcntl
+import json
+import os
+import random
+import select
+import signal
+import struct
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+
+ADDR_A = "198.51.100.1"
+ADDR_B = "198.51.100.2"
+
+TUNSETIFF = 0x400454CA
+IFF_TUN = 0x0001
+IFF_NO_PI = 0x1000
+
+
+@dataclass
+class Impair:
+    loss: float = 0.0            # % of packets dropped at random (or, with burst, the average)
+    burst: float = 0.0           # > 0: mean burst length in packets (Gilbert-Elliott)
+    delay_ms: float = 0.0        # one-way delay
+    jitter_ms: float = 0.0       # uniform +- jitter on the delay (reorders packets)
+    rate_kbit: float = 0.0       # > 0: bandwidth cap
+    queue_ms: float = 100.0      # the cap's queue; packets beyond it are dropped
+
+
+class Namespace:
+    def __init__(self, name):
+        self.name = name
+
+    def run(self, args, **kw):
+        return subprocess.run(["ip", "netns", "exec", self.name] + list(args), **kw)
+
+    def popen(self, args, **kw):
+        return subprocess.Popen(["ip", "netns", "exec", self.name] + list(args), **kw)
+
+    def prefix(self):
+        return ["ip", "netns", "exec", self.name]
+
+
+def _open_tun(name):
+    fd = os.open("/dev/net/tun", os.O_RDWR)
+    fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH", name.encode(), IFF_TUN | IFF_NO_PI))
+    return fd
+
+
+class _Direction:
+    """One way through the link: loss, delay, rate."""
+
+    def __init__(self, impair, rng):
+        self.rng = rng
+        self.set(impair)
+        self.bad = False           # Gilbert-Elliott state
+        self.tokens_at = time.monotonic()
+        self.queue_free_at = time.monotonic()
+        self.passed = self.dropped = self.capped = 0
+
+    def set(self, impair):
+        self.imp = impair
+
+    def lost(self):
+        imp = self.imp
+        if imp.loss <= 0:
+            return False
+        if imp.burst <= 0:
+            return self.rng.random() * 100 < imp.loss
+        # Gilbert-Elliott: in the bad state every packet is lost; mean burst = 1/p_exit, and the
+        # share of time in the bad state equals the loss rate.
+        p = imp.loss / 100.0
+        leave = 1.0 / imp.burst
+        enter = leave * p / max(1e-9, 1 - p)
+        if self.bad:
+            self.bad = self.rng.random() >= leave
+        else:
+            self.bad = self.rng.random() < enter
+        return self.bad
+
+    def when(self, size, now):
+        """When to deliver a packet of `size` bytes arriving now, or None to drop it."""
+        imp = self.imp
+        if self.lost():
+            self.dropped += 1
+            return None
+        at = now
+        if imp.rate_kbit > 0:
+            start = max(now, self.queue_free_at)
+            if (start - now) * 1000 > imp.queue_ms:
+                self.capped += 1
+                return None
+            self.queue_free_at = start + size * 8 / (imp.rate_kbit * 1000)
+            at = self.queue_free_at
+        if imp.delay_ms > 0 or imp.jitter_ms > 0:
+            d = imp.delay_ms + (self.rng.uniform(-imp.jitter_ms, imp.jitter_ms) if imp.jitter_ms else 0)
+            at += max(0.0, d) / 1000
+        self.passed += 1
+        return at
+
+
+def forward(fd_a, fd_b, ctl_fd, a_to_b, b_to_a, seed):
+    """The forwarder loop (runs in a child process). Reads new settings as JSON lines on ctl_fd;
+    answers `stats` with a JSON line on the same pipe pair (stdout)."""
+    import heapq
+    rng = random.Random(seed)
+    dirs = {fd_a: (_Direction(a_to_b, rng), fd_b), fd_b: (_Direction(b_to_a, rng), fd_a)}
+    pending = []  # (at, seq, out_fd, packet)
+    seq = 0
+    ctl = os.fdopen(ctl_fd, "r")
+    poller = select.poll()
+    for fd in (fd_a, fd_b, ctl_fd):
+        poller.register(fd, select.POLLIN)
+    parent = os.getppid()
+    while True:
+        now = time.monotonic()
+        while pending and pending[0][0] <= now:
+            _, _, out, pkt = heapq.heappop(pending)
+            try:
+                os.write(out, pkt)
+            except OSError:
+                pass
+        timeout = 200 if not pending else max(0, int((pending[0][0] - now) * 1000))
+        for fd, ev in poller.poll(timeout):
+            if fd == ctl_fd:
+                line = ctl.readline()
+                if not line:
+                    return
+                msg = json.loads(line)
+                if msg.get("cmd") == "set":
+                    if "a_to_b" in msg:
+                        dirs[fd_a][0].set(Impair(**msg["a_to_b"]))
+                    if "b_to_a" in msg:
+                        dirs[fd_b][0].set(Impair(**msg["b_to_a"]))
+                elif msg.get("cmd") == "stats":
+                    d_ab, d_ba = dirs[fd_a][0], dirs[fd_b][0]
+                    out = {"a_to_b": {"passed": d_ab.passed, "dropped": d_ab.dropped, "capped": d_ab.capped},
+                           "b_to_a": {"passed": d_ba.passed, "dropped": d_ba.dropped, "capped": d_ba.capped}}
+                    sys.stdout.write(json.dumps(out) + "\n")
+                    sys.stdout.flush()
+                continue
+            try:
+                pkt = os.read(fd, 65535)
+            except OSError:
+                continue
+            direction, out = dirs[fd]
+            at = direction.when(len(pkt), time.monotonic())
+            if at is None:
+                continue
+            if at <= time.monotonic() and not pending:
+                try:
+                    os.write(out, pkt)
+                except OSError:  # the other side is not up (yet)
+                    pass
+            else:
+                seq += 1
+                heapq.heappush(pending, (at, seq, out, pkt))
+        if os.getppid() != parent:
+            return
+
+
+class Lab:
+    def __init__(self, a_to_b=None, b_to_a=None, seed=1):
+        self.a_to_b = a_to_b or Impair()
+        self.b_to_a = b_to_a or Impair()
+        self.seed = seed
+        tag = uuid.uuid4().hex[:6]
+        self.a = Namespace("nlA" + tag)
+        self.b = Namespace("nlB" + tag)
+        self.tun_a, self.tun_b = "nla" + tag, "nlb" + tag  # not "veth*": libnice skips those
+        self.proc = None
+
+    def __enter__(self):
+        try:
+            self._up()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _sh(self, *args):
+        subprocess.run(list(args), check=True, capture_output=True)
+
+    def _up(self):
+        for ns in (self.a, self.b):
+            self._sh("ip", "netns", "add", ns.name)
+            self._sh("ip", "-n", ns.name, "link", "set", "lo", "up")
+        fd_a, fd_b = _open_tun(self.tun_a), _open_tun(self.tun_b)
+        ctl_r, ctl_w = os.pipe()
+        out_r, out_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the forwarder
+            try:
+                os.close(ctl_w)
+                os.close(out_r)
+                os.dup2(out_w, 1)
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
+                forward(fd_a, fd_b, ctl_r, self.a_to_b, self.b_to_a, self.seed)
+            finally:
+                os._exit(0)
+        os.close(ctl_r)
+        os.close(out_w)
+        os.close(fd_a)
+        os.close(fd_b)
+        self.proc = pid
+        self.ctl = os.fdopen(ctl_w, "w")
+        self.out = os.fdopen(out_r, "r")
+        # The TUN devices move into their namespaces; the forwarder's fds stay attached.
+        for tun, ns, addr, peer in ((self.tun_a, self.a, ADDR_A, ADDR_B), (self.tun_b, self.b, ADDR_B, ADDR_A)):
+            self._sh("ip", "link", "set", tun, "netns", ns.name)
+            self._sh("ip", "-n", ns.name, "addr", "add", addr + "/24", "dev", tun)
+            self._sh("ip", "-n", ns.name, "link", "set", tun, "up", "mtu", "1500")
+            # A default route: browsers gather no candidates without one.
+            self._sh("ip", "-n", ns.name, "route", "add", "default", "dev", tun)
+
+    def set(self, a_to_b=None, b_to_a=None):
+        msg = {"cmd": "set"}
+        if a_to_b is not None:
+            msg["a_to_b"] = asdict(a_to_b)
+        if b_to_a is not None:
+            msg["b_to_a"] = asdict(b_to_a)
+        self.ctl.write(json.dumps(msg) + "\n")
+        self.ctl.flush()
+
+    def stats(self):
+        self.ctl.write('{"cmd":"stats"}\n')
+        self.ctl.flush()
+        return json.loads(self.out.readline())
+
+    def close(self):
+        if self.proc:
+            try:
+                self.ctl.close()
+            except OSError:
+                pass
+            try:
+                os.kill(self.proc, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            os.waitpid(self.proc, 0)
+            self.proc = None
+        for ns in (self.a, self.b):
+            subprocess.run(["ip", "netns", "del", ns.name], capture_output=True)
+
+
+if __name__ == "__main__":
+    # Self-check: ping across a 10% lossy, 50 ms link.
+    with Lab(a_to_b=Impair(loss=10, delay_ms=50), b_to_a=Impair(delay_ms=50)) as lab:
+        r = lab.a.run(["ping", "-c", "40", "-i", "0.05", "-q", ADDR_B], capture_output=True, text=True)
+        print(r.stdout.strip().splitlines()[-2:])
+        print(lab.stats())
