@@ -554,15 +554,15 @@ export async function waitFor(page, fn, arg, timeoutMs, what) {
 }
 
 // An init script for pages (World.openPage's `init`): records every signalling message the page
-// receives or sends as {dir: 'in'|'out', type, peer, reason} in window.__roomcastSignals. Tests
-// count offers and byes with it.
+// receives or sends as {dir: 'in'|'out', type, peer, reason, peers (welcome: how many), sdp} in
+// window.__roomcastSignals. Tests count offers and byes with it.
 export function recordSignals() {
   const seen = (window.__roomcastSignals = []);
   const note = (dir, data) => {
     try {
       const m = JSON.parse(data);
       seen.push({ dir, type: m.type, peer: dir === 'in' ? m.from : m.to, reason: m.reason,
-        peers: Array.isArray(m.peers) ? m.peers.length : undefined });
+        peers: Array.isArray(m.peers) ? m.peers.length : undefined, sdp: m.sdp });
     } catch { /* not ours */ }
   };
   const Native = window.WebSocket;
@@ -773,3 +773,6 @@ export async function waitStderr(proc, rx, timeoutMs) {
 
 // A GStreamer process with roomcastsignaller logging at INFO (meet() does it) is in its room.
 export const waitJoined = (proc, timeoutMs = 15000) => waitStderr(proc, /joined room \S+ as /, timeoutMs);
+
+// Several init scripts as one (openPage's `init` takes a function or a string of script).
+export const initScripts = (...fns) => fns.map((f) => `(${f})();`).join('\n');
