@@ -776,3 +776,23 @@ export const waitJoined = (proc, timeoutMs = 15000) => waitStderr(proc, /joined 
 
 // Several init scripts as one (openPage's `init` takes a function or a string of script).
 export const initScripts = (...fns) => fns.map((f) => `(${f})();`).join('\n');
+
+// An init script: the page's RTCPeerConnections, in order of creation, in window.__pcs.
+export function trackConnections() {
+  window.__pcs = [];
+  const Native = window.RTCPeerConnection;
+  window.RTCPeerConnection = class extends Native {
+    constructor(...args) { super(...args); window.__pcs.push(this); }
+  };
+}
+
+// Audio samples received per connection (inbound-rtp audio totalSamplesReceived), for pages
+// with trackConnections; waits until each of `n` connections has more than `samples`.
+export function waitAudio(page, n, samples, timeoutMs = 15000) {
+  return waitFor(page, ([k, min]) => Promise.all(window.__pcs.filter((pc) => pc.connectionState !== 'closed').map(async (pc) => {
+    let got = 0;
+    (await pc.getStats()).forEach((s) => { if (s.type === 'inbound-rtp' && s.kind === 'audio') got += s.totalSamplesReceived || 0; });
+    return got;
+  })).then((a) => (a.length >= k && a.filter((x) => x > min).length >= k ? a : null)), [n, samples], timeoutMs,
+  `more than ${samples} audio samples from ${n} peer(s)`);
+}

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
   preflight, withWorld, waitState, waitStats, waitMemberFrames, waitMeetFrames, waitJoined, waitFor,
-  recordSignals, signalsOf, initScripts, log,
+  recordSignals, signalsOf, initScripts, trackConnections, waitAudio, log,
 } from './harness.mjs';
 
 const playwright = await preflight();
@@ -51,12 +51,6 @@ function firefoxNumbers() {
     if (desc && desc.type === 'offer' && desc.sdp) return native.call(this, { type: 'offer', sdp: swapIn(desc.sdp) });
     return native.apply(this, arguments);
   };
-  // The page's connections, for audio stats.
-  window.__pcs = [];
-  const Native = window.RTCPeerConnection;
-  window.RTCPeerConnection = class extends Native {
-    constructor(...args) { super(...args); window.__pcs.push(this); }
-  };
 }
 
 test('Chromium numbering like Firefox (VP8 120, Opus 109) joins two GStreamer members last', { timeout: 90000 }, async () => {
@@ -71,7 +65,7 @@ test('Chromium numbering like Firefox (VP8 120, Opus 109) joins two GStreamer me
 
     const browser = await w.browser();
     const page = await w.openPage(browser, room, 'member', {
-      name: 'Cora', label: 'chromium/member', init: initScripts(recordSignals, firefoxNumbers),
+      name: 'Cora', label: 'chromium/member', init: initScripts(recordSignals, firefoxNumbers, trackConnections),
     });
     await page.check('#mic');
     await page.click('#join');
@@ -101,12 +95,8 @@ test('Chromium numbering like Firefox (VP8 120, Opus 109) joins two GStreamer me
       assert.doesNotMatch(a.sdp, /a=(sendonly|recvonly|inactive)/, a.sdp);
     }
 
-    // Audio from each GStreamer member arrives at 109 and is decoded.
-    const audio = await waitFor(page, () => Promise.all(window.__pcs.map(async (pc) => {
-      let n = 0;
-      (await pc.getStats()).forEach((s) => { if (s.type === 'inbound-rtp' && s.kind === 'audio') n = s.totalSamplesReceived || 0; });
-      return n;
-    })).then((a) => (a.length === 2 && a.every((n) => n > 48000) ? a : null)), null, 15000, 'a second of audio from each GStreamer member');
+    // Audio from each GStreamer member arrives at 109 and is decoded (a second of it).
+    const audio = await waitAudio(page, 2, 48000);
     log(`${page.tag}: audio samples ${JSON.stringify(audio)}`);
 
     // Each GStreamer member decodes the page's video.
