@@ -1,5 +1,7 @@
 #include "peer.h"
 
+#include "sdp-match.h"
+
 #include <gst/rtp/rtp.h>
 #include <gst/sdp/sdp.h>
 #include <gst/video/video.h>
@@ -145,10 +147,59 @@ struct PtRewrite {
   int from, to;
 };
 
-GstPadProbeReturn rewrite_pt(GstPad *, GstPadProbeInfo *info, gpointer data) {
+// A copy of `caps` whose structures with payload `a` have payload `b`; null stays null.
+GstCaps *map_payload(const GstCaps *caps, int a, int b) {
+  if (!caps) return nullptr;
+  GstCaps *out = gst_caps_copy(caps);
+  for (guint i = 0; i < gst_caps_get_size(out); i++) {
+    GstStructure *st = gst_caps_get_structure(out, i);
+    int pt = -1;
+    if (gst_structure_get_int(st, "payload", &pt) && pt == a)
+      gst_structure_set(st, "payload", G_TYPE_INT, b, nullptr);
+  }
+  return out;
+}
+
+// Caps and accept-caps queries that cross the rewrite, answered with the numbers on each side:
+// webrtcbin's sink answers with the offerer's number (its codec preferences), which upstream (our
+// payloader, and through the tee every other peer's branch) would otherwise intersect with ours
+// into nothing. Payloaders that ask downstream (rtpopuspay, rtph264pay) then fail with
+// not-negotiated and take the whole input down. The peer is queried directly, so this probe is
+// not entered again.
+GstPadProbeReturn rewrite_pt_query(GstPad *pad, GstQuery *query, int from, int to) {
+  if (GST_QUERY_TYPE(query) != GST_QUERY_CAPS && GST_QUERY_TYPE(query) != GST_QUERY_ACCEPT_CAPS)
+    return GST_PAD_PROBE_OK;
+  GstPad *peer = gst_pad_get_peer(pad);
+  if (!peer) return GST_PAD_PROBE_OK;
+  if (GST_QUERY_TYPE(query) == GST_QUERY_CAPS) {
+    GstCaps *filter = nullptr;
+    gst_query_parse_caps(query, &filter);
+    GstCaps *theirs = map_payload(filter, from, to);
+    GstCaps *result = gst_pad_query_caps(peer, theirs);
+    GstCaps *ours = map_payload(result, to, from);
+    gst_query_set_caps_result(query, ours);
+    gst_caps_unref(ours);
+    gst_caps_unref(result);
+    if (theirs) gst_caps_unref(theirs);
+  } else {
+    GstCaps *caps = nullptr;
+    gst_query_parse_accept_caps(query, &caps);
+    GstCaps *theirs = map_payload(caps, from, to);
+    gst_query_set_accept_caps_result(query, theirs && gst_pad_query_accept_caps(peer, theirs));
+    if (theirs) gst_caps_unref(theirs);
+  }
+  gst_object_unref(peer);
+  return GST_PAD_PROBE_HANDLED;
+}
+
+GstPadProbeReturn rewrite_pt(GstPad *pad, GstPadProbeInfo *info, gpointer data) {
   auto *pt = static_cast<PtRewrite *>(data);
   int from = pt->from, to = pt->to;
   if (from < 0 || to < 0 || from == to) return GST_PAD_PROBE_OK;
+  if (GST_PAD_PROBE_INFO_TYPE(info) & GST_PAD_PROBE_TYPE_QUERY_DOWNSTREAM)
+    return (GST_PAD_PROBE_INFO_TYPE(info) & GST_PAD_PROBE_TYPE_PUSH)
+               ? rewrite_pt_query(pad, GST_PAD_PROBE_INFO_QUERY(info), from, to)
+               : GST_PAD_PROBE_OK;
   auto fix = [from, to](GstBuffer *buf) {
     GstRTPBuffer rtp = GST_RTP_BUFFER_INIT;
     if (gst_rtp_buffer_map(buf, GST_MAP_READWRITE, &rtp)) {
@@ -183,33 +234,6 @@ GstPadProbeReturn rewrite_pt(GstPad *, GstPadProbeInfo *info, gpointer data) {
   return GST_PAD_PROBE_OK;
 }
 
-// The payload number an offer gives our codec on the m-line of its media, or -1.
-int offered_pt(const GstSDPMessage *sdp, const GstCaps *ours) {
-  const GstStructure *s = gst_caps_get_structure(ours, 0);
-  const char *media = gst_structure_get_string(s, "media");
-  const char *enc = gst_structure_get_string(s, "encoding-name");
-  if (!media || !enc) return -1;
-  for (guint i = 0; i < gst_sdp_message_medias_len(sdp); i++) {
-    const GstSDPMedia *m = gst_sdp_message_get_media(sdp, i);
-    if (g_strcmp0(gst_sdp_media_get_media(m), media) != 0 || gst_sdp_media_get_port(m) == 0)
-      continue;
-    for (guint f = 0; f < gst_sdp_media_formats_len(m); f++) {
-      int pt = atoi(gst_sdp_media_get_format(m, f));
-      g_autoptr(GstCaps) caps = gst_sdp_media_get_caps_from_media(m, pt);
-      if (!caps) continue;
-      const char *name = gst_structure_get_string(gst_caps_get_structure(caps, 0), "encoding-name");
-      if (!name || g_ascii_strcasecmp(name, enc) != 0) continue;
-      if (g_str_equal(enc, "H264")) {
-        // Only packetization-mode 1 (what we send).
-        const char *mode =
-            gst_structure_get_string(gst_caps_get_structure(caps, 0), "packetization-mode");
-        if (g_strcmp0(mode, "1") != 0) continue;
-      }
-      return pt;
-    }
-  }
-  return -1;
-}
 } // namespace
 
 bool Peer::attach(const std::vector<SendSource> &sources, GError **err) {
@@ -288,7 +312,8 @@ bool Peer::link_branches(GError **err) {
       g_autoptr(GstPad) qsrc = gst_element_get_static_pad(queue, "src");
       gst_pad_add_probe(qsrc,
                         GstPadProbeType(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST |
-                                        GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM),
+                                        GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM |
+                                        GST_PAD_PROBE_TYPE_QUERY_DOWNSTREAM),
                         rewrite_pt, new PtRewrite{from, to},
                         [](gpointer d) { delete static_cast<PtRewrite *>(d); });
     }
@@ -332,7 +357,7 @@ void Peer::match_offer(const GstWebRTCSessionDescription *offer) {
   for (auto &[trans, caps, pt] : todo) {
     int ours = -1;
     gst_structure_get_int(gst_caps_get_structure(caps, 0), "payload", &ours);
-    int theirs = offered_pt(offer->sdp, caps);
+    int theirs = offered_payload(offer->sdp, caps);
     if (theirs < 0) {
       GST_WARNING("peer %s offers no %s we can send; that direction stays off", id().c_str(),
                   gst_structure_get_string(gst_caps_get_structure(caps, 0), "encoding-name"));

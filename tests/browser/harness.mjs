@@ -9,6 +9,8 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -453,4 +455,347 @@ export async function waitViewerFrames(page, frames, timeoutMs = 20000) {
   await page.waitForFunction(() => window.roomcast.video().width > 0, null, { timeout: 5000, polling: 100 });
   const video = await page.evaluate(() => window.roomcast.video());
   return { inbound: stats.find((s) => s.inbound).inbound, video };
+}
+
+// ---- Firefox (Debian's firefox-esr, driven by npm puppeteer-core over WebDriver BiDi) ------------
+//
+// Playwright drives Chromium over a pipe, so Chromium can run inside the namespace through a
+// wrapper. Puppeteer speaks to Firefox over a WebSocket that Firefox opens on 127.0.0.1 of *its*
+// network namespace, which this process cannot reach. So the harness starts Firefox itself (inside
+// the namespace) and bridges the port: it listens on 127.0.0.1:P here, Firefox listens on
+// 127.0.0.1:P in the namespace (the same P: Firefox's remote agent refuses a Host header with
+// another port), and each connection is piped through a small `node` running in the namespace.
+
+export const FIREFOX = process.env.ROOMCAST_FIREFOX || '/usr/bin/firefox-esr';
+
+// Everything preflight() checks, plus Firefox, puppeteer-core, Xvfb and gst-launch-1.0 (for the
+// screen Firefox captures). Returns {playwright, puppeteer}; skips or fails like preflight().
+export async function preflightFirefox() {
+  const strict = process.env.CI === 'true' || process.env.ROOMCAST_BROWSER_TESTS === 'enabled';
+  const problems = [];
+  if (!fs.existsSync(FIREFOX)) problems.push(`Firefox is missing at ${FIREFOX} (apt-get install firefox-esr)`);
+  for (const tool of ['Xvfb', 'gst-launch-1.0'])
+    if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) problems.push(`${tool} is missing (see tools/debian-packages.txt)`);
+  let puppeteer = null;
+  const ppDir = path.join(SOURCE_DIR, 'node_modules', 'puppeteer-core');
+  if (!fs.existsSync(path.join(ppDir, 'package.json'))) {
+    problems.push(`node_modules/puppeteer-core is missing in ${SOURCE_DIR} (run "npm ci" there, or ./dev setup)`);
+  } else {
+    try {
+      const mod = await import(pathToFileURL(path.join(ppDir, 'lib', 'esm', 'puppeteer', 'puppeteer-core.js')).href);
+      // The profile writer puppeteer itself uses (its default test prefs), from its own dependency.
+      const { createProfile } = createRequire(path.join(ppDir, 'package.json'))('@puppeteer/browsers');
+      puppeteer = { connect: (o) => mod.default.connect(o), createProfile };
+    } catch (e) {
+      problems.push(`puppeteer-core does not load: ${e.message}`);
+    }
+  }
+  if (problems.length) {
+    const head = strict ? 'FAIL: Firefox browser tests cannot run' : 'SKIP: Firefox browser tests cannot run here';
+    console.error(`${head}:\n  - ${problems.join('\n  - ')}`);
+    if (strict) console.error('(CI=true or browser-tests=enabled: a missing requirement is a failure)');
+    process.exit(strict ? 1 : 77);
+  }
+  const playwright = await preflight();
+  return { playwright, puppeteer };
+}
+
+// Firefox's preferences for the tests (on top of puppeteer's defaults for automation).
+export const FIREFOX_PREFS = {
+  // getUserMedia (the meeting's microphone) without a prompt, from fake devices; getDisplayMedia
+  // without a prompt too (it has no fake: it captures the X screen of DISPLAY).
+  'media.navigator.permission.disabled': true,
+  'media.navigator.streams.fake': true,
+  // http://10.77.0.1:PORT is not a secure origin; this makes it one (Chromium's
+  // --unsafely-treat-insecure-origin-as-secure), so navigator.mediaDevices exists.
+  'dom.securecontext.allowlist': ADDR,
+  // Like Chromium's --autoplay-policy=no-user-gesture-required.
+  'media.autoplay.default': 0,
+  'media.autoplay.blocking_policy': 0,
+  // media.peerconnection.ice.obfuscate_host_addresses stays at its default (on): Firefox hides
+  // its host candidates behind mDNS names, as it does for users.
+};
+
+// A page driver for Firefox with the part of Playwright's Page API the tests use, so that the
+// same test body (and waitState/waitStats/waitViewerFrames) drives either browser.
+export class FirefoxPage {
+  constructor(page, tag) {
+    this.page = page;
+    this.tag = tag;
+    this.kind = 'firefox';
+    this.consoleLines = [];
+  }
+
+  goto(url, { timeout = 15000 } = {}) { return this.page.goto(url, { timeout }); }
+  url() { return this.page.url(); }
+  evaluate(fn, arg) { return this.page.evaluate(fn, arg); }
+  waitForFunction(fn, arg, { timeout = 30000, polling = 100 } = {}) {
+    return this.page.waitForFunction(fn, { timeout, polling }, arg);
+  }
+  click(selector) { return this.page.click(selector); }
+  async check(selector) {
+    if (!(await this.page.$eval(selector, (el) => el.checked))) await this.page.click(selector);
+  }
+  isVisible(selector) {
+    return this.page.$eval(selector, (el) => !el.hidden && el.getClientRects().length > 0).catch(() => false);
+  }
+  close() { return this.page.close(); }
+}
+
+// Waits until fn(arg) is truthy in the page (either browser), polling every 100 ms; returns its
+// value. On timeout the error names `what`, the page and the last value.
+export async function waitFor(page, fn, arg, timeoutMs, what) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  for (;;) {
+    last = await page.evaluate(fn, arg);
+    if (last) return last;
+    if (Date.now() > deadline)
+      throw new Error(`${page.tag}: ${what} not reached within ${timeoutMs / 1000} s (last ${JSON.stringify(last)})`);
+    await sleep(100);
+  }
+}
+
+// An init script for pages (World.openPage's `init`): records every signalling message the page
+// receives or sends as {dir: 'in'|'out', type, peer, reason, peers (welcome: how many), sdp} in
+// window.__roomcastSignals. Tests count offers and byes with it.
+export function recordSignals() {
+  const seen = (window.__roomcastSignals = []);
+  const note = (dir, data) => {
+    try {
+      const m = JSON.parse(data);
+      seen.push({ dir, type: m.type, peer: dir === 'in' ? m.from : m.to, reason: m.reason,
+        peers: Array.isArray(m.peers) ? m.peers.length : undefined, sdp: m.sdp });
+    } catch { /* not ours */ }
+  };
+  const Native = window.WebSocket;
+  class Recorded extends Native {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener('message', (e) => note('in', e.data));
+    }
+    send(data) {
+      note('out', data);
+      return super.send(data);
+    }
+  }
+  window.WebSocket = Recorded;
+}
+
+export const signalsOf = (page) => page.evaluate(() => window.__roomcastSignals || []);
+
+// Starts a process in the test's namespace (killed when the world closes).
+World.prototype.spawnIn = function spawnIn(args, name, env = {}) {
+  const p = new Proc(this.ns.wrap(args), { name, env: this.env(env) });
+  this.procs.push(p);
+  return p;
+};
+
+// An X server in the namespace (Xvfb picks a free display number itself); returns ":N".
+World.prototype.xvfb = async function xvfb(size = '1280x720') {
+  const x = this.spawnIn(['Xvfb', '-displayfd', '1', '-screen', '0', `${size}x24`, '-nolisten', 'tcp'], 'Xvfb');
+  const m = await x.waitLine(/^(\d+)$/, 15000);
+  return `:${m[1]}`;
+};
+
+// Something moving on that screen: a bouncing ball in a full-screen window (ximagesink). Resolves
+// once the pipeline plays.
+World.prototype.movingPicture = async function movingPicture(display, size = '1280x720', fps = 15) {
+  const [wd, ht] = size.split('x');
+  const p = this.spawnIn(['gst-launch-1.0', 'videotestsrc', 'pattern=ball', 'is-live=true', '!',
+    `video/x-raw,width=${wd},height=${ht},framerate=${fps}/1`, '!', 'videoconvert', '!', 'ximagesink', 'sync=false'],
+  'ball', { DISPLAY: display });
+  await p.waitLine(/Setting pipeline to PLAYING/, 15000);
+  return p;
+};
+
+// A Firefox in the namespace, with a fresh profile, connected through puppeteer-core.
+// display: the X screen getDisplayMedia captures (":N"), or none.
+World.prototype.firefox = async function firefox(puppeteer, name = 'firefox', { display } = {}) {
+  const profile = fs.mkdtempSync(path.join(this.tmp, `profile-${name}-`));
+  await puppeteer.createProfile('firefox', { path: profile, preferences: FIREFOX_PREFS });
+  const home = fs.mkdtempSync(path.join(this.tmp, `home-${name}-`));
+  const nsName = this.ns.name;
+  const bridges = new Set();
+  const server = net.createServer((sock) => {
+    const b = spawn('ip', ['netns', 'exec', nsName, process.execPath, '-e',
+      "const s=require('net').connect(+process.argv[1],'127.0.0.1');process.stdin.pipe(s);s.pipe(process.stdout);" +
+      "s.on('close',()=>process.exit(0));s.on('error',()=>process.exit(1));", String(port)],
+    { stdio: ['pipe', 'pipe', 'ignore'] });
+    bridges.add(b);
+    sock.pipe(b.stdin);
+    b.stdout.pipe(sock);
+    sock.on('error', () => {});
+    b.stdin.on('error', () => {});
+    sock.on('close', () => b.kill());
+    b.on('exit', () => { bridges.delete(b); sock.destroy(); });
+  });
+  await new Promise((resolve, reject) => { server.once('error', reject); server.listen(0, '127.0.0.1', resolve); });
+  const port = server.address().port;
+  const env = { HOME: home, MOZ_CRASHREPORTER_DISABLE: '1' };
+  if (display) env.DISPLAY = display;
+  const args = [FIREFOX, '--headless', '--no-remote', '--profile', profile, `--remote-debugging-port=${port}`, 'about:blank'];
+  const procEnv = this.env(env);
+  if (!display) delete procEnv.DISPLAY;
+  const proc = new Proc(this.ns.wrap(args), { name, env: procEnv });
+  this.procs.push(proc);
+  const deadline = Date.now() + 30000;
+  while (!/WebDriver BiDi listening on/.test(proc.stderrText)) {
+    if (proc.exitCode != null || Date.now() > deadline) {
+      server.close();
+      throw new Error(`${name}: Firefox did not start (${proc.exitCode != null ? `exited ${proc.exitCode}` : 'no remote agent within 30 s'})\n${proc.stderr()}`);
+    }
+    await sleep(100);
+  }
+  const browser = await this.puppeteerConnect(puppeteer, port);
+  const handle = {
+    kind: 'firefox',
+    label: name,
+    browser,
+    proc,
+    async close() {
+      await within(browser.close().catch(() => {}), 4000);
+      for (const b of bridges) b.kill();
+      server.close();
+    },
+  };
+  this.browsers.push(handle);
+  return handle;
+};
+
+World.prototype.puppeteerConnect = function puppeteerConnect(puppeteer, port) {
+  return puppeteer.connect({
+    browserWSEndpoint: `ws://127.0.0.1:${port}/session`,
+    protocol: 'webDriverBiDi',
+    defaultViewport: { width: 1024, height: 640 },
+    protocolTimeout: 30000,
+  });
+};
+
+// A page of the web client in either browser: a Chromium context from browser() (the Playwright
+// page itself is the driver) or a Firefox from firefox() (a FirefoxPage). Same options as open();
+// the driver's consoleLines holds this page's console messages.
+World.prototype.openPage = async function openPage(browser, room, role, opts = {}) {
+  if (browser.kind !== 'firefox') {
+    const page = await this.open(browser, room, role, opts);
+    page.kind = 'chromium';
+    page.consoleLines = [];
+    page.on('console', (m) => page.consoleLines.push(`console.${m.type()}: ${m.text()}`));
+    return page;
+  }
+  const { name, label, init } = opts;
+  const pages = await browser.browser.pages();
+  const blank = pages.find((p) => p.url() === 'about:blank' && !p.claimed);
+  const raw = blank || (await browser.browser.newPage());
+  raw.claimed = true;
+  const tag = label || `${browser.label}/${role}`;
+  const page = new FirefoxPage(raw, tag);
+  if (init) await raw.evaluateOnNewDocument(init);
+  raw.on('console', (m) => {
+    const line = `console.${m.type()}: ${m.text()}`;
+    page.consoleLines.push(line);
+    this.pageLogs.push(`${tag} ${line}`);
+    if (VERBOSE) log(`${tag} ${line}`);
+  });
+  raw.on('pageerror', (e) => {
+    this.pageLogs.push(`${tag} pageerror: ${e.message}`);
+    log(`${tag} pageerror: ${e.message}`);
+  });
+  const q = new URLSearchParams({ role });
+  if (name) q.set('name', name);
+  await page.goto(`${this.http}/room/${encodeURIComponent(room)}?${q}`, { timeout: 15000 });
+  await page.waitForFunction(() => window.roomcast !== undefined, null, { timeout: 10000, polling: 100 });
+  return page;
+};
+
+// Decoded video frames per peer as the page's getStats() reports them: {peerId: framesDecoded}.
+export async function framesByPeer(page) {
+  const all = await page.evaluate(() => window.roomcast.stats());
+  const out = {};
+  for (const s of all) out[s.id] = s.inbound ? s.inbound.framesDecoded : 0;
+  return out;
+}
+
+// Asks a running `roomcast meet` for its counts so far (SIGUSR1): {name or id: frames}.
+export async function meetReport(proc) {
+  const mark = proc.lines.length;
+  proc.child.kill('SIGUSR1');
+  await proc.waitLine(/report end/, 5000, mark);
+  const out = {};
+  for (const l of proc.lines.slice(mark)) {
+    if (l.startsWith('{')) {
+      const r = JSON.parse(l);
+      out[r.name || r.id] = r.frames;
+    }
+  }
+  return out;
+}
+
+// Polls meetReport() until every name in `names` has at least `frames` frames; returns the report.
+export async function waitMeetFrames(proc, names, frames, timeoutMs = 20000) {
+  const deadline = Date.now() + timeoutMs;
+  let now = {};
+  for (;;) {
+    now = await meetReport(proc);
+    if (names.every((n) => (now[n] || 0) >= frames)) return now;
+    if (Date.now() > deadline || proc.exitCode != null)
+      throw new Error(`${proc.name}: not ${frames} frames from each of ${names.join(', ')} within ${timeoutMs / 1000} s; ` +
+        `report ${JSON.stringify(now)}\nstderr:\n${proc.stderr()}`);
+    await sleep(300);
+  }
+}
+
+// A meeting page decoded more than `frames` frames from each of `n` other members (getStats), and
+// shows them in tiles; returns the stats.
+export async function waitMemberFrames(page, n, frames, timeoutMs = 25000) {
+  const all = await waitStats(page,
+    (st) => st.filter((s) => s.inbound && s.inbound.framesDecoded > frames && s.inbound.width > 0).length >= n,
+    `frames from ${n} other member(s)`, timeoutMs);
+  await page.waitForFunction((k) => window.roomcast.tiles().filter((t) => t.width > 0).length >= k, n, { timeout: 5000, polling: 100 });
+  return all;
+}
+
+// `roomcast meet` in the test's world: a 640x360@15 test pattern, frames dropped.
+// Its signaller logs at INFO, so that waitJoined() sees it enter the room.
+World.prototype.meet = function meet(room, name, ...extra) {
+  return this.spawnIn([ROOMCAST, 'meet', '--server', this.ws, '--room', room, '--name', name, '--source', 'test',
+    '--size', '640x360', '--fps', '15', '--sink', 'fake', '--ice-loopback', 'off', '--timeout', '80', ...extra],
+  `meet-${name}`, { GST_DEBUG: `${process.env.GST_DEBUG || '1'},roomcastsignaller:4` });
+};
+
+// Waits until a process's stderr matches rx (polling; its stderr has no line waiters).
+export async function waitStderr(proc, rx, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  while (!rx.test(proc.stderrText)) {
+    if (proc.exitCode != null || Date.now() > deadline)
+      throw new Error(`${proc.name}: nothing matching ${rx} on stderr within ${timeoutMs / 1000} s` +
+        (proc.exitCode != null ? ` (exited ${proc.exitCode})` : '') + `\nstderr:\n${proc.stderr()}`);
+    await sleep(100);
+  }
+}
+
+// A GStreamer process with roomcastsignaller logging at INFO (meet() does it) is in its room.
+export const waitJoined = (proc, timeoutMs = 15000) => waitStderr(proc, /joined room \S+ as /, timeoutMs);
+
+// Several init scripts as one (openPage's `init` takes a function or a string of script).
+export const initScripts = (...fns) => fns.map((f) => `(${f})();`).join('\n');
+
+// An init script: the page's RTCPeerConnections, in order of creation, in window.__pcs.
+export function trackConnections() {
+  window.__pcs = [];
+  const Native = window.RTCPeerConnection;
+  window.RTCPeerConnection = class extends Native {
+    constructor(...args) { super(...args); window.__pcs.push(this); }
+  };
+}
+
+// Audio samples received per connection (inbound-rtp audio totalSamplesReceived), for pages
+// with trackConnections; waits until each of `n` connections has more than `samples`.
+export function waitAudio(page, n, samples, timeoutMs = 15000) {
+  return waitFor(page, ([k, min]) => Promise.all(window.__pcs.filter((pc) => pc.connectionState !== 'closed').map(async (pc) => {
+    let got = 0;
+    (await pc.getStats()).forEach((s) => { if (s.type === 'inbound-rtp' && s.kind === 'audio') got += s.totalSamplesReceived || 0; });
+    return got;
+  })).then((a) => (a.length >= k && a.filter((x) => x > min).length >= k ? a : null)), [n, samples], timeoutMs,
+  `more than ${samples} audio samples from ${n} peer(s)`);
 }

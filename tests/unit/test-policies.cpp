@@ -4,8 +4,11 @@
 #include "encoder-pool.h"
 #include "keyframe-limiter.h"
 #include "peer-plan.h"
+#include "sdp-match.h"
 
 #include <glib.h>
+
+#include <cstring>
 
 #include <optional>
 #include <tuple>
@@ -241,6 +244,111 @@ void test_h264_profile_level_id() {
   }
 }
 
+// ---- offered payload: which entry of an offer we send with --------------------------------------
+
+// Offers as browsers and webrtcbin write them (trimmed to the lines that matter).
+const char *kChromiumOffer =
+    "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0 1\r\n"
+    "m=audio 9 UDP/TLS/RTP/SAVPF 111 63 9\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\n"
+    "a=rtpmap:111 opus/48000/2\r\na=fmtp:111 minptime=10;useinbandfec=1\r\n"
+    "a=rtpmap:63 red/48000/2\r\na=fmtp:63 111/111\r\na=rtpmap:9 G722/8000\r\n"
+    "m=video 9 UDP/TLS/RTP/SAVPF 96 97 102 104 108 116 98\r\nc=IN IP4 0.0.0.0\r\na=mid:1\r\n"
+    "a=rtpmap:96 VP8/90000\r\na=rtpmap:97 rtx/90000\r\na=fmtp:97 apt=96\r\n"
+    "a=rtpmap:102 H264/90000\r\n"
+    "a=fmtp:102 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f\r\n"
+    "a=rtpmap:104 H264/90000\r\n"
+    "a=fmtp:104 level-asymmetry-allowed=1;packetization-mode=0;profile-level-id=42e01f\r\n"
+    "a=rtpmap:108 H264/90000\r\n"
+    "a=fmtp:108 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f\r\n"
+    "a=rtpmap:116 H264/90000\r\n"
+    "a=fmtp:116 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=4d001f\r\n"
+    "a=rtpmap:98 VP9/90000\r\na=fmtp:98 profile-id=0\r\n";
+const char *kFirefoxOffer =
+    "v=0\r\no=mozilla 1 0 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0 1\r\n"
+    "m=video 9 UDP/TLS/RTP/SAVPF 120 124 121 125\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\n"
+    "a=rtpmap:120 VP8/90000\r\na=rtpmap:124 rtx/90000\r\na=fmtp:124 apt=120\r\n"
+    "a=rtpmap:121 VP9/90000\r\na=rtpmap:125 rtx/90000\r\na=fmtp:125 apt=121\r\n"
+    "m=audio 9 UDP/TLS/RTP/SAVPF 109 9 0\r\nc=IN IP4 0.0.0.0\r\na=mid:1\r\n"
+    "a=rtpmap:109 opus/48000/2\r\na=rtpmap:9 G722/8000/1\r\na=rtpmap:0 PCMU/8000\r\n";
+// webrtcbin under max-bundle: the second m-line at port 0 with bundle-only.
+const char *kWebrtcbinOffer =
+    "v=0\r\no=- 1 0 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\na=group:BUNDLE video0 audio1\r\n"
+    "m=video 9 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\na=mid:video0\r\n"
+    "a=rtpmap:96 VP8/90000\r\n"
+    "m=audio 0 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\na=bundle-only\r\na=mid:audio1\r\n"
+    "a=rtpmap:111 OPUS/48000/2\r\n";
+// An answer-like refusal: video at port 0 without bundle-only; and an H.264 offer with
+// baseline and main only, packetization-mode 0 for constrained-baseline.
+const char *kRefusedVideo = "v=0\r\no=- 1 0 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n"
+                            "m=video 0 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\n"
+                            "a=rtpmap:96 VP8/90000\r\n";
+const char *kH264NoConstrained =
+    "v=0\r\no=- 1 0 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n"
+    "m=video 9 UDP/TLS/RTP/SAVPF 102 104 116\r\nc=IN IP4 0.0.0.0\r\n"
+    "a=rtpmap:102 H264/90000\r\na=fmtp:102 packetization-mode=1;profile-level-id=42001f\r\n"
+    "a=rtpmap:104 H264/90000\r\na=fmtp:104 packetization-mode=0;profile-level-id=42e01f\r\n"
+    "a=rtpmap:116 H264/90000\r\na=fmtp:116 packetization-mode=1;profile-level-id=4d001f\r\n";
+
+void test_offered_payload() {
+  struct Row {
+    const char *offer, *ours;
+    int want;
+  };
+  const char *vp8 = "application/x-rtp,media=video,encoding-name=VP8,payload=96";
+  const char *vp9 = "application/x-rtp,media=video,encoding-name=VP9,payload=98";
+  const char *opus = "application/x-rtp,media=audio,encoding-name=OPUS,payload=111";
+  const char *cb = "application/x-rtp,media=video,encoding-name=H264,payload=102,"
+                   "packetization-mode=(string)1,profile-level-id=(string)42e01f";
+  const char *main_ = "application/x-rtp,media=video,encoding-name=H264,payload=102,"
+                      "packetization-mode=(string)1,profile-level-id=(string)4d0028";
+  const char *high = "application/x-rtp,media=video,encoding-name=H264,payload=102,"
+                     "packetization-mode=(string)1,profile-level-id=(string)64001f";
+  const std::vector<Row> rows = {
+      {kChromiumOffer, vp8, 96},
+      {kChromiumOffer, vp9, 98},
+      {kChromiumOffer, opus, 111},
+      {kChromiumOffer, cb, 108},    // not 102 (baseline, listed first) nor 104 (mode 0)
+      {kChromiumOffer, main_, 116}, // the profile decides, not the level
+      {kChromiumOffer, high,
+       102}, // no High offered: the first mode-1 entry (webrtcbin answers recvonly)
+      {kFirefoxOffer, vp8, 120},
+      {kFirefoxOffer, vp9, 121},
+      {kFirefoxOffer, opus, 109},
+      {kFirefoxOffer, cb, -1},      // no H.264 at all
+      {kWebrtcbinOffer, opus, 111}, // port 0 with bundle-only is offered
+      {kWebrtcbinOffer, vp9, -1},
+      {kRefusedVideo, vp8, -1},      // port 0 without bundle-only is
+                                     // refused
+      {kH264NoConstrained, cb, 102}, // no constrained-baseline in mode 1: the first mode-1 entry
+  };
+  for (size_t i = 0; i < rows.size(); i++) {
+    GstSDPMessage *sdp = nullptr;
+    gst_sdp_message_new(&sdp);
+    if (gst_sdp_message_parse_buffer(reinterpret_cast<const guint8 *>(rows[i].offer),
+                                     strlen(rows[i].offer), sdp) != GST_SDP_OK)
+      fail_row("offered payload", i, "the offer does not parse");
+    GstCaps *ours = gst_caps_from_string(rows[i].ours);
+    int got = roomcast::offered_payload(sdp, ours);
+    if (got != rows[i].want)
+      fail_row("offered payload", i,
+               std::string(rows[i].ours) + ": got " + std::to_string(got) + ", want " +
+                   std::to_string(rows[i].want));
+    gst_caps_unref(ours);
+    gst_sdp_message_free(sdp);
+  }
+  const std::vector<std::pair<const char *, const char *>> names = {
+      {"42001f", "baseline"},
+      {"42e01f", "constrained-baseline"},
+      {"4d0028", "main"},
+      {"640c1f", "constrained-high"},
+      {"64081f", "progressive-high"},
+      {"64001f", "high"},
+      {"zz", nullptr}};
+  for (size_t i = 0; i < names.size(); i++)
+    if (g_strcmp0(roomcast::h264_profile_name(names[i].first), names[i].second) != 0)
+      fail_row("h264 profile name", i, names[i].first);
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -251,5 +359,6 @@ int main(int argc, char **argv) {
                   test_keyframe_limiter_interval_change);
   g_test_add_func("/policy/peer-plan", test_peer_plan);
   g_test_add_func("/policy/h264-profile-level-id", test_h264_profile_level_id);
+  g_test_add_func("/policy/offered-payload", test_offered_payload);
   return g_test_run();
 }
