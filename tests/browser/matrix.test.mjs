@@ -127,8 +127,7 @@ test('meeting chromium first gst h264 last', { timeout: 90000 }, meetingCase('me
 
 // Firefox joins last and offers VP8/VP9 only: the member can receive but has nothing to send in
 // a codec Firefox offered, so it answers recvonly. Media flows one way (Firefox → GStreamer);
-// the page gets no video from the member, and no message either (see the report: there is no
-// protocol message for "one direction only").
+// the page gets no video from the member and says so on its tile (the answer's video line).
 test('meeting gst h264 first firefox last, one way', { timeout: 90000 }, async () => {
   await withWorld(playwright, 'meeting-gst-h264-firefox-last', async (w) => {
     await w.serve();
@@ -143,6 +142,8 @@ test('meeting gst h264 first firefox last, one way', { timeout: 90000 }, async (
     const seen = await decodedBy(fox.page);
     log(`Fox (firefox) decoded ${JSON.stringify(seen)} (nothing expected)`);
     assert.ok(!seen.Gus || seen.Gus.frames === 0, JSON.stringify(seen));
+    // The page says why that tile stays black.
+    await fox.page.waitForFunction(() => /sends video in a codec this browser cannot decode/.test(document.body.innerText), null, { timeout: 5000 });
   });
 });
 

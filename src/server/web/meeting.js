@@ -97,6 +97,7 @@ export class Member extends Session {
       this.members.set(info.id, info);
       this.tileFor(info);
       const p = this.newPeer(info);
+      p.onOneWay = () => this.onOneWay(info);
       p.addTracks(this.stream);
       p.offer();
     }
@@ -137,6 +138,15 @@ export class Member extends Session {
     const p = this.newPeer(info);
     if (this.stream) p.addTracks(this.stream);
     p.acceptOffer(m.sdp);
+  }
+
+  // The member answered that it will not send us video (nothing it can send is decodable
+  // here); it still receives ours. Say so on its tile instead of leaving it black.
+  onOneWay(info) {
+    const t = this.tiles.get(info.id);
+    const who = info.name || 'This member';
+    if (t) t.setStats(`${who} sends video in a codec this browser cannot decode`);
+    this.message(`${who} sends video in a codec this browser cannot decode; it still sees you.`, 'error');
   }
 
   onTrack(ev, peer) {

@@ -89,11 +89,13 @@ export class Peer {
       }
       await this.pc.setRemoteDescription({ type: 'answer', sdp });
       await this.flushIce();
+      this.oneWay = videoNotSent(sdp);
+      if (this.oneWay && this.onOneWay) this.onOneWay(this);
     });
   }
 
-  // A candidate from the other side. GStreamer peers send no sdpMid, so the media line index is
-  // what counts. An empty candidate is the end of candidates.
+  // A candidate from the other side. The media line index is what counts (peers before this wave
+  // sent no sdpMid). An empty candidate is the end of candidates.
   addIce(m) {
     const init = {
       candidate: typeof m.candidate === 'string' ? m.candidate : '',
@@ -181,4 +183,13 @@ export class Peer {
     if (pair) out.rttMs = pair.currentRoundTripTime != null ? Math.round(pair.currentRoundTripTime * 1000) : null;
     return out;
   }
+}
+
+// True when an answer says its sender will send us no video: its video line is refused
+// (port 0), `recvonly` or `inactive` (e.g. a GStreamer member whose H.264 this browser cannot
+// decode: it can still receive ours, so the connection stays, one way).
+export function videoNotSent(sdp) {
+  const video = sdp.split(/\r?\nm=/).slice(1).find((m) => m.startsWith('video'));
+  if (!video) return false;
+  return /^video 0 /.test(video) || /\r?\na=(recvonly|inactive)\b/.test(video);
 }
