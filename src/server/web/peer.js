@@ -82,13 +82,20 @@ export class Peer {
     }
   }
 
+  // Sends our description, without feedback lines for payload types its m-lines do not list
+  // (Firefox leaves them after setCodecPreferences, and Chromium refuses such an SDP: "Failed to
+  // parse codecs correctly"). Our local description stays as the browser made it.
+  send(desc) {
+    this.sig.sendDescription(this.id, { type: desc.type, sdp: dropStrayFeedback(desc.sdp) });
+  }
+
   // We offer (the host to each viewer; a newcomer to each member).
   offer() {
     return this.step(async () => {
       this.preferCodec();
       const offer = await this.pc.createOffer();
       await this.pc.setLocalDescription(offer);
-      this.sig.sendDescription(this.id, this.pc.localDescription);
+      this.send(this.pc.localDescription);
     });
   }
 
@@ -100,7 +107,7 @@ export class Peer {
       this.preferCodec(sdp);
       const answer = await this.pc.createAnswer();
       await this.pc.setLocalDescription(answer);
-      this.sig.sendDescription(this.id, this.pc.localDescription);
+      this.send(this.pc.localDescription);
     });
   }
 
@@ -110,11 +117,13 @@ export class Peer {
         console.warn('roomcast: answer from', this.id, 'in state', this.pc.signalingState, '- ignored');
         return;
       }
+      // (Asked before: a refused m-line stops its transceiver, and its sender loses the track.)
+      const sendsVideo = this.pc.getSenders().some((s) => s.track && s.track.kind === 'video');
       await this.pc.setRemoteDescription({ type: 'answer', sdp });
       await this.flushIce();
       // Our video refused (no common codec: say a Firefox without H.264 answering our H.264-only
       // offer): the session decides (it ends that peer with bye no-common-codec).
-      if (videoRefused(sdp) && this.pc.getSenders().some((s) => s.track && s.track.kind === 'video') && this.onRefused) {
+      if (sendsVideo && videoRefused(sdp) && this.onRefused) {
         this.onRefused(this);
         return;
       }
@@ -221,6 +230,17 @@ export function videoNotSent(sdp) {
   const video = sdp.split(/\r?\nm=/).slice(1).find((m) => m.startsWith('video'));
   if (!video) return false;
   return /^video 0 /.test(video) || /\r?\na=(recvonly|inactive)\b/.test(video);
+}
+
+// An SDP without the `a=rtcp-fb:PT` lines whose PT is not in the format list of their m-line.
+export function dropStrayFeedback(sdp) {
+  let formats = null;
+  const lines = sdp.split('\r\n').filter((l) => {
+    if (l.startsWith('m=')) formats = new Set(l.split(' ').slice(3));
+    const fb = /^a=rtcp-fb:(\d+) /.exec(l);
+    return !(fb && formats && !formats.has(fb[1]));
+  });
+  return lines.join('\r\n');
 }
 
 // The video line of an SDP, or '' when it has none.
