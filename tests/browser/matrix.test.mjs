@@ -291,8 +291,8 @@ async function codecHost(w, browser, room, codec, label) {
 }
 
 // The host sends `codec` to every viewer in `names` ('' is roomcast watch, which has no name),
-// more than 30 frames each; every offer it made holds that codec alone.
-async function hostSends(host, names, codec) {
+// more than 30 frames each; every offer it made holds that codec alone (`alone`), or first.
+async function hostSends(host, names, codec, { alone = true } = {}) {
   const want = SDP_NAME[codec];
   const all = await waitStats(host, (st) => names.every((n) => st.some((s) => s.name === n && s.outbound && s.outbound.framesEncoded > 30)),
     `frames encoded for ${JSON.stringify(names)}`, 20000);
@@ -300,7 +300,11 @@ async function hostSends(host, names, codec) {
   for (const n of names) assert.match(all.find((s) => s.name === n).outbound.codec, new RegExp(`/${want}$`, 'i'), `to ${JSON.stringify(n)}`);
   const offers = (await signalsOf(host)).filter((m) => m.dir === 'out' && m.type === 'offer');
   assert.ok(offers.length >= names.length, `${offers.length} offers`);
-  for (const o of offers) assert.deepEqual(videoCodecsOf(o.sdp), [want]);
+  for (const o of offers) {
+    const codecs = videoCodecsOf(o.sdp);
+    if (alone) assert.deepEqual(codecs, [want]);
+    else assert.equal(codecs[0], want, JSON.stringify(codecs));
+  }
 }
 
 // roomcast watch (stopped with Ctrl-C: exit 0 and its counts) decoded at least 30 frames.
@@ -359,6 +363,26 @@ test('live firefox host vp9 to gst and chromium viewers', { timeout: 90000 }, as
     const viewer = await w.openPage(await browserOf(w, 'chromium'), 'matrix', 'viewer', { name: 'Cora', label: 'chromium/viewer' });
     await viewerDecodes(viewer, 'VP9');
     await hostSends(host, ['', 'Cora'], 'vp9');
+    await watchDecoded(watch);
+  });
+});
+
+// Firefox cannot send H.264 here: the host page says so and sends VP8, which roomcast watch
+// decodes.
+test('live firefox host h264 falls back to vp8', { timeout: 90000 }, async () => {
+  await withWorld(playwright, 'live-firefox-h264', async (w) => {
+    await w.serve();
+    const ff = await browserOf(w, 'firefox');
+    const host = await w.openPage(ff, 'matrix', 'host', { name: 'Stage', label: 'firefox/host', init: recordSignals, query: { codec: 'h264' } });
+    await host.click('#share');
+    await waitState(host, 'live', 15000);
+    const page = await host.evaluate(() => ({ codec: window.roomcast.codec, message: window.roomcast.message, select: document.getElementById('codec').value }));
+    log(`${host.tag}: ${JSON.stringify(page)}`);
+    assert.equal(page.codec, '');
+    assert.equal(page.select, 'h264');
+    assert.match(page.message, /This browser cannot send H\.264; sending VP8\./);
+    const watch = w.watch('matrix', '--timeout', '60');
+    await hostSends(host, [''], 'vp8', { alone: false }); // the browser's own offer
     await watchDecoded(watch);
   });
 });
