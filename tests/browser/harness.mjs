@@ -363,8 +363,9 @@ export class World {
   }
 
   // A page of the web client: role viewer, host or member.
-  // init: a function run in the page before its scripts (page.addInitScript).
-  async open(ctx, room, role, { name, label, init } = {}) {
+  // init: a function run in the page before its scripts (page.addInitScript); query: more URL
+  // parameters ({codec: 'vp9'}).
+  async open(ctx, room, role, { name, label, init, query } = {}) {
     const page = ctx.pages().find((p) => p.url() === 'about:blank' && !p.claimed) || (await ctx.newPage());
     page.claimed = true;
     if (init) await page.addInitScript(init);
@@ -378,7 +379,7 @@ export class World {
       this.pageLogs.push(`${tag} pageerror: ${e.message}`);
       log(`${tag} pageerror: ${e.message}`);
     });
-    const q = new URLSearchParams({ role });
+    const q = new URLSearchParams({ role, ...query });
     if (name) q.set('name', name);
     await page.goto(`${this.http}/room/${encodeURIComponent(room)}?${q}`, { timeout: 15000 });
     await page.waitForFunction(() => window.roomcast !== undefined, null, { timeout: 10000, polling: 100 });
@@ -683,7 +684,7 @@ World.prototype.openPage = async function openPage(browser, room, role, opts = {
     page.on('console', (m) => page.consoleLines.push(`console.${m.type()}: ${m.text()}`));
     return page;
   }
-  const { name, label, init } = opts;
+  const { name, label, init, query } = opts;
   const pages = await browser.browser.pages();
   const blank = pages.find((p) => p.url() === 'about:blank' && !p.claimed);
   const raw = blank || (await browser.browser.newPage());
@@ -701,7 +702,7 @@ World.prototype.openPage = async function openPage(browser, room, role, opts = {
     this.pageLogs.push(`${tag} pageerror: ${e.message}`);
     log(`${tag} pageerror: ${e.message}`);
   });
-  const q = new URLSearchParams({ role });
+  const q = new URLSearchParams({ role, ...query });
   if (name) q.set('name', name);
   await page.goto(`${this.http}/room/${encodeURIComponent(room)}?${q}`, { timeout: 15000 });
   await page.waitForFunction(() => window.roomcast !== undefined, null, { timeout: 10000, polling: 100 });

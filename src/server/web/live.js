@@ -2,6 +2,7 @@
 // and offers it to every viewer).
 
 import { Session, byeText } from './session.js';
+import { videoRefused } from './peer.js';
 import { captureScreen, stopStream } from './media.js';
 
 export class Viewer extends Session {
@@ -57,12 +58,20 @@ export class Viewer extends Session {
   onOffer(m) {
     // In a live room only the host can signal a viewer.
     this.hostId = m.from;
-    if (this.state === 'peer-ended') this.message(''); // the host tries again
+    if (this.state === 'peer-ended' || this.videoRefused) this.message(''); // the host tries again
+    this.videoRefused = false;
     this.closeAllPeers();
     const p = this.newPeer({ id: m.from, role: 'host', name: this.hostName || '' });
     this.detach();
     if (this.state !== 'reconnecting') this.setState('connecting', 'answering the host\'s offer');
-    p.acceptOffer(m.sdp);
+    p.acceptOffer(m.sdp).then(() => {
+      // Our answer refused the host's video (no codec in common): say so now rather than wait
+      // for frames that cannot come (the host's bye, when it sends one, says it again).
+      const local = p.pc.localDescription;
+      if (p.closed || !local || !videoRefused(local.sdp)) return;
+      this.videoRefused = true;
+      this.message('The host sends video in a codec this browser cannot decode.', 'error');
+    });
   }
 
   // The host ended our connection (it serves as many viewers as it can, it heard nothing from us,
@@ -112,9 +121,11 @@ export class Host extends Session {
   }
 
   // Called from a click: browsers want a user gesture before screen capture.
-  async start({ audio = true } = {}) {
+  // codec: the video codec to send ('' = the browser's default; see Session.chooseCodec).
+  async start({ audio = true, codec = '' } = {}) {
     this.setState('connecting', 'choose what to share');
     this.message('');
+    const cannot = this.chooseCodec(codec);
     try {
       this.stream = await captureScreen({ audio });
     } catch (e) {
@@ -129,6 +140,7 @@ export class Host extends Session {
     }
     this.preview.srcObject = this.stream;
     this.preview.play().catch(() => {});
+    if (cannot) this.message(cannot, 'error');
     this.connect();
     return true;
   }
@@ -165,6 +177,12 @@ export class Host extends Session {
     this.onViewers(this.peers.size);
     const who = peer && peer.name ? peer.name : 'A viewer';
     this.message(byeText(m, who, 'peers'), 'info');
+  }
+
+  // A viewer cannot take our codec (see Session.refused): it was told, the others go on.
+  onRefused(peer, what) {
+    this.onViewers(this.peers.size);
+    this.message(`${peer.name || 'A viewer'} cannot receive ${what}; it was told (no common codec).`, 'error');
   }
 
   offerTo(info) {

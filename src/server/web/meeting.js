@@ -18,9 +18,11 @@ export class Member extends Session {
   }
 
   // Called from a click: browsers want a user gesture before screen capture.
-  async start({ microphone = false } = {}) {
+  // codec: the video codec to send ('' = the browser's default; see Session.chooseCodec).
+  async start({ microphone = false, codec = '' } = {}) {
     this.setState('connecting', 'choose what to share');
     this.message('');
+    const cannot = this.chooseCodec(codec);
     let screen;
     try {
       screen = await captureScreen({ audio: false });
@@ -43,6 +45,7 @@ export class Member extends Session {
       // The browser's own "Stop sharing" ends the track: leave the meeting.
       t.addEventListener('ended', () => this.finish('You stopped sharing (from the browser) and left the meeting.'));
     }
+    if (cannot) this.message(cannot, 'error');
     this.localTile = this.makeTile({ id: 'local', name: this.name ? `${this.name} (you)` : 'you' }, { local: true });
     this.localTile.video.srcObject = this.stream;
     this.localTile.video.play().catch(() => {});
@@ -147,6 +150,19 @@ export class Member extends Session {
     const who = info.name || 'This member';
     if (t) t.setStats(`${who} sends video in a codec this browser cannot decode`);
     this.message(`${who} sends video in a codec this browser cannot decode; it still sees you.`, 'error');
+  }
+
+  // A member cannot take our codec (see Session.refused): no connection with it.
+  onRefused(peer, what) {
+    const info = this.members.get(peer.id);
+    this.removeTile(peer.id);
+    this.message(`${info && info.name ? info.name : 'A member'} cannot receive ${what}, so you are not connected with it.`, 'error');
+  }
+
+  // A member offered without our codec: we answer in one it offered.
+  onCodecSkipped(peer) {
+    const info = this.members.get(peer.id);
+    this.message(`${info && info.name ? info.name : 'A member'} offered no ${this.codec.name}; you send it a codec it offered.`);
   }
 
   onTrack(ev, peer) {

@@ -61,12 +61,41 @@ export class Peer {
     for (const t of stream.getTracks()) this.pc.addTrack(t, stream);
   }
 
+  // The page's video codec choice (this.codec, see videoCodecPlan) on the video transceivers:
+  // before our offer always; before our answer only when the offer has that codec (otherwise
+  // the offerer's codec stays, and onCodecSkipped says so).
+  preferCodec(offerSdp = null) {
+    const c = this.codec;
+    if (!c) return;
+    if (offerSdp && !offersCodec(offerSdp, c.mime)) {
+      console.info('roomcast: peer', this.id, 'offered no', c.name, '- answering with its codecs');
+      if (this.onCodecSkipped) this.onCodecSkipped(this);
+      return;
+    }
+    for (const t of this.pc.getTransceivers()) {
+      if (t.stopped || t.receiver.track.kind !== 'video' || typeof t.setCodecPreferences !== 'function') continue;
+      try {
+        t.setCodecPreferences(c.list);
+      } catch (e) {
+        console.warn('roomcast: setCodecPreferences', c.name, e.message);
+      }
+    }
+  }
+
+  // Sends our description, without feedback lines for payload types its m-lines do not list
+  // (Firefox leaves them after setCodecPreferences, and Chromium refuses such an SDP: "Failed to
+  // parse codecs correctly"). Our local description stays as the browser made it.
+  send(desc) {
+    this.sig.sendDescription(this.id, { type: desc.type, sdp: dropStrayFeedback(desc.sdp) });
+  }
+
   // We offer (the host to each viewer; a newcomer to each member).
   offer() {
     return this.step(async () => {
+      this.preferCodec();
       const offer = await this.pc.createOffer();
       await this.pc.setLocalDescription(offer);
-      this.sig.sendDescription(this.id, this.pc.localDescription);
+      this.send(this.pc.localDescription);
     });
   }
 
@@ -75,9 +104,10 @@ export class Peer {
     return this.step(async () => {
       await this.pc.setRemoteDescription({ type: 'offer', sdp });
       await this.flushIce();
+      this.preferCodec(sdp);
       const answer = await this.pc.createAnswer();
       await this.pc.setLocalDescription(answer);
-      this.sig.sendDescription(this.id, this.pc.localDescription);
+      this.send(this.pc.localDescription);
     });
   }
 
@@ -87,8 +117,16 @@ export class Peer {
         console.warn('roomcast: answer from', this.id, 'in state', this.pc.signalingState, '- ignored');
         return;
       }
+      // (Asked before: a refused m-line stops its transceiver, and its sender loses the track.)
+      const sendsVideo = this.pc.getSenders().some((s) => s.track && s.track.kind === 'video');
       await this.pc.setRemoteDescription({ type: 'answer', sdp });
       await this.flushIce();
+      // Our video refused (no common codec: say a Firefox without H.264 answering our H.264-only
+      // offer): the session decides (it ends that peer with bye no-common-codec).
+      if (sendsVideo && videoRefused(sdp) && this.onRefused) {
+        this.onRefused(this);
+        return;
+      }
       this.oneWay = videoNotSent(sdp);
       if (this.oneWay && this.onOneWay) this.onOneWay(this);
     });
@@ -192,4 +230,71 @@ export function videoNotSent(sdp) {
   const video = sdp.split(/\r?\nm=/).slice(1).find((m) => m.startsWith('video'));
   if (!video) return false;
   return /^video 0 /.test(video) || /\r?\na=(recvonly|inactive)\b/.test(video);
+}
+
+// An SDP without the `a=rtcp-fb:PT` lines whose PT is not in the format list of their m-line.
+export function dropStrayFeedback(sdp) {
+  let formats = null;
+  const lines = sdp.split('\r\n').filter((l) => {
+    if (l.startsWith('m=')) formats = new Set(l.split(' ').slice(3));
+    const fb = /^a=rtcp-fb:(\d+) /.exec(l);
+    return !(fb && formats && !formats.has(fb[1]));
+  });
+  return lines.join('\r\n');
+}
+
+// The video line of an SDP, or '' when it has none.
+function videoSection(sdp) {
+  return sdp.split(/\r?\nm=/).slice(1).find((m) => m.startsWith('video')) || '';
+}
+
+// True when the video line is refused (port 0): the answerer takes no video in any codec offered.
+export function videoRefused(sdp) {
+  return /^video 0 /.test(videoSection(sdp));
+}
+
+// True when an offer's video line lists the codec of `mime` ('video/VP9').
+export function offersCodec(sdp, mime) {
+  const enc = mime.split('/')[1].replace(/[^A-Za-z0-9]/g, '');
+  return new RegExp(`\\r?\\na=rtpmap:\\d+ ${enc}/`, 'i').test(videoSection(sdp));
+}
+
+// ---- the video codec a host or member sends (?codec=vp8|vp9|h264) ----------------------------
+
+export const VIDEO_CODECS = {
+  vp8: { mime: 'video/vp8', name: 'VP8' },
+  vp9: { mime: 'video/vp9', name: 'VP9' },
+  h264: { mime: 'video/h264', name: 'H.264' },
+};
+// Entries that go with a codec rather than being one: kept after the chosen codec.
+const HELPERS = ['video/rtx', 'video/red', 'video/ulpfec'];
+
+// H.264 entries in order of preference: packetization-mode=1 first, profile 42e01f (constrained
+// baseline 3.1, what every H.264 receiver here takes) first among those.
+function h264Rank(c) {
+  const f = c.sdpFmtpLine || '';
+  return (/packetization-mode=1/.test(f) ? 0 : 2) + (/profile-level-id=42e01f/i.test(f) ? 0 : 1);
+}
+
+// What sending `codec` takes: {codec, name, mime, list} with the list for setCodecPreferences
+// (the codec's entries from RTCRtpReceiver.getCapabilities('video'), then rtx/red/ulpfec), or
+// {fallback: sentence} when this browser cannot send it. `codec` '' (or unknown): null, the
+// browser's default.
+export function videoCodecPlan(codec) {
+  const want = VIDEO_CODECS[codec];
+  if (!want) return null;
+  const lower = (c) => c.mimeType.toLowerCase();
+  const recv = typeof RTCRtpReceiver !== 'undefined' && RTCRtpReceiver.getCapabilities
+    ? RTCRtpReceiver.getCapabilities('video') : null;
+  const send = typeof RTCRtpSender !== 'undefined' && RTCRtpSender.getCapabilities
+    ? RTCRtpSender.getCapabilities('video') : null;
+  const canPrefer = typeof RTCRtpTransceiver !== 'undefined' && 'setCodecPreferences' in RTCRtpTransceiver.prototype;
+  const chosen = recv && canPrefer ? recv.codecs.filter((c) => lower(c) === want.mime) : [];
+  if (!chosen.length || (send && !send.codecs.some((c) => lower(c) === want.mime))) {
+    const first = send && send.codecs.find((c) => !HELPERS.includes(lower(c)));
+    const dflt = first ? first.mimeType.replace(/^video\//, '') : 'its default codec';
+    return { fallback: `This browser cannot send ${want.name}; sending ${dflt}.` };
+  }
+  if (codec === 'h264') chosen.sort((a, b) => h264Rank(a) - h264Rank(b));
+  return { codec, name: want.name, mime: want.mime, list: [...chosen, ...recv.codecs.filter((c) => HELPERS.includes(lower(c)))] };
 }

@@ -4,6 +4,7 @@
 import { ROOM_RE, ROOM_RULE, LIMITS, cleanText } from './protocol.js';
 import { missingFeatures, insecureForCapture } from './media.js';
 import { STATE_TEXT } from './session.js';
+import { VIDEO_CODECS } from './peer.js';
 import { Viewer, Host } from './live.js';
 import { Member } from './meeting.js';
 
@@ -11,6 +12,9 @@ const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(window.location.search);
 const ROLES = ['viewer', 'host', 'member'];
 const role = ROLES.includes(params.get('role')) ? params.get('role') : 'viewer';
+// The video codec a host or member sends: ?codec=vp8|vp9|h264, or the browser's default.
+const codecParam = (params.get('codec') || '').toLowerCase();
+const codec = Object.hasOwn(VIDEO_CODECS, codecParam) ? codecParam : '';
 let room = '';
 try {
   room = decodeURIComponent(window.location.pathname.replace(/^\/room\//, '').replace(/\/+$/, ''));
@@ -62,9 +66,10 @@ function updateControls(code) {
   if (role === 'host') {
     $('share').disabled = active;
     $('share-audio').disabled = active;
+    $('codec').disabled = active;
     $('stop').hidden = !active;
   } else if (role === 'member') {
-    $('join').disabled = $('name').disabled = $('mic').disabled = active;
+    $('join').disabled = $('name').disabled = $('mic').disabled = $('codec').disabled = active;
     $('leave').hidden = !active;
   }
 }
@@ -72,7 +77,7 @@ function updateControls(code) {
 function fail(text) {
   ui.setState('error', STATE_TEXT.error);
   ui.message(text, 'error');
-  for (const b of document.querySelectorAll('#controls button, #controls input')) b.disabled = true;
+  for (const b of document.querySelectorAll('#controls button, #controls input, #controls select')) b.disabled = true;
 }
 
 // ---- tiles for meetings ------------------------------------------------------------------------
@@ -177,6 +182,9 @@ function setup() {
   }
   const name = cleanName(params.get('name') || storedName());
   const video = $('stage');
+  // One codec select, next to the role's other options.
+  $('codec').value = codec;
+  if (role === 'member') $('join').before($('codec-box'));
 
   if (role === 'viewer') {
     session = new Viewer({ room, name, ui, video, onAudio: (has) => { $('unmute').hidden = !has; } });
@@ -191,7 +199,7 @@ function setup() {
       room, name, ui, preview: video,
       onViewers: (n) => { $('viewers').textContent = n ? `${n} viewer${n === 1 ? '' : 's'}` : ''; },
     });
-    $('share').addEventListener('click', () => session.start({ audio: $('share-audio').checked }));
+    $('share').addEventListener('click', () => session.start({ audio: $('share-audio').checked, codec: $('codec').value }));
     $('stop').addEventListener('click', () => session.finish('You stopped sharing. The viewers have been told.'));
     ui.message('Press "Share screen" and pick a screen, window or tab to broadcast.');
   } else {
@@ -203,7 +211,7 @@ function setup() {
       const n = cleanName(nameInput.value);
       if (n) storeName(n);
       session.name = n;
-      await session.start({ microphone: $('mic').checked });
+      await session.start({ microphone: $('mic').checked, codec: $('codec').value });
     });
     $('leave').addEventListener('click', () => session.finish('You left the meeting.'));
     ui.message('Press "Share screen and join" to enter the meeting.');
@@ -219,6 +227,8 @@ window.roomcast = {
   get state() { return pageState; },
   get message() { return pageMessage; },
   get id() { return session && session.sig ? session.sig.id : null; },
+  // The video codec this page sends by choice ('' = the browser's default, or not possible here).
+  get codec() { return session && session.codec ? session.codec.codec : ''; },
   peers() { return session ? session.peerList() : []; },
   stats() { return session ? session.stats() : Promise.resolve([]); },
   video() {

@@ -2,7 +2,7 @@
 // page state and its text, and the wiring of ICE and descriptions to the right peer.
 
 import { Signaling, defaultServerUrl } from './signaling.js';
-import { Peer, rtcConfig } from './peer.js';
+import { Peer, rtcConfig, videoCodecPlan } from './peer.js';
 import { ERRORS, endReasonText } from './protocol.js';
 
 export const STATE_TEXT = {
@@ -46,6 +46,16 @@ export class Session {
     this.peers = new Map(); // id -> Peer
     this.config = rtcConfig();
     this.sig = null;
+    this.codec = null; // {codec, name, mime, list}: the video codec we send, when one was chosen
+  }
+
+  // The video codec to send (hosts and members: ?codec= or the page's select; '' is the browser's
+  // default). Returns '' or the sentence saying that this browser cannot send it (then the
+  // browser's default is sent).
+  chooseCodec(codec) {
+    const plan = videoCodecPlan(codec);
+    this.codec = plan && plan.list ? plan : null;
+    return plan && plan.fallback ? plan.fallback : '';
   }
 
   setState(code, detail = '') {
@@ -119,8 +129,22 @@ export class Session {
       onTrack: (ev, peer) => this.onTrack(ev, peer),
       onState: (peer) => this.onPeerState(peer),
     });
+    p.codec = this.codec;
+    p.onRefused = (peer) => this.refused(peer);
+    p.onCodecSkipped = (peer) => this.onCodecSkipped(peer);
     this.peers.set(info.id, p);
     return p;
+  }
+
+  // A peer answered that it takes none of the video we offered (say a Firefox without H.264 and
+  // our H.264-only offer): like the GStreamer offerers, end that connection with bye
+  // no-common-codec naming the codec, once (no new offer follows), and tell the page.
+  refused(peer) {
+    const what = this.codec ? this.codec.name : 'the video codecs offered';
+    console.warn('roomcast: peer', peer.id, 'refused our video;', `cannot receive ${what}`);
+    this.sig.send({ type: 'bye', to: peer.id, reason: 'no-common-codec', message: `cannot receive ${what}` });
+    this.closePeer(peer.id);
+    this.onRefused(peer, what);
   }
 
   closePeer(id) {
@@ -156,6 +180,8 @@ export class Session {
   onTrack() {}
   onPeerState() {}
   onBye() {}
+  onRefused() {}
+  onCodecSkipped() {}
   onDisconnected() {}
   onFatal() { this.stop(); this.setState('error'); }
 }
