@@ -293,6 +293,8 @@ void RoomClient::paused_to_ready_before() {
     active_ = false;
     waiting_.clear();
     roles_.clear();
+    own_id_.clear();
+    refused_ = false;
   });
 }
 
@@ -456,7 +458,17 @@ void RoomClient::peer_failed(Peer &peer, const char *reason, const char *message
   end_peer_later(peer.id(), reason, message);
 }
 
+bool RoomClient::current(const Peer &peer) const {
+  std::lock_guard l(lock);
+  auto it = peers_.find(peer.id());
+  return it != peers_.end() && it->second.get() == &peer;
+}
+
 void RoomClient::peer_send_sdp(Peer &peer, const GstWebRTCSessionDescription *sdp) {
+  if (!current(peer)) {
+    GST_DEBUG_OBJECT(element_, "not sending a description for ended peer %s", peer.id().c_str());
+    return;
+  }
   if (GstRoomcastSignaller *sig = ref_signaller()) {
     gst_roomcast_signaller_send_sdp(sig, peer.id().c_str(), sdp);
     g_object_unref(sig);
@@ -464,6 +476,7 @@ void RoomClient::peer_send_sdp(Peer &peer, const GstWebRTCSessionDescription *sd
 }
 
 void RoomClient::peer_send_ice(Peer &peer, guint mline, const char *candidate, const char *mid) {
+  if (!current(peer)) return; // ended (or of a session before a rejoin)
   if (GstRoomcastSignaller *sig = ref_signaller()) {
     gst_roomcast_signaller_send_ice(sig, peer.id().c_str(), mline, candidate, mid);
     g_object_unref(sig);
@@ -557,7 +570,86 @@ void RoomClient::liveness_and_stats() {
     }
     p->poll_stats();
   }
+  watch_media();
   tick();
+}
+
+// Worker, every second (viewers): no media from the host for media-timeout s -> join again.
+void RoomClient::watch_media() {
+  if (role() != GST_ROOMCAST_ROLE_VIEWER) return;
+  MediaWatch::Sample sample;
+  gint64 timeout;
+  {
+    std::lock_guard l(lock);
+    if (!active_ || own_id_.empty()) return;
+    timeout = gint64(common.media_timeout_s) * G_USEC_PER_SEC;
+    for (auto &[id, r] : roles_)
+      if (r == GST_ROOMCAST_ROLE_HOST) sample.host = id;
+    sample.refused = refused_;
+    if (!peers_.empty()) {
+      auto &peer = peers_.begin()->second;
+      sample.session = peer->id();
+      sample.bytes = peer->stats().bytes_received;
+      sample.rtcp_us = peer->last_rtcp_us();
+    }
+  }
+  media_watch_.set_timeout(timeout);
+  if (!media_watch_.stalled(g_get_monotonic_time(), sample)) return;
+  g_autofree char *why = g_strdup_printf("no media from the host for %" G_GINT64_FORMAT " s",
+                                         timeout / G_USEC_PER_SEC);
+  rejoin(why);
+}
+
+void RoomClient::rejoin(const std::string &why) {
+  std::string room, name;
+  {
+    std::lock_guard l(lock);
+    if (!active_) return;
+    room = common.room;
+    name = common.name;
+  }
+  GST_ELEMENT_WARNING(element_, RESOURCE, READ, ("%s; joining the room again", why.c_str()),
+                      ("rejoin"));
+  media_watch_.restart(g_get_monotonic_time());
+  GstRoomcastSignaller *sig = ref_signaller();
+  if (!sig) return;
+  // Leave and join on the same connection; a signaller that cannot is started over.
+  if (!gst_roomcast_signaller_rejoin(sig)) {
+    gst_roomcast_signaller_stop(sig);
+    gst_roomcast_signaller_start(sig, room.c_str(), role(), name.c_str());
+  }
+  g_object_unref(sig);
+}
+
+// Worker: the room accepted us (`previous` is our id before, if this is a new session after a
+// lost connection or a rejoin). The server knows none of the old ids any more: every peer of
+// the old session is ended (without a bye, which could not reach it) and the new session is
+// served from scratch, by the usual rules (the host offers to viewers as they come back, a
+// viewer waits for its host's offer, a meeting's newcomer offers).
+void RoomClient::session_started(const std::string &id, const std::string &previous,
+                                 GstRoomcastRoomKind kind) {
+  std::vector<std::string> old;
+  std::string room;
+  {
+    std::lock_guard l(lock);
+    room = common.room;
+    if (!previous.empty()) {
+      for (auto &[pid, p] : peers_)
+        old.push_back(pid);
+      waiting_.clear();
+    }
+  }
+  if (!previous.empty())
+    GST_INFO_OBJECT(element_, "new session as %s (was %s): ending %zu peers of the old one",
+                    id.c_str(), previous.c_str(), old.size());
+  for (auto &pid : old)
+    end_peer(pid, nullptr, nullptr);
+  media_watch_.restart(g_get_monotonic_time());
+  GstStructure *s = gst_structure_new(
+      kJoinedMessage, "id", G_TYPE_STRING, id.c_str(), "room", G_TYPE_STRING, room.c_str(), "kind",
+      G_TYPE_STRING, gst_roomcast_room_kind_to_string(kind), "rejoin", G_TYPE_BOOLEAN,
+      !previous.empty(), "previous-id", G_TYPE_STRING, previous.c_str(), nullptr);
+  gst_element_post_message(element_, gst_message_new_element(GST_OBJECT(element_), s));
 }
 
 // ---- signaller events (signaller thread) --------------------------------------------------------
@@ -565,10 +657,20 @@ void RoomClient::liveness_and_stats() {
 void RoomClient::on_sig_joined(GstRoomcastSignaller *, const gchar *id, GstRoomcastRoomKind kind,
                                gpointer data) {
   auto *self = static_cast<RoomClient *>(data);
-  std::lock_guard l(self->lock);
-  self->own_id_ = id;
-  GST_INFO_OBJECT(self->element_, "joined as %s (%s room)", id,
-                  gst_roomcast_room_kind_to_string(kind));
+  std::string previous, own = id;
+  {
+    std::lock_guard l(self->lock);
+    previous = std::exchange(self->own_id_, own);
+    // The peers the room tells us about from now on are the new session's (their peer-joined
+    // follow this signal, on this thread).
+    self->roles_.clear();
+    self->refused_ = false;
+  }
+  GST_INFO_OBJECT(self->element_, "joined as %s (%s room)%s%s", id,
+                  gst_roomcast_room_kind_to_string(kind), previous.empty() ? "" : ", was ",
+                  previous.c_str());
+  // In order before the new session's peers (they hop to the worker after this).
+  self->on_worker([self, own, previous, kind]() { self->session_started(own, previous, kind); });
 }
 
 void RoomClient::on_sig_peer_joined(GstRoomcastSignaller *, const gchar *id, GstRoomcastRole role,
@@ -577,6 +679,7 @@ void RoomClient::on_sig_peer_joined(GstRoomcastSignaller *, const gchar *id, Gst
   {
     std::lock_guard l(self->lock);
     self->roles_[id] = role;
+    if (role == GST_ROOMCAST_ROLE_HOST) self->refused_ = false; // a new host: try it
   }
   auto plan = plan_peer(self->role(), role, existing);
   if (!plan) return;
@@ -607,12 +710,27 @@ void RoomClient::on_sig_peer_left(GstRoomcastSignaller *, const gchar *id, gpoin
 void RoomClient::on_sig_peer_ended(GstRoomcastSignaller *, const gchar *id, const gchar *reason,
                                    const gchar *message, gpointer data) {
   auto *self = static_cast<RoomClient *>(data);
-  GST_ELEMENT_WARNING(self->element_, RESOURCE, READ,
-                      ("%s ended the session: %s%s%s", id, reason, message && *message ? ": " : "",
-                       message ? message : ""),
-                      ("peer-ended"));
-  std::string pid = id;
-  self->on_worker([self, pid]() { self->end_peer(pid, nullptr, nullptr); });
+  std::string pid = id, why = reason ? reason : "";
+  // A viewer whose host gave up on the connection (no media came through, or no path was
+  // found) joins again, so the host offers a new session; other reasons (max-peers,
+  // no-common-codec, ...) would only come back.
+  bool again =
+      self->role() == GST_ROOMCAST_ROLE_VIEWER && (why == "timeout" || why == "ice-failed");
+  g_autofree char *text = g_strdup_printf("%s ended the session: %s%s%s", id, why.c_str(),
+                                          message && *message ? ": " : "", message ? message : "");
+  if (!again) {
+    GST_ELEMENT_WARNING(self->element_, RESOURCE, READ, ("%s", text), ("peer-ended"));
+    if (self->role() == GST_ROOMCAST_ROLE_VIEWER) {
+      std::lock_guard l(self->lock);
+      if (self->roles_.contains(pid)) self->refused_ = true;
+    }
+  }
+  std::string t = text;
+  self->on_worker([self, pid, again, t]() {
+    bool ours = self->find(pid) != nullptr;
+    self->end_peer(pid, nullptr, nullptr);
+    if (again && ours) self->rejoin(t);
+  });
 }
 
 void RoomClient::on_sig_sdp(GstRoomcastSignaller *, const gchar *id,
