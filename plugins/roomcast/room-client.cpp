@@ -440,8 +440,42 @@ void RoomClient::end_peer(const std::string &id, const char *reason, const char 
       g_object_unref(sig);
     }
   }
+  {
+    std::lock_guard l(lock);
+    detaching_[id]++;
+  }
   ElementRef hold(element_);
-  peer->detach_async([this, hold, id]() { peer_removed(id); });
+  peer->detach_async([this, hold, id]() {
+    peer_removed(id);
+    bool gone;
+    {
+      std::lock_guard l(lock);
+      gone = --detaching_[id] <= 0;
+      if (gone) detaching_.erase(id);
+    }
+    // A new session with the same party may wait for this one to be out of the way.
+    if (gone) on_worker([this, id]() { serve_waiting_for(id); });
+  });
+}
+
+// Worker: the new session with `id` that waited for the old one to be removed (see handle_sdp).
+void RoomClient::serve_waiting_for(const std::string &id) {
+  if (!streams_ready()) return; // serve_waiting() will
+  std::optional<Waiting> w;
+  {
+    std::lock_guard l(lock);
+    if (detaching_.contains(id)) return;
+    for (auto it = waiting_.begin(); it != waiting_.end(); ++it)
+      if (it->id == id) {
+        w = std::move(*it);
+        waiting_.erase(it);
+        break;
+      }
+  }
+  if (!w) return;
+  create_peer(w->id, w->name, w->role, w->plan);
+  for (auto &fn : w->stashed)
+    fn();
 }
 
 void RoomClient::end_peer_later(const std::string &id, const char *reason, const char *message) {
@@ -452,10 +486,32 @@ void RoomClient::end_peer_later(const std::string &id, const char *reason, const
 }
 
 void RoomClient::peer_failed(Peer &peer, const char *reason, const char *message) {
-  GST_ELEMENT_WARNING(element_, RESOURCE, READ,
-                      ("the connection with %s failed: %s", peer.id().c_str(), message),
-                      ("%s", reason));
-  end_peer_later(peer.id(), reason, message);
+  // Only this peer: one that was ended already (a session replaced by a new offer, or one of the
+  // session before a rejoin) may fail on its way out, and its id may belong to a new session
+  // with the same party by now.
+  if (!current(peer)) {
+    GST_INFO_OBJECT(element_, "an ended session with %s failed (%s); nothing to do",
+                    peer.id().c_str(), message);
+    return;
+  }
+  std::weak_ptr<Peer> weak = peer.weak_from_this();
+  std::string id = peer.id(), r = reason ? reason : "", m = message ? message : "";
+  on_worker([this, weak, id, r, m]() {
+    auto failed = weak.lock();
+    if (!failed || find(id) != failed) return;
+    std::string text = "the connection with " + id + " failed: " + m;
+    // A viewer that found no path to its host tries a new session at once (the host offers
+    // again when we join again): a path that came back is found by its first checks.
+    bool again =
+        role() == GST_ROOMCAST_ROLE_VIEWER && r == "ice-failed" && media_watch_.may_rejoin_now();
+    if (!again)
+      GST_ELEMENT_WARNING(element_, RESOURCE, READ, ("%s", text.c_str()), ("%s", r.c_str()));
+    end_peer(id, r.c_str(), m.c_str());
+    if (again) {
+      media_watch_.rejoining();
+      rejoin(text);
+    }
+  });
 }
 
 bool RoomClient::current(const Peer &peer) const {
@@ -539,6 +595,18 @@ void RoomClient::handle_sdp(const std::string &id, GstWebRTCSessionDescription *
     if (auto plan = plan_for_offer(role(), from); plan && known) {
       for (auto &p : peers())
         end_peer(p->id(), nullptr, nullptr);
+      // The new session cannot start while the old one with the same party (same id: its
+      // webrtcbin is named after it) is still in the element: it waits, with the signalling
+      // that comes for it, until that one is removed (milliseconds).
+      {
+        std::lock_guard l(lock);
+        if (detaching_.contains(id)) {
+          if (active_) waiting_.push_back(Waiting{id, std::string(), from, *plan, {apply}});
+          GST_INFO_OBJECT(element_, "the new session with %s waits for the old one to go",
+                          id.c_str());
+          return;
+        }
+      }
       create_peer(id, std::string(), from, *plan);
       apply();
       return;
@@ -594,9 +662,15 @@ void RoomClient::watch_media() {
     }
   }
   media_watch_.set_timeout(timeout);
+  GST_LOG_OBJECT(element_,
+                 "media watch: host '%s'%s, session '%s', %" G_GUINT64_FORMAT
+                 " bytes, rtcp at %" G_GINT64_FORMAT,
+                 sample.host.c_str(), sample.refused ? " (refused)" : "", sample.session.c_str(),
+                 sample.bytes, sample.rtcp_us);
   if (!media_watch_.stalled(g_get_monotonic_time(), sample)) return;
   g_autofree char *why = g_strdup_printf("no media from the host for %" G_GINT64_FORMAT " s",
-                                         timeout / G_USEC_PER_SEC);
+                                         media_watch_.timeout() / G_USEC_PER_SEC);
+  media_watch_.rejoining();
   rejoin(why);
 }
 
@@ -729,7 +803,14 @@ void RoomClient::on_sig_peer_ended(GstRoomcastSignaller *, const gchar *id, cons
   self->on_worker([self, pid, again, t]() {
     bool ours = self->find(pid) != nullptr;
     self->end_peer(pid, nullptr, nullptr);
-    if (again && ours) self->rejoin(t);
+    if (!again || !ours) return;
+    if (!self->media_watch_.may_rejoin_now()) {
+      // Many fruitless rejoins in a row: the media watch decides when to try again.
+      GST_ELEMENT_WARNING(self->element_, RESOURCE, READ, ("%s", t.c_str()), ("peer-ended"));
+      return;
+    }
+    self->media_watch_.rejoining();
+    self->rejoin(t);
   });
 }
 

@@ -24,6 +24,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -139,6 +140,7 @@ private:
   bool when_peer_ready(const std::string &id, std::function<void()> fn);
   void handle_sdp(const std::string &id, GstWebRTCSessionDescription *sdp);
   void liveness_and_stats();
+  void serve_waiting_for(const std::string &id);
   void session_started(const std::string &id, const std::string &previous,
                        GstRoomcastRoomKind kind);
   void watch_media();
@@ -176,6 +178,9 @@ private:
   std::map<std::string, std::shared_ptr<Peer>> peers_;
   std::map<std::string, GstRoomcastRole> roles_; // every peer the room told us about
   std::vector<Waiting> waiting_;
+  // Peers on their way out (detach_async), by id: a new session with the same id waits for
+  // them (its webrtcbin would have the same name).
+  std::map<std::string, int> detaching_;
 };
 
 } // namespace roomcast

@@ -281,6 +281,14 @@ void test_media_watch() {
         {8, media(100, 3), false},
         {12, media(100, 3), false},
         {13, media(100, 3), true}}},
+      {"counters that fall (stats of a timed-out source dropped) are no life",
+       {{0, media(900), false, true},
+        {1, media(1000), false},
+        {2, media(990), false},
+        {3, media(0), false},
+        {4, media(500), false},
+        {5.9, media(1000), false},
+        {6, media(1000), true}}},
       {"a host that never offers", {{0, host, false, true}, {4.9, host, false}, {5, host, true}}},
       {"a session that never connects (no bytes) counts like a silent one",
        {{0, host, false, true}, {1, offered, false}, {5.9, offered, false}, {6, offered, true}}},
@@ -320,6 +328,33 @@ void test_media_watch() {
         fail_row(std::string("media watch: ") + name, i,
                  g_strdup_printf("at %.1f s: got %s", st.t_s, got ? "rejoin" : "wait"));
     }
+  }
+  // Fruitless rejoins in a row: after kFastTries of them the watch waits kSlowFactor times
+  // longer (and no longer allows an immediate rejoin), until media flows again.
+  {
+    roomcast::MediaWatch watch(5'000'000);
+    std::int64_t t = 0;
+    watch.restart(t);
+    watch.stalled(t, host);
+    for (unsigned i = 0; i < roomcast::MediaWatch::kFastTries; i++) {
+      if (!watch.may_rejoin_now()) fail_row("media watch: fruitless rejoins", i, "slowed early");
+      t += 5'000'000;
+      if (!watch.stalled(t, host))
+        fail_row("media watch: fruitless rejoins", i, "no rejoin at 5 s");
+      watch.rejoining();
+      watch.restart(t);
+      watch.stalled(t, host);
+    }
+    if (watch.may_rejoin_now()) fail_row("media watch: fruitless rejoins", 12, "not slowed");
+    if (watch.stalled(t + 29'000'000, host)) fail_row("media watch: slowed", 0, "rejoin at 29 s");
+    if (!watch.stalled(t + 30'000'000, host)) fail_row("media watch: slowed", 1, "none at 30 s");
+    watch.rejoining();
+    watch.restart(t + 30'000'000);
+    // Media flows again: fast again.
+    watch.stalled(t + 31'000'000, media(10));
+    watch.stalled(t + 32'000'000, media(20));
+    if (!watch.may_rejoin_now() || watch.timeout() != 5'000'000)
+      fail_row("media watch: slowed", 2, "media did not make it fast again");
   }
   // Timeout 0: never.
   roomcast::MediaWatch off(0);
