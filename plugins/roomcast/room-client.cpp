@@ -657,6 +657,8 @@ void RoomClient::watch_media() {
     if (!peers_.empty()) {
       auto &peer = peers_.begin()->second;
       sample.session = peer->id();
+      sample.started_us = peer->created_us();
+      sample.connected_us = peer->connected_us();
       sample.bytes = peer->stats().bytes_received;
       sample.rtcp_us = peer->last_rtcp_us();
     }
@@ -667,9 +669,14 @@ void RoomClient::watch_media() {
                  " bytes, rtcp at %" G_GINT64_FORMAT,
                  sample.host.c_str(), sample.refused ? " (refused)" : "", sample.session.c_str(),
                  sample.bytes, sample.rtcp_us);
-  if (!media_watch_.stalled(g_get_monotonic_time(), sample)) return;
-  g_autofree char *why = g_strdup_printf("no media from the host for %" G_GINT64_FORMAT " s",
-                                         media_watch_.timeout() / G_USEC_PER_SEC);
+  const char *rule = "";
+  if (!media_watch_.stalled(g_get_monotonic_time(), sample, &rule)) return;
+  g_autofree char *why =
+      g_str_equal(rule, "no connection")
+          ? g_strdup_printf("no connection to the host within %" G_GINT64_FORMAT " s",
+                            media_watch_.connect_timeout() / G_USEC_PER_SEC)
+          : g_strdup_printf("no media from the host for %" G_GINT64_FORMAT " s",
+                            media_watch_.timeout() / G_USEC_PER_SEC);
   media_watch_.rejoining();
   rejoin(why);
 }

@@ -256,10 +256,15 @@ struct WatchStep {
 
 void test_media_watch() {
   using S = roomcast::MediaWatch::Sample;
-  const S none{}, host{"pH"}, refused{"pH", true}, offered{"pH", false, "pH", 0, 0};
+  const S none{}, host{"pH"}, refused{"pH", true};
+  // A connected session with the host that received `bytes` so far.
+  auto us = [](double t_s) { return static_cast<std::int64_t>(t_s * 1e6); };
   auto media = [](std::uint64_t bytes, std::int64_t rtcp = 0) {
-    return S{"pH", false, "pH", bytes, rtcp};
+    return S{"pH", false, "pH", 0, 1, bytes, rtcp};
   };
+  // A session made at `t_s` that has not connected; one made at `t_s` that connected at `c_s`.
+  auto offered = [&](double t_s) { return S{"pH", false, "pH", us(t_s)}; };
+  auto connected = [&](double t_s, double c_s) { return S{"pH", false, "pH", us(t_s), us(c_s)}; };
   const std::vector<std::pair<const char *, std::vector<WatchStep>>> scenarios = {
       {"no host: nothing to wait for, ever",
        {{0, none, false, true}, {5, none, false}, {60, none, false}}},
@@ -290,8 +295,42 @@ void test_media_watch() {
         {5.9, media(1000), false},
         {6, media(1000), true}}},
       {"a host that never offers", {{0, host, false, true}, {4.9, host, false}, {5, host, true}}},
-      {"a session that never connects (no bytes) counts like a silent one",
-       {{0, host, false, true}, {1, offered, false}, {5.9, offered, false}, {6, offered, true}}},
+      {"once a connection was seen, a session not connected 3 s after it was made will not",
+       {{0, media(10), false, true},
+        {1, offered(1), false, true},
+        {3.9, offered(1), false},
+        {4, offered(1), true}}},
+      {"... counted from when it was made, not from our first look at it",
+       {{0, media(10), false, true},
+        {1, host, false, true},
+        {2, offered(1.5), false},
+        {4.4, offered(1.5), false},
+        {4.5, offered(1.5), true}}},
+      {"... but never sooner than 3 s after a rejoin",
+       {{0, media(10), false, true},
+        {1, offered(0.5), false, true},
+        {3.9, offered(0.5), false},
+        {4, offered(0.5), true}}},
+      {"before any connection was seen, a session gets the media timeout",
+       {{0, host, false, true},
+        {1, offered(1), false},
+        {5.9, offered(1), false},
+        {6, offered(1), true}}},
+      {"a slow path keeps its chance: twice the slowest connection seen",
+       {{0, host, false, true},
+        {1, offered(1), false},
+        {4, connected(1, 3.5), false},
+        {4.5, media(100), false},
+        {5, offered(5), false, true},
+        {9.9, offered(5), false},
+        {10, offered(5), true}}},
+      {"a session that connects in time gets the media timeout",
+       {{0, host, false, true},
+        {1, offered(1), false},
+        {2, connected(1, 1.5), false},
+        {3, media(100), false},
+        {7.9, media(100), false},
+        {8, media(100), true}}},
       {"the host arrives late: the clock starts when it comes",
        {{0, none, false, true},
         {30, none, false},
@@ -313,9 +352,9 @@ void test_media_watch() {
       {"a new session (new host id, bytes from 0) is life",
        {{0, media(500), false, true},
         {4, media(500), false},
-        {4.5, S{"pH2", false, "pH2"}, false},
-        {9, S{"pH2", false, "pH2"}, false},
-        {9.5, S{"pH2", false, "pH2"}, true}}},
+        {4.5, S{"pH2", false, "pH2", 0, 1}, false},
+        {9, S{"pH2", false, "pH2", 0, 1}, false},
+        {9.5, S{"pH2", false, "pH2", 0, 1}, true}}},
   };
   for (const auto &[name, steps] : scenarios) {
     roomcast::MediaWatch watch(5'000'000);
