@@ -202,11 +202,13 @@ static void gst_roomcast_src_class_init(GstRoomcastSrcClass *klass) {
   /**
    * GstRoomcastSrc:media-timeout:
    *
-   * Seconds without media from the host (no bytes and no RTCP on the session, or no session at
-   * all while a host is in the room) after which the viewer leaves the room and joins it again,
-   * so that the host offers a new session: how a viewer whose network was cut, or whose process
-   * was stopped, comes back by itself. A host that ends the session with `timeout` or
-   * `ice-failed` is rejoined at once. 0: never.
+   * Seconds without media from the host (no new bytes and no new RTCP on the session, or no
+   * session at all while a host is in the room) after which the viewer leaves the room and joins
+   * it again, so that the host offers a new session: how a viewer whose network was cut, or
+   * whose process was stopped, comes back by itself. A session that has not connected 3 s after
+   * it was made (or twice the slowest connection seen, if longer) is given up the same way, and
+   * so is one whose ICE failed or that the host ended with `timeout` or `ice-failed`, at once.
+   * After twelve such rejoins in a row without media the waits are six times longer. 0: never.
    */
   g_object_class_install_property(
       gobject_class, PROP_MEDIA_TIMEOUT,
