@@ -14,7 +14,15 @@
  *   (it called end-peer: e.g. "timeout", "max-peers"); it may still be in the room.
  * - `sdp (peer-id, GstWebRTCSessionDescription)` and `ice (peer-id, mline, candidate, mid)`:
  *   negotiation from a peer.
- * - `error (message, fatal)`: fatal errors end the session (join refused, connection lost).
+ * - `error (message, fatal)`: fatal errors end the session (a join refused for good, a server
+ *   that cannot be reached at start). Non-fatal ones are warnings, among them a lost connection
+ *   that the implementation is getting back (the WebSocket signaller: "signalling connection
+ *   lost; reconnecting", once per outage).
+ *
+ * A signaller that loses its connection to the room and gets it back (the WebSocket one does)
+ * emits `joined` again, with a new id: every id from before is void, and nothing is said about
+ * the peers of the old session (no `peer-left`): the element ends those sessions itself when
+ * the new one starts. Until then media between peers goes on; only signalling is down.
  *
  * All signals are emitted on the implementation's own thread.
  */
@@ -130,6 +138,14 @@ void gst_roomcast_signaller_end_peer(GstRoomcastSignaller *self, const gchar *pe
   g_return_if_fail(GST_IS_ROOMCAST_SIGNALLER(self));
   auto *iface = GST_ROOMCAST_SIGNALLER_GET_IFACE(self);
   if (iface->end_peer) iface->end_peer(self, peer_id, reason, message);
+}
+
+gboolean gst_roomcast_signaller_rejoin(GstRoomcastSignaller *self) {
+  g_return_val_if_fail(GST_IS_ROOMCAST_SIGNALLER(self), FALSE);
+  auto *iface = GST_ROOMCAST_SIGNALLER_GET_IFACE(self);
+  if (!iface->rejoin) return FALSE;
+  iface->rejoin(self);
+  return TRUE;
 }
 
 void gst_roomcast_signaller_emit_joined(GstRoomcastSignaller *self, const gchar *own_id,

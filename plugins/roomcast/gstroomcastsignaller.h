@@ -61,6 +61,11 @@ struct _GstRoomcastSignallerInterface {
   // is a protocol reason code such as "timeout", `message` free text). Optional (default: no-op).
   void (*end_peer)(GstRoomcastSignaller *self, const gchar *peer_id, const gchar *reason,
                    const gchar *message);
+  // Leaves the room and joins it again with the room, role and name given to start (the room
+  // gives us a new id: `joined` follows). While the implementation is getting a lost connection
+  // back it does nothing (it rejoins by itself). Optional: without it the caller stops and starts
+  // the signaller (see gst_roomcast_signaller_rejoin).
+  void (*rejoin)(GstRoomcastSignaller *self);
 };
 
 void gst_roomcast_signaller_start(GstRoomcastSignaller *self, const gchar *room,
@@ -72,6 +77,8 @@ void gst_roomcast_signaller_send_ice(GstRoomcastSignaller *self, const gchar *pe
                                      guint mline_index, const gchar *candidate, const gchar *mid);
 void gst_roomcast_signaller_end_peer(GstRoomcastSignaller *self, const gchar *peer_id,
                                      const gchar *reason, const gchar *message);
+// FALSE when the implementation has no `rejoin`: the caller then stops and starts it.
+gboolean gst_roomcast_signaller_rejoin(GstRoomcastSignaller *self);
 
 // For implementations: emit the interface's signals.
 void gst_roomcast_signaller_emit_joined(GstRoomcastSignaller *self, const gchar *own_id,

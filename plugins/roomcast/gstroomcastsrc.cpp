@@ -10,6 +10,11 @@
  * #GstRoomcastPad<!-- -->s: `peer-id` says which host sent the stream. #GstRoomcastSrc:stats
  * and the `peer-added`/`peer-removed` signals work as on roomcastsink.
  *
+ * It comes back by itself: a lost signalling connection is got back (the element posts a
+ * warning, and a `roomcast-joined` element message with `rejoin` TRUE once it is in the room
+ * again; the stream goes on meanwhile), and a session whose media stopped for
+ * #GstRoomcastSrc:media-timeout seconds is given up for a new one (leave and join again).
+ *
  * ## Example launch line
  * |[
  * gst-launch-1.0 roomcastsrc signaller::uri=ws://127.0.0.1:8443/ws room=demo ! \
@@ -35,7 +40,10 @@ guint src_signals[N_SIGNALS];
 
 // A viewer: its one peer is the host, receive only (the room client does the rest).
 struct Private : roomcast::RoomClient {
-  explicit Private(GstElement *src) : roomcast::RoomClient(src, "roomcastsrc") {}
+  explicit Private(GstElement *src) : roomcast::RoomClient(src, "roomcastsrc") {
+    common.media_timeout_s = kDefaultMediaTimeout;
+  }
+  static constexpr guint kDefaultMediaTimeout = 5;
   guint video_pads = 0, audio_pads = 0; // (lock) for pad names
 
 protected:
@@ -104,6 +112,7 @@ GST_ELEMENT_REGISTER_DEFINE(roomcastsrc, "roomcastsrc", GST_RANK_NONE, GST_TYPE_
 enum {
   PROP_ENCODED = roomcast::RoomClient::kCommonProps + 1,
   PROP_STATS,
+  PROP_MEDIA_TIMEOUT,
 };
 
 static GstStaticPadTemplate video_template =
@@ -127,12 +136,13 @@ static void gst_roomcast_src_set_property(GObject *object, guint id, const GValu
                                           GParamSpec *pspec) {
   Private *priv = GST_ROOMCAST_SRC(object)->priv;
   if (priv->set_common_property(object, id, value)) return;
-  if (id != PROP_ENCODED) {
-    G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
-    return;
-  }
   std::lock_guard l(priv->lock);
-  priv->common.encoded = g_value_get_boolean(value);
+  if (id == PROP_ENCODED)
+    priv->common.encoded = g_value_get_boolean(value);
+  else if (id == PROP_MEDIA_TIMEOUT)
+    priv->common.media_timeout_s = g_value_get_uint(value);
+  else
+    G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
 }
 
 static void gst_roomcast_src_get_property(GObject *object, guint id, GValue *value,
@@ -146,6 +156,9 @@ static void gst_roomcast_src_get_property(GObject *object, guint id, GValue *val
   } else if (id == PROP_ENCODED) {
     std::lock_guard l(priv->lock);
     g_value_set_boolean(value, priv->common.encoded);
+  } else if (id == PROP_MEDIA_TIMEOUT) {
+    std::lock_guard l(priv->lock);
+    g_value_set_uint(value, priv->common.media_timeout_s);
   } else {
     G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
   }
@@ -186,6 +199,24 @@ static void gst_roomcast_src_class_init(GstRoomcastSrcClass *klass) {
       g_param_spec_boolean("encoded", "Encoded",
                            "Expose encoded (depayloaded, parsed) streams instead of decoded ones",
                            FALSE, flags));
+  /**
+   * GstRoomcastSrc:media-timeout:
+   *
+   * Seconds without media from the host (no new bytes and no new RTCP on the session, or no
+   * session at all while a host is in the room) after which the viewer leaves the room and joins
+   * it again, so that the host offers a new session: how a viewer whose network was cut, or
+   * whose process was stopped, comes back by itself. A session that has not connected 3 s after
+   * it was made (or twice the slowest connection seen, if longer) is given up the same way, and
+   * so is one whose ICE failed or that the host ended with `timeout` or `ice-failed`, at once.
+   * After twelve such rejoins in a row without media the waits are six times longer. 0: never.
+   */
+  g_object_class_install_property(
+      gobject_class, PROP_MEDIA_TIMEOUT,
+      g_param_spec_uint("media-timeout", "Media timeout",
+                        "Join the room again after this many seconds without media from the host "
+                        "(0: never)",
+                        0, 3600, Private::kDefaultMediaTimeout,
+                        GParamFlags(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS)));
   /**
    * GstRoomcastSrc:stats:
    *

@@ -17,6 +17,16 @@
  * Joins a room on a roomcast signalling server over a WebSocket (docs/protocol.md). It owns one
  * thread with its own GMainContext: libsoup is only ever used there, every send from another
  * thread is marshalled onto it, and every signal is emitted from it.
+ *
+ * A lost connection is got back: once a WebSocket of this run has opened, a close (the server
+ * stopped, restarted, dropped us at its keepalive timeout, or went silent for three of its ping
+ * intervals) is reported once as a non-fatal `error` ("signalling connection lost; reconnecting")
+ * and the signaller connects again with the protocol's backoff (0.5 s doubling to 8 s, for as
+ * long as it runs) and joins the same room with the same role and name. The server gives a new
+ * id: `joined` is emitted again. Nothing is emitted about the peers of the old session. A server
+ * that cannot be reached at the very first connect is a fatal error at once, so a wrong address
+ * fails clearly. After a reconnect, `host-taken` is retried a few times: the server may not yet
+ * have noticed that our previous connection is gone.
  */
 
 GST_DEBUG_CATEGORY_STATIC(roomcast_ws_debug);
@@ -29,6 +39,14 @@ using roomcast::to_proto;
 
 namespace {
 
+// A `host-taken` right after a reconnect is tried again this many times (with the join backoff,
+// about 40 s in all) before the join-error policy (fatal) counts: a server whose end of our old
+// connection went silent drops it only at its keepalive timeout (30 s by default).
+constexpr unsigned kHostTakenRetries = 8;
+// The server is given up on when it said nothing for three of its ping intervals and did not
+// answer our own ping within this time.
+constexpr gint64 kPingAnswerUs = 5 * G_USEC_PER_SEC;
+
 struct Private {
   // `lock` guards uri and the thread handles. Leaf lock: never held while emitting signals or
   // waiting for the thread.
@@ -38,8 +56,8 @@ struct Private {
   GMainLoop *loop = nullptr;
   GThread *thread = nullptr;
 
-  // Used only on the signaller thread.
-  std::string room, name;
+  // Used only on the signaller thread (set by start before the thread runs).
+  std::string room, name, server; // server: the uri of this run
   GstRoomcastRole role = GST_ROOMCAST_ROLE_VIEWER;
   GRef<SoupSession> session;
   GRef<SoupWebsocketConnection> ws;
@@ -47,8 +65,20 @@ struct Private {
   std::string own_id;
   bool stopping = false;
   // A join refused with a retryable code is sent again after a backoff (join-error policy).
-  GSource *rejoin = nullptr;
+  GSource *join_retry = nullptr;
   unsigned join_attempt = 0;
+  // Getting a lost connection back.
+  bool opened = false;      // a WebSocket of this run opened: from then on a lost one is got back
+  bool joined = false;      // welcomed on the current connection
+  bool ever_joined = false; // welcomed at least once in this run
+  bool lost = false;        // the outage was reported; cleared by the next welcome
+  unsigned connect_attempt = 0;
+  unsigned host_taken_tries = 0;
+  GSource *reconnect = nullptr;
+  // Our side of the keepalive: a server silent for three ping intervals is given up on.
+  GSource *keepalive = nullptr;
+  unsigned ping_interval_s = 10;
+  gint64 last_heard_us = 0, ping_sent_us = 0, last_tick_us = 0;
 };
 } // namespace
 
@@ -74,14 +104,54 @@ static void fail(GstRoomcastWsSignaller *self, const std::string &msg) {
   gst_roomcast_signaller_emit_error(GST_ROOMCAST_SIGNALLER(self), msg.c_str(), TRUE);
 }
 
+static void clear_source(GSource **slot) {
+  if (!*slot) return;
+  g_source_destroy(*slot);
+  g_source_unref(std::exchange(*slot, nullptr));
+}
+
+// Runs fn(self) once, `ms` from now, on this thread; the source is kept in `slot` (cleared when
+// it fires, so fn may arm it again). Every slot is cleared before the thread ends
+// (signaller_thread), so no source outlives `self`.
+static void arm_once(GstRoomcastWsSignaller *self, GSource **slot, guint ms,
+                     void (*fn)(GstRoomcastWsSignaller *)) {
+  struct Timer {
+    GstRoomcastWsSignaller *self;
+    GSource **slot;
+    void (*fn)(GstRoomcastWsSignaller *);
+  };
+  clear_source(slot);
+  *slot = g_timeout_source_new(ms);
+  g_source_set_callback(
+      *slot,
+      [](gpointer data) -> gboolean {
+        auto *t = static_cast<Timer *>(data);
+        g_source_unref(std::exchange(*t->slot, nullptr));
+        t->fn(t->self);
+        return G_SOURCE_REMOVE;
+      },
+      new Timer{self, slot, fn}, [](gpointer data) { delete static_cast<Timer *>(data); });
+  g_source_attach(*slot, g_main_context_get_thread_default());
+}
+
 static void send_text(GstRoomcastWsSignaller *self, const std::string &text) {
   Private *priv = self->priv;
   if (!priv->ws ||
       soup_websocket_connection_get_state(priv->ws.get()) != SOUP_WEBSOCKET_STATE_OPEN) {
-    GST_WARNING_OBJECT(self, "not connected; dropping %s", text.substr(0, 60).c_str());
+    GST_DEBUG_OBJECT(self, "not connected; dropping %s", text.substr(0, 60).c_str());
     return;
   }
   soup_websocket_connection_send_text(priv->ws.get(), text.c_str());
+}
+
+// Offers, answers, candidates and byes name peers of the current session: they go out only
+// while we are in the room (between a lost connection and the next welcome every id is void).
+static void send_relay(GstRoomcastWsSignaller *self, const std::string &text) {
+  if (!self->priv->joined) {
+    GST_DEBUG_OBJECT(self, "not in the room; dropping %s", text.substr(0, 60).c_str());
+    return;
+  }
+  send_text(self, text);
 }
 
 static void send_join(GstRoomcastWsSignaller *self) {
@@ -89,32 +159,95 @@ static void send_join(GstRoomcastWsSignaller *self) {
   send_text(self, p::serialize(p::make_join(priv->room, to_proto(priv->role), priv->name)));
 }
 
-static void cancel_rejoin(Private *priv) {
-  if (!priv->rejoin) return;
-  g_source_destroy(priv->rejoin);
-  g_source_unref(std::exchange(priv->rejoin, nullptr));
-}
-
 // The join was refused with a code the join-error policy calls retryable (room full, too many
 // rooms): join again on this thread after the protocol's backoff.
-static void schedule_rejoin(GstRoomcastWsSignaller *self) {
+static void schedule_join_retry(GstRoomcastWsSignaller *self) {
   Private *priv = self->priv;
-  cancel_rejoin(priv);
   unsigned delay = p::retry_delay_ms(priv->join_attempt++);
   GST_INFO_OBJECT(self, "joining again in %u ms", delay);
-  priv->rejoin = g_timeout_source_new(delay);
-  // The source lives on our context and is destroyed before the thread ends (signaller_thread),
-  // so it never outlives `self`.
-  g_source_set_callback(
-      priv->rejoin,
-      [](gpointer data) -> gboolean {
-        auto *s = GST_ROOMCAST_WS_SIGNALLER(data);
-        g_source_unref(std::exchange(s->priv->rejoin, nullptr));
-        send_join(s);
-        return G_SOURCE_REMOVE;
-      },
-      self, nullptr);
-  g_source_attach(priv->rejoin, g_main_context_get_thread_default());
+  arm_once(self, &priv->join_retry, delay, send_join);
+}
+
+static void connect_ws(GstRoomcastWsSignaller *self);
+static void connection_lost(GstRoomcastWsSignaller *self, const std::string &why);
+
+static void schedule_reconnect(GstRoomcastWsSignaller *self) {
+  Private *priv = self->priv;
+  unsigned delay = p::retry_delay_ms(priv->connect_attempt++);
+  GST_INFO_OBJECT(self, "connecting again in %u ms", delay);
+  arm_once(self, &priv->reconnect, delay, connect_ws);
+}
+
+static void send_ping(GstRoomcastWsSignaller *self, gint64 now) {
+  self->priv->ping_sent_us = now;
+  send_text(self, p::serialize(p::Ping{}));
+}
+
+// Once a second while a WebSocket is open: the server pings us when we are quiet; we ping it
+// when it is quiet, and give up on it when it stays silent (a connection that vanished without
+// a close, e.g. behind a NAT that forgot it).
+static gboolean keepalive_tick(gpointer data) {
+  auto *self = GST_ROOMCAST_WS_SIGNALLER(data);
+  Private *priv = self->priv;
+  gint64 now = g_get_monotonic_time();
+  gint64 interval = gint64(priv->ping_interval_s) * G_USEC_PER_SEC;
+  gint64 quiet = now - priv->last_heard_us;
+  bool late = priv->last_tick_us && now - priv->last_tick_us > 3 * G_USEC_PER_SEC;
+  priv->last_tick_us = now;
+  if (late) {
+    // We did not run for a while (SIGSTOP, a suspended machine): what the server sent meanwhile
+    // may still be unread. Ask, and judge at a later tick.
+    send_ping(self, now);
+  } else if (priv->ping_sent_us && quiet > 3 * interval &&
+             now - priv->ping_sent_us > kPingAnswerUs) {
+    connection_lost(self, "the server went silent");
+  } else if (quiet > interval && (!priv->ping_sent_us || now - priv->ping_sent_us > interval)) {
+    send_ping(self, now);
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+static void start_keepalive(GstRoomcastWsSignaller *self) {
+  Private *priv = self->priv;
+  clear_source(&priv->keepalive);
+  priv->last_heard_us = priv->last_tick_us = g_get_monotonic_time();
+  priv->ping_sent_us = 0;
+  priv->keepalive = g_timeout_source_new(1000);
+  g_source_set_callback(priv->keepalive, keepalive_tick, self, nullptr);
+  g_source_attach(priv->keepalive, g_main_context_get_thread_default());
+}
+
+// Forgets the current WebSocket (closing it if it is still open) and what was tied to it.
+static void drop_connection(GstRoomcastWsSignaller *self, const char *close_reason) {
+  Private *priv = self->priv;
+  clear_source(&priv->join_retry);
+  clear_source(&priv->keepalive);
+  priv->joined = false;
+  priv->own_id.clear();
+  if (!priv->ws) return;
+  g_signal_handlers_disconnect_by_data(priv->ws.get(), self);
+  if (soup_websocket_connection_get_state(priv->ws.get()) == SOUP_WEBSOCKET_STATE_OPEN)
+    soup_websocket_connection_close(priv->ws.get(), SOUP_WEBSOCKET_CLOSE_NORMAL, close_reason);
+  priv->ws.reset();
+}
+
+// The WebSocket closed or went silent: say so once, then connect again with backoff. The
+// elements keep their peers meanwhile (media is peer to peer) and start over at the next
+// `joined`.
+static void connection_lost(GstRoomcastWsSignaller *self, const std::string &why) {
+  Private *priv = self->priv;
+  if (priv->stopping) return;
+  drop_connection(self, "going away");
+  if (!priv->lost) {
+    priv->lost = true;
+    std::string text = "signalling connection lost" +
+                       (why.empty() ? std::string() : " (" + why + ")") + "; reconnecting";
+    GST_WARNING_OBJECT(self, "%s", text.c_str());
+    gst_roomcast_signaller_emit_error(GST_ROOMCAST_SIGNALLER(self), text.c_str(), FALSE);
+  } else {
+    GST_INFO_OBJECT(self, "connection lost again (%s)", why.c_str());
+  }
+  schedule_reconnect(self);
 }
 
 static void on_sdp(GstRoomcastWsSignaller *self, const std::string &from, const std::string &text,
@@ -135,12 +268,23 @@ static void on_sdp(GstRoomcastWsSignaller *self, const std::string &from, const 
 }
 
 static void on_error(GstRoomcastWsSignaller *self, const p::Error &e) {
+  Private *priv = self->priv;
   // "CODE: message", like the in-process signaller's refusals.
   std::string text = std::string(p::to_string(e.code)) + ": " + e.message;
   if (e.ref != "join") {
     // Not about our join (a peer that just left, a dropped message): the session goes on.
     GST_WARNING_OBJECT(self, "server: %s", text.c_str());
     gst_roomcast_signaller_emit_error(GST_ROOMCAST_SIGNALLER(self), text.c_str(), FALSE);
+    return;
+  }
+  if (e.code == p::ErrorCode::HostTaken && priv->ever_joined &&
+      priv->host_taken_tries < kHostTakenRetries) {
+    // Most likely ourselves: the server has not yet noticed that our old connection is gone.
+    priv->host_taken_tries++;
+    text += " (our previous connection may still be open there); trying again";
+    GST_WARNING_OBJECT(self, "join refused: %s", text.c_str());
+    gst_roomcast_signaller_emit_error(GST_ROOMCAST_SIGNALLER(self), text.c_str(), FALSE);
+    schedule_join_retry(self);
     return;
   }
   // A refused join: the join-error policy (protocol-spec.json) says whether trying again helps.
@@ -150,7 +294,7 @@ static void on_error(GstRoomcastWsSignaller *self, const p::Error &e) {
   }
   GST_WARNING_OBJECT(self, "join refused: %s", text.c_str());
   gst_roomcast_signaller_emit_error(GST_ROOMCAST_SIGNALLER(self), text.c_str(), FALSE);
-  schedule_rejoin(self);
+  schedule_join_retry(self);
 }
 
 static void handle_message(GstRoomcastWsSignaller *self, const p::Message &msg) {
@@ -159,10 +303,15 @@ static void handle_message(GstRoomcastWsSignaller *self, const p::Message &msg) 
   std::visit(
       p::overloaded{
           [&](const p::Welcome &m) {
+            bool back = priv->ever_joined;
             priv->own_id = m.id;
-            priv->join_attempt = 0;
-            GST_INFO_OBJECT(self, "joined room %s as %s (%s, %zu peers)", m.room.c_str(),
-                            m.id.c_str(), p::to_string(m.kind), m.peers.size());
+            priv->joined = priv->ever_joined = true;
+            priv->lost = false;
+            priv->connect_attempt = priv->join_attempt = priv->host_taken_tries = 0;
+            clear_source(&priv->join_retry);
+            if (m.ping_interval_s > 0) priv->ping_interval_s = m.ping_interval_s;
+            GST_INFO_OBJECT(self, "%s room %s as %s (%s, %zu peers)", back ? "back in" : "joined",
+                            m.room.c_str(), m.id.c_str(), p::to_string(m.kind), m.peers.size());
             gst_roomcast_signaller_emit_joined(sig, m.id.c_str(), to_gst(m.kind));
             for (const auto &peer : m.peers)
               gst_roomcast_signaller_emit_peer_joined(sig, peer.id.c_str(), to_gst(peer.role),
@@ -198,6 +347,8 @@ static void handle_message(GstRoomcastWsSignaller *self, const p::Message &msg) 
 
 static void on_ws_message(SoupWebsocketConnection *, gint type, GBytes *bytes, gpointer data) {
   auto *self = GST_ROOMCAST_WS_SIGNALLER(data);
+  self->priv->last_heard_us = g_get_monotonic_time();
+  self->priv->ping_sent_us = 0;
   if (type != SOUP_WEBSOCKET_DATA_TEXT) return;
   gsize len = 0;
   const char *text = static_cast<const char *>(g_bytes_get_data(bytes, &len));
@@ -214,8 +365,10 @@ static void on_ws_closed(SoupWebsocketConnection *ws, gpointer data) {
   auto *self = GST_ROOMCAST_WS_SIGNALLER(data);
   if (self->priv->stopping) return;
   const char *reason = soup_websocket_connection_get_close_data(ws);
-  fail(self, std::string("signalling connection closed") +
-                 (reason && *reason ? std::string(": ") + reason : std::string()));
+  GST_INFO_OBJECT(self, "signalling connection closed (code %u%s%s)",
+                  soup_websocket_connection_get_close_code(ws), reason && *reason ? ": " : "",
+                  reason ? reason : "");
+  connection_lost(self, reason ? reason : "");
 }
 
 static void on_ws_connected(GObject *source, GAsyncResult *res, gpointer data) {
@@ -225,17 +378,46 @@ static void on_ws_connected(GObject *source, GAsyncResult *res, gpointer data) {
   SoupWebsocketConnection *ws =
       soup_session_websocket_connect_finish(SOUP_SESSION(source), res, &err);
   if (!ws) {
-    if (!g_error_matches(err, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    if (g_error_matches(err, G_IO_ERROR, G_IO_ERROR_CANCELLED) || priv->stopping) {
+      // stopped meanwhile
+    } else if (priv->opened) {
+      GST_INFO_OBJECT(self, "cannot reach the signalling server yet: %s", err->message);
+      schedule_reconnect(self);
+    } else {
+      // The very first connect: a server that was never there fails clearly, at once.
       fail(self, std::string("cannot reach the signalling server: ") + err->message);
+    }
     gst_object_unref(self);
     return;
   }
+  if (priv->stopping) {
+    soup_websocket_connection_close(ws, SOUP_WEBSOCKET_CLOSE_NORMAL, "bye");
+    g_object_unref(ws);
+    gst_object_unref(self);
+    return;
+  }
+  priv->opened = true;
   priv->ws = GRef<SoupWebsocketConnection>::adopt(ws);
   soup_websocket_connection_set_max_incoming_payload_size(ws, 4 * 1024 * 1024);
   g_signal_connect_object(ws, "message", G_CALLBACK(on_ws_message), self, GConnectFlags(0));
   g_signal_connect_object(ws, "closed", G_CALLBACK(on_ws_closed), self, GConnectFlags(0));
+  start_keepalive(self);
   send_join(self);
   gst_object_unref(self);
+}
+
+static void connect_ws(GstRoomcastWsSignaller *self) {
+  Private *priv = self->priv;
+  SoupMessage *msg = soup_message_new(SOUP_METHOD_GET, priv->server.c_str());
+  if (!msg) {
+    fail(self, "bad signaller uri '" + priv->server + "'");
+    return;
+  }
+  GST_INFO_OBJECT(self, "connecting to %s", priv->server.c_str());
+  soup_session_websocket_connect_async(priv->session.get(), msg, nullptr, nullptr,
+                                       G_PRIORITY_DEFAULT, priv->cancel, on_ws_connected,
+                                       gst_object_ref(self));
+  g_object_unref(msg);
 }
 
 struct ThreadArgs {
@@ -254,35 +436,16 @@ static gpointer signaller_thread(gpointer data) {
   delete args;
   Private *priv = self->priv;
   g_main_context_push_thread_default(ctx);
-  std::string uri;
-  {
-    std::lock_guard l(priv->lock);
-    uri = priv->uri;
-  }
   priv->session = GRef<SoupSession>::adopt(soup_session_new());
   priv->cancel = g_cancellable_new();
-  SoupMessage *msg = soup_message_new(SOUP_METHOD_GET, uri.c_str());
-  if (!msg) {
-    fail(self, "bad signaller uri '" + uri + "'");
-  } else {
-    GST_INFO_OBJECT(self, "connecting to %s", uri.c_str());
-    soup_session_websocket_connect_async(priv->session.get(), msg, nullptr, nullptr,
-                                         G_PRIORITY_DEFAULT, priv->cancel, on_ws_connected,
-                                         gst_object_ref(self));
-    g_object_unref(msg);
-  }
+  connect_ws(self);
   g_main_loop_run(loop);
 
   // Shut down on this thread: libsoup objects die where they were made.
   priv->stopping = true;
-  cancel_rejoin(priv);
+  clear_source(&priv->reconnect);
   g_cancellable_cancel(priv->cancel);
-  if (priv->ws) {
-    g_signal_handlers_disconnect_by_data(priv->ws.get(), self);
-    if (soup_websocket_connection_get_state(priv->ws.get()) == SOUP_WEBSOCKET_STATE_OPEN)
-      soup_websocket_connection_close(priv->ws.get(), SOUP_WEBSOCKET_CLOSE_NORMAL, "bye");
-    priv->ws.reset();
-  }
+  drop_connection(self, "bye");
   if (priv->session) soup_session_abort(priv->session.get());
   // Let pending callbacks (cancelled connects) run and drop their references.
   while (g_main_context_iteration(ctx, FALSE)) {
@@ -338,9 +501,12 @@ static void ws_start(GstRoomcastSignaller *sig, const gchar *room, GstRoomcastRo
   priv->room = room ? room : "";
   priv->role = role;
   priv->name = name ? name : "";
+  priv->server = priv->uri;
   priv->stopping = false;
   priv->own_id.clear();
-  priv->join_attempt = 0;
+  priv->join_attempt = priv->connect_attempt = priv->host_taken_tries = 0;
+  priv->opened = priv->joined = priv->ever_joined = priv->lost = false;
+  priv->ping_interval_s = 10;
   priv->ctx = g_main_context_new();
   priv->loop = g_main_loop_new(priv->ctx, FALSE);
   priv->thread = g_thread_new(
@@ -378,7 +544,7 @@ static void ws_send_sdp(GstRoomcastSignaller *sig, const gchar *peer_id,
   p::Type type = sdp->type == GST_WEBRTC_SDP_TYPE_OFFER ? p::Type::Offer : p::Type::Answer;
   std::string msg = p::serialize(p::make_sdp(type, peer_id, text));
   invoke(GST_ROOMCAST_WS_SIGNALLER(sig),
-         [msg = std::move(msg)](GstRoomcastWsSignaller *s) { send_text(s, msg); });
+         [msg = std::move(msg)](GstRoomcastWsSignaller *s) { send_relay(s, msg); });
 }
 
 static void ws_send_ice(GstRoomcastSignaller *sig, const gchar *peer_id, guint mline_index,
@@ -386,7 +552,7 @@ static void ws_send_ice(GstRoomcastSignaller *sig, const gchar *peer_id, guint m
   std::string msg = p::serialize(p::make_ice(peer_id, static_cast<int>(mline_index),
                                              candidate ? candidate : "", mid ? mid : ""));
   invoke(GST_ROOMCAST_WS_SIGNALLER(sig),
-         [msg = std::move(msg)](GstRoomcastWsSignaller *s) { send_text(s, msg); });
+         [msg = std::move(msg)](GstRoomcastWsSignaller *s) { send_relay(s, msg); });
 }
 
 // Tells `peer_id` (through the server) that we ended our session with it, and why.
@@ -413,7 +579,25 @@ static void ws_end_peer(GstRoomcastSignaller *sig, const gchar *peer_id, const g
     text.resize(cut);
   }
   std::string msg = p::serialize(p::make_bye(peer_id ? peer_id : "", *code, std::move(text)));
-  invoke(self, [msg = std::move(msg)](GstRoomcastWsSignaller *s) { send_text(s, msg); });
+  invoke(self, [msg = std::move(msg)](GstRoomcastWsSignaller *s) { send_relay(s, msg); });
+}
+
+// Leaves the room and joins it again on the same connection (the server gives a new id). While
+// not in the room (reconnecting, or a join being retried) there is nothing to do: the welcome
+// that ends it is a new session already.
+static void ws_rejoin(GstRoomcastSignaller *sig) {
+  invoke(GST_ROOMCAST_WS_SIGNALLER(sig), [](GstRoomcastWsSignaller *s) {
+    Private *priv = s->priv;
+    if (!priv->joined) {
+      GST_INFO_OBJECT(s, "rejoin: not in the room now; the next welcome starts a new session");
+      return;
+    }
+    GST_INFO_OBJECT(s, "leaving room %s and joining it again", priv->room.c_str());
+    send_text(s, p::serialize(p::Leave{}));
+    priv->joined = false;
+    priv->own_id.clear();
+    send_join(s);
+  });
 }
 
 static void gst_roomcast_ws_signaller_iface_init(GstRoomcastSignallerInterface *iface) {
@@ -422,6 +606,7 @@ static void gst_roomcast_ws_signaller_iface_init(GstRoomcastSignallerInterface *
   iface->send_sdp = ws_send_sdp;
   iface->send_ice = ws_send_ice;
   iface->end_peer = ws_end_peer;
+  iface->rejoin = ws_rejoin;
 }
 
 // ---- GObject ---------------------------------------------------------------------------------

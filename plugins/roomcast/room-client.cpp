@@ -293,6 +293,8 @@ void RoomClient::paused_to_ready_before() {
     active_ = false;
     waiting_.clear();
     roles_.clear();
+    own_id_.clear();
+    refused_ = false;
   });
 }
 
@@ -438,8 +440,42 @@ void RoomClient::end_peer(const std::string &id, const char *reason, const char 
       g_object_unref(sig);
     }
   }
+  {
+    std::lock_guard l(lock);
+    detaching_[id]++;
+  }
   ElementRef hold(element_);
-  peer->detach_async([this, hold, id]() { peer_removed(id); });
+  peer->detach_async([this, hold, id]() {
+    peer_removed(id);
+    bool gone;
+    {
+      std::lock_guard l(lock);
+      gone = --detaching_[id] <= 0;
+      if (gone) detaching_.erase(id);
+    }
+    // A new session with the same party may wait for this one to be out of the way.
+    if (gone) on_worker([this, id]() { serve_waiting_for(id); });
+  });
+}
+
+// Worker: the new session with `id` that waited for the old one to be removed (see handle_sdp).
+void RoomClient::serve_waiting_for(const std::string &id) {
+  if (!streams_ready()) return; // serve_waiting() will
+  std::optional<Waiting> w;
+  {
+    std::lock_guard l(lock);
+    if (detaching_.contains(id)) return;
+    for (auto it = waiting_.begin(); it != waiting_.end(); ++it)
+      if (it->id == id) {
+        w = std::move(*it);
+        waiting_.erase(it);
+        break;
+      }
+  }
+  if (!w) return;
+  create_peer(w->id, w->name, w->role, w->plan);
+  for (auto &fn : w->stashed)
+    fn();
 }
 
 void RoomClient::end_peer_later(const std::string &id, const char *reason, const char *message) {
@@ -450,13 +486,45 @@ void RoomClient::end_peer_later(const std::string &id, const char *reason, const
 }
 
 void RoomClient::peer_failed(Peer &peer, const char *reason, const char *message) {
-  GST_ELEMENT_WARNING(element_, RESOURCE, READ,
-                      ("the connection with %s failed: %s", peer.id().c_str(), message),
-                      ("%s", reason));
-  end_peer_later(peer.id(), reason, message);
+  // Only this peer: one that was ended already (a session replaced by a new offer, or one of the
+  // session before a rejoin) may fail on its way out, and its id may belong to a new session
+  // with the same party by now.
+  if (!current(peer)) {
+    GST_INFO_OBJECT(element_, "an ended session with %s failed (%s); nothing to do",
+                    peer.id().c_str(), message);
+    return;
+  }
+  std::weak_ptr<Peer> weak = peer.weak_from_this();
+  std::string id = peer.id(), r = reason ? reason : "", m = message ? message : "";
+  on_worker([this, weak, id, r, m]() {
+    auto failed = weak.lock();
+    if (!failed || find(id) != failed) return;
+    std::string text = "the connection with " + id + " failed: " + m;
+    // A viewer that found no path to its host tries a new session at once (the host offers
+    // again when we join again): a path that came back is found by its first checks.
+    bool again =
+        role() == GST_ROOMCAST_ROLE_VIEWER && r == "ice-failed" && media_watch_.may_rejoin_now();
+    if (!again)
+      GST_ELEMENT_WARNING(element_, RESOURCE, READ, ("%s", text.c_str()), ("%s", r.c_str()));
+    end_peer(id, r.c_str(), m.c_str());
+    if (again) {
+      media_watch_.rejoining();
+      rejoin(text);
+    }
+  });
+}
+
+bool RoomClient::current(const Peer &peer) const {
+  std::lock_guard l(lock);
+  auto it = peers_.find(peer.id());
+  return it != peers_.end() && it->second.get() == &peer;
 }
 
 void RoomClient::peer_send_sdp(Peer &peer, const GstWebRTCSessionDescription *sdp) {
+  if (!current(peer)) {
+    GST_DEBUG_OBJECT(element_, "not sending a description for ended peer %s", peer.id().c_str());
+    return;
+  }
   if (GstRoomcastSignaller *sig = ref_signaller()) {
     gst_roomcast_signaller_send_sdp(sig, peer.id().c_str(), sdp);
     g_object_unref(sig);
@@ -464,6 +532,7 @@ void RoomClient::peer_send_sdp(Peer &peer, const GstWebRTCSessionDescription *sd
 }
 
 void RoomClient::peer_send_ice(Peer &peer, guint mline, const char *candidate, const char *mid) {
+  if (!current(peer)) return; // ended (or of a session before a rejoin)
   if (GstRoomcastSignaller *sig = ref_signaller()) {
     gst_roomcast_signaller_send_ice(sig, peer.id().c_str(), mline, candidate, mid);
     g_object_unref(sig);
@@ -526,6 +595,18 @@ void RoomClient::handle_sdp(const std::string &id, GstWebRTCSessionDescription *
     if (auto plan = plan_for_offer(role(), from); plan && known) {
       for (auto &p : peers())
         end_peer(p->id(), nullptr, nullptr);
+      // The new session cannot start while the old one with the same party (same id: its
+      // webrtcbin is named after it) is still in the element: it waits, with the signalling
+      // that comes for it, until that one is removed (milliseconds).
+      {
+        std::lock_guard l(lock);
+        if (detaching_.contains(id)) {
+          if (active_) waiting_.push_back(Waiting{id, std::string(), from, *plan, {apply}});
+          GST_INFO_OBJECT(element_, "the new session with %s waits for the old one to go",
+                          id.c_str());
+          return;
+        }
+      }
       create_peer(id, std::string(), from, *plan);
       apply();
       return;
@@ -557,7 +638,99 @@ void RoomClient::liveness_and_stats() {
     }
     p->poll_stats();
   }
+  watch_media();
   tick();
+}
+
+// Worker, every second (viewers): no media from the host for media-timeout s -> join again.
+void RoomClient::watch_media() {
+  if (role() != GST_ROOMCAST_ROLE_VIEWER) return;
+  MediaWatch::Sample sample;
+  gint64 timeout;
+  {
+    std::lock_guard l(lock);
+    if (!active_ || own_id_.empty()) return;
+    timeout = gint64(common.media_timeout_s) * G_USEC_PER_SEC;
+    for (auto &[id, r] : roles_)
+      if (r == GST_ROOMCAST_ROLE_HOST) sample.host = id;
+    sample.refused = refused_;
+    if (!peers_.empty()) {
+      auto &peer = peers_.begin()->second;
+      sample.session = peer->id();
+      sample.started_us = peer->created_us();
+      sample.connected_us = peer->connected_us();
+      sample.bytes = peer->stats().bytes_received;
+      sample.rtcp_us = peer->last_rtcp_us();
+    }
+  }
+  media_watch_.set_timeout(timeout);
+  GST_LOG_OBJECT(element_,
+                 "media watch: host '%s'%s, session '%s', %" G_GUINT64_FORMAT
+                 " bytes, rtcp at %" G_GINT64_FORMAT,
+                 sample.host.c_str(), sample.refused ? " (refused)" : "", sample.session.c_str(),
+                 sample.bytes, sample.rtcp_us);
+  const char *rule = "";
+  if (!media_watch_.stalled(g_get_monotonic_time(), sample, &rule)) return;
+  g_autofree char *why =
+      g_str_equal(rule, "no connection")
+          ? g_strdup_printf("no connection to the host within %" G_GINT64_FORMAT " s",
+                            media_watch_.connect_timeout() / G_USEC_PER_SEC)
+          : g_strdup_printf("no media from the host for %" G_GINT64_FORMAT " s",
+                            media_watch_.timeout() / G_USEC_PER_SEC);
+  media_watch_.rejoining();
+  rejoin(why);
+}
+
+void RoomClient::rejoin(const std::string &why) {
+  std::string room, name;
+  {
+    std::lock_guard l(lock);
+    if (!active_) return;
+    room = common.room;
+    name = common.name;
+  }
+  GST_ELEMENT_WARNING(element_, RESOURCE, READ, ("%s; joining the room again", why.c_str()),
+                      ("rejoin"));
+  media_watch_.restart(g_get_monotonic_time());
+  GstRoomcastSignaller *sig = ref_signaller();
+  if (!sig) return;
+  // Leave and join on the same connection; a signaller that cannot is started over.
+  if (!gst_roomcast_signaller_rejoin(sig)) {
+    gst_roomcast_signaller_stop(sig);
+    gst_roomcast_signaller_start(sig, room.c_str(), role(), name.c_str());
+  }
+  g_object_unref(sig);
+}
+
+// Worker: the room accepted us (`previous` is our id before, if this is a new session after a
+// lost connection or a rejoin). The server knows none of the old ids any more: every peer of
+// the old session is ended (without a bye, which could not reach it) and the new session is
+// served from scratch, by the usual rules (the host offers to viewers as they come back, a
+// viewer waits for its host's offer, a meeting's newcomer offers).
+void RoomClient::session_started(const std::string &id, const std::string &previous,
+                                 GstRoomcastRoomKind kind) {
+  std::vector<std::string> old;
+  std::string room;
+  {
+    std::lock_guard l(lock);
+    room = common.room;
+    if (!previous.empty()) {
+      for (auto &[pid, p] : peers_)
+        old.push_back(pid);
+      waiting_.clear();
+    }
+  }
+  if (!previous.empty())
+    GST_INFO_OBJECT(element_, "new session as %s (was %s): ending %zu peers of the old one",
+                    id.c_str(), previous.c_str(), old.size());
+  for (auto &pid : old)
+    end_peer(pid, nullptr, nullptr);
+  media_watch_.restart(g_get_monotonic_time());
+  GstStructure *s = gst_structure_new(
+      kJoinedMessage, "id", G_TYPE_STRING, id.c_str(), "room", G_TYPE_STRING, room.c_str(), "kind",
+      G_TYPE_STRING, gst_roomcast_room_kind_to_string(kind), "rejoin", G_TYPE_BOOLEAN,
+      !previous.empty(), "previous-id", G_TYPE_STRING, previous.c_str(), nullptr);
+  gst_element_post_message(element_, gst_message_new_element(GST_OBJECT(element_), s));
 }
 
 // ---- signaller events (signaller thread) --------------------------------------------------------
@@ -565,10 +738,20 @@ void RoomClient::liveness_and_stats() {
 void RoomClient::on_sig_joined(GstRoomcastSignaller *, const gchar *id, GstRoomcastRoomKind kind,
                                gpointer data) {
   auto *self = static_cast<RoomClient *>(data);
-  std::lock_guard l(self->lock);
-  self->own_id_ = id;
-  GST_INFO_OBJECT(self->element_, "joined as %s (%s room)", id,
-                  gst_roomcast_room_kind_to_string(kind));
+  std::string previous, own = id;
+  {
+    std::lock_guard l(self->lock);
+    previous = std::exchange(self->own_id_, own);
+    // The peers the room tells us about from now on are the new session's (their peer-joined
+    // follow this signal, on this thread).
+    self->roles_.clear();
+    self->refused_ = false;
+  }
+  GST_INFO_OBJECT(self->element_, "joined as %s (%s room)%s%s", id,
+                  gst_roomcast_room_kind_to_string(kind), previous.empty() ? "" : ", was ",
+                  previous.c_str());
+  // In order before the new session's peers (they hop to the worker after this).
+  self->on_worker([self, own, previous, kind]() { self->session_started(own, previous, kind); });
 }
 
 void RoomClient::on_sig_peer_joined(GstRoomcastSignaller *, const gchar *id, GstRoomcastRole role,
@@ -577,6 +760,7 @@ void RoomClient::on_sig_peer_joined(GstRoomcastSignaller *, const gchar *id, Gst
   {
     std::lock_guard l(self->lock);
     self->roles_[id] = role;
+    if (role == GST_ROOMCAST_ROLE_HOST) self->refused_ = false; // a new host: try it
   }
   auto plan = plan_peer(self->role(), role, existing);
   if (!plan) return;
@@ -607,12 +791,34 @@ void RoomClient::on_sig_peer_left(GstRoomcastSignaller *, const gchar *id, gpoin
 void RoomClient::on_sig_peer_ended(GstRoomcastSignaller *, const gchar *id, const gchar *reason,
                                    const gchar *message, gpointer data) {
   auto *self = static_cast<RoomClient *>(data);
-  GST_ELEMENT_WARNING(self->element_, RESOURCE, READ,
-                      ("%s ended the session: %s%s%s", id, reason, message && *message ? ": " : "",
-                       message ? message : ""),
-                      ("peer-ended"));
-  std::string pid = id;
-  self->on_worker([self, pid]() { self->end_peer(pid, nullptr, nullptr); });
+  std::string pid = id, why = reason ? reason : "";
+  // A viewer whose host gave up on the connection (no media came through, or no path was
+  // found) joins again, so the host offers a new session; other reasons (max-peers,
+  // no-common-codec, ...) would only come back.
+  bool again =
+      self->role() == GST_ROOMCAST_ROLE_VIEWER && (why == "timeout" || why == "ice-failed");
+  g_autofree char *text = g_strdup_printf("%s ended the session: %s%s%s", id, why.c_str(),
+                                          message && *message ? ": " : "", message ? message : "");
+  if (!again) {
+    GST_ELEMENT_WARNING(self->element_, RESOURCE, READ, ("%s", text), ("peer-ended"));
+    if (self->role() == GST_ROOMCAST_ROLE_VIEWER) {
+      std::lock_guard l(self->lock);
+      if (self->roles_.contains(pid)) self->refused_ = true;
+    }
+  }
+  std::string t = text;
+  self->on_worker([self, pid, again, t]() {
+    bool ours = self->find(pid) != nullptr;
+    self->end_peer(pid, nullptr, nullptr);
+    if (!again || !ours) return;
+    if (!self->media_watch_.may_rejoin_now()) {
+      // Many fruitless rejoins in a row: the media watch decides when to try again.
+      GST_ELEMENT_WARNING(self->element_, RESOURCE, READ, ("%s", t.c_str()), ("peer-ended"));
+      return;
+    }
+    self->media_watch_.rejoining();
+    self->rejoin(t);
+  });
 }
 
 void RoomClient::on_sig_sdp(GstRoomcastSignaller *, const gchar *id,

@@ -14,6 +14,7 @@
 
 #include "common.h"
 #include "gstroomcastsignaller.h"
+#include "media-watch.h"
 #include "peer-plan.h"
 #include "peer.h"
 
@@ -23,6 +24,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -48,9 +50,10 @@ public:
     std::string room = "default";
     std::string name;
     IceConfig ice;
-    guint peer_timeout_s = 0; // 0: never
-    guint max_peers = 0;      // 0: no limit
-    bool encoded = false;     // receive parsed instead of decoded streams
+    guint peer_timeout_s = 0;  // 0: never
+    guint max_peers = 0;       // 0: no limit
+    bool encoded = false;      // receive parsed instead of decoded streams
+    guint media_timeout_s = 0; // viewer: rejoin after this long without media (0: never)
   };
   mutable std::mutex lock;
   Common common; // (lock)
@@ -90,6 +93,12 @@ public:
   void serve_waiting();
   // Any thread: ends a peer on the worker; when `reason` is set the peer is told (end-peer).
   void end_peer_later(const std::string &id, const char *reason, const char *message);
+  // Worker: leaves the room and joins it again (a new id; the host offers again). `why` is
+  // posted as a warning first.
+  void rejoin(const std::string &why);
+
+  // The element message posted at every `joined` (a new session in the room).
+  static constexpr const char *kJoinedMessage = "roomcast-joined";
 
   // Runs fn() on the worker (dropped when it is not running).
   void on_worker(std::function<void()> fn);
@@ -131,6 +140,13 @@ private:
   bool when_peer_ready(const std::string &id, std::function<void()> fn);
   void handle_sdp(const std::string &id, GstWebRTCSessionDescription *sdp);
   void liveness_and_stats();
+  void serve_waiting_for(const std::string &id);
+  void session_started(const std::string &id, const std::string &previous,
+                       GstRoomcastRoomKind kind);
+  void watch_media();
+  // Whether a send from `peer` may go out: it is still one of ours (an ended peer, or one of a
+  // session before a rejoin, names an id the room no longer knows).
+  bool current(const Peer &peer) const;
 
   // Signaller thread
   static void on_sig_joined(GstRoomcastSignaller *, const gchar *id, GstRoomcastRoomKind kind,
@@ -151,15 +167,20 @@ private:
   std::string worker_name_;
   Worker worker_;
   GSource *tick_ = nullptr; // worker only
+  MediaWatch media_watch_;  // worker only
 
   // (lock)
   GstRoomcastSignaller *signaller_ = nullptr; // ref
   std::vector<gulong> handlers_;
-  bool active_ = false; // between READY->PAUSED and PAUSED->READY
-  std::string own_id_;
+  bool active_ = false;  // between READY->PAUSED and PAUSED->READY
+  std::string own_id_;   // empty until joined; a `joined` while set starts a new session
+  bool refused_ = false; // viewer: the host ended our session for a reason a rejoin cannot fix
   std::map<std::string, std::shared_ptr<Peer>> peers_;
   std::map<std::string, GstRoomcastRole> roles_; // every peer the room told us about
   std::vector<Waiting> waiting_;
+  // Peers on their way out (detach_async), by id: a new session with the same id waits for
+  // them (its webrtcbin would have the same name).
+  std::map<std::string, int> detaching_;
 };
 
 } // namespace roomcast

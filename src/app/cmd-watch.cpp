@@ -29,10 +29,12 @@ struct Watch {
   std::atomic<gint64> first_frame_us{0};
   std::atomic<gint64> last_frame_us{0};
   std::atomic<gint64> max_gap_us{0};
+  std::atomic<gint64> recent_gap_us{0}; // the longest gap since the last progress line
   std::atomic<int> width{0}, height{0};
   std::atomic<bool> done{false};
   std::mutex lock;                              // guards branches
   std::map<std::string, GstElement *> branches; // pad name -> what we linked to it
+  std::string host;                             // (main loop) whose video we get now
 };
 
 GstPadProbeReturn on_video_buffer(GstPad *pad, GstPadProbeInfo *, gpointer data) {
@@ -42,6 +44,7 @@ GstPadProbeReturn on_video_buffer(GstPad *pad, GstPadProbeInfo *, gpointer data)
   w->first_frame_us.compare_exchange_strong(expected, now);
   gint64 last = w->last_frame_us.exchange(now);
   if (last && now - last > w->max_gap_us) w->max_gap_us = now - last;
+  if (last && now - last > w->recent_gap_us) w->recent_gap_us = now - last;
   if (w->width == 0) {
     g_autoptr(GstCaps) caps = gst_pad_get_current_caps(pad);
     int width = 0, height = 0;
@@ -87,6 +90,11 @@ void add_branch(Watch *w, GstPad *pad) {
   gst_object_unref(sink);
   gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, video ? on_video_buffer : on_audio_buffer, w,
                     nullptr);
+  if (video && g_object_class_find_property(G_OBJECT_GET_CLASS(pad), "peer-id")) {
+    g_autofree char *id = nullptr;
+    g_object_get(pad, "peer-id", &id, nullptr);
+    w->host = id ? id : "";
+  }
   if (w->verbose) g_printerr("roomcast watch: receiving %s\n", GST_PAD_NAME(pad));
 }
 
@@ -140,12 +148,34 @@ std::string result_json(Watch &w) {
   return json_line(b);
 }
 
+// --progress, once a second on the main loop: what arrived so far, as one line
+// `progress {"t_ms":…,"frames":…,"gap_ms":…,"host":"…"}` (gap_ms: the longest time between two
+// frames since the previous line; host: whose video we get). Progress lines start with
+// "progress " so that the result line stays the last one that starts with "{".
+gboolean print_progress(gpointer data) {
+  auto *w = static_cast<Watch *>(data);
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  json_builder_begin_object(b);
+  json_builder_set_member_name(b, "t_ms");
+  json_builder_add_int_value(b, (g_get_monotonic_time() - w->start_us) / 1000);
+  json_builder_set_member_name(b, "frames");
+  json_builder_add_int_value(b, static_cast<gint64>(w->frames.load()));
+  json_builder_set_member_name(b, "gap_ms");
+  json_builder_add_int_value(b, w->recent_gap_us.exchange(0) / 1000);
+  json_builder_set_member_name(b, "host");
+  json_builder_add_string_value(b, w->host.c_str());
+  json_builder_end_object(b);
+  printf("progress %s\n", json_line(b).c_str());
+  fflush(stdout);
+  return G_SOURCE_CONTINUE;
+}
+
 } // namespace
 
 int cmd_watch(int argc, char **argv) {
   g_autofree char *server = nullptr, *room = nullptr, *sink = nullptr, *ice = nullptr;
   int frames = 0, timeout = 0, latency = 50;
-  gboolean verbose = FALSE;
+  gboolean verbose = FALSE, progress = FALSE;
   GOptionEntry entries[] = {
       {"server", 's', 0, G_OPTION_ARG_STRING, &server, "Signalling server (ws://127.0.0.1:8443/ws)",
        "URL"},
@@ -157,6 +187,8 @@ int cmd_watch(int argc, char **argv) {
       {"latency", 0, 0, G_OPTION_ARG_INT, &latency, "Jitterbuffer latency in ms (50)", "MS"},
       {"ice-loopback", 0, 0, G_OPTION_ARG_STRING, &ice,
        "Add 127.0.0.1 to ICE: on, off or auto (when the server is on loopback)", "MODE"},
+      {"progress", 0, 0, G_OPTION_ARG_NONE, &progress,
+       "Print a progress line (JSON after 'progress ') every second", nullptr},
       {"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "More detail", nullptr},
       {nullptr}};
   g_autoptr(GOptionContext) ctx = g_option_context_new("- watch a live room");
@@ -205,7 +237,9 @@ int cmd_watch(int argc, char **argv) {
   runner.set_timeout(timeout);
 
   w.start_us = g_get_monotonic_time();
+  guint progress_timer = progress ? g_timeout_add(1000, print_progress, &w) : 0;
   Runner::Stop stop = runner.start() ? runner.run() : Runner::Stop::error;
+  if (progress_timer) g_source_remove(progress_timer);
   runner.stop_pipeline();
   g_signal_handlers_disconnect_by_data(src, &w);
 

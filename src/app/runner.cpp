@@ -129,6 +129,21 @@ gboolean Runner::on_bus(GstBus *, GstMessage *msg, gpointer p) {
     if (self->warned_.insert(describe_error(msg, false)).second)
       self->say("warning: %s", describe_error(msg, self->verbose_).c_str());
     break;
+  case GST_MESSAGE_ELEMENT: {
+    // A roomcast element is in its room again after a lost signalling connection (or after
+    // joining again because its media stopped): say so, and print the warnings of the next
+    // outage again.
+    const GstStructure *s = gst_message_get_structure(msg);
+    gboolean rejoin = FALSE;
+    if (!s || !gst_structure_has_name(s, "roomcast-joined") ||
+        !gst_structure_get_boolean(s, "rejoin", &rejoin) || !rejoin)
+      break;
+    const char *id = gst_structure_get_string(s, "id");
+    const char *room = gst_structure_get_string(s, "room");
+    self->say("back in room '%s' as %s", room ? room : "?", id ? id : "?");
+    self->warned_.clear();
+    break;
+  }
   case GST_MESSAGE_EOS:
     if (!self->stop_at_eos_) break;
     self->say("end of stream");

@@ -36,7 +36,9 @@ public:
 
   // Watches the pipeline's bus (and keeps a ref): the first error is printed as one message and
   // stops the run with kExitError (later ones follow from it and are not printed); each distinct
-  // warning is printed once; end of stream stops the run (unless told otherwise below).
+  // warning is printed once (until a roomcast element says it is back in its room after a lost
+  // signalling connection: that is printed as a line of its own, and the next outage's warnings
+  // are printed again); end of stream stops the run (unless told otherwise below).
   void watch(GstElement *pipeline);
   // Whether the pipeline's end of stream stops the run (default). A viewer's pipeline ends when
   // its host leaves, and goes on when one comes back: watch and meet keep running.

@@ -34,6 +34,7 @@ class Proc:
     tests/bench/benchlib.py builds on this one.)"""
 
     failure = AssertionError  # what a failed wait raises
+    merge_stderr = False      # True: stderr goes to the collected lines too (in order)
 
     def __init__(self, args, env=None, name=None, cwd=None):
         self.name = name or os.path.basename(args[0])
@@ -41,7 +42,8 @@ class Proc:
         self.lines = []
         self.cond = threading.Condition()
         self.stderr_file = tempfile.TemporaryFile()
-        self.p = subprocess.Popen(self.command(self.args), stdout=subprocess.PIPE, stderr=self.stderr_file,
+        self.p = subprocess.Popen(self.command(self.args), stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT if self.merge_stderr else self.stderr_file,
                                   stdin=subprocess.DEVNULL, env=env or env_with_plugin(), cwd=cwd,
                                   text=True, bufsize=1)
         self.reader = threading.Thread(target=self._read, daemon=True)

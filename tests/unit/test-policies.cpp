@@ -1,8 +1,10 @@
 // Table tests for the elements' pure policies (plugins/roomcast): the keyframe limiter (time is
-// passed in, so no test sleeps) and the peer plan (who is served, who offers). Each row is one
+// passed in, so no test sleeps), the peer plan (who is served, who offers) and the viewer's media
+// watch (when to join again). Each row is one
 // decision; a row that does not hold names itself in the failure.
 #include "encoder-pool.h"
 #include "keyframe-limiter.h"
+#include "media-watch.h"
 #include "peer-plan.h"
 #include "sdp-match.h"
 
@@ -349,6 +351,165 @@ void test_offered_payload() {
       fail_row("h264 profile name", i, names[i].first);
 }
 
+// ---- media watch ----------------------------------------------------------------------------
+
+// One look of a scenario, at `t_s` (seconds, 5 s timeout): what the viewer sees, and whether the
+// watch says "join again". `restart` marks a (re)join before the look.
+struct WatchStep {
+  double t_s;
+  roomcast::MediaWatch::Sample sample;
+  bool want;
+  bool restart = false;
+};
+
+void test_media_watch() {
+  using S = roomcast::MediaWatch::Sample;
+  const S none{}, host{"pH"}, refused{"pH", true};
+  // A connected session with the host that received `bytes` so far.
+  auto us = [](double t_s) { return static_cast<std::int64_t>(t_s * 1e6); };
+  auto media = [](std::uint64_t bytes, std::int64_t rtcp = 0) {
+    return S{"pH", false, "pH", 0, 1, bytes, rtcp};
+  };
+  // A session made at `t_s` that has not connected; one made at `t_s` that connected at `c_s`.
+  auto offered = [&](double t_s) { return S{"pH", false, "pH", us(t_s)}; };
+  auto connected = [&](double t_s, double c_s) { return S{"pH", false, "pH", us(t_s), us(c_s)}; };
+  const std::vector<std::pair<const char *, std::vector<WatchStep>>> scenarios = {
+      {"no host: nothing to wait for, ever",
+       {{0, none, false, true}, {5, none, false}, {60, none, false}}},
+      {"media flowing: never",
+       {{0, media(0), false, true},
+        {3, media(100), false},
+        {6, media(200), false},
+        {9, media(300), false},
+        {12, media(400), false}}},
+      {"media stops: after the timeout, counted from the last byte",
+       {{0, media(100), false, true},
+        {1, media(200), false},
+        {5, media(200), false},
+        {5.9, media(200), false},
+        {6, media(200), true}}},
+      {"RTCP alone counts as life (a host sending nothing new)",
+       {{0, media(100, 1), false, true},
+        {4, media(100, 2), false},
+        {8, media(100, 3), false},
+        {12, media(100, 3), false},
+        {13, media(100, 3), true}}},
+      {"counters that fall (stats of a timed-out source dropped) are no life",
+       {{0, media(900), false, true},
+        {1, media(1000), false},
+        {2, media(990), false},
+        {3, media(0), false},
+        {4, media(500), false},
+        {5.9, media(1000), false},
+        {6, media(1000), true}}},
+      {"a host that never offers", {{0, host, false, true}, {4.9, host, false}, {5, host, true}}},
+      {"once a connection was seen, a session not connected 3 s after it was made will not",
+       {{0, media(10), false, true},
+        {1, offered(1), false, true},
+        {3.9, offered(1), false},
+        {4, offered(1), true}}},
+      {"... counted from when it was made, not from our first look at it",
+       {{0, media(10), false, true},
+        {1, host, false, true},
+        {2, offered(1.5), false},
+        {4.4, offered(1.5), false},
+        {4.5, offered(1.5), true}}},
+      {"... but never sooner than 3 s after a rejoin",
+       {{0, media(10), false, true},
+        {1, offered(0.5), false, true},
+        {3.9, offered(0.5), false},
+        {4, offered(0.5), true}}},
+      {"before any connection was seen, a session gets the media timeout",
+       {{0, host, false, true},
+        {1, offered(1), false},
+        {5.9, offered(1), false},
+        {6, offered(1), true}}},
+      {"a slow path keeps its chance: twice the slowest connection seen",
+       {{0, host, false, true},
+        {1, offered(1), false},
+        {4, connected(1, 3.5), false},
+        {4.5, media(100), false},
+        {5, offered(5), false, true},
+        {9.9, offered(5), false},
+        {10, offered(5), true}}},
+      {"a session that connects in time gets the media timeout",
+       {{0, host, false, true},
+        {1, offered(1), false},
+        {2, connected(1, 1.5), false},
+        {3, media(100), false},
+        {7.9, media(100), false},
+        {8, media(100), true}}},
+      {"the host arrives late: the clock starts when it comes",
+       {{0, none, false, true},
+        {30, none, false},
+        {31, host, false},
+        {35, host, false},
+        {36, host, true}}},
+      {"a refused viewer does not rejoin; a new host is tried",
+       {{0, refused, false, true},
+        {30, refused, false},
+        {31, S{"pH2"}, false},
+        {35.9, S{"pH2"}, false},
+        {36, S{"pH2"}, true}}},
+      {"a rejoin starts a whole timeout again",
+       {{0, media(100), false, true},
+        {5, media(100), true},
+        {5, host, false, true},
+        {9.9, host, false},
+        {10, host, true}}},
+      {"a new session (new host id, bytes from 0) is life",
+       {{0, media(500), false, true},
+        {4, media(500), false},
+        {4.5, S{"pH2", false, "pH2", 0, 1}, false},
+        {9, S{"pH2", false, "pH2", 0, 1}, false},
+        {9.5, S{"pH2", false, "pH2", 0, 1}, true}}},
+  };
+  for (const auto &[name, steps] : scenarios) {
+    roomcast::MediaWatch watch(5'000'000);
+    for (size_t i = 0; i < steps.size(); i++) {
+      const WatchStep &st = steps[i];
+      auto now = static_cast<std::int64_t>(st.t_s * 1e6);
+      if (st.restart) watch.restart(now);
+      bool got = watch.stalled(now, st.sample);
+      if (got != st.want)
+        fail_row(std::string("media watch: ") + name, i,
+                 g_strdup_printf("at %.1f s: got %s", st.t_s, got ? "rejoin" : "wait"));
+    }
+  }
+  // Fruitless rejoins in a row: after kFastTries of them the watch waits kSlowFactor times
+  // longer (and no longer allows an immediate rejoin), until media flows again.
+  {
+    roomcast::MediaWatch watch(5'000'000);
+    std::int64_t t = 0;
+    watch.restart(t);
+    watch.stalled(t, host);
+    for (unsigned i = 0; i < roomcast::MediaWatch::kFastTries; i++) {
+      if (!watch.may_rejoin_now()) fail_row("media watch: fruitless rejoins", i, "slowed early");
+      t += 5'000'000;
+      if (!watch.stalled(t, host))
+        fail_row("media watch: fruitless rejoins", i, "no rejoin at 5 s");
+      watch.rejoining();
+      watch.restart(t);
+      watch.stalled(t, host);
+    }
+    if (watch.may_rejoin_now()) fail_row("media watch: fruitless rejoins", 12, "not slowed");
+    if (watch.stalled(t + 29'000'000, host)) fail_row("media watch: slowed", 0, "rejoin at 29 s");
+    if (!watch.stalled(t + 30'000'000, host)) fail_row("media watch: slowed", 1, "none at 30 s");
+    watch.rejoining();
+    watch.restart(t + 30'000'000);
+    // Media flows again: fast again.
+    watch.stalled(t + 31'000'000, media(10));
+    watch.stalled(t + 32'000'000, media(20));
+    if (!watch.may_rejoin_now() || watch.timeout() != 5'000'000)
+      fail_row("media watch: slowed", 2, "media did not make it fast again");
+  }
+  // Timeout 0: never.
+  roomcast::MediaWatch off(0);
+  off.restart(0);
+  for (std::int64_t t = 0; t < 100'000'000; t += 1'000'000)
+    if (off.stalled(t, host)) fail_row("media watch: timeout 0", 0, "rejoined");
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -360,5 +521,6 @@ int main(int argc, char **argv) {
   g_test_add_func("/policy/peer-plan", test_peer_plan);
   g_test_add_func("/policy/h264-profile-level-id", test_h264_profile_level_id);
   g_test_add_func("/policy/offered-payload", test_offered_payload);
+  g_test_add_func("/policy/media-watch", test_media_watch);
   return g_test_run();
 }

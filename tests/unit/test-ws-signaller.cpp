@@ -2,11 +2,16 @@
 // protocol accepts (known reasons only, text made valid and cut to the limit), a `bye` that
 // arrives is emitted as peer-ended, and a refused join follows the join-error policy (room-full:
 // not fatal, joined again after the backoff; wrong-kind: fatal). Refusals start with their code.
+// A lost server is got back (one warning, no peer-left, `joined` again with a new id once a
+// server listens on the same port), a server that was never there is a fatal error at once, and
+// rejoin leaves and joins on the same connection.
 #include "gstroomcastwssignaller.h"
 #include "signal-recorder.h"
 #include "ws-client.h"
 
 #include <gst/gst.h>
+
+#include <memory>
 
 using namespace roomcast::test;
 using roomcast::proto::EndReason;
@@ -92,6 +97,91 @@ void test_join_policy() {
   viewer.expect_nothing();
 }
 
+// The server goes away under a host and a viewer, and another one comes up on the same port.
+void test_reconnect_after_server_restart() {
+  auto srv = std::make_unique<ServerProcess>();
+  const std::string port = std::to_string(srv->port()), url = srv->ws_url();
+  auto sig = [&] {
+    return GST_ROOMCAST_SIGNALLER(
+        g_object_new(GST_TYPE_ROOMCAST_WS_SIGNALLER, "uri", url.c_str(), nullptr));
+  };
+  Peer host("host", sig()), viewer("viewer", sig());
+  host.join("w-back", GST_ROOMCAST_ROLE_HOST);
+  viewer.join("w-back", GST_ROOMCAST_ROLE_VIEWER);
+  std::string old_host = host.id(), old_viewer = viewer.id();
+  TEST_CHECK(host.expect("peer-joined").a == old_viewer);
+  TEST_CHECK(viewer.expect("peer-joined").a == old_host);
+
+  srv->stop();
+  srv.reset();
+  // Said once, not fatal; nothing about the peers (no peer-left), however many connects fail.
+  for (Peer *p : {&host, &viewer}) {
+    Event e = p->expect("error", 3000);
+    TEST_CHECK(!e.fatal && e.a.rfind("signalling connection lost", 0) == 0 &&
+                   g_str_has_suffix(e.a.c_str(), "; reconnecting"),
+               "%s", e.a.c_str());
+  }
+  host.expect_nothing(2000); // the backoff's first connects (0.5 s, 1.5 s) find nobody
+  viewer.expect_nothing(0);
+
+  ServerProcess again({"--port", port});
+  TEST_CHECK(again.ws_url() == url, "%s", again.ws_url().c_str());
+  // Back within the backoff (at most 8 s between tries): joined with new ids, and each sees the
+  // other again.
+  std::string new_host = host.expect("joined", 10000).a;
+  std::string new_viewer = viewer.expect("joined", 10000).a;
+  TEST_CHECK(new_host != old_host && new_viewer != old_viewer);
+  TEST_CHECK(host.expect("peer-joined", 5000).a == new_viewer);
+  TEST_CHECK(viewer.expect("peer-joined", 5000).a == new_host);
+  // Relays work again.
+  gst_roomcast_signaller_end_peer(host.sig(), new_viewer.c_str(), "closed", "again");
+  Event e = viewer.expect("peer-ended");
+  TEST_CHECK(e.a == new_host && e.b == "closed" && e.c == "again");
+  host.expect_nothing();
+  viewer.expect_nothing();
+}
+
+// A server that never was: the first connect fails at once, and for good.
+void test_first_connect_is_fatal() {
+  // A port nobody listens on: bind one, read its number, close it.
+  g_autoptr(GSocket) s =
+      g_socket_new(G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, nullptr);
+  g_autoptr(GInetAddress) lo = g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) any = g_inet_socket_address_new(lo, 0);
+  TEST_CHECK(g_socket_bind(s, any, FALSE, nullptr));
+  g_autoptr(GSocketAddress) bound = g_socket_get_local_address(s, nullptr);
+  guint16 port = g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(bound));
+  g_socket_close(s, nullptr);
+  std::string url = "ws://127.0.0.1:" + std::to_string(port) + "/ws";
+  Peer viewer("viewer", GST_ROOMCAST_SIGNALLER(g_object_new(GST_TYPE_ROOMCAST_WS_SIGNALLER, "uri",
+                                                            url.c_str(), nullptr)));
+  gint64 t0 = g_get_monotonic_time();
+  viewer.start("w-never", GST_ROOMCAST_ROLE_VIEWER);
+  Event e = viewer.expect("error", 3000);
+  TEST_CHECK(e.fatal && e.a.rfind("cannot reach the signalling server", 0) == 0, "%s", e.a.c_str());
+  TEST_CHECK(g_get_monotonic_time() - t0 < 2 * G_USEC_PER_SEC);
+  viewer.expect_nothing(1500); // and it does not try again
+}
+
+// rejoin: leave and join on the same connection; the room sees a viewer go and a new one come.
+void test_rejoin() {
+  ServerProcess srv;
+  Peer host("host", ws_signaller(srv)), viewer("viewer", ws_signaller(srv));
+  host.join("w-rejoin", GST_ROOMCAST_ROLE_HOST);
+  viewer.join("w-rejoin", GST_ROOMCAST_ROLE_VIEWER);
+  std::string first = viewer.id();
+  TEST_CHECK(host.expect("peer-joined").a == first);
+  TEST_CHECK(viewer.expect("peer-joined").a == host.id());
+  TEST_CHECK(gst_roomcast_signaller_rejoin(viewer.sig()));
+  std::string second = viewer.expect("joined").a;
+  TEST_CHECK(second != first);
+  TEST_CHECK(viewer.expect("peer-joined").a == host.id());
+  TEST_CHECK(host.expect("peer-left").a == first);
+  TEST_CHECK(host.expect("peer-joined").a == second);
+  host.expect_nothing();
+  viewer.expect_nothing();
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -99,5 +189,8 @@ int main(int argc, char **argv) {
   g_test_init(&argc, &argv, nullptr);
   g_test_add_func("/ws-signaller/bye", test_bye_both_ways);
   g_test_add_func("/ws-signaller/join-policy", test_join_policy);
+  g_test_add_func("/ws-signaller/reconnect", test_reconnect_after_server_restart);
+  g_test_add_func("/ws-signaller/first-connect", test_first_connect_is_fatal);
+  g_test_add_func("/ws-signaller/rejoin", test_rejoin);
   return g_test_run();
 }
