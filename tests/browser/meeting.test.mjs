@@ -5,24 +5,9 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { preflight, withWorld, waitState, waitStats, log, sleep } from './harness.mjs';
+import { preflight, withWorld, waitState, waitStats, meetReport, log, sleep } from './harness.mjs';
 
 const playwright = await preflight();
-
-// Asks a running `roomcast meet` for its counts so far: {name: frames}.
-async function meetReport(proc) {
-  const mark = proc.lines.length;
-  proc.child.kill('SIGUSR1');
-  await proc.waitLine(/report end/, 5000, mark);
-  const out = {};
-  for (const l of proc.lines.slice(mark)) {
-    if (l.startsWith('{')) {
-      const r = JSON.parse(l);
-      out[r.name] = r.frames;
-    }
-  }
-  return out;
-}
 
 async function framesFromOthers(page, n, frames) {
   const all = await waitStats(page,
