@@ -239,7 +239,13 @@ GstPadProbeReturn rewrite_pt(GstPad *pad, GstPadProbeInfo *info, gpointer data) 
 bool Peer::attach(const std::vector<SendSource> &sources, GError **err) {
   GstElement *el = owner_.element();
   GstBin *bin = GST_BIN(el);
-  gst_bin_add(bin, webrtc_); // takes its own ref (ours is not floating)
+  // Takes its own ref (ours is not floating). Refused when a webrtcbin of that name is still
+  // there (the same peer's previous session, being removed).
+  if (!gst_bin_add(bin, webrtc_)) {
+    g_set_error(err, GST_CORE_ERROR, GST_CORE_ERROR_FAILED,
+                "a session with peer %s is still being removed", id().c_str());
+    return false;
+  }
   for (const SendSource &src : sources) {
     GstElement *queue = gst_element_factory_make("queue", nullptr);
     if (!queue) {

@@ -283,14 +283,19 @@ void RoomClient::ready_to_paused() {
 }
 
 void RoomClient::paused_to_ready_before() {
+  // Inactive first, on the worker: a rejoin (which runs there and starts the signaller again)
+  // cannot come after the stop below. Then no more peers are made either.
+  on_worker_sync([this]() {
+    std::lock_guard l(lock);
+    active_ = false;
+  });
   if (GstRoomcastSignaller *sig = ref_signaller()) {
     gst_roomcast_signaller_stop(sig);
     g_object_unref(sig);
   }
-  // Stop making peers (after what the worker already queued).
+  // What the signaller queued before it stopped runs first (and finds us inactive).
   on_worker_sync([this]() {
     std::lock_guard l(lock);
-    active_ = false;
     waiting_.clear();
     roles_.clear();
     own_id_.clear();
