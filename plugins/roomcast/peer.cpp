@@ -118,23 +118,18 @@ std::shared_ptr<Peer> Peer::create(PeerOwner &owner, PeerConfig cfg, GError **er
     // (rtx). webrtcbin 1.22 turns this on only for transceivers it made itself with do-nack.
     // Reports every second or so instead of every 5 s: a quiet peer's reports are how the
     // other side knows it is alive (peer-timeout), and they carry loss and RTT for stats.
-    g_signal_connect(
-        rtpbin, "new-jitterbuffer",
-        G_CALLBACK(+[](GstElement *rtpbin, GstElement *, guint session, guint, gpointer) {
-          GObject *rtp = nullptr;
-          g_signal_emit_by_name(rtpbin, "get-internal-session", session, &rtp);
-          if (rtp) {
-            g_object_set(rtp, "rtcp-min-interval", guint64(GST_SECOND), nullptr);
-            g_object_unref(rtp);
-          }
-        }),
-        nullptr);
-    if (peer->loss_recovery())
-      g_signal_connect(rtpbin, "new-jitterbuffer",
-                       G_CALLBACK(+[](GstElement *, GstElement *jb, guint, guint, gpointer) {
-                         g_object_set(jb, "do-retransmission", TRUE, nullptr);
-                       }),
-                       nullptr);
+    g_signal_connect(rtpbin, "new-jitterbuffer",
+                     G_CALLBACK(+[](GstElement *rtpbin, GstElement *jb, guint session, guint,
+                                    gpointer retransmit) {
+                       GObject *rtp = nullptr;
+                       g_signal_emit_by_name(rtpbin, "get-internal-session", session, &rtp);
+                       if (rtp) {
+                         g_object_set(rtp, "rtcp-min-interval", guint64(GST_SECOND), nullptr);
+                         g_object_unref(rtp);
+                       }
+                       if (retransmit) g_object_set(jb, "do-retransmission", TRUE, nullptr);
+                     }),
+                     GINT_TO_POINTER(peer->loss_recovery()));
     gst_object_unref(rtpbin);
   }
   return peer;
@@ -830,15 +825,20 @@ void Peer::detach_async(std::function<void()> done) {
 }
 
 void Peer::detach_now() {
+  std::vector<GstPad *> tee_pads;
   {
     std::lock_guard l(lock_);
     detached_ = true;
     for (Branch &b : branches_)
-      if (b.tee_pad)
-        if (GstPad *pp = gst_pad_get_peer(b.tee_pad)) {
-          gst_pad_unlink(b.tee_pad, pp);
-          gst_object_unref(pp);
-        }
+      if (b.tee_pad) tee_pads.push_back(GST_PAD(gst_object_ref(b.tee_pad)));
+  }
+  // Pads are called without our lock held.
+  for (GstPad *pad : tee_pads) {
+    if (GstPad *pp = gst_pad_get_peer(pad)) {
+      gst_pad_unlink(pad, pp);
+      gst_object_unref(pp);
+    }
+    gst_object_unref(pad);
   }
   finish_detach();
 }

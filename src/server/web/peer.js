@@ -227,9 +227,7 @@ export class Peer {
 // (port 0), `recvonly` or `inactive` (e.g. a GStreamer member whose H.264 this browser cannot
 // decode: it can still receive ours, so the connection stays, one way).
 export function videoNotSent(sdp) {
-  const video = sdp.split(/\r?\nm=/).slice(1).find((m) => m.startsWith('video'));
-  if (!video) return false;
-  return /^video 0 /.test(video) || /\r?\na=(recvonly|inactive)\b/.test(video);
+  return videoRefused(sdp) || /\r?\na=(recvonly|inactive)\b/.test(videoSection(sdp));
 }
 
 // An SDP without the `a=rtcp-fb:PT` lines whose PT is not in the format list of their m-line.
