@@ -1,5 +1,6 @@
 #include "peer.h"
 
+#include "rtx-budget.h"
 #include "sdp-match.h"
 
 #include <gst/rtp/rtp.h>
@@ -117,6 +118,9 @@ std::shared_ptr<Peer> Peer::create(PeerOwner &owner, PeerConfig cfg, GError **er
                      }),
                      nullptr);
   if (peer->cfg_.plan.receive) connect("pad-added", G_CALLBACK(on_pad_added));
+  // Our retransmitters (webrtcbin makes one per sent stream with do-nack) answer within a budget.
+  if (peer->loss_recovery() && peer->cfg_.plan.send)
+    connect("deep-element-added", G_CALLBACK(on_element_added));
   if (GstElement *rtpbin = gst_bin_get_by_name(GST_BIN(webrtc), "rtpbin")) {
     g_signal_connect_data(rtpbin, "on-ssrc-active", G_CALLBACK(on_ssrc_active),
                           Callback::make(peer), Callback::closure_destroy, GConnectFlags(0));
@@ -727,6 +731,59 @@ void Peer::poll_jitterbuffers() {
              id().c_str(), *set, rtt_ns / GST_MSECOND, jitter_ns / GST_MSECOND);
 }
 
+// A retransmitter's budget, shared by its two probes (streaming thread and RTCP thread).
+struct Peer::RtxGuard {
+  std::mutex lock;
+  RtxBudget budget;
+};
+
+// Any thread: an element appeared somewhere inside webrtcbin. An rtprtxsend gets a budget: the
+// media it passes earns retransmissions, the requests (upstream events from the RTP session's
+// NACKs) spend them, and a request beyond the budget is dropped before it reaches it.
+void Peer::on_element_added(GstBin *, GstBin *, GstElement *element, gpointer data) {
+  GstElementFactory *f = gst_element_get_factory(element);
+  if (!f || !g_str_equal(GST_OBJECT_NAME(f), "rtprtxsend")) return;
+  auto self = Callback::get(data);
+  if (!self) return;
+  auto guard = std::make_shared<RtxGuard>();
+  {
+    std::lock_guard l(self->lock_);
+    self->rtx_guards_.push_back(guard);
+  }
+  auto hold = [](const std::shared_ptr<RtxGuard> &g) { return new std::shared_ptr<RtxGuard>(g); };
+  auto release = [](gpointer d) { delete static_cast<std::shared_ptr<RtxGuard> *>(d); };
+  if (GstPad *sink = gst_element_get_static_pad(element, "sink")) {
+    gst_pad_add_probe(
+        sink, GstPadProbeType(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST),
+        [](GstPad *, GstPadProbeInfo *info, gpointer d) -> GstPadProbeReturn {
+          auto &g = *static_cast<std::shared_ptr<RtxGuard> *>(d);
+          guint n = GST_PAD_PROBE_INFO_TYPE(info) & GST_PAD_PROBE_TYPE_BUFFER_LIST
+                        ? gst_buffer_list_length(GST_PAD_PROBE_INFO_BUFFER_LIST(info))
+                        : 1;
+          std::lock_guard l(g->lock);
+          g->budget.sent(n);
+          return GST_PAD_PROBE_OK;
+        },
+        hold(guard), release);
+    gst_object_unref(sink);
+  }
+  if (GstPad *src = gst_element_get_static_pad(element, "src")) {
+    gst_pad_add_probe(
+        src, GST_PAD_PROBE_TYPE_EVENT_UPSTREAM,
+        [](GstPad *, GstPadProbeInfo *info, gpointer d) -> GstPadProbeReturn {
+          GstEvent *ev = GST_PAD_PROBE_INFO_EVENT(info);
+          if (GST_EVENT_TYPE(ev) != GST_EVENT_CUSTOM_UPSTREAM ||
+              !gst_event_has_name(ev, "GstRTPRetransmissionRequest"))
+            return GST_PAD_PROBE_OK;
+          auto &g = *static_cast<std::shared_ptr<RtxGuard> *>(d);
+          std::lock_guard l(g->lock);
+          return g->budget.take() ? GST_PAD_PROBE_OK : GST_PAD_PROBE_DROP;
+        },
+        hold(guard), release);
+    gst_object_unref(src);
+  }
+}
+
 // Worker: how many packets our retransmitters sent again (one rtprtxsend per sent stream, inside
 // webrtcbin).
 void Peer::poll_retransmitted() {
@@ -761,6 +818,12 @@ void Peer::poll_retransmitted() {
   gst_iterator_free(it);
   std::lock_guard l(lock_);
   stats_.retransmitted = total;
+  guint64 refused = 0;
+  for (auto &g : rtx_guards_) {
+    std::lock_guard gl(g->lock);
+    refused += g->budget.refused();
+  }
+  stats_.rtx_refused = refused;
 }
 
 // ---- stats --------------------------------------------------------------------------------------
@@ -866,9 +929,9 @@ GstStructure *Peer::stats_structure() const {
       G_TYPE_UINT64, s.bytes_received, "packets-received", G_TYPE_UINT64, s.packets_received,
       "recv-packets-lost", G_TYPE_INT64, s.recv_packets_lost, "jitter", G_TYPE_DOUBLE, s.jitter_s,
       "offers", G_TYPE_UINT, s.offers, "retransmitted", G_TYPE_UINT64, s.retransmitted,
-      "rtx-requested", G_TYPE_UINT64, s.rtx_requested, "rtx-recovered", G_TYPE_UINT64,
-      s.rtx_recovered, "packets-given-up", G_TYPE_UINT64, s.packets_given_up, "latency",
-      G_TYPE_UINT, s.latency_ms, nullptr);
+      "rtx-refused", G_TYPE_UINT64, s.rtx_refused, "rtx-requested", G_TYPE_UINT64, s.rtx_requested,
+      "rtx-recovered", G_TYPE_UINT64, s.rtx_recovered, "packets-given-up", G_TYPE_UINT64,
+      s.packets_given_up, "latency", G_TYPE_UINT, s.latency_ms, nullptr);
 }
 
 // ---- detaching ----------------------------------------------------------------------------------

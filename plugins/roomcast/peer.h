@@ -87,6 +87,7 @@ struct PeerStats {
   guint latency_ms = 0;         // the jitterbuffers' latency now (fitted to the link)
   // sending
   guint64 retransmitted = 0; // packets we sent again on request (rtx)
+  guint64 rtx_refused = 0;   // requests beyond the retransmission budget (see RtxBudget)
   guint offers = 0;
 };
 
@@ -169,6 +170,8 @@ private:
   static void on_stats(GstPromise *promise, gpointer data);
   static void on_new_jitterbuffer(GstElement *rtpbin, GstElement *jb, guint session, guint ssrc,
                                   gpointer data);
+  static void on_element_added(GstBin *webrtc, GstBin *sub, GstElement *element, gpointer data);
+  struct RtxGuard;
   void poll_jitterbuffers();
   void poll_retransmitted();
   // Receiving sessions report every ~25 ms (see on_new_jitterbuffer), within this RTCP budget.
@@ -198,6 +201,7 @@ private:
   gint64 stats_us_ = 0;
   std::vector<GstElement *> jitterbuffers_; // refs: our receive streams' jitterbuffers
   LatencyFit latency_;
+  std::vector<std::shared_ptr<RtxGuard>> rtx_guards_; // our retransmitters' budgets
   bool detached_ = false;
 };
 

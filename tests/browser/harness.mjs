@@ -297,14 +297,71 @@ const CHROMIUM_ARGS = [
   '--window-size=1024,640',
 ];
 
+// ---- a lossy link: two namespaces joined by tests/netlab/netlab.py ------------------------------
+
+// A namespace that someone else (the netlab process) creates and deletes.
+class BorrowedNs {
+  constructor(name) {
+    this.name = name;
+  }
+
+  wrap(args) {
+    return ['ip', 'netns', 'exec', this.name, ...args];
+  }
+
+  destroy() {}
+}
+
+// Side A and side B joined by an impaired link ({a_to_b: {loss: 5, delay_ms: 50, ...}, b_to_a:
+// {...}}, the fields of netlab's Impair). The netlab process holds the namespaces until close().
+export class Link {
+  static async open(impair) {
+    const script = path.join(SOURCE_DIR, 'tests', 'netlab', 'netlab.py');
+    const child = spawn('python3', [script, 'hold', JSON.stringify(impair)], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (d) => { err += d; });
+    const line = await within(new Promise((resolve) => {
+      let buf = '';
+      child.stdout.setEncoding('utf8');
+      child.stdout.on('data', (d) => {
+        buf += d;
+        if (buf.includes('\n')) resolve(buf.split('\n')[0]);
+      });
+      child.on('exit', () => resolve(null));
+    }), 15000);
+    if (!line) {
+      child.kill('SIGKILL');
+      throw new Error(`netlab did not start: ${err}`);
+    }
+    const info = JSON.parse(line);
+    const link = new Link();
+    Object.assign(link, { child, a: new BorrowedNs(info.a), b: new BorrowedNs(info.b),
+      addrA: info.addr_a, addrB: info.addr_b, stderr: () => err });
+    return link;
+  }
+
+  // Ends the netlab process (it deletes the namespaces); returns its last words (the counts).
+  async close() {
+    this.child.stdin.end();
+    if ((await within(new Promise((r) => this.child.on('exit', r)), 10000, 'timeout')) === 'timeout')
+      this.child.kill('SIGKILL');
+    return this.stderr();
+  }
+}
+
 export class World {
-  constructor(playwright, label) {
+  // opts.link: a Link; the world's own processes run on its side A, `browser(name, {side: 'b'})`
+  // runs a Chromium on side B.
+  constructor(playwright, label, { link } = {}) {
     this.playwright = playwright;
     this.label = label;
     this.procs = [];
     this.browsers = [];
     this.tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'roomcast-browser-'));
-    this.ns = NetNs.create();
+    this.link = link || null;
+    this.ns = link ? link.a : NetNs.create();
+    this.addr = link ? link.addrA : ADDR;
     this.pageLogs = [];
   }
 
@@ -321,7 +378,7 @@ export class World {
   }
 
   async serve(port = 0) {
-    const p = this.start(['serve', '--host', ADDR, '--port', String(port)], 'serve');
+    const p = this.start(['serve', '--host', this.addr, '--port', String(port)], 'serve');
     const m = await p.waitLine(/listening on (ws:\/\/\S+)/, 10000);
     this.server = p;
     this.ws = m[1];
@@ -342,11 +399,12 @@ export class World {
       ...extra], 'watch');
   }
 
-  // A Chromium in the namespace, with its own fresh profile.
-  async browser(name = 'chromium') {
-    const wrapper = path.join(this.tmp, `chromium-in-${this.ns.name}.sh`);
+  // A Chromium in the namespace (with a link: on side `side`), with its own fresh profile.
+  async browser(name = 'chromium', { side = 'a' } = {}) {
+    const ns = side === 'b' && this.link ? this.link.b : this.ns;
+    const wrapper = path.join(this.tmp, `chromium-in-${ns.name}.sh`);
     if (!fs.existsSync(wrapper))
-      fs.writeFileSync(wrapper, `#!/bin/sh\nexec ip netns exec ${this.ns.name} ${CHROMIUM} "$@"\n`, { mode: 0o755 });
+      fs.writeFileSync(wrapper, `#!/bin/sh\nexec ip netns exec ${ns.name} ${CHROMIUM} "$@"\n`, { mode: 0o755 });
     const profile = fs.mkdtempSync(path.join(this.tmp, `profile-${name}-`));
     const ctx = await this.playwright.chromium.launchPersistentContext(profile, {
       executablePath: wrapper,
@@ -413,8 +471,8 @@ export class World {
 }
 
 // Runs fn(world) in a fresh world and always tears it down.
-export async function withWorld(playwright, label, fn) {
-  const w = new World(playwright, label);
+export async function withWorld(playwright, label, fn, opts = {}) {
+  const w = new World(playwright, label, opts);
   let failed = true;
   try {
     await fn(w);

@@ -3,7 +3,7 @@
 This kernel has no netem, so the link is a small user-space forwarder between two TUN devices:
 side A (198.51.100.1) and side B (198.51.100.2), one namespace each. Every packet that crosses is
 read by the forwarder and, per direction, dropped (random, or in bursts: a two-state
-Gilbert-Elliott model), held for a delay with jitter (which also reorders), or queued behind a
+Gilbert-Elliott model), held for a delay with jitter (in order, or reordering), or queued behind a
 rate cap (a token bucket with a bounded queue: tail drop, like a home router). Everything is
 undone when the Lab closes (namespaces deleted, forwarder stopped), and the forwarder exits by
 itself if its parent dies.
@@ -13,8 +13,9 @@ itself if its parent dies.
         lab.set(a_to_b=Impair(loss=10, delay_ms=50, jitter_ms=10))   # live change
         lab.stats()                 # packets passed/dropped per direction
 
-Run as root. Command line: `python3 tests/netlab/netlab.py --loss-ab 5 -- CMD...` is not offered;
-use the class.
+Run as root. From other languages (the browser tests): `python3 tests/netlab/netlab.py hold
+'{"a_to_b": {"loss": 5}, "b_to_a": {"loss": 5}}'` sets the lab up, prints one JSON line (the
+namespaces and addresses), then holds it until its stdin closes (or SIGTERM), and cleans up.
 """
 import fcntl
 import json
@@ -42,7 +43,10 @@ class Impair:
     loss: float = 0.0            # % of packets dropped at random (or, with burst, the average)
     burst: float = 0.0           # > 0: mean burst length in packets (Gilbert-Elliott)
     delay_ms: float = 0.0        # one-way delay
-    jitter_ms: float = 0.0       # uniform +- jitter on the delay (reorders packets)
+    jitter_ms: float = 0.0       # uniform +- jitter on the delay
+    reorder: bool = False        # jitter may reorder packets (each packet on its own); else the
+                                 # link stays in order (a packet never overtakes the one before,
+                                 # as in a router's queue)
     rate_kbit: float = 0.0       # > 0: bandwidth cap
     queue_ms: float = 100.0      # the cap's queue; packets beyond it are dropped
 
@@ -77,6 +81,7 @@ class _Direction:
         self.tokens_at = time.monotonic()
         self.queue_free_at = time.monotonic()
         self.passed = self.dropped = self.capped = 0
+        self.last_at = 0.0  # when the previous packet is delivered (in-order links)
 
     def set(self, impair):
         self.imp = impair
@@ -115,6 +120,9 @@ class _Direction:
         if imp.delay_ms > 0 or imp.jitter_ms > 0:
             d = imp.delay_ms + (self.rng.uniform(-imp.jitter_ms, imp.jitter_ms) if imp.jitter_ms else 0)
             at += max(0.0, d) / 1000
+            if not imp.reorder:
+                at = max(at, self.last_at)
+        self.last_at = at
         self.passed += 1
         return at
 
@@ -266,7 +274,31 @@ class Lab:
             subprocess.run(["ip", "netns", "del", ns.name], capture_output=True)
 
 
+def hold(spec):
+    """The `hold` command: one JSON line out, then wait for stdin to close (or a signal)."""
+    spec = json.loads(spec or "{}")
+    a_to_b = Impair(**spec.get("a_to_b", {}))
+    b_to_a = Impair(**spec.get("b_to_a", {}))
+    stop = {"now": False}
+
+    def on_signal(*_):
+        stop["now"] = True
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    with Lab(a_to_b=a_to_b, b_to_a=b_to_a, seed=spec.get("seed", 1)) as lab:
+        sys.stdout.write(json.dumps({"a": lab.a.name, "b": lab.b.name, "addr_a": ADDR_A, "addr_b": ADDR_B}) + "\n")
+        sys.stdout.flush()
+        while not stop["now"]:
+            r, _, _ = select.select([sys.stdin], [], [], 0.5)
+            if r and not sys.stdin.readline():
+                break
+        sys.stderr.write("netlab: %s\n" % json.dumps(lab.stats()))
+
+
 if __name__ == "__main__":
+    if len(sys.argv) >= 2 and sys.argv[1] == "hold":
+        hold(sys.argv[2] if len(sys.argv) > 2 else "{}")
+        sys.exit(0)
     # Self-check: ping across a 10% lossy, 50 ms link.
     with Lab(a_to_b=Impair(loss=10, delay_ms=50), b_to_a=Impair(delay_ms=50)) as lab:
         r = lab.a.run(["ping", "-c", "40", "-i", "0.05", "-q", ADDR_B], capture_output=True, text=True)

@@ -6,6 +6,7 @@
 #include "keyframe-limiter.h"
 #include "latency-fit.h"
 #include "media-watch.h"
+#include "rtx-budget.h"
 #include "peer-plan.h"
 #include "sdp-match.h"
 
@@ -606,6 +607,58 @@ void test_latency_fit() {
   }
 }
 
+// The retransmission budget: earned by packets sent, spent by requests, capped at a burst.
+void test_rtx_budget() {
+  struct Step {
+    const char *what;
+    unsigned sent;    // packets sent first
+    unsigned asked;   // then requests
+    unsigned granted; // how many of them were granted
+  };
+  struct Case {
+    const char *name;
+    double per_packet, burst;
+    std::vector<Step> steps;
+  };
+  const std::vector<Case> cases = {
+      {"the burst is there from the start", 0.5, 10, {{"start", 0, 12, 10}}},
+      {"half a retransmission per packet sent",
+       0.5,
+       10,
+       {{"spend the burst", 0, 10, 10},
+        {"20 sent earn 10", 20, 15, 10},
+        {"1 sent earns half", 1, 1, 0},
+        {"another half makes one", 1, 1, 1}}},
+      {"savings stop at the burst", 0.5, 10, {{"spend", 0, 10, 10}, {"1000 sent", 1000, 50, 10}}},
+      {"5% loss fits: 100 sent, 10 asked, always granted",
+       0.5,
+       200,
+       {{"1", 100, 10, 10}, {"2", 100, 10, 10}, {"3", 100, 10, 10}, {"4", 100, 10, 10}}},
+      {"a slow viewer asking for everything gets half",
+       0.5,
+       50,
+       {{"1", 100, 100, 50}, {"2", 100, 100, 50}}},
+  };
+  for (const auto &c : cases) {
+    roomcast::RtxBudget b(c.per_packet, c.burst);
+    std::uint64_t refused = 0;
+    for (size_t i = 0; i < c.steps.size(); i++) {
+      const Step &st = c.steps[i];
+      b.sent(st.sent);
+      unsigned granted = 0;
+      for (unsigned k = 0; k < st.asked; k++)
+        granted += b.take() ? 1 : 0;
+      refused += st.asked - granted;
+      if (granted != st.granted) {
+        g_autofree char *what =
+            g_strdup_printf("%s: granted %u, want %u", st.what, granted, st.granted);
+        fail_row(std::string("rtx budget: ") + c.name, i, what);
+      }
+    }
+    if (b.refused() != refused) fail_row(std::string("rtx budget: ") + c.name, 99, "refused count");
+  }
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -619,5 +672,6 @@ int main(int argc, char **argv) {
   g_test_add_func("/policy/offered-payload", test_offered_payload);
   g_test_add_func("/policy/media-watch", test_media_watch);
   g_test_add_func("/policy/latency-fit", test_latency_fit);
+  g_test_add_func("/policy/rtx-budget", test_rtx_budget);
   return g_test_run();
 }

@@ -204,6 +204,14 @@ export class Peer {
         bytes: inb.bytesReceived || 0,
         codec: codecs.get(inb.codecId) || '',
         decoder: inb.decoderImplementation || '',
+        // loss and its repair
+        packetsReceived: inb.packetsReceived || 0,
+        packetsLost: inb.packetsLost || 0,
+        nackCount: inb.nackCount || 0,
+        pliCount: inb.pliCount || 0,
+        retransmittedPacketsReceived: inb.retransmittedPacketsReceived,
+        freezeCount: inb.freezeCount || 0,
+        totalFreezesDuration: inb.totalFreezesDuration || 0,
       };
     }
     if (outb) {
