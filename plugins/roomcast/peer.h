@@ -106,10 +106,6 @@ public:
   // A new reference to the peer's webrtcbin, or nullptr once detached.
   GstElement *webrtcbin() const { return ref_webrtc(); }
   gint64 created_us() const { return created_us_; }
-  // NACK and retransmission for this peer. Off for two-way (meeting) peers: with webrtcbin 1.22,
-  // rtx on a sendrecv bundle stalled the media after about a second (measured: 2-member meetings
-  // under load stopped at 15-20 frames in 4 of 6 runs with it, 0 of 6 without).
-  bool loss_recovery() const { return !(cfg_.plan.send && cfg_.plan.receive); }
   gint64 connected_us() const { return connected_us_; }
   gint64 last_rtcp_us() const { return last_rtcp_us_; }
 
