@@ -81,6 +81,8 @@ struct PeerStats {
   gint64 recv_packets_lost = 0;
   double jitter_s = 0;
   guint offers = 0;
+  // the selected candidate pair: "host", "srflx", "prflx" or "relay" ("" until known)
+  std::string local_candidate_type, remote_candidate_type;
 };
 
 class Peer : public std::enable_shared_from_this<Peer> {

@@ -35,7 +35,25 @@ struct Watch {
   std::mutex lock;                              // guards branches
   std::map<std::string, GstElement *> branches; // pad name -> what we linked to it
   std::string host;                             // (main loop) whose video we get now
+  // (main loop) the candidate types of the path to the host when the run ended ("relay": TURN)
+  std::string local_candidate, remote_candidate;
 };
+
+// The ICE path of the session with the host, from roomcastsrc's stats.
+void read_path(Watch &w, GstElement *src) {
+  GstStructure *stats = nullptr;
+  g_object_get(src, "stats", &stats, nullptr);
+  if (!stats) return;
+  if (const GValue *list = gst_structure_get_value(stats, "peers");
+      list && gst_value_list_get_size(list) > 0) {
+    const GstStructure *p = gst_value_get_structure(gst_value_list_get_value(list, 0));
+    const char *local = gst_structure_get_string(p, "local-candidate-type");
+    const char *remote = gst_structure_get_string(p, "remote-candidate-type");
+    w.local_candidate = local ? local : "";
+    w.remote_candidate = remote ? remote : "";
+  }
+  gst_structure_free(stats);
+}
 
 GstPadProbeReturn on_video_buffer(GstPad *pad, GstPadProbeInfo *, gpointer data) {
   auto *w = static_cast<Watch *>(data);
@@ -144,6 +162,10 @@ std::string result_json(Watch &w) {
   json_builder_add_double_value(b, ms(w.max_gap_us.load()));
   json_builder_set_member_name(b, "audio_buffers");
   json_builder_add_int_value(b, static_cast<gint64>(w.audio_buffers.load()));
+  json_builder_set_member_name(b, "local_candidate");
+  json_builder_add_string_value(b, w.local_candidate.c_str());
+  json_builder_set_member_name(b, "remote_candidate");
+  json_builder_add_string_value(b, w.remote_candidate.c_str());
   json_builder_end_object(b);
   return json_line(b);
 }
@@ -173,7 +195,9 @@ gboolean print_progress(gpointer data) {
 } // namespace
 
 int cmd_watch(int argc, char **argv) {
-  g_autofree char *server = nullptr, *room = nullptr, *sink = nullptr, *ice = nullptr;
+  g_autofree char *server = nullptr, *room = nullptr, *sink = nullptr, *ice = nullptr,
+                  *stun = nullptr;
+  g_auto(GStrv) turn = nullptr;
   int frames = 0, timeout = 0, latency = 50;
   gboolean verbose = FALSE, progress = FALSE;
   GOptionEntry entries[] = {
@@ -187,6 +211,11 @@ int cmd_watch(int argc, char **argv) {
       {"latency", 0, 0, G_OPTION_ARG_INT, &latency, "Jitterbuffer latency in ms (50)", "MS"},
       {"ice-loopback", 0, 0, G_OPTION_ARG_STRING, &ice,
        "Add 127.0.0.1 to ICE: on, off or auto (when the server is on loopback)", "MODE"},
+      {"stun", 0, 0, G_OPTION_ARG_STRING, &stun,
+       "STUN server (stun://HOST:PORT), instead of the server's", "URI"},
+      {"turn", 0, 0, G_OPTION_ARG_STRING_ARRAY, &turn,
+       "TURN server (turn(s)://USER:PASSWORD@HOST:PORT), instead of the server's; repeatable",
+       "URI"},
       {"progress", 0, 0, G_OPTION_ARG_NONE, &progress,
        "Print a progress line (JSON after 'progress ') every second", nullptr},
       {"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "More detail", nullptr},
@@ -206,6 +235,8 @@ int cmd_watch(int argc, char **argv) {
     g_printerr("roomcast watch: --sink must be auto or fake\n");
     return 2;
   }
+  ice::ServerSetup own;
+  if (!parse_ice_options("watch", stun, turn, own)) return 2;
   if (!init_gstreamer(argc, argv)) return 1;
   std::string url = server ? server : "ws://127.0.0.1:8443/ws";
   std::string room_name = room ? room : "demo";
@@ -230,6 +261,7 @@ int cmd_watch(int argc, char **argv) {
   if (!set_signaller_uri("watch", src, url)) return 1;
   g_object_set(src, "room", room_name.c_str(), "latency", guint(latency), "ice-loopback",
                loopback_ice(ice, url), nullptr);
+  if (!set_element_ice("watch", src, own)) return 2;
   g_signal_connect(src, "pad-added", G_CALLBACK(on_pad_added), &w);
   g_signal_connect(src, "pad-removed", G_CALLBACK(on_pad_removed), &w);
   runner.watch(pipeline);
@@ -240,6 +272,7 @@ int cmd_watch(int argc, char **argv) {
   guint progress_timer = progress ? g_timeout_add(1000, print_progress, &w) : 0;
   Runner::Stop stop = runner.start() ? runner.run() : Runner::Stop::error;
   if (progress_timer) g_source_remove(progress_timer);
+  read_path(w, src);
   runner.stop_pipeline();
   g_signal_handlers_disconnect_by_data(src, &w);
 
