@@ -298,13 +298,15 @@ const CHROMIUM_ARGS = [
 ];
 
 export class World {
-  constructor(playwright, label) {
+  // ns: where the world runs (default: a fresh NetNs); anything with `name` (Chromium runs there),
+  // `wrap(args)` and `destroy()` (called last by close()), as the TURN test's three namespaces.
+  constructor(playwright, label, { ns } = {}) {
     this.playwright = playwright;
     this.label = label;
     this.procs = [];
     this.browsers = [];
     this.tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'roomcast-browser-'));
-    this.ns = NetNs.create();
+    this.ns = ns || NetNs.create();
     this.pageLogs = [];
   }
 
@@ -412,9 +414,9 @@ export class World {
   }
 }
 
-// Runs fn(world) in a fresh world and always tears it down.
-export async function withWorld(playwright, label, fn) {
-  const w = new World(playwright, label);
+// Runs fn(world) in a fresh world and always tears it down (opts: World's options).
+export async function withWorld(playwright, label, fn, opts = {}) {
+  const w = new World(playwright, label, opts);
   let failed = true;
   try {
     await fn(w);
