@@ -6,7 +6,9 @@
 #include <gst/sdp/sdp.h>
 #include <gst/video/video.h>
 
+#include <algorithm>
 #include <map>
+#include <optional>
 #include <tuple>
 #include <utility>
 
@@ -52,7 +54,9 @@ struct Peer::Callback {
   static std::shared_ptr<Peer> get(gpointer d) { return static_cast<Callback *>(d)->peer.lock(); }
 };
 
-Peer::Peer(PeerOwner &owner, PeerConfig cfg) : owner_(owner), cfg_(std::move(cfg)) {
+Peer::Peer(PeerOwner &owner, PeerConfig cfg)
+    : owner_(owner), cfg_(std::move(cfg)),
+      latency_({cfg_.ice.latency_ms, std::max<guint>(kMaxLatencyMs, cfg_.ice.latency_ms)}) {
   g_weak_ref_init(&element_, owner.element());
   created_us_ = g_get_monotonic_time();
 }
@@ -72,6 +76,8 @@ Peer::~Peer() {
     gst_object_unref(d);
   for (GstPad *p : pads_)
     gst_object_unref(p);
+  for (GstElement *jb : jitterbuffers_)
+    gst_object_unref(jb);
 }
 
 template <typename F> void Peer::with_owner(F &&fn) {
@@ -115,22 +121,8 @@ std::shared_ptr<Peer> Peer::create(PeerOwner &owner, PeerConfig cfg, GError **er
   if (GstElement *rtpbin = gst_bin_get_by_name(GST_BIN(webrtc), "rtpbin")) {
     g_signal_connect_data(rtpbin, "on-ssrc-active", G_CALLBACK(on_ssrc_active),
                           Callback::make(peer), Callback::closure_destroy, GConnectFlags(0));
-    // Every receiving jitterbuffer asks for what it misses (NACK); the sender retransmits
-    // (rtx). webrtcbin 1.22 turns this on only for transceivers it made itself with do-nack.
-    // Reports every second or so instead of every 5 s: a quiet peer's reports are how the
-    // other side knows it is alive (peer-timeout), and they carry loss and RTT for stats.
-    g_signal_connect(rtpbin, "new-jitterbuffer",
-                     G_CALLBACK(+[](GstElement *rtpbin, GstElement *jb, guint session, guint,
-                                    gpointer retransmit) {
-                       GObject *rtp = nullptr;
-                       g_signal_emit_by_name(rtpbin, "get-internal-session", session, &rtp);
-                       if (rtp) {
-                         g_object_set(rtp, "rtcp-min-interval", guint64(GST_SECOND), nullptr);
-                         g_object_unref(rtp);
-                       }
-                       if (retransmit) g_object_set(jb, "do-retransmission", TRUE, nullptr);
-                     }),
-                     GINT_TO_POINTER(peer->loss_recovery()));
+    g_signal_connect_data(rtpbin, "new-jitterbuffer", G_CALLBACK(on_new_jitterbuffer),
+                          Callback::make(peer), Callback::closure_destroy, GConnectFlags(0));
     gst_object_unref(rtpbin);
   }
   return peer;
@@ -659,11 +651,126 @@ void Peer::on_decoded_pad(GstElement *, GstPad *pad, gpointer data) {
   });
 }
 
+// ---- receiving: feedback and the jitterbuffer ------------------------------------------------
+
+// A stream arrived (a streaming thread). Its RTP session reports quickly, so that a loss can be
+// asked for in time: with feedback (AVPF) rtpsession sends at most one early packet (a NACK, a
+// PLI) per regular report interval, and that interval is otherwise set by the session's RTCP
+// bandwidth (measured: ~150-500 ms here, so most NACKs went out with the next regular report,
+// after the jitterbuffer had given the packet up). Regular reports every ~25 ms cost ~30 kbit/s
+// upstream and are also how the sender knows we are alive (peer-timeout).
+// The jitterbuffer asks for what it misses (do-retransmission: webrtcbin 1.22 turns it on only
+// for transceivers it made itself) and may ask again every 10 ms when the round trip is that
+// short (the automatic minimum is a frame's duration, 33-66 ms, too long for a 50 ms latency).
+// Its latency is fitted to the link later, in poll_stats.
+void Peer::on_new_jitterbuffer(GstElement *rtpbin, GstElement *jb, guint session, guint,
+                               gpointer data) {
+  auto self = Callback::get(data);
+  if (!self) return;
+  GObject *rtp = nullptr;
+  g_signal_emit_by_name(rtpbin, "get-internal-session", session, &rtp);
+  if (rtp) {
+    g_object_set(rtp, "rtcp-min-interval", guint64(kFeedbackIntervalMs * GST_MSECOND),
+                 "rtcp-fraction", kRtcpBandwidthBps, nullptr);
+    g_object_unref(rtp);
+  }
+  if (self->loss_recovery())
+    g_object_set(jb, "do-retransmission", TRUE, "rtx-min-retry-timeout", 10, nullptr);
+  std::lock_guard l(self->lock_);
+  if (self->detached_) return;
+  g_object_set(jb, "latency", self->latency_.current(), nullptr);
+  self->jitterbuffers_.push_back(GST_ELEMENT(gst_object_ref(jb)));
+}
+
+// Worker, with the stats poll: the jitterbuffers' counters, and their latency fitted to the
+// round trip (as measured by retransmissions) and the jitter.
+void Peer::poll_jitterbuffers() {
+  std::vector<GstElement *> jbs;
+  {
+    std::lock_guard l(lock_);
+    for (GstElement *jb : jitterbuffers_)
+      jbs.push_back(GST_ELEMENT(gst_object_ref(jb)));
+  }
+  guint64 rtt_ns = 0, jitter_ns = 0, requested = 0, recovered = 0, lost = 0;
+  for (GstElement *jb : jbs) {
+    GstStructure *st = nullptr;
+    g_object_get(jb, "stats", &st, nullptr);
+    if (st) {
+      guint64 v = 0;
+      if (gst_structure_get_uint64(st, "rtx-rtt", &v)) rtt_ns = std::max(rtt_ns, v);
+      if (gst_structure_get_uint64(st, "avg-jitter", &v)) jitter_ns = std::max(jitter_ns, v);
+      if (gst_structure_get_uint64(st, "rtx-count", &v)) requested += v;
+      if (gst_structure_get_uint64(st, "rtx-success-count", &v)) recovered += v;
+      if (gst_structure_get_uint64(st, "num-lost", &v)) lost += v;
+      gst_structure_free(st);
+    }
+  }
+  std::optional<guint> set;
+  {
+    std::lock_guard l(lock_);
+    // Lossy: the jitterbuffers asked for packets (or gave some up) since the last poll.
+    bool lossy = requested > stats_.rtx_requested || lost > stats_.packets_given_up;
+    if (auto changed =
+            latency_.sample(guint(rtt_ns / GST_MSECOND), guint(jitter_ns / GST_MSECOND), lossy))
+      set = *changed;
+    stats_.rtx_requested = requested;
+    stats_.rtx_recovered = recovered;
+    stats_.packets_given_up = lost;
+    stats_.latency_ms = latency_.current();
+  }
+  for (GstElement *jb : jbs) {
+    if (set) g_object_set(jb, "latency", *set, nullptr);
+    gst_object_unref(jb);
+  }
+  if (set)
+    GST_INFO("peer %s: jitterbuffer latency now %u ms (round trip %" G_GUINT64_FORMAT
+             " ms, jitter %" G_GUINT64_FORMAT " ms)",
+             id().c_str(), *set, rtt_ns / GST_MSECOND, jitter_ns / GST_MSECOND);
+}
+
+// Worker: how many packets our retransmitters sent again (one rtprtxsend per sent stream, inside
+// webrtcbin).
+void Peer::poll_retransmitted() {
+  g_autoptr(GstElement) webrtc = ref_webrtc();
+  if (!webrtc) return;
+  guint64 total = 0;
+  GstIterator *it = gst_bin_iterate_recurse(GST_BIN(webrtc));
+  GValue item = G_VALUE_INIT;
+  bool done = false;
+  while (!done) {
+    switch (gst_iterator_next(it, &item)) {
+    case GST_ITERATOR_OK: {
+      auto *e = GST_ELEMENT(g_value_get_object(&item));
+      GstElementFactory *f = gst_element_get_factory(e);
+      if (f && g_str_equal(GST_OBJECT_NAME(f), "rtprtxsend")) {
+        guint n = 0;
+        g_object_get(e, "num-rtx-packets", &n, nullptr);
+        total += n;
+      }
+      g_value_reset(&item);
+      break;
+    }
+    case GST_ITERATOR_RESYNC:
+      total = 0;
+      gst_iterator_resync(it);
+      break;
+    default:
+      done = true;
+    }
+  }
+  g_value_unset(&item);
+  gst_iterator_free(it);
+  std::lock_guard l(lock_);
+  stats_.retransmitted = total;
+}
+
 // ---- stats --------------------------------------------------------------------------------------
 
 void Peer::poll_stats() {
   g_autoptr(GstElement) webrtc = ref_webrtc();
   if (!webrtc) return;
+  if (cfg_.plan.receive) poll_jitterbuffers();
+  if (cfg_.plan.send && loss_recovery()) poll_retransmitted();
   GstPromise *promise = gst_promise_new_with_change_func(
       on_stats, Callback::make(shared_from_this()), Callback::destroy);
   g_signal_emit_by_name(webrtc, "get-stats", nullptr, promise);
@@ -806,7 +913,10 @@ GstStructure *Peer::stats_structure() const {
       G_TYPE_UINT64, s.plis, "recv-bitrate", G_TYPE_DOUBLE, s.recv_bitrate_bps, "bytes-received",
       G_TYPE_UINT64, s.bytes_received, "packets-received", G_TYPE_UINT64, s.packets_received,
       "recv-packets-lost", G_TYPE_INT64, s.recv_packets_lost, "jitter", G_TYPE_DOUBLE, s.jitter_s,
-      "offers", G_TYPE_UINT, s.offers, "local-candidate-type", G_TYPE_STRING,
+      "offers", G_TYPE_UINT, s.offers, "retransmitted", G_TYPE_UINT64, s.retransmitted,
+      "rtx-requested", G_TYPE_UINT64, s.rtx_requested, "rtx-recovered", G_TYPE_UINT64,
+      s.rtx_recovered, "packets-given-up", G_TYPE_UINT64, s.packets_given_up, "latency",
+      G_TYPE_UINT, s.latency_ms, "local-candidate-type", G_TYPE_STRING,
       s.local_candidate_type.c_str(), "remote-candidate-type", G_TYPE_STRING,
       s.remote_candidate_type.c_str(), nullptr);
 }
@@ -900,6 +1010,7 @@ void Peer::finish_detach() {
   std::vector<Branch> branches;
   std::vector<GstElement *> decoders;
   std::vector<GstPad *> pads;
+  std::vector<GstElement *> jitterbuffers;
   {
     std::lock_guard l(lock_);
     detached_ = true;
@@ -907,7 +1018,10 @@ void Peer::finish_detach() {
     branches = std::exchange(branches_, {});
     decoders = std::exchange(decoders_, {});
     pads = std::exchange(pads_, {});
+    jitterbuffers = std::exchange(jitterbuffers_, {});
   }
+  for (GstElement *jb : jitterbuffers)
+    gst_object_unref(jb);
   // Locked first: between here and the removal from the bin, a state change of the element
   // (the application stopping it) must not bring these back up; they would run on, orphaned.
   if (webrtc) gst_element_set_locked_state(webrtc, TRUE);

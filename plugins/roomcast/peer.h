@@ -12,6 +12,7 @@
 #pragma once
 
 #include "common.h"
+#include "latency-fit.h"
 #include "peer-plan.h"
 
 #include <gst/gst.h>
@@ -80,6 +81,12 @@ struct PeerStats {
   guint64 packets_received = 0;
   gint64 recv_packets_lost = 0;
   double jitter_s = 0;
+  guint64 rtx_requested = 0;    // retransmissions our jitterbuffers asked for
+  guint64 rtx_recovered = 0;    // ... and got in time
+  guint64 packets_given_up = 0; // packets our jitterbuffers gave up on (lost for good)
+  guint latency_ms = 0;         // the jitterbuffers' latency now (fitted to the link)
+  // sending
+  guint64 retransmitted = 0; // packets we sent again on request (rtx)
   guint offers = 0;
   // the selected candidate pair: "host", "srflx", "prflx" or "relay" ("" until known)
   std::string local_candidate_type, remote_candidate_type;
@@ -162,6 +169,15 @@ private:
   static void on_pad_added(GstElement *webrtc, GstPad *pad, gpointer data);
   static void on_decoded_pad(GstElement *dec, GstPad *pad, gpointer data);
   static void on_stats(GstPromise *promise, gpointer data);
+  static void on_new_jitterbuffer(GstElement *rtpbin, GstElement *jb, guint session, guint ssrc,
+                                  gpointer data);
+  void poll_jitterbuffers();
+  void poll_retransmitted();
+  // Receiving sessions report every ~25 ms (see on_new_jitterbuffer), within this RTCP budget.
+  static constexpr guint64 kFeedbackIntervalMs = 25;
+  static constexpr double kRtcpBandwidthBps = 100000;
+  // The fitted jitterbuffer latency's ceiling (unless the configured latency is higher).
+  static constexpr guint kMaxLatencyMs = 1000;
   std::string mid_of(guint mline) const;
 
   PeerOwner &owner_;
@@ -182,6 +198,8 @@ private:
   std::vector<std::string> mids_;      // of the local description, by m-line
   PeerStats stats_;
   gint64 stats_us_ = 0;
+  std::vector<GstElement *> jitterbuffers_; // refs: our receive streams' jitterbuffers
+  LatencyFit latency_;
   bool detached_ = false;
 };
 

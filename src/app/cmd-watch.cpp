@@ -35,22 +35,58 @@ struct Watch {
   std::mutex lock;                              // guards branches
   std::map<std::string, GstElement *> branches; // pad name -> what we linked to it
   std::string host;                             // (main loop) whose video we get now
-  // (main loop) the candidate types of the path to the host when the run ended ("relay": TURN)
-  std::string local_candidate, remote_candidate;
+  GstElement *src = nullptr;                    // roomcastsrc (borrowed)
 };
 
-// The ICE path of the session with the host, from roomcastsrc's stats.
-void read_path(Watch &w, GstElement *src) {
+// The ICE path of the session with the host, from roomcastsrc's stats, as JSON members
+// `local_candidate` and `remote_candidate`: the selected pair's candidate types ("relay": through
+// a TURN server; "" when there was no session).
+void add_path(JsonBuilder *b, GstElement *src) {
+  GstStructure *stats = nullptr;
+  g_object_get(src, "stats", &stats, nullptr);
+  const char *local = nullptr, *remote = nullptr;
+  const GValue *list = stats ? gst_structure_get_value(stats, "peers") : nullptr;
+  if (list && gst_value_list_get_size(list) > 0) {
+    const GstStructure *p = gst_value_get_structure(gst_value_list_get_value(list, 0));
+    local = gst_structure_get_string(p, "local-candidate-type");
+    remote = gst_structure_get_string(p, "remote-candidate-type");
+  }
+  json_builder_set_member_name(b, "local_candidate");
+  json_builder_add_string_value(b, local ? local : "");
+  json_builder_set_member_name(b, "remote_candidate");
+  json_builder_add_string_value(b, remote ? remote : "");
+  if (stats) gst_structure_free(stats);
+}
+
+// The host link's loss-recovery numbers from roomcastsrc's stats, as JSON members: what our
+// jitterbuffers asked to be sent again and got in time, what they gave up, their latency.
+void add_link(JsonBuilder *b, GstElement *src) {
   GstStructure *stats = nullptr;
   g_object_get(src, "stats", &stats, nullptr);
   if (!stats) return;
-  if (const GValue *list = gst_structure_get_value(stats, "peers");
-      list && gst_value_list_get_size(list) > 0) {
+  const GValue *list = gst_structure_get_value(stats, "peers");
+  if (list && gst_value_list_get_size(list) > 0) {
     const GstStructure *p = gst_value_get_structure(gst_value_list_get_value(list, 0));
-    const char *local = gst_structure_get_string(p, "local-candidate-type");
-    const char *remote = gst_structure_get_string(p, "remote-candidate-type");
-    w.local_candidate = local ? local : "";
-    w.remote_candidate = remote ? remote : "";
+    guint64 v = 0;
+    gint64 lost = 0;
+    guint latency = 0;
+    json_builder_set_member_name(b, "link");
+    json_builder_begin_object(b);
+    for (const char *f :
+         {"packets-received", "rtx-requested", "rtx-recovered", "packets-given-up"}) {
+      v = 0;
+      gst_structure_get_uint64(p, f, &v);
+      g_autofree char *key = g_strdelimit(g_strdup(f), "-", '_');
+      json_builder_set_member_name(b, key);
+      json_builder_add_int_value(b, gint64(v));
+    }
+    gst_structure_get_int64(p, "recv-packets-lost", &lost);
+    json_builder_set_member_name(b, "packets_lost");
+    json_builder_add_int_value(b, lost);
+    gst_structure_get_uint(p, "latency", &latency);
+    json_builder_set_member_name(b, "latency_ms");
+    json_builder_add_int_value(b, latency);
+    json_builder_end_object(b);
   }
   gst_structure_free(stats);
 }
@@ -162,10 +198,8 @@ std::string result_json(Watch &w) {
   json_builder_add_double_value(b, ms(w.max_gap_us.load()));
   json_builder_set_member_name(b, "audio_buffers");
   json_builder_add_int_value(b, static_cast<gint64>(w.audio_buffers.load()));
-  json_builder_set_member_name(b, "local_candidate");
-  json_builder_add_string_value(b, w.local_candidate.c_str());
-  json_builder_set_member_name(b, "remote_candidate");
-  json_builder_add_string_value(b, w.remote_candidate.c_str());
+  if (w.src) add_path(b, w.src);
+  if (w.src) add_link(b, w.src);
   json_builder_end_object(b);
   return json_line(b);
 }
@@ -186,6 +220,7 @@ gboolean print_progress(gpointer data) {
   json_builder_add_int_value(b, w->recent_gap_us.exchange(0) / 1000);
   json_builder_set_member_name(b, "host");
   json_builder_add_string_value(b, w->host.c_str());
+  add_link(b, w->src);
   json_builder_end_object(b);
   printf("progress %s\n", json_line(b).c_str());
   fflush(stdout);
@@ -258,6 +293,7 @@ int cmd_watch(int argc, char **argv) {
   w.pipeline = pipeline;
   GstElement *src = gst_element_factory_make("roomcastsrc", "roomcast");
   gst_bin_add(GST_BIN(pipeline), src);
+  w.src = src;
   if (!set_signaller_uri("watch", src, url)) return 1;
   g_object_set(src, "room", room_name.c_str(), "latency", guint(latency), "ice-loopback",
                loopback_ice(ice, url), nullptr);
@@ -272,11 +308,11 @@ int cmd_watch(int argc, char **argv) {
   guint progress_timer = progress ? g_timeout_add(1000, print_progress, &w) : 0;
   Runner::Stop stop = runner.start() ? runner.run() : Runner::Stop::error;
   if (progress_timer) g_source_remove(progress_timer);
-  read_path(w, src);
+  std::string result = result_json(w); // with the link's numbers, before the peer is gone
   runner.stop_pipeline();
   g_signal_handlers_disconnect_by_data(src, &w);
 
-  printf("%s\n", result_json(w).c_str());
+  printf("%s\n", result.c_str());
   fflush(stdout);
   if (stop == Runner::Stop::timeout && w.want_frames && w.frames < w.want_frames) {
     g_printerr("roomcast watch: timed out after %d s with %" G_GUINT64_FORMAT " of %d frames%s\n",

@@ -4,6 +4,7 @@
 // decision; a row that does not hold names itself in the failure.
 #include "encoder-pool.h"
 #include "keyframe-limiter.h"
+#include "latency-fit.h"
 #include "media-watch.h"
 #include "peer-plan.h"
 #include "sdp-match.h"
@@ -510,6 +511,101 @@ void test_media_watch() {
     if (off.stalled(t, host)) fail_row("media watch: timeout 0", 0, "rejoined");
 }
 
+// The jitterbuffer latency fitted to the link: up at once, down only after a quiet while.
+void test_latency_fit() {
+  using roomcast::LatencyFit;
+  struct Step {
+    unsigned rtt_ms, jitter_ms;
+    bool lossy;
+    std::optional<unsigned> want; // the new latency, or none (unchanged)
+  };
+  struct Case {
+    const char *name;
+    LatencyFit::Limits limits;
+    std::vector<Step> steps;
+  };
+  // needed = 3 jitter + 20, and with loss + 50 + 30 + 2 rtt; within [floor, ceiling]
+  const Step quiet{0, 0, false, {}};
+  const std::vector<Case> cases = {
+      {"a clean link keeps the floor", {50, 1000}, {quiet, {1, 5, false, {}}, quiet}},
+      {"jitter alone raises it (3 x 20 + 20)", {50, 1000}, {{0, 20, false, 80}}},
+      {"loss on loopback: 100 ms (a frame's wait and the feedback)",
+       {50, 1000},
+       {{1, 0, true, 102}}},
+      {"less than 10 ms more is not worth a change",
+       {100, 1000},
+       {{4, 0, true, {}}, {5, 0, true, 110}}},
+      {"a lossy 100 ms round trip with 10 ms jitter: 330 ms at once",
+       {50, 1000},
+       {quiet, {100, 10, true, 330}, {100, 10, true, {}}}},
+      {"more jitter raises it further; a little less changes nothing",
+       {50, 1000},
+       {{100, 10, true, 330}, {100, 20, true, 360}, {90, 15, true, {}}}},
+      {"the ceiling holds", {50, 400}, {{300, 50, true, 400}, {500, 0, true, {}}}},
+      {"a floor above the need is kept", {300, 1000}, {{50, 5, true, {}}, {60, 5, true, {}}}},
+      {"down only after ten quiet samples",
+       {50, 1000},
+       {{100, 10, true, 330},
+        quiet,
+        quiet,
+        quiet,
+        quiet,
+        quiet,
+        quiet,
+        quiet,
+        quiet,
+        quiet,
+        {0, 0, false, 50}}},
+      {"a lossy sample in between starts the quiet count again",
+       {50, 1000},
+       {{100, 10, true, 330},
+        quiet,
+        quiet,
+        quiet,
+        quiet,
+        quiet,
+        {100, 10, true, {}},
+        quiet,
+        quiet,
+        quiet,
+        quiet,
+        quiet,
+        quiet,
+        quiet,
+        quiet,
+        quiet,
+        {0, 0, false, 50}}},
+      {"a small drop (under 50 ms) is not worth a change",
+       {50, 1000},
+       {{100, 10, true, 330},
+        {100, 0, true, {}},
+        {100, 0, true, {}},
+        {100, 0, true, {}},
+        {100, 0, true, {}},
+        {100, 0, true, {}},
+        {100, 0, true, {}},
+        {100, 0, true, {}},
+        {100, 0, true, {}},
+        {100, 0, true, {}},
+        {100, 0, true, {}},
+        {100, 0, true, {}}}},
+  };
+  for (const auto &c : cases) {
+    LatencyFit fit(c.limits);
+    for (size_t i = 0; i < c.steps.size(); i++) {
+      const Step &st = c.steps[i];
+      auto got = fit.sample(st.rtt_ms, st.jitter_ms, st.lossy);
+      bool same = got.has_value() == st.want.has_value() && (!got || *got == *st.want);
+      if (!same) {
+        g_autofree char *what =
+            g_strdup_printf("got %s%u, want %s%u", got ? "" : "none/", got ? *got : 0u,
+                            st.want ? "" : "none/", st.want ? *st.want : 0u);
+        fail_row(std::string("latency fit: ") + c.name, i, what);
+      }
+    }
+  }
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -522,5 +618,6 @@ int main(int argc, char **argv) {
   g_test_add_func("/policy/h264-profile-level-id", test_h264_profile_level_id);
   g_test_add_func("/policy/offered-payload", test_offered_payload);
   g_test_add_func("/policy/media-watch", test_media_watch);
+  g_test_add_func("/policy/latency-fit", test_latency_fit);
   return g_test_run();
 }
