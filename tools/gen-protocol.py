@@ -132,6 +132,22 @@ def check(spec):
     for name in ("first_ms", "max_ms"):
         if not isinstance(spec["retry"][name], int) or spec["retry"][name] < 1:
             raise SpecError(f"retry.{name} must be a positive integer")
+    schemes = spec["ice"]["schemes"]
+    unique(schemes, "name", "ice.schemes")
+    unique(schemes, "enum", "ice.schemes")
+    for s in schemes:
+        if not re.fullmatch(r"[a-z]+", s["name"]):
+            raise SpecError(f"ice scheme {s['name']}: lower-case letters only")
+        if not isinstance(s["port"], int) or not 0 < s["port"] < 65536:
+            raise SpecError(f"ice scheme {s['name']}: bad default port")
+        if not isinstance(s["credentials"], bool):
+            raise SpecError(f"ice scheme {s['name']}: credentials must be true or false")
+        for t in s["transports"]:
+            if not re.fullmatch(r"[a-z]+", t):
+                raise SpecError(f"ice scheme {s['name']}: bad transport {t!r}")
+    for name in ("ice_servers", "ice_urls", "ice_url", "ice_credential"):
+        if name not in limits:
+            raise SpecError(f"limit {name} is needed for the ice servers")
 
 
 def rule_text(spec, name):
@@ -179,6 +195,8 @@ def gen_cpp(spec):
     enum("JoinAction", [camel(a) for a in spec["join_actions"]],
          "What a client does when its join is refused with an error code.")
     enum("Sender", ["Client", "Server", "Both"], "Who may send a message type.")
+    enum("IceScheme", [s["enum"] for s in spec["ice"]["schemes"]],
+         "The URL schemes of ICE servers (welcome.ice_servers), in table order.")
 
     w("namespace spec {")
     w("")
@@ -209,6 +227,13 @@ def gen_cpp(spec):
     w("  std::string_view name;")
     w("  std::string_view text; // for people; {who} and {peers} are filled in")
     w("};")
+    w("struct IceSchemeRow {")
+    w("  IceScheme value;")
+    w("  std::string_view name;")
+    w("  unsigned port;    // the default port")
+    w("  bool credentials; // an ice_servers entry with such a URL carries username and credential")
+    w("  std::string_view transports; // allowed ?transport= values, space-separated; first: default")
+    w("};")
     w("")
 
     def table(row, cname, entries):
@@ -232,6 +257,10 @@ def gen_cpp(spec):
     table("ReasonRow", "kReasons",
           [f"EndReason::{r['enum']}, {cpp_str(r['code'])}, {cpp_str(r['text'])}"
            for r in spec["end_reasons"]["codes"]])
+    table("IceSchemeRow", "kIceSchemes",
+          [f"IceScheme::{s['enum']}, {cpp_str(s['name'])}, {s['port']}, "
+           f"{'true' if s['credentials'] else 'false'}, {cpp_str(' '.join(s['transports']))}"
+           for s in spec["ice"]["schemes"]])
     w("")
     w("// Each table lists its enum's values in order, so row i holds value i.")
     w("template <typename Table> constexpr bool in_order(const Table &t) {")
@@ -239,7 +268,7 @@ def gen_cpp(spec):
     w("    if (static_cast<std::size_t>(t[i].value) != i) return false;")
     w("  return true;")
     w("}")
-    for t in ("kKinds", "kRoles", "kTypes", "kErrors", "kReasons"):
+    for t in ("kKinds", "kRoles", "kTypes", "kErrors", "kReasons", "kIceSchemes"):
         w(f"static_assert(in_order({t}));")
     w("")
 
@@ -337,6 +366,13 @@ def gen_js(spec):
     w("export const END_REASONS = Object.freeze({")
     for r in spec["end_reasons"]["codes"]:
         w(f"  {js(r['code'])}: Object.freeze({{ text: {js(r['text'])} }}),")
+    w("});")
+    w("// ICE server URL schemes (welcome.ice_servers): scheme -> {port (default), credentials (an entry")
+    w("// with such a URL carries username and credential), transports (allowed ?transport= values)}.")
+    w("export const ICE_SCHEMES = Object.freeze({")
+    for s in spec["ice"]["schemes"]:
+        w(f"  {js(s['name'])}: Object.freeze({{ port: {s['port']}, credentials: {js(s['credentials'])}, "
+          f"transports: Object.freeze({js(s['transports'])}) }}),")
     w("});")
     w("// Backoff for joining again: first delay, doubled per attempt, at most max.")
     w(f"export const RETRY = Object.freeze({{ firstMs: {spec['retry']['first_ms']}, "

@@ -102,10 +102,11 @@ void configure_webrtcbin(GstElement *webrtc, const IceConfig &cfg) {
                cfg.latency_ms, nullptr);
   if (!cfg.stun_server.empty())
     g_object_set(webrtc, "stun-server", cfg.stun_server.c_str(), nullptr);
-  if (!cfg.turn_server.empty()) {
+  for (const std::string &turn : cfg.turn_servers) {
     gboolean ok = FALSE;
-    g_signal_emit_by_name(webrtc, "add-turn-server", cfg.turn_server.c_str(), &ok);
-    if (!ok) GST_WARNING_OBJECT(webrtc, "TURN server '%s' refused", cfg.turn_server.c_str());
+    g_signal_emit_by_name(webrtc, "add-turn-server", turn.c_str(), &ok);
+    // (Not the URI itself: it carries the credentials.)
+    if (!ok) GST_WARNING_OBJECT(webrtc, "a TURN server was refused (see webrtcbin's log)");
   }
   if (cfg.loopback) {
     GstObject *ice = nullptr;

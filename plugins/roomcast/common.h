@@ -19,10 +19,10 @@ enum class Codec { VP8, VP9, H264 };
 GType roomcast_codec_get_type();
 
 struct IceConfig {
-  std::string stun_server; // stun://host:port, empty for none
-  std::string turn_server; // turn(s)://user:pass@host:port, empty for none
-  bool loopback = true;    // gather on 127.0.0.1 as well as every interface; no TCP candidates
-  guint latency_ms = 50;   // receive jitterbuffer
+  std::string stun_server;               // stun://host:port, empty for none
+  std::vector<std::string> turn_servers; // turn(s)://user:pass@host:port, each added
+  bool loopback = true;  // gather on 127.0.0.1 as well as every interface; no TCP candidates
+  guint latency_ms = 50; // receive jitterbuffer
 };
 
 // GstChildProxy for our bins: the name "signaller" gives the element's signaller (read through

@@ -18,6 +18,13 @@
  *   that cannot be reached at start). Non-fatal ones are warnings, among them a lost connection
  *   that the implementation is getting back (the WebSocket signaller: "signalling connection
  *   lost; reconnecting", once per outage).
+ * - `ice-servers (stun-server, turn-servers)`: the STUN server (a string, or NULL) and TURN
+ *   servers (a GStrv, or NULL) the room suggests, in webrtcbin's form (`stun://HOST:PORT`,
+ *   `turn(s)://USER:PASSWORD@HOST:PORT[?transport=tcp]`). Emitted before each `joined` by a
+ *   signaller whose room hands ICE servers out (the WebSocket one: the welcome's
+ *   `ice_servers`), with an empty list when there are none; it replaces the last one. The
+ *   elements use it for peers made from then on, unless their own `stun-server` or
+ *   `turn-server` is set (those win, kind by kind).
  *
  * A signaller that loses its connection to the room and gets it back (the WebSocket one does)
  * emits `joined` again, with a new id: every id from before is void, and nothing is said about
@@ -80,6 +87,7 @@ enum {
   SIG_SDP,
   SIG_ICE,
   SIG_ERROR,
+  SIG_ICE_SERVERS,
   N_SIGNALS
 };
 static guint signals[N_SIGNALS];
@@ -108,6 +116,9 @@ static void gst_roomcast_signaller_default_init(GstRoomcastSignallerInterface *i
                    G_TYPE_STRING, G_TYPE_UINT, G_TYPE_STRING, G_TYPE_STRING);
   signals[SIG_ERROR] = g_signal_new("error", type, G_SIGNAL_RUN_LAST, 0, nullptr, nullptr, nullptr,
                                     G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_BOOLEAN);
+  signals[SIG_ICE_SERVERS] =
+      g_signal_new("ice-servers", type, G_SIGNAL_RUN_LAST, 0, nullptr, nullptr, nullptr,
+                   G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_STRV);
 }
 
 void gst_roomcast_signaller_start(GstRoomcastSignaller *self, const gchar *room,
@@ -175,4 +186,8 @@ void gst_roomcast_signaller_emit_ice(GstRoomcastSignaller *self, const gchar *pe
 void gst_roomcast_signaller_emit_error(GstRoomcastSignaller *self, const gchar *message,
                                        gboolean fatal) {
   g_signal_emit(self, signals[SIG_ERROR], 0, message, fatal);
+}
+void gst_roomcast_signaller_emit_ice_servers(GstRoomcastSignaller *self, const gchar *stun_server,
+                                             const gchar *const *turn_servers) {
+  g_signal_emit(self, signals[SIG_ICE_SERVERS], 0, stun_server, turn_servers);
 }

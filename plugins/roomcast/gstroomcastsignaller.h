@@ -95,5 +95,8 @@ void gst_roomcast_signaller_emit_ice(GstRoomcastSignaller *self, const gchar *pe
                                      guint mline_index, const gchar *candidate, const gchar *mid);
 void gst_roomcast_signaller_emit_error(GstRoomcastSignaller *self, const gchar *message,
                                        gboolean fatal);
+// `stun_server` may be NULL; `turn_servers` is a NULL-terminated array (NULL for none).
+void gst_roomcast_signaller_emit_ice_servers(GstRoomcastSignaller *self, const gchar *stun_server,
+                                             const gchar *const *turn_servers);
 
 G_END_DECLS

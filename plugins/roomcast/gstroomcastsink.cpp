@@ -415,8 +415,10 @@ static void gst_roomcast_sink_class_init(GstRoomcastSinkClass *klass) {
    * (GstWebRTCPeerConnectionState), `connected` (boolean), `bitrate` (double, bit/s sent),
    * `bytes-sent`, `rtt` (double, s), `fraction-lost`, `packets-lost`, `nack-count`, `pli-count`
    * (what the peer reported), `recv-bitrate`, `bytes-received`, `packets-received`,
-   * `recv-packets-lost`, `jitter` (what we receive from it, in a meeting) and `offers` (how many
-   * offers we made it). Refreshed every second.
+   * `recv-packets-lost`, `jitter` (what we receive from it, in a meeting), `offers` (how many
+   * offers we made it), and `local-candidate-type` and `remote-candidate-type` (strings: `host`,
+   * `srflx`, `prflx` or `relay`, the candidates of the pair ICE selected; empty until known: a
+   * `relay` means the media goes through a TURN server). Refreshed every second.
    */
   g_object_class_install_property(
       gobject_class, PROP_STATS,

@@ -223,8 +223,8 @@ static void gst_roomcast_src_class_init(GstRoomcastSrcClass *klass) {
    * An `application/x-roomcast-stats` structure: `peer-count` (0 or 1), `bitrate` (double, bit/s
    * sent: 0 for a viewer) and `peers`, a list of `peer` structures with the fields documented on
    * roomcastsink's `stats`; for a viewer the receive side counts: `recv-bitrate` (bit/s),
-   * `bytes-received`, `packets-received`, `recv-packets-lost`, `jitter` (s). Refreshed every
-   * second.
+   * `bytes-received`, `packets-received`, `recv-packets-lost`, `jitter` (s), and the path:
+   * `local-candidate-type`, `remote-candidate-type`. Refreshed every second.
    */
   g_object_class_install_property(
       gobject_class, PROP_STATS,

@@ -1,6 +1,7 @@
 #include "gstroomcastwssignaller.h"
 
 #include "common.h"
+#include "ice-servers.h"
 #include "proto-enums.h"
 #include "gref.h"
 #include "protocol.h"
@@ -27,6 +28,9 @@
  * that cannot be reached at the very first connect is a fatal error at once, so a wrong address
  * fails clearly. After a reconnect, `host-taken` is retried a few times: the server may not yet
  * have noticed that our previous connection is gone.
+ *
+ * The welcome's `ice_servers` (STUN and TURN servers, TURN credentials possibly made for this
+ * connection) are emitted as `ice-servers` in webrtcbin's form before each `joined`.
  */
 
 GST_DEBUG_CATEGORY_STATIC(roomcast_ws_debug);
@@ -297,6 +301,24 @@ static void on_error(GstRoomcastWsSignaller *self, const p::Error &e) {
   schedule_join_retry(self);
 }
 
+// The welcome's ICE servers, in webrtcbin's form, for the elements (before `joined`).
+static void emit_ice_servers(GstRoomcastWsSignaller *self, const std::vector<p::IceServer> &list) {
+  std::vector<std::string> skipped;
+  roomcast::ice::GstServers servers = roomcast::ice::gst_servers(list, &skipped);
+  for (const auto &s : skipped)
+    GST_WARNING_OBJECT(self, "ICE server of the welcome not used: %s", s.c_str());
+  // (The TURN URIs carry credentials: only counted here.)
+  GST_INFO_OBJECT(self, "the room suggests %s STUN server and %zu TURN servers",
+                  servers.stun.empty() ? "no" : "a", servers.turn.size());
+  std::vector<const gchar *> turn;
+  for (const auto &t : servers.turn)
+    turn.push_back(t.c_str());
+  turn.push_back(nullptr);
+  gst_roomcast_signaller_emit_ice_servers(GST_ROOMCAST_SIGNALLER(self),
+                                          servers.stun.empty() ? nullptr : servers.stun.c_str(),
+                                          turn.data());
+}
+
 static void handle_message(GstRoomcastWsSignaller *self, const p::Message &msg) {
   Private *priv = self->priv;
   auto *sig = GST_ROOMCAST_SIGNALLER(self);
@@ -312,6 +334,7 @@ static void handle_message(GstRoomcastWsSignaller *self, const p::Message &msg) 
             if (m.ping_interval_s > 0) priv->ping_interval_s = m.ping_interval_s;
             GST_INFO_OBJECT(self, "%s room %s as %s (%s, %zu peers)", back ? "back in" : "joined",
                             m.room.c_str(), m.id.c_str(), p::to_string(m.kind), m.peers.size());
+            emit_ice_servers(self, m.ice_servers);
             gst_roomcast_signaller_emit_joined(sig, m.id.c_str(), to_gst(m.kind));
             for (const auto &peer : m.peers)
               gst_roomcast_signaller_emit_peer_joined(sig, peer.id.c_str(), to_gst(peer.role),

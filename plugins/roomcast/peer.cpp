@@ -8,6 +8,7 @@
 #include <gst/video/video.h>
 
 #include <algorithm>
+#include <map>
 #include <optional>
 #include <tuple>
 #include <utility>
@@ -842,12 +843,24 @@ void Peer::on_stats(GstPromise *promise, gpointer data) {
     gst_promise_unref(promise);
     return;
   }
-  PeerStats now_stats;
+  // The path in use: the transport's selected candidate pair and its two candidates' types.
+  // Candidates are matched by id only: webrtcbin 1.22 labels local candidates remote-candidate
+  // and remote ones local-candidate (their ids are right).
+  struct Path {
+    std::string selected;                                             // candidate pair id
+    std::map<std::string, std::pair<std::string, std::string>> pairs; // id -> local, remote ids
+    std::map<std::string, std::string> types; // candidate id -> candidate-type
+  };
+  struct Acc {
+    PeerStats st;
+    Path path;
+  } acc_all;
   gst_structure_foreach(
       reply,
       [](GQuark, const GValue *v, gpointer d) -> gboolean {
         if (!GST_VALUE_HOLDS_STRUCTURE(v)) return TRUE;
-        auto *acc = static_cast<PeerStats *>(d);
+        auto *all = static_cast<Acc *>(d);
+        auto *acc = &all->st;
         const GstStructure *s = gst_value_get_structure(v);
         GstWebRTCStatsType type;
         if (!gst_structure_get(s, "type", GST_TYPE_WEBRTC_STATS_TYPE, &type, nullptr)) return TRUE;
@@ -872,13 +885,43 @@ void Peer::on_stats(GstPromise *promise, gpointer data) {
           if (gst_structure_get_int64(s, "packets-lost", &i64)) acc->recv_packets_lost += i64;
           if (gst_structure_get_double(s, "jitter", &d64)) acc->jitter_s = d64;
           break;
+        case GST_WEBRTC_STATS_TRANSPORT:
+          if (const char *sel = gst_structure_get_string(s, "selected-candidate-pair-id"))
+            all->path.selected = sel;
+          break;
+        case GST_WEBRTC_STATS_CANDIDATE_PAIR: {
+          const char *id = gst_structure_get_string(s, "id");
+          const char *local = gst_structure_get_string(s, "local-candidate-id");
+          const char *remote = gst_structure_get_string(s, "remote-candidate-id");
+          if (id && local && remote) all->path.pairs[id] = {local, remote};
+          break;
+        }
+        case GST_WEBRTC_STATS_LOCAL_CANDIDATE:
+        case GST_WEBRTC_STATS_REMOTE_CANDIDATE: {
+          const char *id = gst_structure_get_string(s, "id");
+          const char *ctype = gst_structure_get_string(s, "candidate-type");
+          if (id && ctype) all->path.types[id] = ctype;
+          break;
+        }
         default:
           break;
         }
         return TRUE;
       },
-      &now_stats);
+      &acc_all);
   gst_promise_unref(promise);
+  PeerStats &now_stats = acc_all.st;
+  const Path &path = acc_all.path;
+  auto pair = path.pairs.find(path.selected);
+  if (pair == path.pairs.end() && path.pairs.size() == 1) pair = path.pairs.begin();
+  if (pair != path.pairs.end()) {
+    auto type_of = [&](const std::string &id) {
+      auto t = path.types.find(id);
+      return t == path.types.end() ? std::string() : t->second;
+    };
+    now_stats.local_candidate_type = type_of(pair->second.first);
+    now_stats.remote_candidate_type = type_of(pair->second.second);
+  }
   gint64 now = g_get_monotonic_time();
   std::lock_guard l(self->lock_);
   PeerStats &st = self->stats_;
@@ -900,6 +943,11 @@ void Peer::on_stats(GstPromise *promise, gpointer data) {
   st.packets_received = now_stats.packets_received;
   st.recv_packets_lost = now_stats.recv_packets_lost;
   st.jitter_s = now_stats.jitter_s;
+  // A path once known stays shown until another is selected.
+  if (!now_stats.local_candidate_type.empty()) {
+    st.local_candidate_type = now_stats.local_candidate_type;
+    st.remote_candidate_type = now_stats.remote_candidate_type;
+  }
 }
 
 PeerStats Peer::stats() const {
@@ -928,7 +976,9 @@ GstStructure *Peer::stats_structure() const {
       "offers", G_TYPE_UINT, s.offers, "retransmitted", G_TYPE_UINT64, s.retransmitted,
       "rtx-refused", G_TYPE_UINT64, s.rtx_refused, "rtx-requested", G_TYPE_UINT64, s.rtx_requested,
       "rtx-recovered", G_TYPE_UINT64, s.rtx_recovered, "packets-given-up", G_TYPE_UINT64,
-      s.packets_given_up, "latency", G_TYPE_UINT, s.latency_ms, nullptr);
+      s.packets_given_up, "latency", G_TYPE_UINT, s.latency_ms, "local-candidate-type",
+      G_TYPE_STRING, s.local_candidate_type.c_str(), "remote-candidate-type", G_TYPE_STRING,
+      s.remote_candidate_type.c_str(), nullptr);
 }
 
 // ---- detaching ----------------------------------------------------------------------------------

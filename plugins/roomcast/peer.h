@@ -89,6 +89,8 @@ struct PeerStats {
   guint64 retransmitted = 0; // packets we sent again on request (rtx)
   guint64 rtx_refused = 0;   // requests beyond the retransmission budget (see RtxBudget)
   guint offers = 0;
+  // the selected candidate pair: "host", "srflx", "prflx" or "relay" ("" until known)
+  std::string local_candidate_type, remote_candidate_type;
 };
 
 class Peer : public std::enable_shared_from_this<Peer> {

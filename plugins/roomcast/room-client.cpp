@@ -93,11 +93,17 @@ void RoomClient::install_common_properties(GObjectClass *klass, const char *room
       g_param_spec_string("display-name", "Display name", "Name shown to the room", "", flags));
   g_object_class_install_property(
       klass, PROP_STUN_SERVER,
-      g_param_spec_string("stun-server", "STUN server", "stun://host:port", nullptr, flags));
-  g_object_class_install_property(klass, PROP_TURN_SERVER,
-                                  g_param_spec_string("turn-server", "TURN server",
-                                                      "turn(s)://user:password@host:port", nullptr,
-                                                      flags));
+      g_param_spec_string("stun-server", "STUN server",
+                          "stun://HOST:PORT (or stun:HOST:PORT). Set, it replaces the STUN server "
+                          "the room suggests (the signalling server's welcome)",
+                          nullptr, flags));
+  g_object_class_install_property(
+      klass, PROP_TURN_SERVER,
+      g_param_spec_string("turn-server", "TURN servers",
+                          "turn(s)://USER:PASSWORD@HOST:PORT[?transport=tcp], several separated "
+                          "by spaces (user and password percent-encoded). Set, they replace the "
+                          "TURN servers the room suggests (the signalling server's welcome)",
+                          nullptr, flags));
   g_object_class_install_property(
       klass, PROP_ICE_LOOPBACK,
       g_param_spec_boolean("ice-loopback", "ICE loopback",
@@ -130,7 +136,7 @@ bool RoomClient::set_common_property(GObject *object, guint id, const GValue *va
     common.ice.stun_server = str ? str : "";
     return true;
   case PROP_TURN_SERVER:
-    common.ice.turn_server = str ? str : "";
+    common.ice.turn_servers = ice::split_list(str ? str : "");
     return true;
   case PROP_ICE_LOOPBACK:
     common.ice.loopback = g_value_get_boolean(value);
@@ -161,7 +167,7 @@ bool RoomClient::get_common_property(guint id, GValue *value) const {
     g_value_set_string(value, opt(common.ice.stun_server));
     return true;
   case PROP_TURN_SERVER:
-    g_value_set_string(value, opt(common.ice.turn_server));
+    g_value_set_string(value, opt(ice::join_list(common.ice.turn_servers)));
     return true;
   case PROP_ICE_LOOPBACK:
     g_value_set_boolean(value, common.ice.loopback);
@@ -248,6 +254,7 @@ bool RoomClient::null_to_ready() {
       g_signal_connect(sig, "sdp", G_CALLBACK(on_sig_sdp), this),
       g_signal_connect(sig, "ice", G_CALLBACK(on_sig_ice), this),
       g_signal_connect(sig, "error", G_CALLBACK(on_sig_error), this),
+      g_signal_connect(sig, "ice-servers", G_CALLBACK(on_sig_ice_servers), this),
   };
   {
     std::lock_guard l(lock);
@@ -299,6 +306,7 @@ void RoomClient::paused_to_ready_before() {
     waiting_.clear();
     roles_.clear();
     own_id_.clear();
+    room_ice_ = {};
     refused_ = false;
   });
 }
@@ -390,6 +398,11 @@ void RoomClient::create_peer(const std::string &id, const std::string &name, Gst
     if (!active_ || peers_.contains(id)) return;
     if (common.max_peers && peers_.size() >= common.max_peers) full = common.max_peers;
     cfg.ice = common.ice;
+    // Our own STUN and TURN servers win over the room's, kind by kind.
+    ice::GstServers use =
+        ice::choose_servers(common.ice.stun_server, common.ice.turn_servers, room_ice_);
+    cfg.ice.stun_server = use.stun;
+    cfg.ice.turn_servers = use.turn;
     cfg.encoded = common.encoded;
   }
   if (full) {
@@ -845,6 +858,20 @@ void RoomClient::on_sig_ice(GstRoomcastSignaller *, const gchar *id, guint mline
       if (auto peer = self->find(pid)) peer->add_ice(mline, c, m);
     });
   });
+}
+
+void RoomClient::on_sig_ice_servers(GstRoomcastSignaller *, const gchar *stun,
+                                    const gchar *const *turn, gpointer data) {
+  auto *self = static_cast<RoomClient *>(data);
+  ice::GstServers servers;
+  servers.stun = stun ? stun : "";
+  for (const gchar *const *t = turn; t && *t; t++)
+    servers.turn.emplace_back(*t);
+  GST_INFO_OBJECT(self->element_, "the room suggests %s STUN server and %zu TURN servers",
+                  servers.stun.empty() ? "no" : "a", servers.turn.size());
+  // Before `joined` (same thread): the new session's peers are made with them.
+  std::lock_guard l(self->lock);
+  self->room_ice_ = std::move(servers);
 }
 
 void RoomClient::on_sig_error(GstRoomcastSignaller *, const gchar *message, gboolean fatal,

@@ -14,6 +14,7 @@
 
 #include "common.h"
 #include "gstroomcastsignaller.h"
+#include "ice-servers.h"
 #include "media-watch.h"
 #include "peer-plan.h"
 #include "peer.h"
@@ -49,7 +50,7 @@ public:
   struct Common {
     std::string room = "default";
     std::string name;
-    IceConfig ice;
+    IceConfig ice; // its STUN and TURN servers are the element's own (they win over the room's)
     guint peer_timeout_s = 0;  // 0: never
     guint max_peers = 0;       // 0: no limit
     bool encoded = false;      // receive parsed instead of decoded streams
@@ -162,6 +163,8 @@ private:
                          const gchar *candidate, const gchar *mid, gpointer data);
   static void on_sig_error(GstRoomcastSignaller *, const gchar *message, gboolean fatal,
                            gpointer data);
+  static void on_sig_ice_servers(GstRoomcastSignaller *, const gchar *stun,
+                                 const gchar *const *turn, gpointer data);
 
   GstElement *element_; // no ref: the client lives inside it
   std::string worker_name_;
@@ -177,6 +180,7 @@ private:
   bool refused_ = false; // viewer: the host ended our session for a reason a rejoin cannot fix
   std::map<std::string, std::shared_ptr<Peer>> peers_;
   std::map<std::string, GstRoomcastRole> roles_; // every peer the room told us about
+  ice::GstServers room_ice_;                     // the ICE servers the room suggests
   std::vector<Waiting> waiting_;
   // Peers on their way out (detach_async), by id: a new session with the same id waits for
   // them (its webrtcbin would have the same name).

@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "server.h"
 
@@ -37,8 +38,25 @@ void report_pipeline_error(const char *cmd, GstMessage *msg, bool verbose);
 // `signaller::uri` child property only (whatever the signaller's type). False after printing why.
 bool set_signaller_uri(const char *cmd, GstElement *element, const std::string &uri);
 
-// Adds the embedded server's limits to a subcommand's options (serve uses them all).
+// Adds the embedded server's limits to a subcommand's options (serve uses them all), and its
+// --turn-secret (read at parsing into opts.ice.secret) and --turn-ttl.
 GOptionGroup *server_option_group(ServerOptions &opts);
+// --turn-secret's SOURCE: a file (or file:PATH) holding the secret, or env:VARIABLE (the variable
+// is removed from the environment once read). Trailing white space is dropped.
+bool read_turn_secret(const char *source, std::string &secret, GError **error);
+
+// ICE servers on the command line: --stun URI and --turn URI (repeatable), in GStreamer's form
+// (stun://HOST:PORT, turn(s)://USER:PASSWORD@HOST:PORT[?transport=tcp]) or RFC 7064/7065's
+// (stun:HOST:PORT, turn:HOST:PORT). Appended to `out`; false after printing why.
+bool parse_ice_options(const char *cmd, const char *stun, char **turn, ice::ServerSetup &out);
+// Prints the ICE servers a server hands out (never the secret or passwords) on stdout.
+void print_ice_setup(const char *cmd, const ice::ServerSetup &setup);
+// ice::check_setup, printing why it fails.
+bool check_ice_setup(const char *cmd, const ice::ServerSetup &setup);
+// Sets a roomcastsink's or roomcastsrc's own STUN and TURN servers (its `stun-server` and
+// `turn-server` properties: they win over the room's, see docs/architecture.md). TURN URIs need
+// their credentials; a secret is refused (it is a server's). False after printing why.
+bool set_element_ice(const char *cmd, GstElement *element, const ice::ServerSetup &setup);
 // `--server URL` when given; otherwise starts the embedded server (on the thread-default
 // context) on host:port. Sets ws_url; false after printing why.
 bool use_or_embed_server(const char *cmd, const char *server_arg, const char *host, int port,

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <utility>
 
 namespace roomcast::app {
 
@@ -28,10 +29,12 @@ struct LiveOptions {
   gboolean audio = FALSE;
   char *ice_loopback = nullptr;
   char *stun = nullptr;
+  char **turn = nullptr;
   gboolean verbose = FALSE;
   ~LiveOptions() {
     for (char *p : {room, server, host, source, pipeline, codec, size, ice_loopback, stun})
       g_free(p);
+    g_strfreev(turn);
   }
 };
 
@@ -65,13 +68,16 @@ gboolean on_status(gpointer data) {
   gst_structure_get_uint(stats, "peer-count", &peers);
   gst_structure_get_uint64(stats, "frames", &frames);
   gst_structure_get_double(stats, "bitrate", &bitrate);
-  guint connected = 0;
+  guint connected = 0, relayed = 0;
   if (const GValue *list = gst_structure_get_value(stats, "peers"))
     for (guint i = 0; i < gst_value_list_get_size(list); i++) {
       const GstStructure *p = gst_value_get_structure(gst_value_list_get_value(list, i));
       gboolean c = FALSE;
       gst_structure_get_boolean(p, "connected", &c);
       connected += c ? 1 : 0;
+      // Through a TURN server at either end.
+      relayed += c && (!g_strcmp0(gst_structure_get_string(p, "local-candidate-type"), "relay") ||
+                       !g_strcmp0(gst_structure_get_string(p, "remote-candidate-type"), "relay"));
     }
   gst_structure_free(stats);
   gint64 now = g_get_monotonic_time();
@@ -79,8 +85,10 @@ gboolean on_status(gpointer data) {
   live->last_frames = frames;
   live->last_us = now;
   char line[200];
-  g_snprintf(line, sizeof line, "viewers %u (%u connected)  sending %.0f kbit/s  encoding %.1f fps",
-             peers, connected, bitrate / 1000.0, fps);
+  g_autofree char *via = relayed ? g_strdup_printf(", %u relayed", relayed) : g_strdup("");
+  g_snprintf(line, sizeof line,
+             "viewers %u (%u connected%s)  sending %.0f kbit/s  encoding %.1f fps", peers,
+             connected, via, bitrate / 1000.0, fps);
   if (live->tty)
     g_printerr("\r\033[K%s", line);
   else if (live->ticks++ % 5 == 0)
@@ -112,7 +120,13 @@ int cmd_live(int argc, char **argv) {
        "Send Opus audio too (microphone via pulsesrc, or a tone for the test source)", nullptr},
       {"ice-loopback", 0, 0, G_OPTION_ARG_STRING, &o.ice_loopback,
        "Add 127.0.0.1 to ICE: on, off or auto (when the server is on loopback)", "MODE"},
-      {"stun", 0, 0, G_OPTION_ARG_STRING, &o.stun, "STUN server (stun://host:port)", "URI"},
+      {"stun", 0, 0, G_OPTION_ARG_STRING, &o.stun,
+       "STUN server (stun://HOST:PORT); without --server the embedded server hands it to viewers",
+       "URI"},
+      {"turn", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o.turn,
+       "TURN server (turn(s)://USER:PASSWORD@HOST:PORT); repeatable; without --server the "
+       "embedded server hands it to viewers",
+       "URI"},
       {"verbose", 'v', 0, G_OPTION_ARG_NONE, &o.verbose, "More detail in logs and errors", nullptr},
       {nullptr}};
   ServerOptions sopts;
@@ -133,6 +147,13 @@ int cmd_live(int argc, char **argv) {
                            height))
     return 2;
 
+  // Without --server the ICE servers go to the embedded server, which hands them to everyone in
+  // its welcome (this host included); with --server they are the sink's own.
+  ice::ServerSetup own;
+  if (!parse_ice_options("live", o.stun, o.turn, o.server ? own : sopts.ice)) return 2;
+  if (o.server) own.secret = std::exchange(sopts.ice.secret, std::string()); // refused below
+  if (!o.server && !check_ice_setup("live", sopts.ice)) return 2;
+
   std::unique_ptr<Server> server; // outlives the runner: the pipeline stops before the server
   Runner runner("live", o.verbose);
   std::string ws_url;
@@ -147,7 +168,7 @@ int cmd_live(int argc, char **argv) {
   gst_util_set_object_arg(G_OBJECT(sink), "codec", codec.c_str());
   g_object_set(sink, "room", room.c_str(), "bitrate", guint(o.bitrate), "ice-loopback",
                loopback_ice(o.ice_loopback, ws_url), nullptr);
-  if (o.stun) g_object_set(sink, "stun-server", o.stun, nullptr);
+  if (o.server && !set_element_ice("live", sink, own)) return 2;
 
   g_signal_connect(sink, "peer-added", G_CALLBACK(on_peer_added), nullptr);
   g_signal_connect(sink, "peer-removed", G_CALLBACK(on_peer_removed), nullptr);
@@ -165,6 +186,7 @@ int cmd_live(int argc, char **argv) {
   printf("roomcast live: viewers open %sroom/%s?role=viewer\n", http.c_str(), room.c_str());
   printf("roomcast live: or run: roomcast watch --server %s --room %s\n", ws_url.c_str(),
          room.c_str());
+  if (server) print_ice_setup("live", sopts.ice);
   fflush(stdout);
 
   guint status = g_timeout_add_seconds(1, on_status, &live);

@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <unistd.h>
@@ -282,6 +283,8 @@ int cmd_meet(int argc, char **argv) {
                   *size = nullptr, *name = nullptr, *ice = nullptr;
   int port = 8443, fps = 30, bitrate = 1500, frames = 0, expect = 0, timeout = 0;
   gboolean audio = FALSE, verbose = FALSE;
+  g_autofree char *stun = nullptr;
+  g_auto(GStrv) turn = nullptr;
   GOptionEntry entries[] = {
       {"room", 'r', 0, G_OPTION_ARG_STRING, &room, "Meeting room (meeting)", "NAME"},
       {"server", 's', 0, G_OPTION_ARG_STRING, &server_arg,
@@ -306,6 +309,13 @@ int cmd_meet(int argc, char **argv) {
       {"name", 0, 0, G_OPTION_ARG_STRING, &name, "Name shown to the others", "NAME"},
       {"ice-loopback", 0, 0, G_OPTION_ARG_STRING, &ice,
        "Add 127.0.0.1 to ICE: on, off or auto (when the server is on loopback)", "MODE"},
+      {"stun", 0, 0, G_OPTION_ARG_STRING, &stun,
+       "STUN server (stun://HOST:PORT); without --server the embedded server hands it to members",
+       "URI"},
+      {"turn", 0, 0, G_OPTION_ARG_STRING_ARRAY, &turn,
+       "TURN server (turn(s)://USER:PASSWORD@HOST:PORT); repeatable; without --server the "
+       "embedded server hands it to members",
+       "URI"},
       {"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "More detail", nullptr},
       {nullptr}};
   ServerOptions sopts;
@@ -330,6 +340,11 @@ int cmd_meet(int argc, char **argv) {
   int width = 0, height = 0;
   if (!check_media_options("meet", codec, fps, bitrate, size, source_arg, source, width, height))
     return 2;
+  // As in live: the embedded server hands the ICE servers out; with --server they are our own.
+  ice::ServerSetup own;
+  if (!parse_ice_options("meet", stun, turn, server_arg ? own : sopts.ice)) return 2;
+  if (server_arg) own.secret = std::exchange(sopts.ice.secret, std::string()); // refused below
+  if (!server_arg && !check_ice_setup("meet", sopts.ice)) return 2;
   if (!init_gstreamer(argc, argv)) return 1;
 
   std::unique_ptr<Server> server; // outlives the runner: the pipeline stops before the server
@@ -349,6 +364,7 @@ int cmd_meet(int argc, char **argv) {
   gst_util_set_object_arg(G_OBJECT(sink), "codec", codec.c_str());
   g_object_set(sink, "room", room_name.c_str(), "display-name", name ? name : default_name,
                "bitrate", guint(bitrate), "ice-loopback", loopback_ice(ice, ws_url), nullptr);
+  if (server_arg && !set_element_ice("meet", sink, own)) return 2;
 
   Meet m;
   m.runner = &runner;

@@ -38,6 +38,26 @@ struct Watch {
   GstElement *src = nullptr;                    // roomcastsrc (borrowed)
 };
 
+// The ICE path of the session with the host, from roomcastsrc's stats, as JSON members
+// `local_candidate` and `remote_candidate`: the selected pair's candidate types ("relay": through
+// a TURN server; "" when there was no session).
+void add_path(JsonBuilder *b, GstElement *src) {
+  GstStructure *stats = nullptr;
+  g_object_get(src, "stats", &stats, nullptr);
+  const char *local = nullptr, *remote = nullptr;
+  const GValue *list = stats ? gst_structure_get_value(stats, "peers") : nullptr;
+  if (list && gst_value_list_get_size(list) > 0) {
+    const GstStructure *p = gst_value_get_structure(gst_value_list_get_value(list, 0));
+    local = gst_structure_get_string(p, "local-candidate-type");
+    remote = gst_structure_get_string(p, "remote-candidate-type");
+  }
+  json_builder_set_member_name(b, "local_candidate");
+  json_builder_add_string_value(b, local ? local : "");
+  json_builder_set_member_name(b, "remote_candidate");
+  json_builder_add_string_value(b, remote ? remote : "");
+  if (stats) gst_structure_free(stats);
+}
+
 // The host link's loss-recovery numbers from roomcastsrc's stats, as JSON members: what our
 // jitterbuffers asked to be sent again and got in time, what they gave up, their latency.
 void add_link(JsonBuilder *b, GstElement *src) {
@@ -178,6 +198,7 @@ std::string result_json(Watch &w) {
   json_builder_add_double_value(b, ms(w.max_gap_us.load()));
   json_builder_set_member_name(b, "audio_buffers");
   json_builder_add_int_value(b, static_cast<gint64>(w.audio_buffers.load()));
+  if (w.src) add_path(b, w.src);
   if (w.src) add_link(b, w.src);
   json_builder_end_object(b);
   return json_line(b);
@@ -209,7 +230,9 @@ gboolean print_progress(gpointer data) {
 } // namespace
 
 int cmd_watch(int argc, char **argv) {
-  g_autofree char *server = nullptr, *room = nullptr, *sink = nullptr, *ice = nullptr;
+  g_autofree char *server = nullptr, *room = nullptr, *sink = nullptr, *ice = nullptr,
+                  *stun = nullptr;
+  g_auto(GStrv) turn = nullptr;
   int frames = 0, timeout = 0, latency = 50;
   gboolean verbose = FALSE, progress = FALSE;
   GOptionEntry entries[] = {
@@ -223,6 +246,11 @@ int cmd_watch(int argc, char **argv) {
       {"latency", 0, 0, G_OPTION_ARG_INT, &latency, "Jitterbuffer latency in ms (50)", "MS"},
       {"ice-loopback", 0, 0, G_OPTION_ARG_STRING, &ice,
        "Add 127.0.0.1 to ICE: on, off or auto (when the server is on loopback)", "MODE"},
+      {"stun", 0, 0, G_OPTION_ARG_STRING, &stun,
+       "STUN server (stun://HOST:PORT), instead of the server's", "URI"},
+      {"turn", 0, 0, G_OPTION_ARG_STRING_ARRAY, &turn,
+       "TURN server (turn(s)://USER:PASSWORD@HOST:PORT), instead of the server's; repeatable",
+       "URI"},
       {"progress", 0, 0, G_OPTION_ARG_NONE, &progress,
        "Print a progress line (JSON after 'progress ') every second", nullptr},
       {"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "More detail", nullptr},
@@ -242,6 +270,8 @@ int cmd_watch(int argc, char **argv) {
     g_printerr("roomcast watch: --sink must be auto or fake\n");
     return 2;
   }
+  ice::ServerSetup own;
+  if (!parse_ice_options("watch", stun, turn, own)) return 2;
   if (!init_gstreamer(argc, argv)) return 1;
   std::string url = server ? server : "ws://127.0.0.1:8443/ws";
   std::string room_name = room ? room : "demo";
@@ -267,6 +297,7 @@ int cmd_watch(int argc, char **argv) {
   if (!set_signaller_uri("watch", src, url)) return 1;
   g_object_set(src, "room", room_name.c_str(), "latency", guint(latency), "ice-loopback",
                loopback_ice(ice, url), nullptr);
+  if (!set_element_ice("watch", src, own)) return 2;
   g_signal_connect(src, "pad-added", G_CALLBACK(on_pad_added), &w);
   g_signal_connect(src, "pad-removed", G_CALLBACK(on_pad_removed), &w);
   runner.watch(pipeline);

@@ -3,6 +3,7 @@
 #include "roomcast-config.h"
 
 #include <cstdio>
+#include <cstring>
 
 namespace roomcast::app {
 
@@ -12,8 +13,46 @@ struct ServerOptionStorage {
   int max_rooms, max_peers, max_connections, max_burst, ping_interval, ping_timeout;
   double max_rate;
   char *web_root;
+  char *turn_secret;
+  int turn_ttl;
 };
 } // namespace
+
+bool read_turn_secret(const char *source, std::string &secret, GError **error) {
+  std::string text;
+  if (g_str_has_prefix(source, "env:")) {
+    const char *name = source + 4;
+    const char *value = *name ? g_getenv(name) : nullptr;
+    if (!value) {
+      g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                  "--turn-secret: the environment variable '%s' is not set", name);
+      return false;
+    }
+    text = value;
+    // Not handed down to anything this process starts.
+    g_unsetenv(name);
+  } else {
+    const char *path = g_str_has_prefix(source, "file:") ? source + 5 : source;
+    g_autofree char *contents = nullptr;
+    g_autoptr(GError) err = nullptr;
+    if (!g_file_get_contents(path, &contents, nullptr, &err)) {
+      g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                  "--turn-secret: %s (give a file, file:PATH, or env:VARIABLE)", err->message);
+      return false;
+    }
+    text = contents;
+  }
+  // A file's (or a variable's) trailing newline and spaces are not part of the secret.
+  while (!text.empty() && g_ascii_isspace(text.back()))
+    text.pop_back();
+  if (text.empty()) {
+    g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                "--turn-secret: the secret is empty");
+    return false;
+  }
+  secret = std::move(text);
+  return true;
+}
 
 GOptionGroup *server_option_group(ServerOptions &opts) {
   // GOption writes into plain C storage; copy back after parsing via the group's hook.
@@ -25,7 +64,9 @@ GOptionGroup *server_option_group(ServerOptions &opts) {
                                      static_cast<int>(opts.ping_interval_s),
                                      static_cast<int>(opts.ping_timeout_s),
                                      opts.max_rate,
-                                     nullptr};
+                                     nullptr,
+                                     nullptr,
+                                     static_cast<int>(opts.ice.ttl_s)};
   static GOptionEntry entries[] = {
       {"max-message-size", 0, 0, G_OPTION_ARG_INT64, nullptr, "Largest message in bytes (65536)",
        "BYTES"},
@@ -43,6 +84,12 @@ GOptionGroup *server_option_group(ServerOptions &opts) {
        "S"},
       {"web-root", 0, 0, G_OPTION_ARG_FILENAME, nullptr, "Serve the web client from this folder",
        "DIR"},
+      {"turn-secret", 0, 0, G_OPTION_ARG_FILENAME, nullptr,
+       "TURN REST shared secret (coturn's static-auth-secret), read from a file or env:VARIABLE: "
+       "each client gets credentials of its own for the --turn servers",
+       "FILE|env:VAR"},
+      {"turn-ttl", 0, 0, G_OPTION_ARG_INT, nullptr,
+       "Seconds the TURN REST credentials are valid (86400)", "S"},
       {nullptr}};
   entries[0].arg_data = &st->max_message_size;
   entries[1].arg_data = &st->max_rooms;
@@ -53,6 +100,8 @@ GOptionGroup *server_option_group(ServerOptions &opts) {
   entries[6].arg_data = &st->ping_interval;
   entries[7].arg_data = &st->ping_timeout;
   entries[8].arg_data = &st->web_root;
+  entries[9].arg_data = &st->turn_secret;
+  entries[10].arg_data = &st->turn_ttl;
   struct Hook {
     ServerOptions *opts;
     ServerOptionStorage *st;
@@ -63,6 +112,7 @@ GOptionGroup *server_option_group(ServerOptions &opts) {
       [](gpointer p) {
         auto *h = static_cast<Hook *>(p);
         g_free(h->st->web_root);
+        g_free(h->st->turn_secret);
         delete h->st;
         delete h;
       });
@@ -88,9 +138,76 @@ GOptionGroup *server_option_group(ServerOptions &opts) {
         h->opts->ping_interval_s = s->ping_interval;
         h->opts->ping_timeout_s = s->ping_timeout;
         if (s->web_root) h->opts->web_root = s->web_root;
+        if (s->turn_ttl < 1) {
+          g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                      "--turn-ttl must be positive");
+          return FALSE;
+        }
+        h->opts->ice.ttl_s = s->turn_ttl;
+        if (s->turn_secret && !read_turn_secret(s->turn_secret, h->opts->ice.secret, error))
+          return FALSE;
         return TRUE;
       });
   return group;
+}
+
+bool parse_ice_options(const char *cmd, const char *stun, char **turn, ice::ServerSetup &out) {
+  std::string why;
+  if (stun) {
+    auto u = ice::parse_uri(stun, ice::Form::Any, &why);
+    if (!u || u->is_turn()) {
+      g_printerr("roomcast %s: --stun %s: %s\n", cmd, stun,
+                 u ? "a STUN server's URI starts with stun:" : why.c_str());
+      return false;
+    }
+    out.stun.push_back(*u);
+  }
+  for (char **t = turn; t && *t; t++) {
+    auto u = ice::parse_uri(*t, ice::Form::Any, &why);
+    if (!u || !u->is_turn()) {
+      g_printerr("roomcast %s: --turn %s: %s\n", cmd, *t,
+                 u ? "a TURN server's URI starts with turn: or turns:" : why.c_str());
+      return false;
+    }
+    out.turn.push_back(*u);
+  }
+  return true;
+}
+
+bool check_ice_setup(const char *cmd, const ice::ServerSetup &setup) {
+  std::string why;
+  if (ice::check_setup(setup, &why)) return true;
+  g_printerr("roomcast %s: %s\n", cmd, why.c_str());
+  return false;
+}
+
+bool set_element_ice(const char *cmd, GstElement *element, const ice::ServerSetup &setup) {
+  if (!setup.secret.empty()) {
+    g_printerr("roomcast %s: --turn-secret is for a server: use it with `roomcast serve`, or "
+               "without --server\n",
+               cmd);
+    return false;
+  }
+  if (!check_ice_setup(cmd, setup)) return false;
+  if (!setup.stun.empty())
+    g_object_set(element, "stun-server", ice::gst_uri(setup.stun.front()).c_str(), nullptr);
+  std::vector<std::string> turn;
+  for (const auto &u : setup.turn)
+    turn.push_back(ice::gst_uri(u));
+  if (!turn.empty()) g_object_set(element, "turn-server", ice::join_list(turn).c_str(), nullptr);
+  return true;
+}
+
+void print_ice_setup(const char *cmd, const ice::ServerSetup &setup) {
+  if (setup.empty()) return;
+  std::string text;
+  for (const auto &u : setup.stun)
+    text += (text.empty() ? "" : ", ") + ice::rtc_url(u);
+  for (const auto &u : setup.turn)
+    text += (text.empty() ? "" : ", ") + ice::rtc_url(u);
+  if (!setup.secret.empty())
+    text += " (TURN REST credentials per client, valid " + std::to_string(setup.ttl_s) + " s)";
+  printf("roomcast %s: ICE servers for clients: %s\n", cmd, text.c_str());
 }
 
 bool use_or_embed_server(const char *cmd, const char *server_arg, const char *host, int port,
@@ -130,7 +247,20 @@ bool parse_options(GOptionContext *ctx, int &argc, char **&argv) {
   return true;
 }
 
+namespace {
+// libnice warns "We still have alive TURN refreshes. Consider using nice_agent_close_async() ..."
+// whenever an agent that holds TURN allocations is freed: webrtcbin 1.22 frees its agent without
+// that call, at every end of a relayed peer. Nothing we can act on (the allocation expires at the
+// TURN server; docs/architecture.md, TURN): not printed. Every other libnice message is.
+void on_libnice_log(const gchar *domain, GLogLevelFlags level, const gchar *message, gpointer) {
+  if (message && strstr(message, "alive TURN refreshes")) return;
+  g_log_default_handler(domain, level, message, nullptr);
+}
+} // namespace
+
 bool init_gstreamer(int &argc, char **&argv) {
+  g_log_set_handler("libnice", GLogLevelFlags(G_LOG_LEVEL_WARNING | G_LOG_LEVEL_MESSAGE),
+                    on_libnice_log, nullptr);
   g_autoptr(GError) err = nullptr;
   if (!gst_init_check(&argc, &argv, &err)) {
     g_printerr("roomcast: cannot initialise GStreamer: %s\n", err ? err->message : "?");

@@ -1,5 +1,7 @@
 #include "protocol.h"
 
+#include "ice-servers.h"
+
 #include <json-glib/json-glib.h>
 
 #include <algorithm>
@@ -144,6 +146,9 @@ const char *to_string(ErrorCode c) {
 const char *to_string(EndReason r) {
   return name_of(spec::kReasons, r);
 }
+const char *to_string(IceScheme s) {
+  return name_of(spec::kIceSchemes, s);
+}
 std::optional<Role> role_from_string(std::string_view s) {
   return value_of<Role>(spec::kRoles, s);
 }
@@ -158,6 +163,9 @@ std::optional<ErrorCode> error_code_from_string(std::string_view s) {
 }
 std::optional<EndReason> end_reason_from_string(std::string_view s) {
   return value_of<EndReason>(spec::kReasons, s);
+}
+std::optional<IceScheme> ice_scheme_from_string(std::string_view s) {
+  return value_of<IceScheme>(spec::kIceSchemes, s);
 }
 
 RoomKind kind_for_role(Role r) {
@@ -227,6 +235,29 @@ const Relay *relay_of(const Message &m) {
 bool valid_text(std::string_view s, std::size_t max_bytes) {
   return s.size() <= max_bytes && g_utf8_validate(s.data(), s.size(), nullptr) &&
          no_control_chars(s);
+}
+
+bool valid_ice_server(const IceServer &s, std::string *why) {
+  auto no = [&](std::string text) {
+    if (why) *why = std::move(text);
+    return false;
+  };
+  if (s.urls.empty() || s.urls.size() > kMaxIceUrls)
+    return no("'urls' must hold 1 to " + std::to_string(kMaxIceUrls) + " URLs");
+  if (!valid_text(s.username, kMaxIceCredential) || !valid_text(s.credential, kMaxIceCredential))
+    return no("'username' and 'credential' must be at most " + std::to_string(kMaxIceCredential) +
+              " bytes of printable UTF-8");
+  for (const auto &url : s.urls) {
+    std::string reason;
+    auto u = url.size() <= kMaxIceUrl ? ice::parse_uri(url, ice::Form::Rtc, &reason) : std::nullopt;
+    if (!u)
+      return no("bad ICE server URL '" + url.substr(0, 64) + "': " +
+                (reason.empty() ? "longer than " + std::to_string(kMaxIceUrl) + " bytes" : reason));
+    if (spec::kIceSchemes.at(static_cast<std::size_t>(u->scheme)).credentials &&
+        (s.username.empty() || s.credential.empty()))
+      return no("'" + url.substr(0, 64) + "' needs 'username' and 'credential'");
+  }
+  return true;
 }
 
 bool valid_room_name(std::string_view s) {
@@ -328,6 +359,41 @@ struct Fields {
       PeerInfo p;
       if (!read_peer(json_array_get_element(arr, i), p, err)) return false;
       m.peers.push_back(std::move(p));
+    }
+    return read_ice_servers(m.ice_servers);
+  }
+
+  // welcome.ice_servers: optional; an array of at most kMaxIceServers valid entries.
+  bool read_ice_servers(std::vector<IceServer> &out) {
+    JsonNode *list = json_object_get_member(obj, "ice_servers");
+    if (!list) return true;
+    if (!JSON_NODE_HOLDS_ARRAY(list) ||
+        json_array_get_length(json_node_get_array(list)) > kMaxIceServers)
+      return r.fail(ErrorCode::BadMessage, "field 'ice_servers' must be an array of at most " +
+                                               std::to_string(kMaxIceServers) + " entries");
+    JsonArray *arr = json_node_get_array(list);
+    for (guint i = 0; i < json_array_get_length(arr); i++) {
+      JsonNode *n = json_array_get_element(arr, i);
+      if (!JSON_NODE_HOLDS_OBJECT(n))
+        return r.fail(ErrorCode::BadMessage, "an ice_servers entry must be an object");
+      JsonObject *o = json_node_get_object(n);
+      Reader er(o, err);
+      IceServer s;
+      JsonNode *urls = json_object_get_member(o, "urls");
+      if (!urls || !JSON_NODE_HOLDS_ARRAY(urls))
+        return r.fail(ErrorCode::BadMessage, "an ice_servers entry needs 'urls', an array");
+      JsonArray *ua = json_node_get_array(urls);
+      for (guint j = 0; j < json_array_get_length(ua); j++) {
+        JsonNode *u = json_array_get_element(ua, j);
+        if (!JSON_NODE_HOLDS_VALUE(u) || json_node_get_value_type(u) != G_TYPE_STRING)
+          return r.fail(ErrorCode::BadMessage, "ICE server URLs must be strings");
+        s.urls.emplace_back(json_node_get_string(u));
+      }
+      if (!er.str("username", s.username, false) || !er.str("credential", s.credential, false))
+        return r.fail(ErrorCode::BadMessage, err.message);
+      std::string why;
+      if (!valid_ice_server(s, &why)) return r.fail(ErrorCode::BadMessage, why);
+      out.push_back(std::move(s));
     }
     return true;
   }
@@ -485,6 +551,21 @@ struct Writer {
     json_builder_begin_array(b);
     for (const auto &p : m.peers)
       add_peer(b, p);
+    json_builder_end_array(b);
+    if (m.ice_servers.empty()) return;
+    json_builder_set_member_name(b, "ice_servers");
+    json_builder_begin_array(b);
+    for (const auto &s : m.ice_servers) {
+      json_builder_begin_object(b);
+      json_builder_set_member_name(b, "urls");
+      json_builder_begin_array(b);
+      for (const auto &u : s.urls)
+        json_builder_add_string_value(b, u.c_str());
+      json_builder_end_array(b);
+      if (!s.username.empty()) add_str(b, "username", s.username);
+      if (!s.credential.empty()) add_str(b, "credential", s.credential);
+      json_builder_end_object(b);
+    }
     json_builder_end_array(b);
   }
   void operator()(const PeerJoined &m) {

@@ -24,11 +24,13 @@ const char *to_string(RoomKind k);
 const char *to_string(Type t);
 const char *to_string(ErrorCode c);
 const char *to_string(EndReason r);
+const char *to_string(IceScheme s);
 std::optional<Role> role_from_string(std::string_view s);
 std::optional<RoomKind> kind_from_string(std::string_view s);
 std::optional<Type> type_from_string(std::string_view s);
 std::optional<ErrorCode> error_code_from_string(std::string_view s);
 std::optional<EndReason> end_reason_from_string(std::string_view s);
+std::optional<IceScheme> ice_scheme_from_string(std::string_view s);
 
 // The kind of room a role creates or may enter.
 RoomKind kind_for_role(Role r);
@@ -60,6 +62,16 @@ struct PeerInfo {
   Role role = Role::Viewer;
   std::string name;
   bool operator==(const PeerInfo &) const = default;
+};
+
+// One entry of welcome.ice_servers, as RTCPeerConnection takes it (RTCIceServer): URLs in the form
+// of RFC 7064/7065 (`stun:HOST:PORT`, `turn:HOST:PORT?transport=udp`, `turns:HOST:PORT`), and the
+// credentials that every TURN URL of the entry uses. src/common/ice-servers.h reads and makes them.
+struct IceServer {
+  std::vector<std::string> urls; // 1 to kMaxIceUrls
+  std::string username;          // optional for STUN, required with a TURN URL
+  std::string credential;
+  bool operator==(const IceServer &) const = default;
 };
 
 // ---- messages: one struct per type -----------------------------------------------------------
@@ -130,6 +142,9 @@ struct Welcome {
   unsigned ping_interval_s = 0;
   std::uint64_t max_message_size = 0;
   std::vector<PeerInfo> peers; // the peers you can see, oldest first
+  // STUN and TURN servers the server suggests (optional; empty: none). TURN credentials may be
+  // made for this client and expire (docs/protocol.md).
+  std::vector<IceServer> ice_servers;
   bool operator==(const Welcome &) const = default;
 };
 
@@ -197,6 +212,11 @@ bool valid_peer_name(std::string_view s);
 bool valid_peer_id(std::string_view s);
 // Free text of at most `max_bytes` (peer names, bye messages): UTF-8, no control characters.
 bool valid_text(std::string_view s, std::size_t max_bytes);
+// One welcome.ice_servers entry: 1 to kMaxIceUrls URLs in the RFC 7064/7065 form (schemes and
+// transports of the table, at most kMaxIceUrl bytes), username and credential text of at most
+// kMaxIceCredential bytes, both present when a URL's scheme needs credentials. False with a
+// reason in `why` (when given).
+bool valid_ice_server(const IceServer &s, std::string *why = nullptr);
 
 // Builders for the common messages.
 Join make_join(std::string room, Role role, std::string name = {});

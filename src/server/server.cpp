@@ -213,6 +213,7 @@ struct Server::Impl {
     welcome.max_message_size = opts.max_message_size;
     for (Conn *other : room->peers)
       if (sees(*room, c, *other)) welcome.peers.push_back(info(*other));
+    welcome.ice_servers = ice::welcome_servers(opts.ice, g_get_real_time() / G_USEC_PER_SEC, c.id);
     send(c, welcome);
 
     const p::Message joined = p::PeerJoined{info(c)};
@@ -494,6 +495,10 @@ bool Server::start(GError **error) {
     g_set_error(error, ROOMCAST_SERVER_ERROR, ROOMCAST_SERVER_ERROR_BAD_OPTION,
                 "ping timeout (%u s) must be longer than the ping interval (%u s)",
                 s.opts.ping_timeout_s, s.opts.ping_interval_s);
+    return false;
+  }
+  if (std::string why; !ice::check_setup(s.opts.ice, &why)) {
+    g_set_error(error, ROOMCAST_SERVER_ERROR, ROOMCAST_SERVER_ERROR_BAD_OPTION, "%s", why.c_str());
     return false;
   }
   raise_fd_limit(s.opts.max_connections);

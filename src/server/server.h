@@ -4,6 +4,8 @@
 // and must only be touched from that thread (libsoup's rule). Everything it does runs there.
 #pragma once
 
+#include "ice-servers.h"
+
 #include <glib.h>
 
 #include <cstdint>
@@ -24,6 +26,9 @@ struct ServerOptions {
   unsigned ping_interval_s = 10; // server pings a quiet connection this often
   unsigned ping_timeout_s = 30;  // and drops it after this long without any message
   std::string web_root; // serve the web client from this folder instead of the built-in copy
+  // STUN/TURN servers handed to every client in its welcome (welcome.ice_servers); with a TURN
+  // secret each client gets TURN REST credentials of its own (user name "<expiry>:<its id>").
+  ice::ServerSetup ice;
 };
 
 struct ServerStats {

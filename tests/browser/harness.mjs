@@ -352,15 +352,17 @@ export class Link {
 
 export class World {
   // opts.link: a Link; the world's own processes run on its side A, `browser(name, {side: 'b'})`
-  // runs a Chromium on side B.
-  constructor(playwright, label, { link } = {}) {
+  // runs a Chromium on side B. opts.ns: where the world runs instead of a fresh NetNs; anything
+  // with `name` (Chromium runs there), `wrap(args)` and `destroy()` (called last by close()), as
+  // the TURN test's three namespaces.
+  constructor(playwright, label, { link, ns } = {}) {
     this.playwright = playwright;
     this.label = label;
     this.procs = [];
     this.browsers = [];
     this.tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'roomcast-browser-'));
     this.link = link || null;
-    this.ns = link ? link.a : NetNs.create();
+    this.ns = link ? link.a : ns || NetNs.create();
     this.addr = link ? link.addrA : ADDR;
     this.pageLogs = [];
   }
@@ -470,7 +472,7 @@ export class World {
   }
 }
 
-// Runs fn(world) in a fresh world and always tears it down.
+// Runs fn(world) in a fresh world and always tears it down (opts: World's options).
 export async function withWorld(playwright, label, fn, opts = {}) {
   const w = new World(playwright, label, opts);
   let failed = true;

@@ -10,6 +10,7 @@
 #include <deque>
 #include <mutex>
 #include <string>
+#include <vector>
 
 namespace roomcast::test {
 
@@ -55,6 +56,18 @@ public:
           p->push({"error", message, "", "", bool(fatal)});
         }),
         this);
+    // Not an event in the queue (it comes before every `joined`): the last one is kept.
+    g_signal_connect(
+        sig_, "ice-servers",
+        G_CALLBACK(+[](GstRoomcastSignaller *, const char *stun, const char *const *turn, Peer *p) {
+          std::lock_guard l(p->lock_);
+          p->ice_stun_ = stun ? stun : "";
+          p->ice_turn_.clear();
+          for (const char *const *t = turn; t && *t; t++)
+            p->ice_turn_.emplace_back(*t);
+          p->ice_count_++;
+        }),
+        this);
   }
   ~Peer() {
     gst_roomcast_signaller_stop(sig_);
@@ -65,6 +78,19 @@ public:
   Peer &operator=(const Peer &) = delete;
 
   GstRoomcastSignaller *sig() const { return sig_; }
+  // The last `ice-servers` emission, and how many there were.
+  std::string ice_stun() {
+    std::lock_guard l(lock_);
+    return ice_stun_;
+  }
+  std::vector<std::string> ice_turn() {
+    std::lock_guard l(lock_);
+    return ice_turn_;
+  }
+  int ice_count() {
+    std::lock_guard l(lock_);
+    return ice_count_;
+  }
   const std::string &id() const { return id_; }
 
   void start(const char *room, GstRoomcastRole role) {
@@ -135,6 +161,9 @@ private:
   std::mutex lock_; // leaf
   std::condition_variable cond_;
   std::deque<Event> events_;
+  std::string ice_stun_;
+  std::vector<std::string> ice_turn_;
+  int ice_count_ = 0;
 };
 
 } // namespace roomcast::test

@@ -30,6 +30,7 @@ const out = {
   errors: P.ERRORS,
   reasons: P.END_REASONS,
   retry: P.RETRY,
+  iceSchemes: P.ICE_SCHEMES,
   roomRule: P.ROOM_RULE,
   peerIdRule: P.PEER_ID_RULE,
   rooms: input.strings.map((s) => P.ROOM_RE.test(s)),
@@ -196,7 +197,11 @@ void test_tables_agree() {
   g_assert_cmpint(json_object_get_int_member(limits, "peer_id"), ==, kMaxPeerId);
   g_assert_cmpint(json_object_get_int_member(limits, "bye_message"), ==, kMaxByeMessage);
   g_assert_cmpint(json_object_get_int_member(limits, "mline_index"), ==, kMaxMlineIndex);
-  g_assert_cmpuint(json_object_get_size(limits), ==, 5);
+  g_assert_cmpint(json_object_get_int_member(limits, "ice_servers"), ==, kMaxIceServers);
+  g_assert_cmpint(json_object_get_int_member(limits, "ice_urls"), ==, kMaxIceUrls);
+  g_assert_cmpint(json_object_get_int_member(limits, "ice_url"), ==, kMaxIceUrl);
+  g_assert_cmpint(json_object_get_int_member(limits, "ice_credential"), ==, kMaxIceCredential);
+  g_assert_cmpuint(json_object_get_size(limits), ==, 9);
   JsonObject *retry = object(o, "retry");
   g_assert_cmpint(json_object_get_int_member(retry, "firstMs"), ==, kRetryFirstMs);
   g_assert_cmpint(json_object_get_int_member(retry, "maxMs"), ==, kRetryMaxMs);
@@ -243,6 +248,21 @@ void test_tables_agree() {
     g_assert_true(json_object_get_boolean_member(e, "detail") == row.detail);
   }
   CHECK_STR(str(o, "unknownJoinAction"), "fatal");
+
+  // ICE server URL schemes: names, default ports, credentials, transports.
+  JsonObject *schemes = object(o, "iceSchemes");
+  g_assert_cmpuint(keys(schemes).size(), ==, spec::kIceSchemes.size());
+  for (const auto &row : spec::kIceSchemes) {
+    CHECK_STR(keys(schemes)[static_cast<std::size_t>(row.value)], row.name.data());
+    JsonObject *sc = object(schemes, row.name.data());
+    g_assert_cmpint(json_object_get_int_member(sc, "port"), ==, row.port);
+    g_assert_true(json_object_get_boolean_member(sc, "credentials") == row.credentials);
+    std::string joined;
+    JsonArray *ts = array(sc, "transports");
+    for (guint i = 0; i < json_array_get_length(ts); i++)
+      joined += (i ? " " : "") + std::string(json_array_get_string_element(ts, i));
+    CHECK_STR(joined, std::string(row.transports));
+  }
 
   // End-peer reasons: names and the sentence with its blanks filled.
   JsonObject *reasons = object(o, "reasons");

@@ -135,8 +135,14 @@ Message everything_set(Type t) {
     return m;
   }
   case Type::Welcome:
-    return Welcome{"pid", "room", RoomKind::Meeting,          Role::Member,
-                   5,     4096,   {{"pa", Role::Member, "a"}}};
+    return Welcome{"pid",
+                   "room",
+                   RoomKind::Meeting,
+                   Role::Member,
+                   5,
+                   4096,
+                   {{"pa", Role::Member, "a"}},
+                   {{{"turn:192.0.2.1:3478"}, "1700000000:pid", "c"}}};
   case Type::PeerJoined:
     return PeerJoined{{"pb", Role::Member, "b"}};
   case Type::PeerLeft:
@@ -466,6 +472,18 @@ void test_round_trip_server_messages() {
   w.max_message_size = std::uint64_t(1) << 40;
   round_trip(w);
 
+  // ICE servers: a STUN entry without credentials, TURN entries with them.
+  w.ice_servers = {{{"stun:192.0.2.1:3478"}, "", ""},
+                   {{"turn:192.0.2.1:3478", "turn:[2001:db8::1]:3478?transport=tcp",
+                     "turns:turn.example.org:5349?transport=tcp"},
+                    "1700000000:p0000abcd",
+                    "OyIc0yoF57Oj+rJ25P27kRYkqa0="}};
+  round_trip(w);
+  CHECK_STR(members_of(serialize(w)),
+            "ice_servers,id,kind,max_message_size,peers,ping_interval,role,room,type,version");
+  g_assert_nonnull(
+      strstr(serialize(w).c_str(), R"("ice_servers":[{"urls":["stun:192.0.2.1:3478"]},)"));
+
   // Welcome always states the server's protocol version.
   std::string text = serialize(w);
   g_assert_nonnull(strstr(text.c_str(), ("\"version\":" + std::to_string(kVersion)).c_str()));
@@ -493,7 +511,8 @@ void test_serialize_fields() {
       {Type::Bye, "from,message,reason,to,type"},
       {Type::Ping, "type"},
       {Type::Pong, "type"},
-      {Type::Welcome, "id,kind,max_message_size,peers,ping_interval,role,room,type,version"},
+      {Type::Welcome,
+       "ice_servers,id,kind,max_message_size,peers,ping_interval,role,room,type,version"},
       {Type::PeerJoined, "peer,type"},
       {Type::PeerLeft, "id,type"},
       {Type::Error, "code,message,ref,type"},
@@ -769,6 +788,48 @@ void test_parse_welcome() {
        {R"("ping_interval":-1)", R"("ping_interval":86401)", R"("ping_interval":"10")",
         R"("max_message_size":-1)", R"("max_message_size":1.5)"})
     parse_fails(welcome(std::string(",") + extra + "," + peers), ErrorCode::BadMessage, "welcome");
+
+  // ice_servers: optional; when there, an array of valid entries.
+  Welcome with = parse_as<Welcome>(welcome(
+      std::string(",") + peers +
+      R"(,"ice_servers":[{"urls":["stun:192.0.2.1:3478"]},{"urls":["turn:192.0.2.1?transport=tcp"],"username":"1:p1","credential":"x"}])"));
+  g_assert_cmpuint(with.ice_servers.size(), ==, 2);
+  g_assert_true(with.ice_servers[0] == (IceServer{{"stun:192.0.2.1:3478"}, "", ""}));
+  g_assert_true(with.ice_servers[1] == (IceServer{{"turn:192.0.2.1?transport=tcp"}, "1:p1", "x"}));
+  g_assert_true(parse_as<Welcome>(welcome(std::string(",") + peers + R"(,"ice_servers":[])"))
+                    .ice_servers.empty());
+  std::string nine = R"(,"ice_servers":[)";
+  for (int i = 0; i < 9; i++)
+    nine += std::string(i ? "," : "") + R"({"urls":["stun:h"]})";
+  std::string long_url = "stun:" + std::string(kMaxIceUrl, 'h');
+  std::string long_user(kMaxIceCredential + 1, 'u');
+  for (
+      const std::string &bad : {
+          std::string(R"(,"ice_servers":{})"),
+          std::string(R"(,"ice_servers":"stun:h")"),
+          std::string(R"(,"ice_servers":[5])"),
+          std::string(R"(,"ice_servers":[{}])"),
+          std::string(R"(,"ice_servers":[{"urls":"stun:h"}])"),
+          std::string(R"(,"ice_servers":[{"urls":[]}])"),
+          std::string(R"(,"ice_servers":[{"urls":[5]}])"),
+          std::string(R"(,"ice_servers":[{"urls":["http://h"]}])"),
+          std::string(R"(,"ice_servers":[{"urls":["stun://h:3478"]}])"),
+          std::string(R"(,"ice_servers":[{"urls":["stun:h:0"]}])"),
+          std::string(R"(,"ice_servers":[{"urls":["turn:h"]}])"),
+          std::string(R"(,"ice_servers":[{"urls":["turn:h"],"username":"u"}])"),
+          std::string(R"(,"ice_servers":[{"urls":["turn:h"],"username":"u","credential":5}])"),
+          std::string(R"(,"ice_servers":[{"urls":["turn:h"],"username":"u
+v","credential":"c"}])"),
+          std::string(R"(,"ice_servers":[{"urls":["turn:h"],"username":")") + long_user +
+              R"(","credential":"c"}])",
+          std::string(
+              R"(,"ice_servers":[{"urls":["turns:h?transport=udp"],"username":"u","credential":"c"}])"),
+          std::string(R"(,"ice_servers":[{"urls":[")") + long_url + R"("]}])",
+          std::string(
+              R"(,"ice_servers":[{"urls":["stun:a","stun:b","stun:c","stun:d","stun:e","stun:f","stun:g","stun:h","stun:i"]}])"),
+          nine + "]",
+      })
+    parse_fails(welcome(std::string(",") + peers + bad), ErrorCode::BadMessage, "welcome");
 }
 
 void test_parse_peer_notices() {

@@ -4,8 +4,10 @@
 // not fatal, joined again after the backoff; wrong-kind: fatal). Refusals start with their code.
 // A lost server is got back (one warning, no peer-left, `joined` again with a new id once a
 // server listens on the same port), a server that was never there is a fatal error at once, and
-// rejoin leaves and joins on the same connection.
+// rejoin leaves and joins on the same connection. The welcome's ICE servers come out as
+// `ice-servers` before `joined`, TURN REST credentials made for this connection.
 #include "gstroomcastwssignaller.h"
+#include "ice-servers.h"
 #include "signal-recorder.h"
 #include "ws-client.h"
 
@@ -184,6 +186,51 @@ void test_rejoin() {
 
 } // namespace
 
+// serve --stun/--turn/--turn-secret: the signaller emits the server's STUN server and the TURN
+// server with this connection's REST credentials (user "<expiry>:<our id>", expiring a TTL from
+// now), in webrtcbin's form, before each `joined`; a server without any emits empty ones.
+void test_ice_servers_from_welcome() {
+  const char *secret = "unit-test secret";
+  g_setenv("ROOMCAST_TEST_TURN_SECRET", secret, TRUE);
+  ServerProcess srv({"--stun", "stun://192.0.2.1:3478", "--turn", "turn://192.0.2.1:3478", "--turn",
+                     "turn:192.0.2.1:3478?transport=tcp", "--turn-secret",
+                     "env:ROOMCAST_TEST_TURN_SECRET", "--turn-ttl", "600"});
+  g_unsetenv("ROOMCAST_TEST_TURN_SECRET");
+  Peer host("host", ws_signaller(srv));
+  const gint64 before = g_get_real_time() / G_USEC_PER_SEC;
+  host.join("w-ice", GST_ROOMCAST_ROLE_HOST);
+  const gint64 after = g_get_real_time() / G_USEC_PER_SEC;
+  TEST_CHECK(host.ice_count() == 1, "%d", host.ice_count());
+  TEST_CHECK(host.ice_stun() == "stun://192.0.2.1:3478", "%s", host.ice_stun().c_str());
+  auto turn = host.ice_turn();
+  TEST_CHECK(turn.size() == 2, "%zu", turn.size());
+  // turn://EXPIRY%3AID:CREDENTIAL@192.0.2.1:3478
+  auto u = roomcast::ice::parse_uri(turn[0]);
+  TEST_CHECK(u && u->host == "192.0.2.1" && u->port == 3478 && u->transport.empty(), "%s",
+             turn[0].c_str());
+  std::size_t colon = u->username.find(':');
+  TEST_CHECK(colon != std::string::npos && u->username.substr(colon + 1) == host.id(), "%s",
+             u->username.c_str());
+  gint64 expiry = g_ascii_strtoll(u->username.substr(0, colon).c_str(), nullptr, 10);
+  TEST_CHECK(expiry >= before + 600 && expiry <= after + 600, "%" G_GINT64_FORMAT, expiry);
+  TEST_CHECK(u->password ==
+             roomcast::ice::turn_rest_credentials(secret, expiry, host.id()).credential);
+  auto tcp = roomcast::ice::parse_uri(turn[1]);
+  TEST_CHECK(tcp && tcp->transport == "tcp" && tcp->username == u->username &&
+             tcp->password == u->password);
+  // Every connection gets its own user name.
+  Peer viewer("viewer", ws_signaller(srv));
+  viewer.join("w-ice", GST_ROOMCAST_ROLE_VIEWER);
+  auto v = roomcast::ice::parse_uri(viewer.ice_turn().at(0));
+  TEST_CHECK(v && v->username.find(viewer.id()) != std::string::npos && v->password != u->password);
+
+  // Without ICE servers: emitted all the same, empty.
+  ServerProcess plain;
+  Peer other("other", ws_signaller(plain));
+  other.join("w-ice", GST_ROOMCAST_ROLE_HOST);
+  TEST_CHECK(other.ice_count() == 1 && other.ice_stun().empty() && other.ice_turn().empty());
+}
+
 int main(int argc, char **argv) {
   gst_init(&argc, &argv);
   g_test_init(&argc, &argv, nullptr);
@@ -192,5 +239,6 @@ int main(int argc, char **argv) {
   g_test_add_func("/ws-signaller/reconnect", test_reconnect_after_server_restart);
   g_test_add_func("/ws-signaller/first-connect", test_first_connect_is_fatal);
   g_test_add_func("/ws-signaller/rejoin", test_rejoin);
+  g_test_add_func("/ws-signaller/ice-servers", test_ice_servers_from_welcome);
   return g_test_run();
 }

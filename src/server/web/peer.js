@@ -2,16 +2,46 @@
 // candidates as they come, keeps remote candidates until the remote description is set, and
 // runs every signalling step in order.
 
+import { ICE_SCHEMES } from './protocol.js';
+
 export const RTC_CONFIG = {
-  // No STUN/TURN by default: host candidates reach peers on the same network. A page can pass
-  // ?stun=stun:host:port to add one.
+  // No STUN/TURN of its own: the server's welcome may suggest some (ice_servers), and a page can
+  // pass ?stun=stun:host:port (repeatable), which replaces the server's STUN servers.
   iceServers: [],
   bundlePolicy: 'max-bundle',
 };
 
-export function rtcConfig(params = new URLSearchParams(window.location.search)) {
-  const servers = params.getAll('stun').filter(Boolean).map((u) => ({ urls: u }));
-  return { ...RTC_CONFIG, iceServers: servers };
+// The scheme of an ICE server URL ('stun', 'turn', 'turns'), or '' when it is none of the table's.
+function iceScheme(url) {
+  const m = /^([a-z]+):/i.exec(typeof url === 'string' ? url : '');
+  return m && ICE_SCHEMES[m[1].toLowerCase()] ? m[1].toLowerCase() : '';
+}
+
+// The RTCPeerConnection configuration: the welcome's ICE servers (`roomServers`, as the protocol
+// has them: [{urls, username, credential}]) and the page's own ?stun=. Like the GStreamer elements,
+// our own servers win kind by kind: a ?stun= replaces the room's STUN URLs, the room's TURN
+// servers stay. Entries the browser could not take (unknown schemes, TURN without credentials)
+// are left out, so one bad entry does not stop the connection.
+export function rtcConfig(params = new URLSearchParams(window.location.search), roomServers = []) {
+  const ownStun = params.getAll('stun').filter(Boolean);
+  const servers = [];
+  for (const e of Array.isArray(roomServers) ? roomServers : []) {
+    const urls = (Array.isArray(e && e.urls) ? e.urls : []).filter((u) => {
+      const scheme = iceScheme(u);
+      if (!scheme || (ownStun.length && scheme === 'stun')) return false;
+      return !ICE_SCHEMES[scheme].credentials || (e.username && e.credential);
+    });
+    if (!urls.length) continue;
+    const entry = { urls };
+    if (e.username) entry.username = e.username;
+    if (e.credential) entry.credential = e.credential;
+    servers.push(entry);
+  }
+  if (ownStun.length) servers.unshift({ urls: ownStun });
+  const config = { ...RTC_CONFIG, iceServers: servers };
+  // ?relay=1: only relayed candidates (through a TURN server), as RTCPeerConnection allows.
+  if (params.get('relay') === '1') config.iceTransportPolicy = 'relay';
+  return config;
 }
 
 export class Peer {
@@ -227,6 +257,23 @@ export class Peer {
       };
     }
     if (pair) out.rttMs = pair.currentRoundTripTime != null ? Math.round(pair.currentRoundTripTime * 1000) : null;
+    // The path ICE chose: the selected pair's candidate types ('relay': through a TURN server).
+    let selected = null;
+    report.forEach((s) => {
+      if (s.type === 'transport' && s.selectedCandidatePairId) selected = report.get(s.selectedCandidatePairId);
+    });
+    const used = selected || pair;
+    if (used) {
+      const local = report.get(used.localCandidateId);
+      const remote = report.get(used.remoteCandidateId);
+      out.path = {
+        local: local ? local.candidateType : '',
+        remote: remote ? remote.candidateType : '',
+        localAddress: local ? `${local.address || local.ip}:${local.port}` : '',
+        remoteAddress: remote ? `${remote.address || remote.ip}:${remote.port}` : '',
+        relayProtocol: local && local.relayProtocol ? local.relayProtocol : '',
+      };
+    }
     return out;
   }
 }

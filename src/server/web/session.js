@@ -85,6 +85,9 @@ export class Session {
       this.messageFromServer = false;
       // Every id from before a reconnect is gone: close what is left of those connections.
       this.closeAllPeers();
+      // The server's ICE servers (TURN credentials may be made for this connection and expire:
+      // each welcome brings the current ones) for the connections made from now on.
+      this.config = rtcConfig(undefined, e.detail.ice_servers);
       this.onWelcome(e.detail);
     });
     sig.addEventListener('peer-joined', (e) => this.onPeerJoined(e.detail.peer));
