@@ -313,6 +313,9 @@ int cmd_meet(int argc, char **argv) {
   g_option_context_add_main_entries(ctx, entries, nullptr);
   g_option_context_set_description(ctx, exit_codes_help(true));
   g_option_context_add_group(ctx, server_option_group(sopts));
+  g_option_context_add_group(ctx, server_security_group(sopts));
+  ClientOptions copts;
+  g_option_context_add_group(ctx, client_option_group(copts));
   g_option_context_add_group(ctx, gst_init_get_option_group());
   if (!parse_options(ctx, argc, argv)) return 2;
   if (verbose) enable_verbose();
@@ -344,6 +347,8 @@ int cmd_meet(int argc, char **argv) {
   g_autoptr(GstElement) sink_ref = sink;
   if (!set_signaller_uri("meet", sink, ws_url)) return 1;
   std::string room_name = room ? room : "meeting";
+  if (!apply_client_options("meet", sink, copts, sopts, server.get(), room_name, "member"))
+    return 1;
   g_autofree char *default_name = g_strdup_printf("%s-%d", g_get_host_name(), getpid());
   gst_util_set_object_arg(G_OBJECT(sink), "role", "member");
   gst_util_set_object_arg(G_OBJECT(sink), "codec", codec.c_str());

@@ -15,12 +15,14 @@ int cmd_serve(int argc, char **argv) {
       {"host", 0, 0, G_OPTION_ARG_STRING, &host, "Address to listen on (127.0.0.1)", "ADDR"},
       {"port", 'p', 0, G_OPTION_ARG_INT, &port, "Port to listen on; 0 picks a free one (8443)",
        "PORT"},
-      {"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Log every join, leave and error", nullptr},
+      {"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose,
+       "Debug lines of the server too (joins, leaves and refusals are always logged)", nullptr},
       {nullptr}};
   g_autoptr(GOptionContext) ctx = g_option_context_new("- run the signalling server");
   g_option_context_add_main_entries(ctx, entries, nullptr);
   g_option_context_set_description(ctx, exit_codes_help(false));
   g_option_context_add_group(ctx, server_option_group(opts));
+  g_option_context_add_group(ctx, server_security_group(opts));
   if (!parse_options(ctx, argc, argv)) return 2;
   if (port < 0 || port > 65535) {
     g_printerr("roomcast serve: --port must be 0-65535\n");
@@ -39,6 +41,7 @@ int cmd_serve(int argc, char **argv) {
   }
   printf("roomcast serve: listening on %s\n", server.ws_url().c_str());
   printf("roomcast serve: web client at %s\n", server.http_url().c_str());
+  print_server_security("serve", server);
   fflush(stdout);
   runner.run();
   server.stop();

@@ -196,7 +196,8 @@ void test_tables_agree() {
   g_assert_cmpint(json_object_get_int_member(limits, "peer_id"), ==, kMaxPeerId);
   g_assert_cmpint(json_object_get_int_member(limits, "bye_message"), ==, kMaxByeMessage);
   g_assert_cmpint(json_object_get_int_member(limits, "mline_index"), ==, kMaxMlineIndex);
-  g_assert_cmpuint(json_object_get_size(limits), ==, 5);
+  g_assert_cmpint(json_object_get_int_member(limits, "token"), ==, kMaxToken);
+  g_assert_cmpuint(json_object_get_size(limits), ==, 6);
   JsonObject *retry = object(o, "retry");
   g_assert_cmpint(json_object_get_int_member(retry, "firstMs"), ==, kRetryFirstMs);
   g_assert_cmpint(json_object_get_int_member(retry, "maxMs"), ==, kRetryMaxMs);
