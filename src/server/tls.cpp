@@ -57,9 +57,26 @@ std::string export_key_pem(gnutls_x509_privkey_t key) {
 GTlsCertificate *load(const std::string &cert_file, const std::string &key_file, GError **error) {
   GTlsCertificate *cert =
       g_tls_certificate_new_from_files(cert_file.c_str(), key_file.c_str(), error);
-  if (!cert)
+  if (!cert) {
     g_prefix_error(error, "cannot load the TLS certificate %s with key %s: ", cert_file.c_str(),
                    key_file.c_str());
+    return nullptr;
+  }
+  // GIO takes a key that does not belong to the certificate and every handshake fails later;
+  // GnuTLS checks that they are a pair.
+  gnutls_certificate_credentials_t creds = nullptr;
+  int rc = gnutls_certificate_allocate_credentials(&creds);
+  if (rc >= 0)
+    rc = gnutls_certificate_set_x509_key_file(creds, cert_file.c_str(), key_file.c_str(),
+                                              GNUTLS_X509_FMT_PEM);
+  if (creds) gnutls_certificate_free_credentials(creds);
+  if (rc < 0) {
+    g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                "cannot use the TLS certificate %s with key %s: %s", cert_file.c_str(),
+                key_file.c_str(), gnutls_strerror(rc));
+    g_object_unref(cert);
+    return nullptr;
+  }
   return cert;
 }
 
