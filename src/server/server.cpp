@@ -391,29 +391,35 @@ struct Server::Impl {
       g_autoptr(GError) err = nullptr;
       GSocket *sock = g_socket_accept(listener.get(), nullptr, &err);
       if (sock) {
-        if (accept_paused_since_us) {
-          g_message("accepting connections again after %.1f s",
-                    (g_get_monotonic_time() - accept_paused_since_us) / 1e6);
-          accept_paused_since_us = 0;
-        }
         take(sock);
         continue;
       }
-      if (g_error_matches(err, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK)) return true;
-      pause_accept(err);
-      return false;
+      if (!g_error_matches(err, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK)) {
+        pause_accept(err);
+        return false;
+      }
+      // The queue is empty: a trouble episode is over.
+      if (accept_paused_since_us) {
+        g_message("accepting connections again after %.1f s",
+                  (g_get_monotonic_time() - accept_paused_since_us) / 1e6);
+        accept_paused_since_us = 0;
+      }
+      return true;
     }
     return true;
   }
 
   // accept() failed: out of descriptors (EMFILE, ENFILE), memory, or a client that reset while
   // queued. libsoup's listener stops here for good (3.2: its source returns G_SOURCE_REMOVE);
-  // we make room by closing the oldest unfinished request, if there is one, and try again soon.
-  // Connections that wait meanwhile stay in the kernel's queue.
+  // we make room by closing the oldest unfinished requests (a batch: each costs one main-loop
+  // round to close), if there are any, and try again soon. Connections that wait meanwhile stay
+  // in the kernel's queue.
   void pause_accept(const GError *err) {
     g_source_unref(std::exchange(accept_source, nullptr)); // it is destroyed by returning FALSE
     const bool no_fds = g_error_matches(err, G_IO_ERROR, G_IO_ERROR_TOO_MANY_OPEN_FILES);
-    const bool made_room = no_fds && shed_oldest("out of descriptors");
+    int made_room = 0;
+    while (no_fds && made_room < 16 && shed_oldest("out of descriptors"))
+      made_room++;
     if (!accept_paused_since_us) {
       accept_paused_since_us = g_get_monotonic_time();
       accept_pauses++;
@@ -421,7 +427,7 @@ struct Server::Impl {
                 tcp.size(),
                 no_fds ? "closing unfinished requests and trying again" : "trying again shortly");
     }
-    accept_retry = g_timeout_add(made_room ? 10 : 100, resume_accept, this);
+    accept_retry = g_timeout_add(made_room ? 5 : 100, resume_accept, this);
   }
 
   static gboolean on_accept(GSocket *, GIOCondition, gpointer data) {
