@@ -122,8 +122,13 @@ bool use_or_embed_server(const char *cmd, const char *server_arg, const char *ho
 }
 
 void enable_verbose() {
+  // Our own debug lines: the server's (GLib log domain "roomcast") and the elements' (GStreamer
+  // categories roomcast*, at INFO). Never every domain's: libsoup alone writes a line per
+  // WebSocket frame. What the user set already stays.
   const char *cur = g_getenv("G_MESSAGES_DEBUG");
   if (!cur || !*cur) g_setenv("G_MESSAGES_DEBUG", G_LOG_DOMAIN, TRUE);
+  const char *gst = g_getenv("GST_DEBUG");
+  if (!gst || !*gst) g_setenv("GST_DEBUG", "roomcast*:4", TRUE);
 }
 
 namespace {
