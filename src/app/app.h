@@ -59,6 +59,10 @@ GOptionGroup *client_option_group(ClientOptions &opts);
 bool apply_client_options(const char *cmd, GstElement *element, const ClientOptions &opts,
                           const ServerOptions &sopts, const Server *embedded,
                           const std::string &room, const char *role);
+// For the lines `live` and `meet` print: a token for `role` in `room` (12 h) when the embedded
+// server needs one for that role, else empty.
+std::string invite_token(const ServerOptions &sopts, const Server &server, const std::string &room,
+                         proto::Role role);
 // Printed after a server's URLs: its certificate's fingerprint (TLS) and who needs tokens.
 void print_server_security(const char *cmd, const Server &server);
 // `--server URL` when given; otherwise starts the embedded server (on the thread-default

@@ -166,10 +166,14 @@ int cmd_live(int argc, char **argv) {
   std::string http = server ? server->http_url() : http_base(ws_url);
   printf("roomcast live: room '%s' is live (%s, %s)\n", room.c_str(),
          o.pipeline ? "custom pipeline" : source.c_str(), codec.c_str());
-  printf("roomcast live: viewers open %sroom/%s?role=viewer\n", http.c_str(), room.c_str());
+  // Viewers of an embedded server that admits only tokens get one in the lines (12 h).
+  std::string invite = server ? invite_token(sopts, *server, room, proto::Role::Viewer) : "";
+  printf("roomcast live: viewers open %sroom/%s?role=viewer%s\n", http.c_str(), room.c_str(),
+         invite.empty() ? "" : ("&token=" + invite).c_str());
   std::string pin = server && !server->tls_fingerprint().empty()
                         ? " --tls-pin " + server->tls_fingerprint()
                         : std::string();
+  if (!invite.empty()) pin += " --token " + invite;
   printf("roomcast live: or run: roomcast watch --server %s --room %s%s\n", ws_url.c_str(),
          room.c_str(), pin.c_str());
   if (server) print_server_security("live", *server);

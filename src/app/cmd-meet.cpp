@@ -408,12 +408,22 @@ int cmd_meet(int argc, char **argv) {
   m.start_us = g_get_monotonic_time();
   Runner::Stop stop = Runner::Stop::error;
   if (runner.start()) {
+    // Members of an embedded server with tokens get one in the lines (12 h), and its pin.
+    std::string extra, invite;
+    if (server) {
+      invite = invite_token(sopts, *server, room_name, proto::Role::Member);
+      if (!server->tls_fingerprint().empty()) extra += " --tls-pin " + server->tls_fingerprint();
+      if (!invite.empty()) extra += " --token " + invite;
+    }
     printf("roomcast meet: in room '%s' as %s; others join with: roomcast meet --server %s "
-           "--room %s\n",
-           room_name.c_str(), name ? name : default_name, ws_url.c_str(), room_name.c_str());
-    if (server)
-      printf("roomcast meet: browsers open %sroom/%s?role=member\n", server->http_url().c_str(),
-             room_name.c_str());
+           "--room %s%s\n",
+           room_name.c_str(), name ? name : default_name, ws_url.c_str(), room_name.c_str(),
+           extra.c_str());
+    if (server) {
+      printf("roomcast meet: browsers open %sroom/%s?role=member%s\n", server->http_url().c_str(),
+             room_name.c_str(), invite.empty() ? "" : ("&token=" + invite).c_str());
+      print_server_security("meet", *server);
+    }
     fflush(stdout);
     stop = runner.run();
   }

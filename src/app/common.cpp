@@ -333,6 +333,15 @@ bool apply_client_options(const char *cmd, GstElement *element, const ClientOpti
       token = token::sign({room, *r, now, now + 3650L * 86400}, sopts.token_secret);
     }
   }
+  if ((!opts.tls_ca.empty() || !opts.tls_pin.empty()) && !embedded) {
+    gchar *uri = nullptr;
+    gst_child_proxy_get(GST_CHILD_PROXY(element), "signaller::uri", &uri, nullptr);
+    if (uri && !g_str_has_prefix(uri, "wss://"))
+      g_printerr("roomcast %s: warning: --tls-ca and --tls-pin apply to wss:// servers only, not "
+                 "%s\n",
+                 cmd, uri);
+    g_free(uri);
+  }
   struct Prop {
     const char *name;
     const std::string &value;
@@ -351,6 +360,16 @@ bool apply_client_options(const char *cmd, GstElement *element, const ClientOpti
     gst_child_proxy_set(GST_CHILD_PROXY(element), prop.name, prop.value.c_str(), nullptr);
   }
   return true;
+}
+
+std::string invite_token(const ServerOptions &sopts, const Server &server, const std::string &room,
+                         proto::Role role) {
+  const auto policy = server.token_policy();
+  const bool needed = policy == rules::TokenPolicy::All ||
+                      (policy == rules::TokenPolicy::Host && role != proto::Role::Viewer);
+  if (!needed || sopts.token_secret.empty()) return {};
+  const gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+  return token::sign({room, role, now, now + 12 * 3600}, sopts.token_secret);
 }
 
 void print_server_security(const char *cmd, const Server &server) {

@@ -183,6 +183,14 @@ private:
   guint64 suppressed_ = 0;
 };
 
+// A client's header for a log line: printable ASCII, at most 100 characters.
+std::string loggable(const char *v) {
+  std::string out;
+  for (const char *c = v ? v : "(none)"; *c && out.size() < 100; c++)
+    out += (*c >= 0x20 && *c < 0x7f) ? *c : '?';
+  return out;
+}
+
 // Refusals that are not protocol errors (counted in /metrics next to the protocol's codes).
 constexpr const char *kRefusalOrigin = "origin-not-allowed";
 constexpr const char *kRefusalHost = "host-not-allowed";
@@ -782,7 +790,7 @@ struct Server::Impl {
       self->refusals[kRefusalHost]++;
       self->refusal_log("refused request from=%s: host '%s' is not one of this server's names "
                         "(--allowed-host)",
-                        remote ? remote : "?", host);
+                        remote ? remote : "?", loggable(host).c_str());
       set_text(msg, SOUP_STATUS_MISDIRECTED_REQUEST,
                "This server does not answer for that host name.\n");
       return;
@@ -792,7 +800,7 @@ struct Server::Impl {
     if (upgrade && !web::origin_allowed(self->web, opt(origin), opt(host))) {
       self->refusals[kRefusalOrigin]++;
       self->refusal_log("refused websocket from=%s: origin '%s' is not allowed (--allowed-origin)",
-                        remote ? remote : "?", origin);
+                        remote ? remote : "?", loggable(origin).c_str());
       set_text(msg, SOUP_STATUS_FORBIDDEN, "WebSocket connections from that origin are refused.\n");
     }
   }

@@ -155,6 +155,20 @@ class Secure(unittest.TestCase):
 
     # ---- tokens -------------------------------------------------------------------------------
 
+    def test_tokenless_viewer_waits_for_the_host(self):
+        """Default policy with a secret (host): a viewer without a token that comes first is told
+        the room is not open, keeps trying, and watches once the host with its token opened it."""
+        srv, url, _ = self.serve(env={"ROOMCAST_TOKEN_SECRET": SECRET})
+        w = self.watch(url, "later", "--frames", "30", "--timeout", "50")
+        time.sleep(2)
+        self.assertIsNone(w.p.poll(), w.stderr())
+        self.assertRegex(srv.stderr(), r"refused join room=later role=viewer .*room-not-open")
+        self.start(["live", "--server", url, "--room", "later", "--source", "test",
+                    "--token", self.token("later", "host")] + SIZE, name="live").wait_line(r"is live", 20)
+        r = self.assert_decodes(w)
+        self.assertRegex(w.stderr(), r"room-not-open")
+        print("first frame %d ms after joining (the viewer retried meanwhile)" % r["first_frame_ms"])
+
     def test_require_token_all_end_to_end(self):
         srv, url, _ = self.serve("--require-token", "all", env={"ROOMCAST_TOKEN_SECRET": SECRET})
         srv.wait_line(r"room tokens required to join", 5)
