@@ -64,8 +64,7 @@ constexpr gint64 kPingAnswerUs = 5 * G_USEC_PER_SEC;
 
 struct Private {
   // `lock` guards the properties (uri, tls-ca-file, tls-pin, token) and the thread handles. Leaf
-  // lock: never held while emitting signals or
-  // waiting for the thread.
+  // lock: never held while emitting signals or waiting for the thread.
   std::mutex lock;
   std::string uri = "ws://127.0.0.1:8443/ws";
   std::string tls_ca_file, tls_pin, token; // properties
