@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import {
-  preflight, withWorld, waitState, waitStats, waitViewerFrames, log, sleep, Proc, ROOMCAST, ADDR,
+  preflight, withWorld, waitState, waitStats, waitViewerFrames, log, Proc, ROOMCAST, ADDR,
 } from './harness.mjs';
 
 const playwright = await preflight();
@@ -77,19 +77,12 @@ test('https host with a token link to gst and chromium viewers', { timeout: 1200
     const site = path.join(w.tmp, 'site');
     fs.mkdirSync(site);
     fs.writeFileSync(path.join(site, 'index.html'), '<!doctype html><title>another site</title>');
-    const other = new Proc(w.ns.wrap(['python3', '-m', 'http.server', '--bind', ADDR, '--directory', site, '8081']),
+    const other = new Proc(w.ns.wrap(['python3', '-u', '-m', 'http.server', '--bind', ADDR, '--directory', site, '8081']),
       { name: 'other-site', env: w.env() });
     w.procs.push(other);
+    await other.waitLine(/Serving HTTP on/, 20000);
     const foreign = await browser.newPage();
-    for (let i = 0; ; i++) {
-      try {
-        await foreign.goto(`http://${ADDR}:8081/`, { timeout: 5000 });
-        break;
-      } catch (e) {
-        if (i > 20) throw e;
-        await sleep(250); // the server is starting
-      }
-    }
+    await foreign.goto(`http://${ADDR}:8081/`, { timeout: 15000 });
     const tryOpen = (url) => new Promise((resolve) => {
       const ws = new WebSocket(url);
       ws.onopen = () => { ws.close(); resolve('open'); };
