@@ -5,6 +5,7 @@
 #include "proto-enums.h"
 #include "gref.h"
 #include "protocol.h"
+#include "tls-pin.h"
 
 #include <libsoup/soup.h>
 
@@ -31,6 +32,20 @@
  *
  * The welcome's `ice_servers` (STUN and TURN servers, TURN credentials possibly made for this
  * connection) are emitted as `ice-servers` in webrtcbin's form before each `joined`.
+ *
+ * `wss://` servers: the certificate is checked against the system's authorities, or against the
+ * certificates of `tls-ca-file` when it is set; with `tls-pin` (a SHA-256 fingerprint, as
+ * `roomcast serve` prints it) only a certificate with that fingerprint is taken, whoever signed
+ * it (a self-signed certificate on a LAN). A certificate that is refused is a fatal error, at
+ * the first connect and at every reconnect alike, with the fingerprint the server showed.
+ *
+ * `token` (a room token from `roomcast token`) goes into every `join`.
+ *
+ * ## Example launch line
+ * |[
+ * gst-launch-1.0 roomcastsrc signaller::uri=wss://192.0.2.7:8443/ws \
+ *     signaller::tls-pin=AB:12:…:EF signaller::token=eyJ… room=demo ! videoconvert ! autovideosink
+ * ]|
  */
 
 GST_DEBUG_CATEGORY_STATIC(roomcast_ws_debug);
@@ -52,16 +67,21 @@ constexpr unsigned kHostTakenRetries = 8;
 constexpr gint64 kPingAnswerUs = 5 * G_USEC_PER_SEC;
 
 struct Private {
-  // `lock` guards uri and the thread handles. Leaf lock: never held while emitting signals or
-  // waiting for the thread.
+  // `lock` guards the properties (uri, tls-ca-file, tls-pin, token) and the thread handles. Leaf
+  // lock: never held while emitting signals or waiting for the thread.
   std::mutex lock;
   std::string uri = "ws://127.0.0.1:8443/ws";
+  std::string tls_ca_file, tls_pin, token; // properties
+
   GMainContext *ctx = nullptr;
   GMainLoop *loop = nullptr;
   GThread *thread = nullptr;
 
   // Used only on the signaller thread (set by start before the thread runs).
-  std::string room, name, server; // server: the uri of this run
+  std::string room, name, server;              // server: the uri of this run
+  std::string run_ca_file, run_pin, run_token; // the properties for this run (pin normalised)
+  SoupMessage *connecting = nullptr;           // the handshake under way
+  std::string tls_refusal;                     // why its certificate was refused, if it was
   GstRoomcastRole role = GST_ROOMCAST_ROLE_VIEWER;
   GRef<SoupSession> session;
   GRef<SoupWebsocketConnection> ws;
@@ -99,7 +119,7 @@ G_DEFINE_TYPE_WITH_CODE(GstRoomcastWsSignaller, gst_roomcast_ws_signaller, GST_T
                             GST_DEBUG_CATEGORY_INIT(roomcast_ws_debug, "roomcastsignaller", 0,
                                                     "roomcast WebSocket signaller"))
 
-enum { PROP_0, PROP_URI };
+enum { PROP_0, PROP_URI, PROP_TLS_CA_FILE, PROP_TLS_PIN, PROP_TOKEN };
 
 // ---- signaller thread ------------------------------------------------------------------------
 
@@ -160,7 +180,8 @@ static void send_relay(GstRoomcastWsSignaller *self, const std::string &text) {
 
 static void send_join(GstRoomcastWsSignaller *self) {
   Private *priv = self->priv;
-  send_text(self, p::serialize(p::make_join(priv->room, to_proto(priv->role), priv->name)));
+  send_text(self, p::serialize(
+                      p::make_join(priv->room, to_proto(priv->role), priv->name, priv->run_token)));
 }
 
 // The join was refused with a code the join-error policy calls retryable (room full, too many
@@ -394,12 +415,87 @@ static void on_ws_closed(SoupWebsocketConnection *ws, gpointer data) {
   connection_lost(self, reason ? reason : "");
 }
 
+// What is wrong with a certificate, for people.
+static std::string describe_tls_errors(GTlsCertificateFlags flags) {
+  std::string out;
+  auto add = [&](GTlsCertificateFlags f, const char *text) {
+    if (!(flags & f)) return;
+    if (!out.empty()) out += ", ";
+    out += text;
+  };
+  add(G_TLS_CERTIFICATE_UNKNOWN_CA, "signed by an unknown authority");
+  add(G_TLS_CERTIFICATE_BAD_IDENTITY, "not made for this host name");
+  add(G_TLS_CERTIFICATE_NOT_ACTIVATED, "not valid yet");
+  add(G_TLS_CERTIFICATE_EXPIRED, "expired");
+  add(G_TLS_CERTIFICATE_REVOKED, "revoked");
+  add(G_TLS_CERTIFICATE_INSECURE, "insecure");
+  add(G_TLS_CERTIFICATE_GENERIC_ERROR, "invalid");
+  return out.empty() ? "not trusted" : out;
+}
+
+static std::string fingerprint_of(GTlsCertificate *cert) {
+  if (!cert) return "?";
+  GByteArray *der = nullptr;
+  g_object_get(cert, "certificate", &der, nullptr);
+  if (!der) return "?";
+  std::string fp = roomcast::tls::sha256_fingerprint(der->data, der->len);
+  g_byte_array_unref(der);
+  return fp;
+}
+
+// The handshake found a certificate it cannot trust (with a pin and no CA file it never trusts
+// one: the pin decides). Only the pinned certificate is taken.
+static gboolean on_accept_certificate(SoupMessage *, GTlsCertificate *cert,
+                                      GTlsCertificateFlags errors, gpointer data) {
+  auto *self = GST_ROOMCAST_WS_SIGNALLER(data);
+  Private *priv = self->priv;
+  std::string fp = fingerprint_of(cert);
+  if (!priv->run_pin.empty() && fp == priv->run_pin) {
+    GST_INFO_OBJECT(self, "server certificate %s matches the pin", fp.c_str());
+    return TRUE;
+  }
+  if (!priv->run_pin.empty())
+    priv->tls_refusal = "the signalling server's TLS certificate does not match the pinned "
+                        "fingerprint (server: " +
+                        fp + "; pinned: " + priv->run_pin + "); refusing to connect";
+  else
+    priv->tls_refusal = "the signalling server's TLS certificate is " +
+                        describe_tls_errors(errors) + " (SHA-256 fingerprint " + fp +
+                        "); give its authority (tls-ca-file, roomcast --tls-ca FILE) or pin it "
+                        "(tls-pin, roomcast --tls-pin FINGERPRINT)";
+  return FALSE;
+}
+
 static void on_ws_connected(GObject *source, GAsyncResult *res, gpointer data) {
   auto *self = GST_ROOMCAST_WS_SIGNALLER(data);
   Private *priv = self->priv;
   g_autoptr(GError) err = nullptr;
   SoupWebsocketConnection *ws =
       soup_session_websocket_connect_finish(SOUP_SESSION(source), res, &err);
+  g_autoptr(SoupMessage) msg = std::exchange(priv->connecting, nullptr);
+  if (ws && !priv->run_pin.empty() && msg) {
+    // A certificate the authorities vouch for never reaches on_accept_certificate: check the pin
+    // here too.
+    std::string fp = fingerprint_of(soup_message_get_tls_peer_certificate(msg));
+    if (fp != priv->run_pin) {
+      priv->tls_refusal = "the signalling server's TLS certificate does not match the pinned "
+                          "fingerprint (server: " +
+                          fp + "; pinned: " + priv->run_pin + "); refusing to connect";
+      soup_websocket_connection_close(ws, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, "bad certificate");
+      g_clear_object(&ws);
+    }
+  }
+  if (!ws && !priv->stopping &&
+      (!priv->tls_refusal.empty() || (err && err->domain == G_TLS_ERROR))) {
+    // A refused certificate is never retried: it will not change by itself, and going on
+    // could mean talking to someone else.
+    std::string why = !priv->tls_refusal.empty()
+                          ? std::exchange(priv->tls_refusal, std::string())
+                          : std::string("TLS with the signalling server failed: ") + err->message;
+    fail(self, why);
+    gst_object_unref(self);
+    return;
+  }
   if (!ws) {
     if (g_error_matches(err, G_IO_ERROR, G_IO_ERROR_CANCELLED) || priv->stopping) {
       // stopped meanwhile
@@ -437,6 +533,10 @@ static void connect_ws(GstRoomcastWsSignaller *self) {
     return;
   }
   GST_INFO_OBJECT(self, "connecting to %s", priv->server.c_str());
+  priv->tls_refusal.clear();
+  g_signal_connect(msg, "accept-certificate", G_CALLBACK(on_accept_certificate), self);
+  g_clear_object(&priv->connecting);
+  priv->connecting = SOUP_MESSAGE(g_object_ref(msg));
   soup_session_websocket_connect_async(priv->session.get(), msg, nullptr, nullptr,
                                        G_PRIORITY_DEFAULT, priv->cancel, on_ws_connected,
                                        gst_object_ref(self));
@@ -461,7 +561,22 @@ static gpointer signaller_thread(gpointer data) {
   g_main_context_push_thread_default(ctx);
   priv->session = GRef<SoupSession>::adopt(soup_session_new());
   priv->cancel = g_cancellable_new();
-  connect_ws(self);
+  bool ok = true;
+  if (!priv->run_ca_file.empty()) {
+    g_autoptr(GError) err = nullptr;
+    g_autoptr(GTlsDatabase) db = g_tls_file_database_new(priv->run_ca_file.c_str(), &err);
+    if (!db) {
+      fail(self, "cannot read the TLS authority file " + priv->run_ca_file + ": " + err->message);
+      ok = false;
+    } else {
+      soup_session_set_tls_database(priv->session.get(), db);
+    }
+  } else if (!priv->run_pin.empty()) {
+    // No database: every certificate fails validation, so on_accept_certificate decides, by
+    // the pin alone.
+    soup_session_set_tls_database(priv->session.get(), nullptr);
+  }
+  if (ok) connect_ws(self);
   g_main_loop_run(loop);
 
   // Shut down on this thread: libsoup objects die where they were made.
@@ -474,6 +589,7 @@ static gpointer signaller_thread(gpointer data) {
   while (g_main_context_iteration(ctx, FALSE)) {
   }
   priv->session.reset();
+  g_clear_object(&priv->connecting);
   g_clear_object(&priv->cancel);
   g_main_context_pop_thread_default(ctx);
   g_main_loop_unref(loop);
@@ -525,6 +641,14 @@ static void ws_start(GstRoomcastSignaller *sig, const gchar *room, GstRoomcastRo
   priv->role = role;
   priv->name = name ? name : "";
   priv->server = priv->uri;
+  priv->run_ca_file = priv->tls_ca_file;
+  priv->run_token = priv->token;
+  priv->run_pin.clear();
+  if (!priv->tls_pin.empty()) {
+    // Checked when the property was set; an unreadable pin pins nothing that can match.
+    auto pin = roomcast::tls::normalize_pin(priv->tls_pin);
+    priv->run_pin = pin ? *pin : "(invalid pin " + priv->tls_pin + ")";
+  }
   priv->stopping = false;
   priv->own_id.clear();
   priv->join_attempt = priv->connect_attempt = priv->host_taken_tries = 0;
@@ -658,6 +782,29 @@ static void gst_roomcast_ws_signaller_set_property(GObject *object, guint id, co
     self->priv->uri = s ? s : "";
     break;
   }
+  case PROP_TLS_CA_FILE: {
+    std::lock_guard l(self->priv->lock);
+    const char *s = g_value_get_string(value);
+    self->priv->tls_ca_file = s ? s : "";
+    break;
+  }
+  case PROP_TLS_PIN: {
+    const char *s = g_value_get_string(value);
+    if (s && *s && !roomcast::tls::normalize_pin(s))
+      GST_WARNING_OBJECT(self,
+                         "tls-pin '%s' is not a SHA-256 fingerprint (64 hex digits); no "
+                         "certificate will match it",
+                         s);
+    std::lock_guard l(self->priv->lock);
+    self->priv->tls_pin = s ? s : "";
+    break;
+  }
+  case PROP_TOKEN: {
+    const char *s = g_value_get_string(value);
+    std::lock_guard l(self->priv->lock);
+    self->priv->token = s ? s : "";
+    break;
+  }
   default:
     G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
   }
@@ -670,6 +817,22 @@ static void gst_roomcast_ws_signaller_get_property(GObject *object, guint id, GV
   case PROP_URI: {
     std::lock_guard l(self->priv->lock);
     g_value_set_string(value, self->priv->uri.c_str());
+    break;
+  }
+  case PROP_TLS_CA_FILE: {
+    std::lock_guard l(self->priv->lock);
+    g_value_set_string(value,
+                       self->priv->tls_ca_file.empty() ? nullptr : self->priv->tls_ca_file.c_str());
+    break;
+  }
+  case PROP_TLS_PIN: {
+    std::lock_guard l(self->priv->lock);
+    g_value_set_string(value, self->priv->tls_pin.empty() ? nullptr : self->priv->tls_pin.c_str());
+    break;
+  }
+  case PROP_TOKEN: {
+    std::lock_guard l(self->priv->lock);
+    g_value_set_string(value, self->priv->token.empty() ? nullptr : self->priv->token.c_str());
     break;
   }
   default:
@@ -688,4 +851,23 @@ static void gst_roomcast_ws_signaller_class_init(GstRoomcastWsSignallerClass *kl
       g_param_spec_string("uri", "URI", "WebSocket URI of the roomcast signalling server",
                           "ws://127.0.0.1:8443/ws",
                           GParamFlags(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS)));
+  g_object_class_install_property(
+      gobject_class, PROP_TLS_CA_FILE,
+      g_param_spec_string("tls-ca-file", "TLS authorities",
+                          "PEM file of the certificate authorities (or the certificate itself) a "
+                          "wss:// server's certificate must chain to, instead of the system's",
+                          nullptr, GParamFlags(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS)));
+  g_object_class_install_property(
+      gobject_class, PROP_TLS_PIN,
+      g_param_spec_string("tls-pin", "TLS pin",
+                          "SHA-256 fingerprint of the only certificate a wss:// server may show "
+                          "(hex, colons optional, as roomcast serve prints it); it replaces the "
+                          "authorities' check unless tls-ca-file is set too",
+                          nullptr, GParamFlags(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS)));
+  g_object_class_install_property(
+      gobject_class, PROP_TOKEN,
+      g_param_spec_string("token", "Room token",
+                          "Room token (from roomcast token) sent with every join; servers that "
+                          "require tokens refuse a join without the right one",
+                          nullptr, GParamFlags(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS)));
 }

@@ -17,6 +17,7 @@ int cmd_serve(int argc, char **argv);
 int cmd_live(int argc, char **argv);
 int cmd_watch(int argc, char **argv);
 int cmd_meet(int argc, char **argv);
+int cmd_token(int argc, char **argv);
 
 // The media side of `live` and `meet` (media.cpp).
 struct MediaOptions {
@@ -57,11 +58,37 @@ bool check_ice_setup(const char *cmd, const ice::ServerSetup &setup);
 // `turn-server` properties: they win over the room's, see docs/architecture.md). TURN URIs need
 // their credentials; a secret is refused (it is a server's). False after printing why.
 bool set_element_ice(const char *cmd, GstElement *element, const ice::ServerSetup &setup);
+// The server's security options (TLS, room tokens, browsers' origins and hosts): serve, live and
+// meet (their embedded server).
+GOptionGroup *server_security_group(ServerOptions &opts);
+// Reads the room-token secret: the bytes of `file` (one trailing newline dropped) when given,
+// else $ROOMCAST_TOKEN_SECRET; empty when neither is there. Never from the command line: argv is
+// visible to every user of the machine.
+bool load_token_secret(const char *file, std::string &secret, GError **error);
+
+// What a client needs for a secured server: --tls-ca, --tls-pin, --token (live, watch, meet).
+struct ClientOptions {
+  std::string tls_ca, tls_pin, token;
+};
+GOptionGroup *client_option_group(ClientOptions &opts);
+// Gives the element's signaller the client options (signaller::tls-ca-file, ::tls-pin, ::token).
+// With an embedded server, its own certificate is pinned and, when it needs one, a token for
+// `role` is signed with its secret. False after printing why.
+bool apply_client_options(const char *cmd, GstElement *element, const ClientOptions &opts,
+                          const ServerOptions &sopts, const Server *embedded,
+                          const std::string &room, const char *role);
+// For the lines `live` and `meet` print: a token for `role` in `room` (12 h) when the embedded
+// server needs one for that role, else empty.
+std::string invite_token(const ServerOptions &sopts, const Server &server, const std::string &room,
+                         proto::Role role);
+// Printed after a server's URLs: its certificate's fingerprint (TLS) and who needs tokens.
+void print_server_security(const char *cmd, const Server &server);
 // `--server URL` when given; otherwise starts the embedded server (on the thread-default
 // context) on host:port. Sets ws_url; false after printing why.
 bool use_or_embed_server(const char *cmd, const char *server_arg, const char *host, int port,
                          ServerOptions &opts, std::unique_ptr<Server> &server, std::string &ws_url);
-// Turns on debug output for our domains (--verbose).
+// Turns on debug output for our log domain only (--verbose): not libsoup's or GLib's, which
+// G_MESSAGES_DEBUG and GST_DEBUG still give.
 void enable_verbose();
 bool parse_options(GOptionContext *ctx, int &argc, char **&argv);
 

@@ -134,6 +134,9 @@ int cmd_live(int argc, char **argv) {
   g_option_context_add_main_entries(ctx, entries, nullptr);
   g_option_context_set_description(ctx, exit_codes_help(false));
   g_option_context_add_group(ctx, server_option_group(sopts));
+  g_option_context_add_group(ctx, server_security_group(sopts));
+  ClientOptions copts;
+  g_option_context_add_group(ctx, client_option_group(copts));
   g_option_context_add_group(ctx, gst_init_get_option_group());
   if (!parse_options(ctx, argc, argv)) return 2;
   if (o.verbose) enable_verbose();
@@ -165,6 +168,7 @@ int cmd_live(int argc, char **argv) {
   if (!pipeline) return 2;
   g_autoptr(GstElement) sink_ref = sink;
   if (!set_signaller_uri("live", sink, ws_url)) return 1;
+  if (!apply_client_options("live", sink, copts, sopts, server.get(), room, "host")) return 1;
   gst_util_set_object_arg(G_OBJECT(sink), "codec", codec.c_str());
   g_object_set(sink, "room", room.c_str(), "bitrate", guint(o.bitrate), "ice-loopback",
                loopback_ice(o.ice_loopback, ws_url), nullptr);
@@ -183,9 +187,17 @@ int cmd_live(int argc, char **argv) {
   std::string http = server ? server->http_url() : http_base(ws_url);
   printf("roomcast live: room '%s' is live (%s, %s)\n", room.c_str(),
          o.pipeline ? "custom pipeline" : source.c_str(), codec.c_str());
-  printf("roomcast live: viewers open %sroom/%s?role=viewer\n", http.c_str(), room.c_str());
-  printf("roomcast live: or run: roomcast watch --server %s --room %s\n", ws_url.c_str(),
-         room.c_str());
+  // Viewers of an embedded server that admits only tokens get one in the lines (12 h).
+  std::string invite = server ? invite_token(sopts, *server, room, proto::Role::Viewer) : "";
+  printf("roomcast live: viewers open %sroom/%s?role=viewer%s\n", http.c_str(), room.c_str(),
+         invite.empty() ? "" : ("&token=" + invite).c_str());
+  std::string pin = server && !server->tls_fingerprint().empty()
+                        ? " --tls-pin " + server->tls_fingerprint()
+                        : std::string();
+  if (!invite.empty()) pin += " --token " + invite;
+  printf("roomcast live: or run: roomcast watch --server %s --room %s%s\n", ws_url.c_str(),
+         room.c_str(), pin.c_str());
+  if (server) print_server_security("live", *server);
   if (server) print_ice_setup("live", sopts.ice);
   fflush(stdout);
 

@@ -323,6 +323,9 @@ int cmd_meet(int argc, char **argv) {
   g_option_context_add_main_entries(ctx, entries, nullptr);
   g_option_context_set_description(ctx, exit_codes_help(true));
   g_option_context_add_group(ctx, server_option_group(sopts));
+  g_option_context_add_group(ctx, server_security_group(sopts));
+  ClientOptions copts;
+  g_option_context_add_group(ctx, client_option_group(copts));
   g_option_context_add_group(ctx, gst_init_get_option_group());
   if (!parse_options(ctx, argc, argv)) return 2;
   if (verbose) enable_verbose();
@@ -359,6 +362,8 @@ int cmd_meet(int argc, char **argv) {
   g_autoptr(GstElement) sink_ref = sink;
   if (!set_signaller_uri("meet", sink, ws_url)) return 1;
   std::string room_name = room ? room : "meeting";
+  if (!apply_client_options("meet", sink, copts, sopts, server.get(), room_name, "member"))
+    return 1;
   g_autofree char *default_name = g_strdup_printf("%s-%d", g_get_host_name(), getpid());
   gst_util_set_object_arg(G_OBJECT(sink), "role", "member");
   gst_util_set_object_arg(G_OBJECT(sink), "codec", codec.c_str());
@@ -419,12 +424,22 @@ int cmd_meet(int argc, char **argv) {
   m.start_us = g_get_monotonic_time();
   Runner::Stop stop = Runner::Stop::error;
   if (runner.start()) {
+    // Members of an embedded server with tokens get one in the lines (12 h), and its pin.
+    std::string extra, invite;
+    if (server) {
+      invite = invite_token(sopts, *server, room_name, proto::Role::Member);
+      if (!server->tls_fingerprint().empty()) extra += " --tls-pin " + server->tls_fingerprint();
+      if (!invite.empty()) extra += " --token " + invite;
+    }
     printf("roomcast meet: in room '%s' as %s; others join with: roomcast meet --server %s "
-           "--room %s\n",
-           room_name.c_str(), name ? name : default_name, ws_url.c_str(), room_name.c_str());
-    if (server)
-      printf("roomcast meet: browsers open %sroom/%s?role=member\n", server->http_url().c_str(),
-             room_name.c_str());
+           "--room %s%s\n",
+           room_name.c_str(), name ? name : default_name, ws_url.c_str(), room_name.c_str(),
+           extra.c_str());
+    if (server) {
+      printf("roomcast meet: browsers open %sroom/%s?role=member%s\n", server->http_url().c_str(),
+             room_name.c_str(), invite.empty() ? "" : ("&token=" + invite).c_str());
+      print_server_security("meet", *server);
+    }
     fflush(stdout);
     stop = runner.run();
   }

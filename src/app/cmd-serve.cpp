@@ -23,12 +23,14 @@ int cmd_serve(int argc, char **argv) {
        "TURN server handed to every client (turn(s)://USER:PASSWORD@HOST:PORT, or "
        "turn://HOST:PORT with --turn-secret); repeatable",
        "URI"},
-      {"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Log every join, leave and error", nullptr},
+      {"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose,
+       "Debug lines of the server too (joins, leaves and refusals are always logged)", nullptr},
       {nullptr}};
   g_autoptr(GOptionContext) ctx = g_option_context_new("- run the signalling server");
   g_option_context_add_main_entries(ctx, entries, nullptr);
   g_option_context_set_description(ctx, exit_codes_help(false));
   g_option_context_add_group(ctx, server_option_group(opts));
+  g_option_context_add_group(ctx, server_security_group(opts));
   if (!parse_options(ctx, argc, argv)) return 2;
   if (port < 0 || port > 65535) {
     g_printerr("roomcast serve: --port must be 0-65535\n");
@@ -50,6 +52,7 @@ int cmd_serve(int argc, char **argv) {
   printf("roomcast serve: listening on %s\n", server.ws_url().c_str());
   printf("roomcast serve: web client at %s\n", server.http_url().c_str());
   print_ice_setup("serve", opts.ice);
+  print_server_security("serve", server);
   fflush(stdout);
   runner.run();
   server.stop();

@@ -258,6 +258,8 @@ int cmd_watch(int argc, char **argv) {
   g_autoptr(GOptionContext) ctx = g_option_context_new("- watch a live room");
   g_option_context_add_main_entries(ctx, entries, nullptr);
   g_option_context_set_description(ctx, exit_codes_help(true));
+  ClientOptions copts;
+  g_option_context_add_group(ctx, client_option_group(copts));
   g_option_context_add_group(ctx, gst_init_get_option_group());
   if (!parse_options(ctx, argc, argv)) return 2;
   if (verbose) enable_verbose();
@@ -295,6 +297,8 @@ int cmd_watch(int argc, char **argv) {
   gst_bin_add(GST_BIN(pipeline), src);
   w.src = src;
   if (!set_signaller_uri("watch", src, url)) return 1;
+  if (!apply_client_options("watch", src, copts, ServerOptions{}, nullptr, room_name, "viewer"))
+    return 1;
   g_object_set(src, "room", room_name.c_str(), "latency", guint(latency), "ice-loopback",
                loopback_ice(ice, url), nullptr);
   if (!set_element_ice("watch", src, own)) return 2;

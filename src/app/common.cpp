@@ -1,6 +1,10 @@
 #include "app.h"
 
 #include "roomcast-config.h"
+#include "tls-pin.h"
+#include "token.h"
+
+#include <sys/stat.h>
 
 #include <cstdio>
 #include <cstring>
@@ -234,8 +238,269 @@ bool use_or_embed_server(const char *cmd, const char *server_arg, const char *ho
 }
 
 void enable_verbose() {
+  // Our own debug lines: the server's (GLib log domain "roomcast") and the elements' (GStreamer
+  // categories roomcast*, at INFO). Never every domain's: libsoup alone writes a line per
+  // WebSocket frame. What the user set already stays.
   const char *cur = g_getenv("G_MESSAGES_DEBUG");
-  if (!cur || !*cur) g_setenv("G_MESSAGES_DEBUG", "all", TRUE);
+  if (!cur || !*cur) g_setenv("G_MESSAGES_DEBUG", G_LOG_DOMAIN, TRUE);
+  const char *gst = g_getenv("GST_DEBUG");
+  if (!gst || !*gst) g_setenv("GST_DEBUG", "roomcast*:4", TRUE);
+}
+
+namespace {
+
+struct SecurityStorage {
+  char *tls_cert = nullptr, *tls_key = nullptr, *tls = nullptr;
+  char *secret_file = nullptr, *require_token = nullptr;
+  char **origins = nullptr, **hosts = nullptr;
+  int http_timeout = 10;
+  gboolean public_metrics = FALSE;
+  ~SecurityStorage() {
+    for (char *p : {tls_cert, tls_key, tls, secret_file, require_token})
+      g_free(p);
+    g_strfreev(origins);
+    g_strfreev(hosts);
+  }
+};
+
+} // namespace
+
+bool load_token_secret(const char *file, std::string &secret, GError **error) {
+  secret.clear();
+  if (file) {
+    char *contents = nullptr;
+    gsize len = 0;
+    if (!g_file_get_contents(file, &contents, &len, error)) {
+      g_prefix_error(error, "cannot read the token secret: ");
+      return false;
+    }
+    secret.assign(contents, len);
+    g_free(contents);
+    if (!secret.empty() && secret.back() == '\n') secret.pop_back();
+    if (!secret.empty() && secret.back() == '\r') secret.pop_back();
+    struct stat st {};
+    if (stat(file, &st) == 0 && (st.st_mode & 077))
+      g_printerr("roomcast: warning: the token secret %s can be read by other users (chmod 600 "
+                 "it)\n",
+                 file);
+  } else if (const char *env = g_getenv("ROOMCAST_TOKEN_SECRET")) {
+    secret = env;
+  }
+  if (!secret.empty() && secret.size() < token::kMinSecret) {
+    g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                "the token secret is %zu bytes; use at least %zu (for example: head -c 32 "
+                "/dev/urandom | base64 > secret)",
+                secret.size(), token::kMinSecret);
+    return false;
+  }
+  return true;
+}
+
+GOptionGroup *server_security_group(ServerOptions &opts) {
+  auto *st = new SecurityStorage;
+  st->http_timeout = static_cast<int>(opts.http_timeout_s);
+  GOptionEntry entries[] = {
+      {"tls-cert", 0, G_OPTION_FLAG_IN_MAIN, G_OPTION_ARG_FILENAME, &st->tls_cert,
+       "Serve https and wss with this certificate (PEM, with its chain)", "FILE"},
+      {"tls-key", 0, G_OPTION_FLAG_IN_MAIN, G_OPTION_ARG_FILENAME, &st->tls_key,
+       "The private key of --tls-cert (PEM)", "FILE"},
+      {"tls", 0, G_OPTION_FLAG_IN_MAIN, G_OPTION_ARG_STRING, &st->tls,
+       "self-signed: make a certificate at start and print its fingerprint (LAN use); off", "MODE"},
+      {"token-secret-file", 0, G_OPTION_FLAG_IN_MAIN, G_OPTION_ARG_FILENAME, &st->secret_file,
+       "Room-token secret (else $ROOMCAST_TOKEN_SECRET); hosts and members then need a token",
+       "FILE"},
+      {"require-token", 0, G_OPTION_FLAG_IN_MAIN, G_OPTION_ARG_STRING, &st->require_token,
+       "Who needs a room token: none, host (hosts and members; the default with a secret) or all",
+       "WHO"},
+      {"allowed-origin", 0, 0, G_OPTION_ARG_STRING_ARRAY, &st->origins,
+       "A web origin (https://HOST[:PORT]) whose pages may connect too; repeatable; * for any",
+       "ORIGIN"},
+      {"allowed-host", 0, 0, G_OPTION_ARG_STRING_ARRAY, &st->hosts,
+       "A host name requests may name besides IP addresses, localhost and this machine's own "
+       "names; repeatable; * for any",
+       "NAME"},
+      {"http-timeout", 0, 0, G_OPTION_ARG_INT, &st->http_timeout,
+       "Close a connection that has not become a WebSocket after this long (10)", "S"},
+      {"public-metrics", 0, 0, G_OPTION_ARG_NONE, &st->public_metrics,
+       "Answer /metrics for every client, not only loopback ones", nullptr},
+      {nullptr}};
+  struct Hook {
+    ServerOptions *opts;
+    SecurityStorage *st;
+  };
+  auto *hook = new Hook{&opts, st};
+  GOptionGroup *group =
+      g_option_group_new("security", "Signalling server security (TLS, room tokens, browsers):",
+                         "Show the signalling server's security options", hook, [](gpointer p) {
+                           auto *h = static_cast<Hook *>(p);
+                           delete h->st;
+                           delete h;
+                         });
+  g_option_group_add_entries(group, entries);
+  g_option_group_set_parse_hooks(
+      group, nullptr, [](GOptionContext *, GOptionGroup *, gpointer p, GError **error) -> gboolean {
+        auto *h = static_cast<Hook *>(p);
+        auto *s = h->st;
+        ServerOptions &o = *h->opts;
+        if (s->tls_cert) o.tls_cert_file = s->tls_cert;
+        if (s->tls_key) o.tls_key_file = s->tls_key;
+        if (s->tls) {
+          if (!strcmp(s->tls, "self-signed"))
+            o.tls_self_signed = true;
+          else if (strcmp(s->tls, "off") != 0) {
+            g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                        "--tls must be self-signed or off");
+            return FALSE;
+          }
+        }
+        if (!load_token_secret(s->secret_file, o.token_secret, error)) return FALSE;
+        if (s->require_token) {
+          auto policy = rules::token_policy_from_string(s->require_token);
+          if (!policy) {
+            g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                        "--require-token must be none, host or all");
+            return FALSE;
+          }
+          o.require_token = policy;
+        }
+        for (char **v = s->origins; v && *v; v++)
+          o.allowed_origins.emplace_back(*v);
+        for (char **v = s->hosts; v && *v; v++)
+          o.allowed_hosts.emplace_back(*v);
+        if (s->http_timeout < 1) {
+          g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                      "--http-timeout must be at least 1");
+          return FALSE;
+        }
+        o.http_timeout_s = static_cast<unsigned>(s->http_timeout);
+        o.public_metrics = s->public_metrics;
+        return TRUE;
+      });
+  return group;
+}
+
+GOptionGroup *client_option_group(ClientOptions &opts) {
+  struct Storage {
+    char *ca = nullptr, *pin = nullptr, *token = nullptr;
+    ClientOptions *opts;
+  };
+  auto *st = new Storage{nullptr, nullptr, nullptr, &opts};
+  GOptionEntry entries[] = {
+      {"tls-ca", 0, G_OPTION_FLAG_IN_MAIN, G_OPTION_ARG_FILENAME, &st->ca,
+       "wss:// servers: trust certificates of these authorities (PEM) instead of the system's",
+       "FILE"},
+      {"tls-pin", 0, G_OPTION_FLAG_IN_MAIN, G_OPTION_ARG_STRING, &st->pin,
+       "wss:// servers: take only the certificate with this SHA-256 fingerprint (as roomcast "
+       "serve prints it)",
+       "SHA256"},
+      {"token", 0, G_OPTION_FLAG_IN_MAIN, G_OPTION_ARG_STRING, &st->token,
+       "Room token for servers that require one (else $ROOMCAST_TOKEN)", "TOKEN"},
+      {nullptr}};
+  GOptionGroup *group = g_option_group_new(
+      "client", "Connecting to a secured server:", "Show the options for secured servers", st,
+      [](gpointer p) {
+        auto *s = static_cast<Storage *>(p);
+        g_free(s->ca);
+        g_free(s->pin);
+        g_free(s->token);
+        delete s;
+      });
+  g_option_group_add_entries(group, entries);
+  g_option_group_set_parse_hooks(
+      group, nullptr, [](GOptionContext *, GOptionGroup *, gpointer p, GError **error) -> gboolean {
+        auto *s = static_cast<Storage *>(p);
+        if (s->ca) s->opts->tls_ca = s->ca;
+        if (s->pin) {
+          auto pin = tls::normalize_pin(s->pin);
+          if (!pin) {
+            g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                        "--tls-pin must be a SHA-256 fingerprint: 64 hex digits, colons allowed");
+            return FALSE;
+          }
+          s->opts->tls_pin = *pin;
+        }
+        if (s->token)
+          s->opts->token = s->token;
+        else if (const char *env = g_getenv("ROOMCAST_TOKEN"))
+          s->opts->token = env;
+        if (!proto::valid_token_text(s->opts->token)) {
+          g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                      "the token must be printable ASCII of at most %zu characters",
+                      proto::kMaxToken);
+          return FALSE;
+        }
+        return TRUE;
+      });
+  return group;
+}
+
+bool apply_client_options(const char *cmd, GstElement *element, const ClientOptions &opts,
+                          const ServerOptions &sopts, const Server *embedded,
+                          const std::string &room, const char *role) {
+  std::string ca = opts.tls_ca, pin = opts.tls_pin, token = opts.token;
+  if (embedded) {
+    // Our own server: trust exactly its certificate, and sign our own token.
+    ca.clear();
+    pin = embedded->tls_fingerprint();
+    auto r = proto::role_from_string(role);
+    if (!sopts.token_secret.empty() && r) {
+      const gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+      // It never leaves the process; it must outlast any rejoin of a long run.
+      token = token::sign({room, *r, now, now + 3650L * 86400}, sopts.token_secret);
+    }
+  }
+  if ((!opts.tls_ca.empty() || !opts.tls_pin.empty()) && !embedded) {
+    gchar *uri = nullptr;
+    gst_child_proxy_get(GST_CHILD_PROXY(element), "signaller::uri", &uri, nullptr);
+    if (uri && !g_str_has_prefix(uri, "wss://"))
+      g_printerr("roomcast %s: warning: --tls-ca and --tls-pin apply to wss:// servers only, not "
+                 "%s\n",
+                 cmd, uri);
+    g_free(uri);
+  }
+  struct Prop {
+    const char *name;
+    const std::string &value;
+  };
+  for (const Prop &prop : {Prop{"signaller::tls-ca-file", ca}, Prop{"signaller::tls-pin", pin},
+                           Prop{"signaller::token", token}}) {
+    if (prop.value.empty()) continue;
+    GObject *target = nullptr;
+    GParamSpec *pspec = nullptr;
+    if (!gst_child_proxy_lookup(GST_CHILD_PROXY(element), prop.name, &target, &pspec)) {
+      g_printerr("roomcast %s: %s's signaller has no %s property\n", cmd, GST_OBJECT_NAME(element),
+                 prop.name + 11);
+      return false;
+    }
+    g_object_unref(target);
+    gst_child_proxy_set(GST_CHILD_PROXY(element), prop.name, prop.value.c_str(), nullptr);
+  }
+  return true;
+}
+
+std::string invite_token(const ServerOptions &sopts, const Server &server, const std::string &room,
+                         proto::Role role) {
+  const auto policy = server.token_policy();
+  const bool needed = policy == rules::TokenPolicy::All ||
+                      (policy == rules::TokenPolicy::Host && role != proto::Role::Viewer);
+  if (!needed || sopts.token_secret.empty()) return {};
+  const gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+  return token::sign({room, role, now, now + 12 * 3600}, sopts.token_secret);
+}
+
+void print_server_security(const char *cmd, const Server &server) {
+  std::string fp = server.tls_fingerprint();
+  if (!fp.empty()) printf("roomcast %s: TLS certificate SHA-256 fingerprint %s\n", cmd, fp.c_str());
+  switch (server.token_policy()) {
+  case rules::TokenPolicy::None:
+    break;
+  case rules::TokenPolicy::Host:
+    printf("roomcast %s: room tokens required to host or meet (roomcast token)\n", cmd);
+    break;
+  case rules::TokenPolicy::All:
+    printf("roomcast %s: room tokens required to join (roomcast token)\n", cmd);
+    break;
+  }
 }
 
 bool parse_options(GOptionContext *ctx, int &argc, char **&argv) {

@@ -20,6 +20,7 @@ const Command kCommands[] = {
     {"live", roomcast::app::cmd_live, "broadcast a screen (or any pipeline) to a room"},
     {"watch", roomcast::app::cmd_watch, "watch a live room with GStreamer"},
     {"meet", roomcast::app::cmd_meet, "join a meeting: send your screen, see everyone"},
+    {"token", roomcast::app::cmd_token, "print a room token signed with the server's secret"},
 };
 
 void usage(FILE *out) {
@@ -36,6 +37,9 @@ int main(int argc, char **argv) {
   // accents needs it); numbers are always written the C way.
   setlocale(LC_ALL, "");
   setlocale(LC_NUMERIC, "C");
+  // Log lines (join, leave, refusals, and -v's debug lines) go to stderr: stdout carries the
+  // commands' results (URLs, JSON lines) for scripts and tests.
+  g_log_writer_default_set_use_stderr(TRUE);
   if (argc < 2) {
     usage(stderr);
     return 2;

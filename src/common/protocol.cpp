@@ -271,6 +271,13 @@ bool valid_peer_name(std::string_view s) {
   return valid_text(s, kMaxPeerName);
 }
 
+bool valid_token_text(std::string_view s) {
+  if (s.size() > kMaxToken) return false;
+  for (char c : s)
+    if (c <= 0x20 || c >= 0x7f) return false;
+  return true;
+}
+
 bool valid_peer_id(std::string_view s) {
   if (s.size() < spec::kPeerIdMin || s.size() > kMaxPeerId) return false;
   for (char c : s)
@@ -306,6 +313,10 @@ struct Fields {
     if (!valid_peer_name(m.name))
       return r.fail(ErrorCode::BadMessage, "name must be at most " + std::to_string(kMaxPeerName) +
                                                " bytes of printable UTF-8");
+    if (!r.str("token", m.token, false)) return false;
+    if (!valid_token_text(m.token))
+      return r.fail(ErrorCode::BadMessage, "token must be at most " + std::to_string(kMaxToken) +
+                                               " printable ASCII characters");
     // Checked last: a malformed message is reported as such before a foreign one.
     if (m.version != kVersion)
       return r.fail(ErrorCode::BadVersion, "unsupported protocol version " +
@@ -523,6 +534,7 @@ struct Writer {
     add_str(b, "room", m.room);
     add_str(b, "role", to_string(m.role));
     if (!m.name.empty()) add_str(b, "name", m.name);
+    if (!m.token.empty()) add_str(b, "token", m.token);
   }
   template <Type T> void operator()(const Description<T> &m) {
     add_route(b, m);
@@ -597,8 +609,9 @@ std::string serialize(const Message &m) {
   return escape_unit_separator(s);
 }
 
-Join make_join(std::string room, Role role, std::string name) {
+Join make_join(std::string room, Role role, std::string name, std::string token) {
   Join m;
+  m.token = std::move(token);
   m.room = std::move(room);
   m.role = role;
   m.name = std::move(name);

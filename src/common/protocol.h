@@ -82,7 +82,8 @@ struct Join {
   int version = kVersion;
   std::string room;
   Role role = Role::Viewer;
-  std::string name; // optional
+  std::string name;  // optional
+  std::string token; // optional: a room token (token.h), printable ASCII
   bool operator==(const Join &) const = default;
 };
 
@@ -210,6 +211,8 @@ std::string serialize(const Message &m);
 bool valid_room_name(std::string_view s);
 bool valid_peer_name(std::string_view s);
 bool valid_peer_id(std::string_view s);
+// A join's token field: at most kMaxToken bytes of printable ASCII (what any JWT is).
+bool valid_token_text(std::string_view s);
 // Free text of at most `max_bytes` (peer names, bye messages): UTF-8, no control characters.
 bool valid_text(std::string_view s, std::size_t max_bytes);
 // One welcome.ice_servers entry: 1 to kMaxIceUrls URLs in the RFC 7064/7065 form (schemes and
@@ -219,7 +222,7 @@ bool valid_text(std::string_view s, std::size_t max_bytes);
 bool valid_ice_server(const IceServer &s, std::string *why = nullptr);
 
 // Builders for the common messages.
-Join make_join(std::string room, Role role, std::string name = {});
+Join make_join(std::string room, Role role, std::string name = {}, std::string token = {});
 Message make_sdp(Type offer_or_answer, std::string to, std::string sdp);
 Ice make_ice(std::string to, int mline_index, std::string candidate, std::string mid = {});
 Bye make_bye(std::string to, EndReason reason, std::string message = {});

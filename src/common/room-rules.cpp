@@ -42,6 +42,41 @@ std::optional<Refusal> check_join(std::string_view room, p::Role role,
   return std::nullopt;
 }
 
+std::optional<Refusal> check_token(TokenPolicy policy, p::Role role, TokenStatus status,
+                                   std::string_view why, bool room_exists) {
+  if (status == TokenStatus::Invalid)
+    return Refusal{p::ErrorCode::BadToken, "room token refused: " + std::string(why)};
+  if (status == TokenStatus::Valid || policy == TokenPolicy::None) return std::nullopt;
+  if (policy == TokenPolicy::All)
+    return Refusal{p::ErrorCode::TokenRequired, "this server admits only peers with a room token"};
+  if (role != p::Role::Viewer)
+    return Refusal{p::ErrorCode::TokenRequired, std::string("joining as ") + p::to_string(role) +
+                                                    " needs a room token on this server"};
+  if (!room_exists)
+    return Refusal{p::ErrorCode::RoomNotOpen,
+                   "the room is not open; a viewer without a token waits for its host"};
+  return std::nullopt;
+}
+
+const char *to_string(TokenPolicy policy) {
+  switch (policy) {
+  case TokenPolicy::None:
+    return "none";
+  case TokenPolicy::Host:
+    return "host";
+  case TokenPolicy::All:
+    return "all";
+  }
+  return "?";
+}
+
+std::optional<TokenPolicy> token_policy_from_string(std::string_view s) {
+  if (s == "none") return TokenPolicy::None;
+  if (s == "host") return TokenPolicy::Host;
+  if (s == "all") return TokenPolicy::All;
+  return std::nullopt;
+}
+
 std::optional<Refusal> check_relay(std::string_view room, p::RoomKind kind, p::Role from,
                                    std::string_view to, const std::optional<p::Role> &target) {
   if (!target)

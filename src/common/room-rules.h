@@ -51,6 +51,25 @@ std::optional<Refusal> check_join(std::string_view room, proto::Role role,
                                   const std::optional<RoomState> &existing, std::size_t rooms,
                                   const Limits &limits);
 
+// Who needs a room token (token.h) to join: nobody; hosts and members (the roles that own a
+// room's picture); everyone.
+enum class TokenPolicy { None, Host, All };
+
+// What a join's token showed: none given, one the server accepted for this room and role, or
+// one it refused (expired, another room or role, a bad signature, ...).
+enum class TokenStatus { Absent, Valid, Invalid };
+
+// Decides whether a join passes the token policy, before check_join. `why` says what was wrong
+// with an Invalid token; `room_exists` whether the room is there already. Invalid: bad-token,
+// whatever the policy (a wrong token is never ignored). Absent under All: token-required. Absent
+// under Host: token-required for a host or a member; a viewer may join an existing room but not
+// create one (room-not-open, retryable: it joins when the host has opened the room), so nobody
+// without a token can decide a room's kind before its owner. nullopt: go on.
+std::optional<Refusal> check_token(TokenPolicy policy, proto::Role role, TokenStatus status,
+                                   std::string_view why, bool room_exists);
+const char *to_string(TokenPolicy p);
+std::optional<TokenPolicy> token_policy_from_string(std::string_view s);
+
 // Decides whether a peer with role `from`, in room `room` of kind `kind`, may relay a message
 // (offer, answer, ice, bye) to the peer whose id is `to`. `target` is that peer's role, or nullopt
 // when `to` names no other peer of the room (an unknown id, a peer of another room, the sender

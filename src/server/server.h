@@ -5,12 +5,15 @@
 #pragma once
 
 #include "ice-servers.h"
+#include "room-rules.h"
 
 #include <glib.h>
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 namespace roomcast {
 
@@ -29,6 +32,24 @@ struct ServerOptions {
   // STUN/TURN servers handed to every client in its welcome (welcome.ice_servers); with a TURN
   // secret each client gets TURN REST credentials of its own (user name "<expiry>:<its id>").
   ice::ServerSetup ice;
+
+  // TLS: https and wss on the same port. A certificate and its key (PEM files), or a self-signed
+  // certificate made at start (for a LAN; its fingerprint is printed for pinning).
+  std::string tls_cert_file, tls_key_file;
+  bool tls_self_signed = false;
+  // Room tokens (token.h): the secret (from a file or the environment, never the command line),
+  // and who needs one. nullopt: hosts and members when a secret is set, else nobody.
+  std::string token_secret;
+  std::optional<rules::TokenPolicy> require_token;
+  // Browsers (web-policy.h): more origins whose pages may open a WebSocket, and more host names
+  // requests may be addressed to.
+  std::vector<std::string> allowed_origins;
+  std::vector<std::string> allowed_hosts;
+  // A connection that has not become a WebSocket is closed this long after it was accepted
+  // (half-open requests, slow readers; the web client's files are small).
+  unsigned http_timeout_s = 10;
+  // /metrics answers loopback clients only, unless this is set.
+  bool public_metrics = false;
 };
 
 struct ServerStats {
@@ -37,6 +58,7 @@ struct ServerStats {
   std::uint64_t rooms = 0;
   std::uint64_t relayed = 0; // offer/answer/ice messages relayed since start
   std::uint64_t errors = 0;  // error messages sent since start
+  std::uint64_t tcp = 0;     // TCP connections held (WebSockets, HTTP requests, TLS handshakes)
 };
 
 class Server {
@@ -51,9 +73,13 @@ public:
   void stop();
 
   unsigned port() const;
-  // ws://HOST:PORT/ws and http://HOST:PORT/ for the address bound.
+  // ws://HOST:PORT/ws and http://HOST:PORT/ for the address bound (wss and https under TLS).
   std::string ws_url() const;
   std::string http_url() const;
+  // Under TLS: the certificate's SHA-256 fingerprint ("AB:12:…"); empty without TLS.
+  std::string tls_fingerprint() const;
+  // Who needs a token (after start()).
+  rules::TokenPolicy token_policy() const;
   ServerStats stats() const;
 
   struct Impl;

@@ -373,8 +373,8 @@ export class World {
     return env;
   }
 
-  start(args, name) {
-    const p = new Proc(this.ns.wrap([ROOMCAST, ...args]), { name: name || args[0], env: this.env() });
+  start(args, name, env = {}) {
+    const p = new Proc(this.ns.wrap([ROOMCAST, ...args]), { name: name || args[0], env: this.env(env) });
     this.procs.push(p);
     return p;
   }
@@ -386,6 +386,21 @@ export class World {
     this.ws = m[1];
     this.http = this.ws.replace(/^ws:/, 'http:').replace(/\/ws$/, '');
     this.port = Number(new URL(this.http).port);
+    return p;
+  }
+
+  // A server speaking TLS with a certificate it makes at start (`--tls self-signed`): pages are
+  // https (a secure origin in its own right), clients pin this.fingerprint. `env`: more of the
+  // server's environment (ROOMCAST_TOKEN_SECRET).
+  async serveSecure(extra = [], env = {}) {
+    const p = this.start(['serve', '--host', ADDR, '--port', '0', '--tls', 'self-signed', ...extra], 'serve', env);
+    const m = await p.waitLine(/listening on (wss:\/\/\S+)/, 10000);
+    const f = await p.waitLine(/fingerprint ([0-9A-F:]+)$/, 5000);
+    this.server = p;
+    this.ws = m[1];
+    this.http = this.ws.replace(/^wss:/, 'https:').replace(/\/ws$/, '');
+    this.port = Number(new URL(this.http).port);
+    this.fingerprint = f[1];
     return p;
   }
 
@@ -412,8 +427,12 @@ export class World {
       executablePath: wrapper,
       headless: false, // --headless=new is in the args; Playwright's --headless is not added
       // Screen capture needs a secure page; http://10.77.0.1 is not one, so the test server's
-      // origin is declared secure (what https or localhost gives a real user).
-      args: [...CHROMIUM_ARGS, ...(this.http ? [`--unsafely-treat-insecure-origin-as-secure=${this.http}`] : [])],
+      // origin is declared secure (what https or localhost gives a real user). An https server
+      // (serveSecure) is one already; its self-signed certificate is taken as a user who accepted
+      // it would.
+      args: [...CHROMIUM_ARGS,
+        ...(this.http && this.http.startsWith('http:') ? [`--unsafely-treat-insecure-origin-as-secure=${this.http}`] : [])],
+      ignoreHTTPSErrors: !!(this.http && this.http.startsWith('https:')),
       viewport: { width: 1024, height: 640 },
       timeout: 30000,
     });

@@ -10,7 +10,9 @@ is added: `--frames/--timeout` on watch, and a bounded run for gst-launch.
 import os
 import re
 import shlex
+import shutil
 import subprocess
+import tempfile
 import sys
 import time
 import unittest
@@ -63,11 +65,11 @@ class ReadmeLines(unittest.TestCase):
             p.kill()
         subprocess.run(["ip", "netns", "del", self.ns])
 
-    def run_line(self, argv, name, env=None):
+    def run_line(self, argv, name, env=None, cwd=None):
         # build/src/app/roomcast is this build's binary (the README assumes build/ as ./dev does).
         argv = [ROOMCAST if a == "build/src/app/roomcast" else a for a in argv]
         NsProc.ns = self.ns
-        p = NsProc(argv, env=env or env_with_plugin(), name=name)
+        p = NsProc(argv, env=env or env_with_plugin(), name=name, cwd=cwd)
         self.procs.append(p)
         return p
 
@@ -117,6 +119,37 @@ class ReadmeLines(unittest.TestCase):
         time.sleep(3)
         self.assertIsNone(viewer.p.poll(), "the viewer stopped: " + viewer.stderr())
         self.assertNotIn("ERROR", "\n".join(l for _, l in viewer.lines))
+
+
+    def test_tls_and_token_lines(self):
+        """The "Beyond a trusted LAN" lines: a secret, a TLS server with it, a host token link.
+        Then a host with that token and a viewer pinning the printed fingerprint, over wss."""
+        tmp = tempfile.mkdtemp(prefix="roomcast-readme-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        secret_line = [c for c in self.cmds if c.startswith("head -c 32 /dev/urandom")]
+        self.assertEqual(len(secret_line), 1, self.cmds)
+        subprocess.run(["sh", "-c", secret_line[0]], cwd=tmp, check=True, timeout=10)
+        self.assertEqual(os.stat(os.path.join(tmp, "secret")).st_mode & 0o777, 0o600)
+        serve = self.run_line(the(self.cmds, "build/src/app/roomcast serve"), "serve", cwd=tmp)
+        serve.wait_line(r"listening on wss://127\.0\.0\.1:8443/ws", 10)
+        _, m = serve.wait_line(r"fingerprint ([0-9A-F:]{95})$", 5)
+        pin = m.group(1)
+        token = self.run_line(the(self.cmds, "build/src/app/roomcast token"), "token", cwd=tmp)
+        self.assertEqual(token.wait(10), 0, token.stderr())
+        _, m = token.wait_line(r"^https://192\.0\.2\.7:8443/room/stage\?role=host&token=(\S+)$", 5)
+        host_token = m.group(1)
+        server = "wss://127.0.0.1:8443/ws"
+        # Without the token the room cannot be taken; with it, it is live and viewers watch.
+        squat = self.run_line([ROOMCAST, "live", "--server", server, "--room", "stage", "--source", "test",
+                               "--tls-pin", pin], "squatter")
+        self.assertEqual(squat.wait(20), 1, squat.stderr())
+        self.assertIn("token-required", squat.stderr())
+        self.run_line([ROOMCAST, "live", "--server", server, "--room", "stage", "--source", "test",
+                       "--size", "640x360", "--tls-pin", pin, "--token", host_token], "live").wait_line(r"is live", 20)
+        w = self.run_line([ROOMCAST, "watch", "--server", server, "--room", "stage", "--tls-pin", pin,
+                           "--frames", "30", "--timeout", "40"], "watch", env=env_with_plugin({"DISPLAY": ""}))
+        self.assertEqual(w.wait(60), 0, w.stderr())
+        self.assertGreaterEqual(w.json_result()["frames"], 30)
 
 
 if __name__ == "__main__":

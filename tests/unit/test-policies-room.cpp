@@ -8,6 +8,7 @@
 #include <glib.h>
 
 #include <climits>
+#include <cstring>
 #include <optional>
 #include <set>
 #include <string>
@@ -197,6 +198,61 @@ void test_relay() {
             "no peer 'p9' in room 'demo'");
 }
 
+// ---- token policy ---------------------------------------------------------------------------
+
+void test_token_policy() {
+  using TP = rules::TokenPolicy;
+  using TS = rules::TokenStatus;
+  const std::optional<ErrorCode> ok;
+  const struct {
+    const char *what;
+    TP policy;
+    Role role;
+    TS status;
+    bool room_exists;
+    std::optional<ErrorCode> want;
+  } rows[] = {
+      // No tokens needed: anyone, anywhere (the server without a secret).
+      {"none: host without token", TP::None, H, TS::Absent, false, ok},
+      {"none: viewer makes a room", TP::None, V, TS::Absent, false, ok},
+      {"none: member without token", TP::None, M, TS::Absent, true, ok},
+      // A refused token is never ignored, whatever the policy.
+      {"none: bad token", TP::None, V, TS::Invalid, true, ErrorCode::BadToken},
+      {"host: bad token", TP::Host, H, TS::Invalid, false, ErrorCode::BadToken},
+      {"all: bad token", TP::All, V, TS::Invalid, true, ErrorCode::BadToken},
+      // Host: the roles that own a room's picture need a token.
+      {"host: squatting host", TP::Host, H, TS::Absent, false, ErrorCode::TokenRequired},
+      {"host: host into an open room", TP::Host, H, TS::Absent, true, ErrorCode::TokenRequired},
+      {"host: member making a meeting", TP::Host, M, TS::Absent, false, ErrorCode::TokenRequired},
+      {"host: member into a meeting", TP::Host, M, TS::Absent, true, ErrorCode::TokenRequired},
+      {"host: host with a token", TP::Host, H, TS::Valid, false, ok},
+      {"host: member with a token", TP::Host, M, TS::Valid, false, ok},
+      // ... viewers join open rooms freely, but cannot make one (and so decide its kind).
+      {"host: viewer into an open room", TP::Host, V, TS::Absent, true, ok},
+      {"host: viewer makes no room", TP::Host, V, TS::Absent, false, ErrorCode::RoomNotOpen},
+      {"host: viewer with a token makes one", TP::Host, V, TS::Valid, false, ok},
+      // All: nobody without a token.
+      {"all: viewer without token", TP::All, V, TS::Absent, true, ErrorCode::TokenRequired},
+      {"all: host without token", TP::All, H, TS::Absent, false, ErrorCode::TokenRequired},
+      {"all: viewer with a token", TP::All, V, TS::Valid, true, ok},
+      {"all: member with a token", TP::All, M, TS::Valid, false, ok},
+  };
+  int i = 0;
+  for (const auto &r : rows) {
+    g_test_message("row %d: %s", i, r.what);
+    check_decision(i++, r.what,
+                   rules::check_token(r.policy, r.role, r.status, "why", r.room_exists), r.want);
+  }
+  // The refusal of a bad token says why.
+  auto bad = rules::check_token(TP::Host, H, TS::Invalid, "expired 3 min ago", true);
+  g_assert_nonnull(strstr(bad->message.c_str(), "expired 3 min ago"));
+  // Names on the command line.
+  for (TP p : {TP::None, TP::Host, TP::All})
+    g_assert_true(rules::token_policy_from_string(rules::to_string(p)) == p);
+  g_assert_false(rules::token_policy_from_string("Host").has_value());
+  g_assert_false(rules::token_policy_from_string("").has_value());
+}
+
 // ---- join-error policy ------------------------------------------------------------------------
 
 void test_join_error_policy() {
@@ -225,6 +281,10 @@ void test_join_error_policy() {
       {ErrorCode::TooManyRooms, Retry},
       {ErrorCode::RateLimited, Retry},
       {ErrorCode::ServerFull, Retry},
+      // Tokens: a missing or refused one stays so; a room not opened yet may open.
+      {ErrorCode::TokenRequired, Fatal},
+      {ErrorCode::BadToken, Fatal},
+      {ErrorCode::RoomNotOpen, Retry},
   };
   // Every code of the table has its row, so a new code needs a decision here.
   std::set<ErrorCode> seen;
@@ -239,7 +299,8 @@ void test_join_error_policy() {
   // A value outside the table is fatal.
   g_assert_true(join_action(static_cast<ErrorCode>(spec::kErrors.size())) == Fatal);
   // Every refusal the room rules make is covered, and the retryable ones say so to people.
-  for (ErrorCode c : {ErrorCode::RoomFull, ErrorCode::TooManyRooms, ErrorCode::ServerFull})
+  for (ErrorCode c : {ErrorCode::RoomFull, ErrorCode::TooManyRooms, ErrorCode::ServerFull,
+                      ErrorCode::RoomNotOpen})
     g_assert_nonnull(strstr(std::string(error_text(c)).c_str(), "trying again"));
 }
 
@@ -273,6 +334,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/policies/room/sees", test_sees);
   g_test_add_func("/policies/room/join", test_join);
   g_test_add_func("/policies/room/relay", test_relay);
+  g_test_add_func("/policies/room/token", test_token_policy);
   g_test_add_func("/policies/join-error", test_join_error_policy);
   g_test_add_func("/policies/join-retry-backoff", test_retry_backoff);
   return g_test_run();

@@ -201,7 +201,8 @@ void test_tables_agree() {
   g_assert_cmpint(json_object_get_int_member(limits, "ice_urls"), ==, kMaxIceUrls);
   g_assert_cmpint(json_object_get_int_member(limits, "ice_url"), ==, kMaxIceUrl);
   g_assert_cmpint(json_object_get_int_member(limits, "ice_credential"), ==, kMaxIceCredential);
-  g_assert_cmpuint(json_object_get_size(limits), ==, 9);
+  g_assert_cmpint(json_object_get_int_member(limits, "token"), ==, kMaxToken);
+  g_assert_cmpuint(json_object_get_size(limits), ==, 10);
   JsonObject *retry = object(o, "retry");
   g_assert_cmpint(json_object_get_int_member(retry, "firstMs"), ==, kRetryFirstMs);
   g_assert_cmpint(json_object_get_int_member(retry, "maxMs"), ==, kRetryMaxMs);

@@ -193,10 +193,10 @@ void test_enum_tables() {
   check_table<Role>(3, role_from_string);
   check_table<RoomKind>(2, kind_from_string);
   check_table<Type>(static_cast<int>(Type::Error) + 1, type_from_string);
-  check_table<ErrorCode>(static_cast<int>(ErrorCode::ServerFull) + 1, error_code_from_string);
+  check_table<ErrorCode>(static_cast<int>(ErrorCode::RoomNotOpen) + 1, error_code_from_string);
   check_table<EndReason>(static_cast<int>(EndReason::Closed) + 1, end_reason_from_string);
   g_assert_cmpuint(spec::kTypes.size(), ==, static_cast<std::size_t>(Type::Error) + 1);
-  g_assert_cmpuint(spec::kErrors.size(), ==, static_cast<std::size_t>(ErrorCode::ServerFull) + 1);
+  g_assert_cmpuint(spec::kErrors.size(), ==, static_cast<std::size_t>(ErrorCode::RoomNotOpen) + 1);
   g_assert_cmpuint(spec::kReasons.size(), ==, static_cast<std::size_t>(EndReason::Closed) + 1);
 
   // The wire names the docs promise.
@@ -630,6 +630,26 @@ void test_parse_join() {
             k64.c_str());
   CHECK_STR(parse_as<Join>(join_with(std::string(kJoinOk) + R"(,"name":"Zo\u00eb")")).name,
             "Zo\xc3\xab");
+
+  // token: optional, printable ASCII, at most kMaxToken bytes; written only when there is one.
+  const std::string jwt = "eyJhbGciOiJIUzI1NiJ9.eyJyb29tIjoicjEifQ.c2ln-_";
+  Join with_token = parse_as<Join>(join_with(std::string(kJoinOk) + R"(,"token":")" + jwt + "\""));
+  CHECK_STR(with_token.token, jwt);
+  g_assert_true(with_token == make_join("r1", Role::Host, "", jwt));
+  CHECK_STR(serialize(with_token),
+            R"({"type":"join","version":1,"room":"r1","role":"host","token":")" + jwt + "\"}");
+  CHECK_STR(serialize(make_join("r1", Role::Host)),
+            R"({"type":"join","version":1,"room":"r1","role":"host"})");
+  const std::string max(kMaxToken, 'a');
+  CHECK_STR(parse_as<Join>(join_with(std::string(kJoinOk) + R"(,"token":")" + max + "\"")).token,
+            max);
+  for (const std::string &v : {max + "a", std::string("a b"), std::string("caf\\u00e9"),
+                               std::string("a\\u0001"), std::string("tab\\t")})
+    parse_fails(join_with(std::string(kJoinOk) + R"(,"token":")" + v + "\""), ErrorCode::BadMessage,
+                "join");
+  for (const char *v : {"5", "null", "[\"t\"]", "{}"})
+    parse_fails(join_with(std::string(kJoinOk) + R"(,"token":)" + v), ErrorCode::BadMessage,
+                "join");
 }
 
 void test_parse_relay() {
@@ -858,9 +878,9 @@ void test_parse_ignores_unknown_fields() {
   g_assert_true(parse_ok(R"({"x":1,"type":"pong","y":"z"})") == make_simple(Type::Pong));
   g_assert_true(parse_ok(R"({"type":"leave","room":"ignored","to":5})") ==
                 make_simple(Type::Leave));
-  g_assert_true(
-      parse_as<Join>(join_with(std::string(kJoinOk) + R"(,"token":"secret","sdp":7,"peers":{})")) ==
-      make_join("r1", Role::Host));
+  g_assert_true(parse_as<Join>(
+                    join_with(std::string(kJoinOk) + R"(,"ticket":"secret","sdp":7,"peers":{})")) ==
+                make_join("r1", Role::Host));
   g_assert_true(
       parse_ok(
           R"({"type":"offer","to":"p1","sdp":"v=0","room":"x","candidate":5,"version":"nope"})") ==

@@ -1,5 +1,7 @@
 #include "ws-client.h"
 
+#include "tls-pin.h"
+
 #ifdef __linux__
 #include <sys/prctl.h>
 #endif
@@ -70,7 +72,8 @@ void child_setup(gpointer) {
 
 } // namespace
 
-ServerProcess::ServerProcess(std::vector<std::string> args) : state_(std::make_shared<State>()) {
+ServerProcess::ServerProcess(std::vector<std::string> args, std::vector<std::string> env)
+    : state_(std::make_shared<State>()) {
   const char *bin = g_getenv("ROOMCAST_BIN");
   if (!bin || !*bin) TEST_FAIL("ROOMCAST_BIN is not set (meson sets it to the roomcast binary)");
   std::vector<const char *> argv{bin, "serve", "--port", "0"};
@@ -82,6 +85,11 @@ ServerProcess::ServerProcess(std::vector<std::string> args) : state_(std::make_s
   g_autoptr(GSubprocessLauncher) launcher =
       g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE);
   g_subprocess_launcher_set_child_setup(launcher, child_setup, nullptr, nullptr);
+  for (const auto &e : env) {
+    auto eq = e.find('=');
+    if (eq == std::string::npos) TEST_FAIL("environment entry '%s' has no '='", e.c_str());
+    g_subprocess_launcher_setenv(launcher, e.substr(0, eq).c_str(), e.substr(eq + 1).c_str(), TRUE);
+  }
   g_autoptr(GError) err = nullptr;
   proc_ = g_subprocess_launcher_spawnv(launcher, argv.data(), &err);
   if (!proc_) TEST_FAIL("cannot start %s: %s", bin, err->message);
@@ -132,10 +140,17 @@ ServerProcess::ServerProcess(std::vector<std::string> args) : state_(std::make_s
     g_free(rd->line);
     seen += line + "\n";
     const std::string prefix = "roomcast serve: listening on ws://127.0.0.1:";
-    if (line.rfind(prefix, 0) == 0) {
-      port_ = static_cast<unsigned>(g_ascii_strtoull(line.c_str() + prefix.size(), nullptr, 10));
+    const std::string tls_prefix = "roomcast serve: listening on wss://127.0.0.1:";
+    const std::string fp_prefix = "roomcast serve: TLS certificate SHA-256 fingerprint ";
+    if (line.rfind(prefix, 0) == 0 || line.rfind(tls_prefix, 0) == 0) {
+      tls_ = line.rfind(tls_prefix, 0) == 0;
+      port_ = static_cast<unsigned>(
+          g_ascii_strtoull(line.c_str() + (tls_ ? tls_prefix : prefix).size(), nullptr, 10));
       if (port_ == 0 || port_ > 65535 || !g_str_has_suffix(line.c_str(), "/ws"))
         TEST_FAIL("cannot read the port from '%s'", line.c_str());
+      if (!tls_) break; // else: on to the fingerprint line
+    } else if (line.rfind(fp_prefix, 0) == 0) {
+      fingerprint_ = line.substr(fp_prefix.size());
       break;
     }
   }
@@ -148,11 +163,16 @@ ServerProcess::~ServerProcess() {
 }
 
 std::string ServerProcess::ws_url() const {
-  return "ws://127.0.0.1:" + std::to_string(port_) + "/ws";
+  return std::string(tls_ ? "wss" : "ws") + "://127.0.0.1:" + std::to_string(port_) + "/ws";
 }
 
 std::string ServerProcess::http_url(const char *path) const {
-  return "http://127.0.0.1:" + std::to_string(port_) + path;
+  return std::string(tls_ ? "https" : "http") + "://127.0.0.1:" + std::to_string(port_) + path;
+}
+
+GPid ServerProcess::pid() const {
+  const char *id = proc_ ? g_subprocess_get_identifier(proc_) : nullptr;
+  return id ? static_cast<GPid>(g_ascii_strtoll(id, nullptr, 10)) : 0;
 }
 
 bool ServerProcess::alive() const {
@@ -222,17 +242,38 @@ bool WsClient::try_connect(const std::string &url, std::string &error, int timeo
   if (!session_) {
     session_ = soup_session_new();
     soup_session_set_proxy_resolver(session_, nullptr); // loopback only, whatever $http_proxy says
+    if (!tls_ca_file.empty()) {
+      g_autoptr(GError) err = nullptr;
+      g_autoptr(GTlsDatabase) db = g_tls_file_database_new(tls_ca_file.c_str(), &err);
+      if (!db)
+        TEST_FAIL("%s: cannot read %s: %s", label_.c_str(), tls_ca_file.c_str(), err->message);
+      soup_session_set_tls_database(session_, db);
+    } else if (!tls_pin.empty()) {
+      soup_session_set_tls_database(session_, nullptr); // the pin alone decides
+    }
   }
   g_autoptr(SoupMessage) msg = soup_message_new("GET", url.c_str());
   if (!msg) {
     error = "bad URL " + url;
     return false;
   }
+  if (!tls_pin.empty())
+    g_signal_connect(msg, "accept-certificate",
+                     G_CALLBACK(+[](SoupMessage *, GTlsCertificate *cert, GTlsCertificateFlags,
+                                    gpointer data) -> gboolean {
+                       GByteArray *der = nullptr;
+                       g_object_get(cert, "certificate", &der, nullptr);
+                       std::string fp = roomcast::tls::sha256_fingerprint(der->data, der->len);
+                       g_byte_array_unref(der);
+                       return fp == static_cast<WsClient *>(data)->tls_pin;
+                     }),
+                     this);
   auto op = std::make_shared<ConnectOp>();
   op->self = this;
   pending_ = op;
   soup_session_websocket_connect_async(
-      session_, msg, nullptr, nullptr, G_PRIORITY_DEFAULT, op->cancel,
+      session_, msg, origin.empty() ? nullptr : origin.c_str(), nullptr, G_PRIORITY_DEFAULT,
+      op->cancel,
       [](GObject *src, GAsyncResult *res, gpointer p) {
         std::unique_ptr<std::shared_ptr<ConnectOp>> h(static_cast<std::shared_ptr<ConnectOp> *>(p));
         ConnectOp &op = **h;
@@ -498,7 +539,35 @@ HttpReply http_get(const std::string &url, int timeout_ms) {
   return reply;
 }
 
+std::string HttpReply::header(const std::string &name) const {
+  std::string lname = name + ":";
+  for (auto &c : lname)
+    c = g_ascii_tolower(c);
+  std::size_t pos = 0;
+  while ((pos = head.find("\r\n", pos)) != std::string::npos) {
+    pos += 2;
+    std::string line = head.substr(pos, head.find("\r\n", pos) - pos);
+    std::string lower = line;
+    for (auto &c : lower)
+      c = g_ascii_tolower(c);
+    if (lower.rfind(lname, 0) == 0) {
+      std::string v = line.substr(lname.size());
+      while (!v.empty() && v.front() == ' ')
+        v.erase(0, 1);
+      return v;
+    }
+  }
+  return {};
+}
+
 HttpReply raw_http_get(unsigned port, const std::string &raw_path, int timeout_s) {
+  return raw_http(port,
+                  "GET " + raw_path + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) +
+                      "\r\nConnection: close\r\n\r\n",
+                  timeout_s);
+}
+
+HttpReply raw_http(unsigned port, const std::string &req, int timeout_s) {
   HttpReply reply;
   g_autoptr(GSocketClient) client = g_socket_client_new();
   g_socket_client_set_timeout(client, static_cast<guint>(timeout_s));
@@ -509,8 +578,6 @@ HttpReply raw_http_get(unsigned port, const std::string &raw_path, int timeout_s
     reply.error = err->message;
     return reply;
   }
-  std::string req = "GET " + raw_path + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) +
-                    "\r\nConnection: close\r\n\r\n";
   GOutputStream *out = g_io_stream_get_output_stream(G_IO_STREAM(conn));
   if (!g_output_stream_write_all(out, req.data(), req.size(), nullptr, nullptr, &err)) {
     reply.error = err->message;
@@ -528,6 +595,8 @@ HttpReply raw_http_get(unsigned port, const std::string &raw_path, int timeout_s
     if (n == 0) break;
     all.append(buf, static_cast<size_t>(n));
     if (all.size() > 4 * 1024 * 1024) break;
+    // A WebSocket upgrade stays open after its head.
+    if (all.rfind("HTTP/1.1 101", 0) == 0 && all.find("\r\n\r\n") != std::string::npos) break;
   }
   // "HTTP/1.1 404 Not Found\r\n..."
   if (all.rfind("HTTP/1.", 0) != 0 || all.size() < 12) {
@@ -537,6 +606,7 @@ HttpReply raw_http_get(unsigned port, const std::string &raw_path, int timeout_s
   reply.status = static_cast<unsigned>(g_ascii_strtoull(all.c_str() + 9, nullptr, 10));
   auto end = all.find("\r\n\r\n");
   if (end != std::string::npos) reply.body = all.substr(end + 4);
+  reply.head = all.substr(0, end);
   return reply;
 }
 

@@ -38,17 +38,23 @@ bool iterate_until(const std::function<bool()> &pred, int timeout_ms);
 // Iterates the main context for `ms` milliseconds.
 void spin(int ms);
 
-// One `roomcast serve --port 0 ARGS...` process.
+// One `roomcast serve --port 0 ARGS...` process (with ENV, "NAME=value" entries, added to the
+// test's environment).
 class ServerProcess {
 public:
-  explicit ServerProcess(std::vector<std::string> args = {});
+  explicit ServerProcess(std::vector<std::string> args = {}, std::vector<std::string> env = {});
   ~ServerProcess(); // stop()
   ServerProcess(const ServerProcess &) = delete;
   ServerProcess &operator=(const ServerProcess &) = delete;
 
   unsigned port() const { return port_; }
-  std::string ws_url() const;
+  std::string ws_url() const; // wss:// when the server speaks TLS
   std::string http_url(const char *path = "/") const;
+  bool tls() const { return tls_; }
+  // The certificate fingerprint the server printed (TLS), "AB:12:…".
+  const std::string &fingerprint() const { return fingerprint_; }
+  // The process id (for /proc).
+  GPid pid() const;
   // False once the process has exited (for any reason).
   bool alive() const;
   // SIGTERM, then waits (bounded) and checks that the server exited cleanly with status 0.
@@ -59,6 +65,8 @@ private:
   std::shared_ptr<State> state_;
   GSubprocess *proc_ = nullptr;
   unsigned port_ = 0;
+  bool tls_ = false;
+  std::string fingerprint_;
 };
 
 class WsClient {
@@ -138,6 +146,12 @@ public:
 
   // Answer the server's keepalive pings (on by default).
   bool auto_pong = true;
+  // The Origin header of the handshake (none when empty), as a browser page would send it.
+  std::string origin;
+  // wss://: take only the certificate with this fingerprint ("AB:12:…"); when empty, the
+  // authorities of tls_ca_file, or the system's.
+  std::string tls_pin;
+  std::string tls_ca_file;
 
 private:
   struct ConnectOp;
@@ -165,8 +179,14 @@ struct HttpReply {
   std::string body;
   std::string content_type;
   std::string error;
+  std::string head; // status line and headers (raw_http only)
+  // The value of a response header (raw_http only); empty when absent.
+  std::string header(const std::string &name) const;
 };
 HttpReply http_get(const std::string &url, int timeout_ms = 5000);
+// Sends `request` (a complete HTTP/1.1 request, headers and blank line included) as-is over TCP
+// and reads the answer until the server closes or `timeout_s` passes.
+HttpReply raw_http(unsigned port, const std::string &request, int timeout_s = 5);
 // One raw HTTP/1.1 request line sent as-is over TCP (so the path is not normalised on our side).
 HttpReply raw_http_get(unsigned port, const std::string &raw_path, int timeout_s = 5);
 

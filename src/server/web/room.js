@@ -15,6 +15,9 @@ const role = ROLES.includes(params.get('role')) ? params.get('role') : 'viewer';
 // The video codec a host or member sends: ?codec=vp8|vp9|h264, or the browser's default.
 const codecParam = (params.get('codec') || '').toLowerCase();
 const codec = Object.hasOwn(VIDEO_CODECS, codecParam) ? codecParam : '';
+// A room token (roomcast token --link), for servers that require one: sent with every join.
+// The page sends no Referer anywhere (Referrer-Policy: no-referrer), so the link does not leak.
+const token = params.get('token') || '';
 let room = '';
 try {
   room = decodeURIComponent(window.location.pathname.replace(/^\/room\//, '').replace(/\/+$/, ''));
@@ -187,7 +190,7 @@ function setup() {
   if (role === 'member') $('join').before($('codec-box'));
 
   if (role === 'viewer') {
-    session = new Viewer({ room, name, ui, video, onAudio: (has) => { $('unmute').hidden = !has; } });
+    session = new Viewer({ room, name, token, ui, video, onAudio: (has) => { $('unmute').hidden = !has; } });
     $('unmute').addEventListener('click', () => {
       video.muted = !video.muted;
       $('unmute').textContent = video.muted ? 'Unmute' : 'Mute';
@@ -196,7 +199,7 @@ function setup() {
     session.start();
   } else if (role === 'host') {
     session = new Host({
-      room, name, ui, preview: video,
+      room, name, token, ui, preview: video,
       onViewers: (n) => { $('viewers').textContent = n ? `${n} viewer${n === 1 ? '' : 's'}` : ''; },
     });
     $('share').addEventListener('click', () => session.start({ audio: $('share-audio').checked, codec: $('codec').value }));
@@ -206,7 +209,7 @@ function setup() {
     const nameInput = $('name');
     nameInput.maxLength = LIMITS.peer_name; // characters here; cleanName() counts the bytes
     nameInput.value = name;
-    session = new Member({ room, name, ui, grid: $('grid'), makeTile });
+    session = new Member({ room, name, token, ui, grid: $('grid'), makeTile });
     $('join').addEventListener('click', async () => {
       const n = cleanName(nameInput.value);
       if (n) storeName(n);

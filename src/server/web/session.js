@@ -34,10 +34,11 @@ export function byeText(m, who, peers) {
 
 export class Session {
   // ui: {setState(code, text), message(text, kind)}
-  constructor({ room, role, name, ui, url }) {
+  constructor({ room, role, name, token = '', ui, url }) {
     this.room = room;
     this.role = role;
     this.name = name;
+    this.token = token;
     this.ui = ui;
     this.url = url || defaultServerUrl();
     this.state = 'idle';
@@ -71,7 +72,9 @@ export class Session {
 
   // Starts the signalling connection; the subclass handles the room's messages.
   connect() {
-    const sig = new Signaling({ url: this.url, room: this.room, role: this.role, name: this.name });
+    const sig = new Signaling({
+      url: this.url, room: this.room, role: this.role, name: this.name, token: this.token,
+    });
     this.sig = sig;
     sig.addEventListener('connecting', (e) => {
       if (e.detail.attempt === 0 && this.state !== 'reconnecting') this.setState('connecting');

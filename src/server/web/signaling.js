@@ -22,12 +22,13 @@ export function defaultServerUrl(loc = window.location) {
 }
 
 export class Signaling extends EventTarget {
-  constructor({ url, room, role, name = '' }) {
+  constructor({ url, room, role, name = '', token = '' }) {
     super();
     this.url = url;
     this.room = room;
     this.role = role;
     this.name = name;
+    this.token = token;      // a room token, for servers that require one
     this.id = null;          // our id while in the room
     this.joined = false;
     this.ws = null;
@@ -117,6 +118,7 @@ export class Signaling extends EventTarget {
   sendJoin() {
     const join = { type: 'join', version: PROTOCOL_VERSION, room: this.room, role: this.role };
     if (this.name) join.name = this.name;
+    if (this.token) join.token = this.token;
     this.rawSend(join);
   }
 

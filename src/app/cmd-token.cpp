@@ -1,0 +1,75 @@
+// roomcast token: prints a room token (JWT HS256, src/common/token.h) signed with the server's
+// secret, for `--token`, a signaller's `token` property, or a page link (`?token=`).
+#include "app.h"
+
+#include "token.h"
+
+#include <cstdio>
+
+namespace roomcast::app {
+
+int cmd_token(int argc, char **argv) {
+  g_autofree char *room = nullptr;
+  g_autofree char *role = nullptr;
+  g_autofree char *ttl = nullptr;
+  g_autofree char *secret_file = nullptr;
+  g_autofree char *link = nullptr;
+  GOptionEntry entries[] = {
+      {"room", 'r', 0, G_OPTION_ARG_STRING, &room, "The room the token opens (required)", "NAME"},
+      {"role", 0, 0, G_OPTION_ARG_STRING, &role, "host, viewer or member (required)", "ROLE"},
+      {"ttl", 0, 0, G_OPTION_ARG_STRING, &ttl,
+       "How long the token is valid: seconds, or with s, m, h or d (12h)", "DURATION"},
+      {"token-secret-file", 0, 0, G_OPTION_ARG_FILENAME, &secret_file,
+       "The server's token secret (else $ROOMCAST_TOKEN_SECRET)", "FILE"},
+      {"link", 0, 0, G_OPTION_ARG_STRING, &link,
+       "Print the web client's link for the token instead, on this server (https://HOST:PORT/)",
+       "URL"},
+      {nullptr}};
+  g_autoptr(GOptionContext) ctx = g_option_context_new("- print a room token");
+  g_option_context_add_main_entries(ctx, entries, nullptr);
+  g_option_context_set_description(
+      ctx, "The token is a JWT (HS256) with the claims room, role, iat and exp, signed with the "
+           "secret the server reads from --token-secret-file or $ROOMCAST_TOKEN_SECRET. The "
+           "secret never goes on a command line.\n\nExit status: 0 printed, 1 error, 2 bad "
+           "options.");
+  if (!parse_options(ctx, argc, argv)) return 2;
+  if (!room || !proto::valid_room_name(room)) {
+    g_printerr("roomcast token: --room NAME is required (%s)\n",
+               std::string(proto::spec::kRoomNameRule).c_str());
+    return 2;
+  }
+  auto r = role ? proto::role_from_string(role) : std::nullopt;
+  if (!r) {
+    g_printerr("roomcast token: --role must be host, viewer or member\n");
+    return 2;
+  }
+  auto seconds = token::parse_duration(ttl ? ttl : "12h");
+  if (!seconds) {
+    g_printerr("roomcast token: --ttl must be a positive duration (90, 90s, 15m, 12h, 7d; at most "
+               "ten years)\n");
+    return 2;
+  }
+  std::string secret;
+  g_autoptr(GError) err = nullptr;
+  if (!load_token_secret(secret_file, secret, &err)) {
+    g_printerr("roomcast token: %s\n", err->message);
+    return 1;
+  }
+  if (secret.empty()) {
+    g_printerr("roomcast token: no secret: give --token-secret-file FILE or set "
+               "ROOMCAST_TOKEN_SECRET (the same the server uses)\n");
+    return 1;
+  }
+  const gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+  std::string t = token::sign({room, *r, now, now + *seconds}, secret);
+  if (link) {
+    std::string base = link;
+    if (base.empty() || base.back() != '/') base += '/';
+    printf("%sroom/%s?role=%s&token=%s\n", base.c_str(), room, proto::to_string(*r), t.c_str());
+  } else {
+    printf("%s\n", t.c_str());
+  }
+  return 0;
+}
+
+} // namespace roomcast::app
