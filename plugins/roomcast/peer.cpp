@@ -719,8 +719,15 @@ void Peer::poll_jitterbuffers() {
     stats_.packets_given_up = lost;
     stats_.latency_ms = latency_.current();
   }
+  // Ask again after a little more than a round trip (the automatic timeout is about two, which
+  // left one retry inside the latency at a 100 ms round trip).
+  gint retry_ms =
+      rtt_ns
+          ? gint(std::clamp<guint64>((rtt_ns * 5 / 4 + 2 * jitter_ns) / GST_MSECOND + 5, 10, 1000))
+          : -1;
   for (GstElement *jb : jbs) {
     if (set) g_object_set(jb, "latency", *set, nullptr);
+    if (retry_ms > 0) g_object_set(jb, "rtx-retry-timeout", retry_ms, nullptr);
     gst_object_unref(jb);
   }
   if (set)

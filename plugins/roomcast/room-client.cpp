@@ -110,10 +110,12 @@ void RoomClient::install_common_properties(GObjectClass *klass, const char *room
                            "Gather on 127.0.0.1 as well as on every interface (peers on one "
                            "machine meet even without a network), and no TCP candidates",
                            TRUE, flags));
-  g_object_class_install_property(klass, PROP_LATENCY,
-                                  g_param_spec_uint("latency", "Latency",
-                                                    "Receive jitterbuffer latency in ms", 0, 10000,
-                                                    50, flags));
+  g_object_class_install_property(
+      klass, PROP_LATENCY,
+      g_param_spec_uint("latency", "Latency",
+                        "Receive jitterbuffer latency in ms: the floor; raised to fit a lossy or "
+                        "jittery link (see stats)",
+                        0, 10000, 50, flags));
 }
 
 bool RoomClient::set_common_property(GObject *object, guint id, const GValue *value) {

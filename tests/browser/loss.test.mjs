@@ -25,7 +25,7 @@ function startGapMeter() {
   v.requestVideoFrameCallback(tick);
 }
 
-async function viewerThroughLoss(impair, label) {
+async function viewerThroughLoss(impair, label, { minShare = 0.95, maxPauseMs = 500 } = {}) {
   const link = await Link.open(impair);
   try {
     await withWorld(playwright, label, async (w) => {
@@ -59,8 +59,8 @@ async function viewerThroughLoss(impair, label) {
         freezes: z.freezeCount - a.freezeCount,
       };
       log(`${label}: ${JSON.stringify(row)}`);
-      assert.ok(share >= 0.95, `decoded ${row.decodedPct}% of the source's frames (want >= 95%)`);
-      assert.ok(gaps.maxGap < 500, `longest pause ${row.longestPauseMs} ms (want < 500)`);
+      assert.ok(share >= minShare, `decoded ${row.decodedPct}% of the source's frames (want >= ${minShare * 100}%)`);
+      assert.ok(gaps.maxGap < maxPauseMs, `longest pause ${row.longestPauseMs} ms (want < ${maxPauseMs})`);
       assert.ok(row.nacks > 0, 'the viewer sent no NACK: the link lost nothing, or loss went unnoticed');
       if (row.retransmitted != null) assert.ok(row.retransmitted > 0, 'no retransmission reached the viewer');
     }, { link });
@@ -73,4 +73,6 @@ test('chromium viewer through 5% loss', { timeout: 120000 },
   () => viewerThroughLoss({ a_to_b: { loss: 5 }, b_to_a: { loss: 5 } }, 'loss5'));
 test('chromium viewer through 5% loss and 50 ms delay', { timeout: 120000 },
   () => viewerThroughLoss({ a_to_b: { loss: 5, delay_ms: 50, jitter_ms: 10 }, b_to_a: { loss: 5, delay_ms: 50, jitter_ms: 10 } },
-    'loss5delay50'));
+    // The target is for 5% loss; with a 100 ms round trip on top it is reported (measured: 99-100%,
+    // 317-417 ms), and these bounds catch a regression (see test_network.py for why).
+    'loss5delay50', { minShare: 0.9, maxPauseMs: 1000 }));
