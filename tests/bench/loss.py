@@ -122,9 +122,10 @@ def render(data, ctx):
         if "error" in r:
             body.append([r["row"], r["build"], "—", "—", "—", "—", "—", "—", r["error"]])
             continue
-        body.append([r["row"], r["build"], fmt(r["decoded_pct"], 1, "%"), "%d ms" % r["longest_pause_ms"],
-                     str(r["rtx_requested"]), str(r["rtx_recovered"]), str(r["given_up"]),
-                     "%s ms" % r["latency_ms"], fmt(r["first_frame_s"], 1, " s")])
+        stats = r.get("latency_ms") is not None  # an older watch prints no link numbers
+        body.append([r["row"], r["build"], fmt(r["decoded_pct"], 1, "%"), "%d ms" % r["longest_pause_ms"]] +
+                    ([str(r["rtx_requested"]), str(r["rtx_recovered"]), str(r["given_up"]), "%s ms" % r["latency_ms"]]
+                     if stats else ["—"] * 4) + [fmt(r["first_frame_s"], 1, " s")])
     out.append(benchlib.table(["link", "build", "frames decoded", "longest pause", "rtx asked", "rtx in time",
                                "given up", "latency", "first frame"], body))
     if data.get("before"):
