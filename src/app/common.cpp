@@ -19,6 +19,8 @@ struct ServerOptionStorage {
   char *web_root;
   char *turn_secret;
   int turn_ttl;
+  int per_address_connections, per_address_rooms, per_address_peers;
+  gboolean limit_loopback;
 };
 } // namespace
 
@@ -70,7 +72,11 @@ GOptionGroup *server_option_group(ServerOptions &opts) {
                                      opts.max_rate,
                                      nullptr,
                                      nullptr,
-                                     static_cast<int>(opts.ice.ttl_s)};
+                                     static_cast<int>(opts.ice.ttl_s),
+                                     static_cast<int>(opts.max_connections_per_address),
+                                     static_cast<int>(opts.max_rooms_per_address),
+                                     static_cast<int>(opts.max_peers_per_address),
+                                     opts.limit_loopback};
   static GOptionEntry entries[] = {
       {"max-message-size", 0, 0, G_OPTION_ARG_INT64, nullptr, "Largest message in bytes (65536)",
        "BYTES"},
@@ -94,6 +100,15 @@ GOptionGroup *server_option_group(ServerOptions &opts) {
        "FILE|env:VAR"},
       {"turn-ttl", 0, 0, G_OPTION_ARG_INT, nullptr,
        "Seconds the TURN REST credentials are valid (86400)", "S"},
+      {"max-connections-per-address", 0, 0, G_OPTION_ARG_INT, nullptr,
+       "Most WebSocket connections from one client address (64)", "N"},
+      {"max-rooms-per-address", 0, 0, G_OPTION_ARG_INT, nullptr,
+       "Most rooms opened from one client address at once (16)", "N"},
+      {"max-peers-per-address", 0, 0, G_OPTION_ARG_INT, nullptr,
+       "Most peers from one client address in one room (16)", "N"},
+      {"limit-loopback", 0, 0, G_OPTION_ARG_NONE, nullptr,
+       "Apply the per-address limits to clients on this machine too (a proxy here, tests)",
+       nullptr},
       {nullptr}};
   entries[0].arg_data = &st->max_message_size;
   entries[1].arg_data = &st->max_rooms;
@@ -106,6 +121,10 @@ GOptionGroup *server_option_group(ServerOptions &opts) {
   entries[8].arg_data = &st->web_root;
   entries[9].arg_data = &st->turn_secret;
   entries[10].arg_data = &st->turn_ttl;
+  entries[11].arg_data = &st->per_address_connections;
+  entries[12].arg_data = &st->per_address_rooms;
+  entries[13].arg_data = &st->per_address_peers;
+  entries[14].arg_data = &st->limit_loopback;
   struct Hook {
     ServerOptions *opts;
     ServerOptionStorage *st;
@@ -127,7 +146,9 @@ GOptionGroup *server_option_group(ServerOptions &opts) {
         auto *s = h->st;
         if (s->max_message_size < 1024 || s->max_rooms < 1 || s->max_peers < 1 ||
             s->max_connections < 1 || s->max_burst < 1 || s->max_rate <= 0 ||
-            s->ping_interval < 1 || s->ping_timeout <= s->ping_interval) {
+            s->ping_interval < 1 || s->ping_timeout <= s->ping_interval ||
+            s->per_address_connections < 1 || s->per_address_rooms < 1 ||
+            s->per_address_peers < 1) {
           g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
                       "server limits must be positive, --max-message-size at least 1024 and "
                       "--ping-timeout longer than --ping-interval");
@@ -141,6 +162,10 @@ GOptionGroup *server_option_group(ServerOptions &opts) {
         h->opts->max_burst = s->max_burst;
         h->opts->ping_interval_s = s->ping_interval;
         h->opts->ping_timeout_s = s->ping_timeout;
+        h->opts->max_connections_per_address = s->per_address_connections;
+        h->opts->max_rooms_per_address = s->per_address_rooms;
+        h->opts->max_peers_per_address = s->per_address_peers;
+        h->opts->limit_loopback = s->limit_loopback;
         if (s->web_root) h->opts->web_root = s->web_root;
         if (s->turn_ttl < 1) {
           g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,

@@ -56,10 +56,12 @@ struct Conn {
   gint64 last_seen_us = 0;
   gint64 last_ping_us = 0;
   bool closing = false;
+  bool counted = false; // in Impl::per_address
 };
 
 struct Room {
   std::string name;
+  std::string opened_by; // the client address that created it (per-address room limit)
   p::RoomKind kind = p::RoomKind::Live;
   Conn *host = nullptr;
   std::vector<Conn *> peers; // in join order
@@ -482,6 +484,24 @@ struct Server::Impl {
 
   rules::Limits limits() const { return {opts.max_rooms, opts.max_peers_per_room}; }
 
+  // Per client address: WebSockets held and rooms opened (see ServerOptions).
+  struct AddressUse {
+    unsigned connections = 0, rooms = 0;
+  };
+  std::unordered_map<std::string, AddressUse> per_address;
+  bool limited(const std::string &addr) const {
+    if (opts.limit_loopback) return true;
+    return !(g_str_has_prefix(addr.c_str(), "127.") || addr == "::1" ||
+             g_str_has_prefix(addr.c_str(), "::ffff:127."));
+  }
+  void release_address(const std::string &addr, unsigned connections, unsigned rooms) {
+    auto it = per_address.find(addr);
+    if (it == per_address.end()) return;
+    it->second.connections -= std::min(it->second.connections, connections);
+    it->second.rooms -= std::min(it->second.rooms, rooms);
+    if (it->second.connections == 0 && it->second.rooms == 0) per_address.erase(it);
+  }
+
   static p::PeerInfo info(const Conn &c) { return {c.id, c.role, c.name}; }
 
   std::string new_peer_id() {
@@ -526,9 +546,27 @@ struct Server::Impl {
       refuse_join(c, m, std::move(*refusal));
       return;
     }
+    if (limited(c.remote)) {
+      if (!room && per_address[c.remote].rooms >= opts.max_rooms_per_address) {
+        refuse_join(c, m,
+                    rules::Refusal{p::ErrorCode::TooManyRooms,
+                                   "too many rooms opened from your address; try again later"});
+        return;
+      }
+      if (room && std::count_if(room->peers.begin(), room->peers.end(), [&](const Conn *o) {
+                    return o->remote == c.remote;
+                  }) >= std::ptrdiff_t(opts.max_peers_per_address)) {
+        refuse_join(c, m,
+                    rules::Refusal{p::ErrorCode::RoomFull,
+                                   "too many peers from your address in this room"});
+        return;
+      }
+    }
     if (!room) {
       auto r = std::make_unique<Room>();
       r->name = m.room;
+      r->opened_by = c.remote;
+      if (limited(c.remote)) per_address[c.remote].rooms++;
       r->kind = p::kind_for_role(m.role);
       room = r.get();
       rooms.emplace(m.room, std::move(r));
@@ -579,6 +617,7 @@ struct Server::Impl {
     for (Conn *other : room->peers)
       if (sees(*room, *other, c)) send(*other, left);
     if (room->peers.empty()) {
+      if (limited(room->opened_by)) release_address(room->opened_by, 0, 1);
       g_debug("room %s removed", room->name.c_str());
       rooms.erase(room->name);
     }
@@ -696,6 +735,7 @@ struct Server::Impl {
     g_debug("connection from %s closed (code %u)", c->remote.c_str(),
             soup_websocket_connection_get_close_code(ws));
     self->leave_room(*c, "connection-closed");
+    if (c->counted) self->release_address(c->remote, 1, 0);
     g_signal_handler_disconnect(ws, c->message_id);
     g_signal_handler_disconnect(ws, c->closed_id);
     // `c` (and its reference on ws) goes here; the emission holds its own reference.
@@ -726,6 +766,22 @@ struct Server::Impl {
       // turn the close into a 1002 protocol error.
       soup_websocket_connection_close(ws, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, "server full");
       return;
+    }
+    if (self->limited(c->remote) &&
+        self->per_address[c->remote].connections >= self->opts.max_connections_per_address) {
+      self->counters.errors++;
+      self->refusals[p::to_string(p::ErrorCode::ServerFull)]++;
+      self->refusal_log("refused websocket from=%s: server-full (%u WebSockets from this address, "
+                        "--max-connections-per-address)",
+                        c->remote.c_str(), self->per_address[c->remote].connections);
+      send(*c, p::make_error(p::ErrorCode::ServerFull,
+                             "too many connections from your address; try again later"));
+      soup_websocket_connection_close(ws, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, "server full");
+      return;
+    }
+    if (self->limited(c->remote)) {
+      self->per_address[c->remote].connections++;
+      c->counted = true;
     }
     c->message_id = g_signal_connect(ws, "message", G_CALLBACK(on_message), self);
     c->closed_id = g_signal_connect(ws, "closed", G_CALLBACK(on_closed), self);

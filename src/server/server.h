@@ -24,6 +24,13 @@ struct ServerOptions {
   unsigned max_rooms = 1000;
   unsigned max_peers_per_room = 200;
   unsigned max_connections = 20000;
+  // One client address may hold at most this many WebSockets, open this many rooms (rooms it
+  // created that still exist) and be this many of one room's peers, so that one client cannot
+  // take every slot from the others. Clients on loopback are exempt unless limit_loopback.
+  unsigned max_connections_per_address = 64;
+  unsigned max_rooms_per_address = 16;
+  unsigned max_peers_per_address = 16;
+  bool limit_loopback = false;
   double max_rate = 50.0;        // messages per second per connection (sustained)
   unsigned max_burst = 200;      // messages a connection may send at once
   unsigned ping_interval_s = 10; // server pings a quiet connection this often

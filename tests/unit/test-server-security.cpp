@@ -594,6 +594,58 @@ void test_metrics() {
   TEST_CHECK(at(m2, "roomcast_websockets") == 2, "%g", at(m2, "roomcast_websockets"));
 }
 
+// ---- per-address limits
+// --------------------------------------------------------------------------
+
+// One client address cannot take every slot: it holds at most N WebSockets, opens at most N rooms
+// and is at most N of one room's peers; the others (another room, a closed connection's slot) go
+// on. (--limit-loopback: the test's clients are on loopback, which is exempt by default.)
+void test_per_address_limits() {
+  ServerProcess srv({"--limit-loopback", "--max-connections-per-address", "4",
+                     "--max-rooms-per-address", "2", "--max-peers-per-address", "2"});
+  WsClient a("a"), b("b"), c("c"), d("d"), e("e-over");
+  for (WsClient *w : {&a, &b, &c, &d})
+    w->connect(srv.ws_url());
+  // Connections: the fifth from the same address is told why and closed.
+  std::string error;
+  TEST_CHECK(e.try_connect(srv.ws_url(), error), "refused at the handshake: %s", error.c_str());
+  TEST_CHECK(e.wait_closed(5000), "the server kept a fifth connection from one address");
+  const auto *err = e.queue().empty() ? nullptr : std::get_if<proto::Error>(&e.queue().front());
+  TEST_CHECK(err && err->code == ErrorCode::ServerFull &&
+                 err->message.find("your address") != std::string::npos,
+             "%s", e.describe_queue().c_str());
+  // Rooms: two opened, the third refused; joining an existing room is not opening one.
+  a.join("pa-one", Role::Host);
+  b.join("pa-two", Role::Host);
+  join_refused(c, "pa-three", Role::Host, "", ErrorCode::TooManyRooms);
+  // Peers of one room: the host and one viewer from this address, a second viewer refused.
+  c.join("pa-one", Role::Viewer);
+  join_refused(d, "pa-one", Role::Viewer, "", ErrorCode::RoomFull);
+  // Slots come back: a room whose last peer left no longer counts, nor does a closed connection.
+  b.close();
+  spin(500); // the server sees the close
+  d.join("pa-three", Role::Host);
+  WsClient f("f");
+  f.connect(srv.ws_url());
+  f.join("pa-three", Role::Viewer);
+  // The metrics count the refusals.
+  auto m = metrics(srv);
+  TEST_CHECK(at(m, "roomcast_refusals_total{code=\"server-full\"}") >= 1,
+             "server-full not counted");
+  TEST_CHECK(at(m, "roomcast_refusals_total{code=\"too-many-rooms\"}") >= 1,
+             "too-many-rooms not counted");
+}
+
+// Loopback clients are exempt by default (a test rig, the benches, a local proxy's own choice).
+void test_per_address_limits_spare_loopback() {
+  ServerProcess srv({"--max-connections-per-address", "1", "--max-rooms-per-address", "1"});
+  WsClient a("a"), b("b");
+  a.connect(srv.ws_url());
+  b.connect(srv.ws_url());
+  a.join("lo-one", Role::Host);
+  b.join("lo-two", Role::Host);
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -610,5 +662,8 @@ int main(int argc, char **argv) {
   g_test_add_func("/security/connections/half-open-cannot-lock-out",
                   test_half_open_cannot_lock_out);
   g_test_add_func("/security/metrics", test_metrics);
+  g_test_add_func("/security/limits/per-address", test_per_address_limits);
+  g_test_add_func("/security/limits/per-address-spare-loopback",
+                  test_per_address_limits_spare_loopback);
   return g_test_run();
 }
