@@ -92,8 +92,31 @@ bool use_or_embed_server(const char *cmd, const char *server_arg, const char *ho
 void enable_verbose();
 bool parse_options(GOptionContext *ctx, int &argc, char **&argv);
 
-// gst_init, then makes sure the roomcast elements can be found (build tree or installed).
+// gst_init, then makes sure the roomcast elements can be found: GST_PLUGIN_PATH and GStreamer's
+// folders, then the build tree's plugin (only when running_from_build_tree()), then the folder
+// `meson install` uses.
 bool init_gstreamer(int &argc, char **&argv);
+// Whether this process is the uninstalled binary of the build tree (the very file meson linked).
+// Only then are the build tree's plugin and the source tree's pipelines looked at.
+bool running_from_build_tree();
+// A key of a config file: named as the long option it stands for.
+struct ConfigKey {
+  const char *name;
+  enum Kind {
+    Value, // name = text: --name=text
+    Path,  // a file or folder; relative to the config file's folder (env:VAR stays as it is)
+    List,  // name = a;b;c: --name=a --name=b --name=c
+    Flag,  // name = true|false: --name when true
+  } kind;
+  char short_name; // its one-letter option, or 0
+};
+// `roomcast CMD --config FILE`: the [CMD] group of a GKeyFile (README, "Config file") as options.
+// Points argv at `args`: argv[0], the file's options, then the command line's own. A key whose
+// option the command line gives too is left out (the command line wins, lists included); an
+// unknown key is an error (a typo must not pass silently). `storage` owns the strings. Without
+// --config argv stays as it is. False after printing why.
+bool config_file_args(const char *cmd, const std::vector<ConfigKey> &keys, int &argc, char **&argv,
+                      std::vector<std::string> &storage, std::vector<char *> &args);
 // Whether ICE should add 127.0.0.1: "auto" means yes when the signalling host is loopback.
 bool loopback_ice(const char *mode, const std::string &ws_url);
 // http://HOST:PORT/ for a ws://HOST:PORT/ws signalling URL.

@@ -6,7 +6,47 @@
 
 namespace roomcast::app {
 
+namespace {
+// Every option of `serve` is a key of --config's [serve] group, named as the option (README,
+// "Config file"). A new option needs its line here; test_install's key test compares this with
+// --help-all.
+const std::vector<ConfigKey> kServeKeys = {
+    {"host", ConfigKey::Value, 0},
+    {"port", ConfigKey::Value, 'p'},
+    {"stun", ConfigKey::Value, 0},
+    {"turn", ConfigKey::List, 0},
+    {"verbose", ConfigKey::Flag, 'v'},
+    // server_option_group
+    {"max-message-size", ConfigKey::Value, 0},
+    {"max-rooms", ConfigKey::Value, 0},
+    {"max-peers", ConfigKey::Value, 0},
+    {"max-connections", ConfigKey::Value, 0},
+    {"max-rate", ConfigKey::Value, 0},
+    {"max-burst", ConfigKey::Value, 0},
+    {"ping-interval", ConfigKey::Value, 0},
+    {"ping-timeout", ConfigKey::Value, 0},
+    {"web-root", ConfigKey::Path, 0},
+    {"turn-secret", ConfigKey::Path, 0},
+    {"turn-ttl", ConfigKey::Value, 0},
+    // server_security_group
+    {"tls-cert", ConfigKey::Path, 0},
+    {"tls-key", ConfigKey::Path, 0},
+    {"tls", ConfigKey::Value, 0},
+    {"token-secret-file", ConfigKey::Path, 0},
+    {"require-token", ConfigKey::Value, 0},
+    {"allowed-origin", ConfigKey::List, 0},
+    {"allowed-host", ConfigKey::List, 0},
+    {"http-timeout", ConfigKey::Value, 0},
+    {"public-metrics", ConfigKey::Flag, 0},
+};
+} // namespace
+
 int cmd_serve(int argc, char **argv) {
+  // --config FILE: its options go before the command line's (which win).
+  std::vector<std::string> config_storage;
+  std::vector<char *> config_argv;
+  if (!config_file_args("serve", kServeKeys, argc, argv, config_storage, config_argv)) return 2;
+  g_autofree char *config = nullptr;
   ServerOptions opts;
   g_autofree char *host = g_strdup(opts.host.c_str());
   int port = static_cast<int>(opts.port);
@@ -23,6 +63,8 @@ int cmd_serve(int argc, char **argv) {
        "TURN server handed to every client (turn(s)://USER:PASSWORD@HOST:PORT, or "
        "turn://HOST:PORT with --turn-secret); repeatable",
        "URI"},
+      {"config", 0, 0, G_OPTION_ARG_FILENAME, &config,
+       "Read options from the [serve] group of this key file; the command line's win", "FILE"},
       {"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose,
        "Debug lines of the server too (joins, leaves and refusals are always logged)", nullptr},
       {nullptr}};

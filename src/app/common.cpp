@@ -8,6 +8,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <set>
 
 namespace roomcast::app {
 
@@ -548,6 +549,124 @@ void on_libnice_log(const gchar *domain, GLogLevelFlags level, const gchar *mess
 }
 } // namespace
 
+bool config_file_args(const char *cmd, const std::vector<ConfigKey> &keys, int &argc, char **&argv,
+                      std::vector<std::string> &storage, std::vector<char *> &args) {
+  // What the command line gives (GOption has not run yet): --name, --name=value, -x.
+  std::string file;
+  std::set<std::string> given;
+  for (int i = 1; i < argc; i++) {
+    const std::string a = argv[i];
+    if (a == "--") break;
+    if (a.rfind("--", 0) == 0) {
+      const auto eq = a.find('=');
+      const std::string name = a.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);
+      if (name == "config") {
+        if (eq != std::string::npos)
+          file = a.substr(eq + 1);
+        else if (i + 1 < argc)
+          file = argv[++i];
+      }
+      given.insert(name);
+    } else if (a.size() > 1 && a[0] == '-') {
+      for (char c : a.substr(1))
+        for (const auto &k : keys)
+          if (k.short_name && k.short_name == c) given.insert(k.name);
+    }
+  }
+  if (file.empty()) return true;
+
+  g_autoptr(GKeyFile) kf = g_key_file_new();
+  g_autoptr(GError) err = nullptr;
+  if (!g_key_file_load_from_file(kf, file.c_str(), G_KEY_FILE_NONE, &err)) {
+    g_printerr("roomcast %s: --config %s: %s\n", cmd, file.c_str(), err->message);
+    return false;
+  }
+  if (!g_key_file_has_group(kf, cmd)) {
+    g_printerr("roomcast %s: --config %s: no [%s] group\n", cmd, file.c_str(), cmd);
+    return false;
+  }
+  g_auto(GStrv) names = g_key_file_get_keys(kf, cmd, nullptr, nullptr);
+  std::vector<const ConfigKey *> found;
+  for (char **n = names; n && *n; n++) {
+    const ConfigKey *key = nullptr;
+    for (const auto &k : keys)
+      if (!strcmp(k.name, *n)) key = &k;
+    if (!key) {
+      g_printerr("roomcast %s: --config %s: unknown key '%s' in [%s] (the keys are the long "
+                 "options of roomcast %s --help-all%s)\n",
+                 cmd, file.c_str(), *n, cmd, cmd,
+                 strstr(*n, "secret") ? "; a secret itself never goes in the file: name the file "
+                                        "holding it, token-secret-file or turn-secret"
+                                      : "");
+      return false;
+    }
+    found.push_back(key);
+  }
+  g_autofree char *base = g_path_get_dirname(file.c_str());
+  for (const ConfigKey *k : found) {
+    if (given.count(k->name)) continue;
+    const std::string opt = std::string("--") + k->name;
+    switch (k->kind) {
+    case ConfigKey::Flag: {
+      const gboolean on = g_key_file_get_boolean(kf, cmd, k->name, &err);
+      if (err) break;
+      if (on) storage.push_back(opt);
+      break;
+    }
+    case ConfigKey::List: {
+      g_auto(GStrv) items = g_key_file_get_string_list(kf, cmd, k->name, nullptr, &err);
+      for (char **v = items; v && *v; v++)
+        storage.push_back(opt + "=" + *v);
+      break;
+    }
+    case ConfigKey::Value:
+    case ConfigKey::Path: {
+      g_autofree char *v = g_key_file_get_string(kf, cmd, k->name, &err);
+      if (!v) break;
+      std::string value = v;
+      if (k->kind == ConfigKey::Path && !g_str_has_prefix(v, "env:")) {
+        const bool file_prefix = g_str_has_prefix(v, "file:");
+        const char *path = file_prefix ? v + 5 : v;
+        if (*path && !g_path_is_absolute(path)) {
+          g_autofree char *full = g_build_filename(base, path, nullptr);
+          value = std::string(file_prefix ? "file:" : "") + full;
+        }
+      }
+      storage.push_back(opt + "=" + value);
+      break;
+    }
+    }
+    if (err) {
+      g_printerr("roomcast %s: --config %s: %s\n", cmd, file.c_str(), err->message);
+      return false;
+    }
+  }
+  args.clear();
+  args.push_back(argv[0]);
+  for (auto &s : storage)
+    args.push_back(s.data());
+  for (int i = 1; i < argc; i++)
+    args.push_back(argv[i]);
+  argc = static_cast<int>(args.size());
+  args.push_back(nullptr);
+  argv = args.data();
+  return true;
+}
+
+bool running_from_build_tree() {
+  // The same file (device and inode) as the binary meson linked in the build tree, not merely a
+  // path that looks alike: `meson install` copies the binary, so an installed (or DESTDIR-staged)
+  // one is another file even while the build tree still exists, and a moved or symlinked build
+  // tree still counts as itself. No /proc (not Linux): never the build tree.
+  static const bool yes = [] {
+    struct stat self {
+    }, built{};
+    return stat("/proc/self/exe", &self) == 0 && stat(ROOMCAST_BUILD_EXE, &built) == 0 &&
+           self.st_dev == built.st_dev && self.st_ino == built.st_ino;
+  }();
+  return yes;
+}
+
 bool init_gstreamer(int &argc, char **&argv) {
   g_log_set_handler("libnice", GLogLevelFlags(G_LOG_LEVEL_WARNING | G_LOG_LEVEL_MESSAGE),
                     on_libnice_log, nullptr);
@@ -556,15 +675,20 @@ bool init_gstreamer(int &argc, char **&argv) {
     g_printerr("roomcast: cannot initialise GStreamer: %s\n", err ? err->message : "?");
     return false;
   }
-  for (const char *dir : {ROOMCAST_BUILD_PLUGIN_DIR, ROOMCAST_INSTALLED_PLUGIN_DIR}) {
+  // GST_PLUGIN_PATH and GStreamer's own folders first; then the build tree's plugin (only for the
+  // uninstalled binary) and the folder `meson install` put it in.
+  const char *build_dir = running_from_build_tree() ? ROOMCAST_BUILD_PLUGIN_DIR : nullptr;
+  for (const char *dir : {build_dir, ROOMCAST_INSTALLED_PLUGIN_DIR}) {
     g_autoptr(GstElementFactory) f = gst_element_factory_find("roomcastsink");
     if (f) return true;
-    if (g_file_test(dir, G_FILE_TEST_IS_DIR)) gst_registry_scan_path(gst_registry_get(), dir);
+    if (dir && g_file_test(dir, G_FILE_TEST_IS_DIR))
+      gst_registry_scan_path(gst_registry_get(), dir);
   }
   g_autoptr(GstElementFactory) f = gst_element_factory_find("roomcastsink");
   if (!f) {
-    g_printerr("roomcast: the roomcast GStreamer plugin was not found (set GST_PLUGIN_PATH to the "
-               "folder holding libgstroomcast.so)\n");
+    g_printerr("roomcast: the roomcast GStreamer plugin was not found in GStreamer's folders or "
+               "%s (set GST_PLUGIN_PATH to the folder holding libgstroomcast.so)\n",
+               ROOMCAST_INSTALLED_PLUGIN_DIR);
     return false;
   }
   return true;

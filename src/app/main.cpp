@@ -50,6 +50,11 @@ int main(int argc, char **argv) {
   }
   if (!strcmp(argv[1], "--version")) {
     printf("roomcast %s\n", ROOMCAST_VERSION);
+    // Which plugin file this binary uses (for packagers, and test_install).
+    if (!roomcast::app::init_gstreamer(argc, argv)) return 1;
+    g_autoptr(GstElementFactory) f = gst_element_factory_find("roomcastsink");
+    g_autoptr(GstPlugin) plugin = gst_plugin_feature_get_plugin(GST_PLUGIN_FEATURE(f));
+    printf("plugin %s\n", plugin ? gst_plugin_get_filename(plugin) : "(static)");
     return 0;
   }
   for (const auto &c : kCommands) {

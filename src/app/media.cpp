@@ -33,10 +33,10 @@ std::string expand_env(const char *cmd, const std::string &in) {
 
 // A launch description from --pipeline: a file (given, or in pipelines/) or the text itself.
 std::string pipeline_text(const char *cmd, const char *arg) {
-  std::string candidates[] = {arg, std::string(ROOMCAST_PIPELINES_DIR) + "/" + arg,
-                              std::string(ROOMCAST_PIPELINES_DIR) + "/" + arg + ".pipeline",
-                              std::string(ROOMCAST_PIPELINES_INSTALL_DIR) + "/" + arg +
-                                  ".pipeline"};
+  // The source tree's pipelines/ only for the uninstalled binary; an installed one uses its own.
+  const std::string dir =
+      running_from_build_tree() ? ROOMCAST_PIPELINES_DIR : ROOMCAST_PIPELINES_INSTALL_DIR;
+  std::string candidates[] = {arg, dir + "/" + arg, dir + "/" + arg + ".pipeline"};
   for (const auto &path : candidates) {
     if (!g_file_test(path.c_str(), G_FILE_TEST_IS_REGULAR)) continue;
     g_autofree char *contents = nullptr;
