@@ -28,6 +28,10 @@ const std::vector<ConfigKey> kServeKeys = {
     {"web-root", ConfigKey::Path, 0},
     {"turn-secret", ConfigKey::Path, 0},
     {"turn-ttl", ConfigKey::Value, 0},
+    {"max-connections-per-address", ConfigKey::Value, 0},
+    {"max-rooms-per-address", ConfigKey::Value, 0},
+    {"max-peers-per-address", ConfigKey::Value, 0},
+    {"limit-loopback", ConfigKey::Flag, 0},
     // server_security_group
     {"tls-cert", ConfigKey::Path, 0},
     {"tls-key", ConfigKey::Path, 0},
