@@ -112,14 +112,16 @@ std::shared_ptr<Peer> Peer::create(PeerOwner &owner, PeerConfig cfg, GError **er
   connect("notify::ice-gathering-state", G_CALLBACK(on_gathering_state));
   // Transceivers webrtcbin makes for a remote offer (a viewer's, a member's receive side) ask
   // for retransmissions too.
-  g_signal_connect(webrtc, "on-new-transceiver",
-                   G_CALLBACK(+[](GstElement *, GstWebRTCRTPTransceiver *trans, gpointer) {
-                     set_loss_recovery(trans);
-                   }),
-                   nullptr);
+  if (peer->loss_recovery())
+    g_signal_connect(webrtc, "on-new-transceiver",
+                     G_CALLBACK(+[](GstElement *, GstWebRTCRTPTransceiver *trans, gpointer) {
+                       set_loss_recovery(trans);
+                     }),
+                     nullptr);
   if (peer->cfg_.plan.receive) connect("pad-added", G_CALLBACK(on_pad_added));
   // Our retransmitters (webrtcbin makes one per sent stream with do-nack) answer within a budget.
-  if (peer->cfg_.plan.send) connect("deep-element-added", G_CALLBACK(on_element_added));
+  if (peer->loss_recovery() && peer->cfg_.plan.send)
+    connect("deep-element-added", G_CALLBACK(on_element_added));
   if (GstElement *rtpbin = gst_bin_get_by_name(GST_BIN(webrtc), "rtpbin")) {
     g_signal_connect_data(rtpbin, "on-ssrc-active", G_CALLBACK(on_ssrc_active),
                           Callback::make(peer), Callback::closure_destroy, GConnectFlags(0));
@@ -270,7 +272,7 @@ bool Peer::attach(const std::vector<SendSource> &sources, GError **err) {
                    cfg_.plan.receive ? GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDRECV
                                      : GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDONLY,
                    "codec-preferences", src.codec_caps, nullptr);
-      set_loss_recovery(trans);
+      if (loss_recovery()) set_loss_recovery(trans);
       std::lock_guard l(lock_);
       branches_.back().trans = trans; // adopts the ref
     }
@@ -676,7 +678,8 @@ void Peer::on_new_jitterbuffer(GstElement *rtpbin, GstElement *jb, guint session
                  "rtcp-fraction", kRtcpBandwidthBps, nullptr);
     g_object_unref(rtp);
   }
-  g_object_set(jb, "do-retransmission", TRUE, "rtx-min-retry-timeout", 10, nullptr);
+  if (self->loss_recovery())
+    g_object_set(jb, "do-retransmission", TRUE, "rtx-min-retry-timeout", 10, nullptr);
   std::lock_guard l(self->lock_);
   if (self->detached_) return;
   g_object_set(jb, "latency", self->latency_.current(), nullptr);
@@ -837,7 +840,7 @@ void Peer::poll_stats() {
   g_autoptr(GstElement) webrtc = ref_webrtc();
   if (!webrtc) return;
   if (cfg_.plan.receive) poll_jitterbuffers();
-  if (cfg_.plan.send) poll_retransmitted();
+  if (cfg_.plan.send && loss_recovery()) poll_retransmitted();
   GstPromise *promise = gst_promise_new_with_change_func(
       on_stats, Callback::make(shared_from_this()), Callback::destroy);
   g_signal_emit_by_name(webrtc, "get-stats", nullptr, promise);
