@@ -593,7 +593,9 @@ void Peer::on_pad_added(GstElement *, GstPad *pad, gpointer data) {
   if (!self || GST_PAD_DIRECTION(pad) != GST_PAD_SRC) return;
   std::weak_ptr<Peer> weak = self;
   self->with_owner([&](PeerOwner &owner) {
-    link_on(owner.worker_context(), pad, [weak](GstPad *remote) {
+    GMainContext *ctx = owner.ref_worker_context();
+    if (!ctx) return; // the element is stopping: the pad goes with its webrtcbin
+    link_on(ctx, pad, [weak](GstPad *remote) {
       auto p = weak.lock();
       if (!p) return; // detached meanwhile: its webrtcbin goes, and the pad with it
       p->with_owner([&](PeerOwner &o) {
@@ -634,6 +636,7 @@ void Peer::on_pad_added(GstElement *, GstPad *pad, gpointer data) {
                               ("cannot decode a stream from %s", p->id().c_str()), (nullptr));
       });
     });
+    g_main_context_unref(ctx);
   });
 }
 
