@@ -1092,6 +1092,16 @@ void Peer::finish_detach() {
     gst_element_set_locked_state(b.queue, TRUE);
   for (GstElement *d : decoders)
     gst_element_set_locked_state(d, TRUE);
+  // The remote streams end for downstream first, before anything of ours stops; never flush
+  // them (a flushed sink in PLAYING waits for a new preroll buffer and would hold the whole
+  // pipeline in PAUSED). EOS first because a sink that had it refuses further buffers at once:
+  // one in PAUSED (the application stopping the pipeline, sinks first) would otherwise hold our
+  // receiving thread in its preroll wait, with the stream locks that stopping webrtcbin below
+  // needs, while the pipeline's stop waited for webrtcbin's state lock, which we would hold:
+  // a deadlock (docs/architecture.md, "Deadlocks found and fixed", 4). If such a thread is
+  // waiting now, this push waits (holding nothing) until the stop flushes that sink.
+  for (GstPad *pad : pads)
+    gst_pad_push_event(pad, gst_event_new_eos());
   // webrtcbin first: if the pipeline is passing through PAUSED, a branch queue's thread may be
   // waiting for preroll in webrtcbin's network sink, holding the queue's stream lock; stopping
   // webrtcbin releases it. Stopping the queue first would wait on it forever.
@@ -1113,10 +1123,9 @@ void Peer::finish_detach() {
   }
   for (GstElement *d : decoders)
     gst_element_set_state(d, GST_STATE_NULL);
+  // Removed only now that nothing pushes on them (unlinked earlier, a running decoder would
+  // get not-linked and post an error).
   for (GstPad *pad : pads) {
-    // The remote stream ended for downstream; never flush it (a flushed sink in PLAYING waits
-    // for a new preroll buffer and would hold the whole pipeline in PAUSED).
-    gst_pad_push_event(pad, gst_event_new_eos());
     gst_element_remove_pad(el, pad);
     gst_object_unref(pad);
   }
