@@ -174,6 +174,7 @@ void quit_loop_on(GMainContext *ctx, GMainLoop *loop) {
 }
 
 void Worker::start(const char *name) {
+  std::lock_guard l(lock_);
   if (thread_) return;
   ctx_ = g_main_context_new();
   loop_ = g_main_loop_new(ctx_, FALSE);
@@ -181,23 +182,57 @@ void Worker::start(const char *name) {
       name,
       [](gpointer d) -> gpointer {
         auto *w = static_cast<Worker *>(d);
-        g_main_context_push_thread_default(w->ctx_);
+        // Set before the thread starts and cleared only after it is joined: no lock needed.
+        GMainContext *ctx = w->ctx_;
+        g_main_context_push_thread_default(ctx);
         g_main_loop_run(w->loop_);
         // Run what was queued before the stop.
-        while (g_main_context_iteration(w->ctx_, FALSE)) {
+        while (g_main_context_iteration(ctx, FALSE)) {
         }
-        g_main_context_pop_thread_default(w->ctx_);
+        g_main_context_pop_thread_default(ctx);
         return nullptr;
       },
       this);
 }
 
 void Worker::stop() {
-  if (!thread_) return;
-  quit_loop_on(ctx_, loop_);
-  g_thread_join(std::exchange(thread_, nullptr));
-  g_main_loop_unref(std::exchange(loop_, nullptr));
-  g_main_context_unref(std::exchange(ctx_, nullptr));
+  GThread *thread;
+  GMainLoop *loop;
+  GMainContext *ctx;
+  {
+    std::lock_guard l(lock_);
+    if (!thread_) return;
+    thread = thread_;
+    loop = loop_;
+    ctx = ctx_;
+  }
+  quit_loop_on(ctx, loop);
+  g_thread_join(thread);
+  {
+    std::lock_guard l(lock_);
+    thread_ = nullptr;
+    loop_ = nullptr;
+    ctx_ = nullptr;
+  }
+  g_main_loop_unref(loop);
+  // Whoever posted meanwhile holds its own reference; what it queued after the last iteration
+  // is destroyed unrun with the context's last reference.
+  g_main_context_unref(ctx);
+}
+
+GMainContext *Worker::ref_context() const {
+  std::lock_guard l(lock_);
+  return ctx_ ? g_main_context_ref(ctx_) : nullptr;
+}
+
+bool Worker::running() const {
+  std::lock_guard l(lock_);
+  return thread_ != nullptr;
+}
+
+bool Worker::on_worker() const {
+  std::lock_guard l(lock_);
+  return thread_ != nullptr && g_thread_self() == thread_;
 }
 
 } // namespace roomcast

@@ -7,6 +7,7 @@
 #include "gst-threads.h"
 
 #include <functional>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -54,15 +55,36 @@ void answer_offer(GstElement *webrtc, const GstWebRTCSessionDescription *offer, 
 void quit_loop_on(GMainContext *ctx, GMainLoop *loop);
 
 // A thread with its own main context: where an element does its control work.
+//
+// start() and stop() are called by the thread that owns the worker (an element's state
+// changes, or dispose); everything else may be called from any thread at any time, stop()
+// included: a pool thread finishing a peer's detach, a signaller or webrtcbin thread, a
+// streaming thread. So those read the fields under `lock_` and hold their own reference to the
+// context while they post to it (before, they read `ctx_` unlocked and could post to a context
+// stop() had just freed: heap corruption, see docs/architecture.md, "Peer lifecycle").
 class Worker {
 public:
   void start(const char *name);
   void stop(); // joins; must not be called from the worker itself
+  // The worker's context; only for the owning thread and the worker itself.
   GMainContext *context() const { return ctx_; }
-  bool running() const { return thread_ != nullptr; }
-  bool on_worker() const { return g_thread_self() == thread_; }
+  // Any thread: a new reference to the context while the worker runs, else nullptr.
+  GMainContext *ref_context() const;
+  bool running() const;
+  bool on_worker() const;
+  // Any thread: runs `fn` on the worker (inline when called on it). False, and `fn` dropped
+  // unrun, when the worker is not running; a call that races stop() may also be dropped unrun
+  // (destroyed when the context goes).
+  template <typename F> bool invoke(F &&fn) {
+    GMainContext *ctx = ref_context();
+    if (!ctx) return false;
+    invoke_on(ctx, std::forward<F>(fn));
+    g_main_context_unref(ctx);
+    return true;
+  }
 
 private:
+  mutable std::mutex lock_; // leaf: guards the three fields below; never held while posting
   GMainContext *ctx_ = nullptr;
   GMainLoop *loop_ = nullptr;
   GThread *thread_ = nullptr;

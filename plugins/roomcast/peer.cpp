@@ -595,7 +595,9 @@ void Peer::on_pad_added(GstElement *, GstPad *pad, gpointer data) {
   if (!self || GST_PAD_DIRECTION(pad) != GST_PAD_SRC) return;
   std::weak_ptr<Peer> weak = self;
   self->with_owner([&](PeerOwner &owner) {
-    link_on(owner.worker_context(), pad, [weak](GstPad *remote) {
+    GMainContext *ctx = owner.ref_worker_context();
+    if (!ctx) return; // the element is stopping: the pad goes with its webrtcbin
+    link_on(ctx, pad, [weak](GstPad *remote) {
       auto p = weak.lock();
       if (!p) return; // detached meanwhile: its webrtcbin goes, and the pad with it
       p->with_owner([&](PeerOwner &o) {
@@ -636,6 +638,7 @@ void Peer::on_pad_added(GstElement *, GstPad *pad, gpointer data) {
                               ("cannot decode a stream from %s", p->id().c_str()), (nullptr));
       });
     });
+    g_main_context_unref(ctx);
   });
 }
 
@@ -1099,6 +1102,16 @@ void Peer::finish_detach() {
     gst_element_set_locked_state(b.queue, TRUE);
   for (GstElement *d : decoders)
     gst_element_set_locked_state(d, TRUE);
+  // The remote streams end for downstream first, before anything of ours stops; never flush
+  // them (a flushed sink in PLAYING waits for a new preroll buffer and would hold the whole
+  // pipeline in PAUSED). EOS first because a sink that had it refuses further buffers at once:
+  // one in PAUSED (the application stopping the pipeline, sinks first) would otherwise hold our
+  // receiving thread in its preroll wait, with the stream locks that stopping webrtcbin below
+  // needs, while the pipeline's stop waited for webrtcbin's state lock, which we would hold:
+  // a deadlock (docs/architecture.md, "Deadlocks found and fixed", 4). If such a thread is
+  // waiting now, this push waits (holding nothing) until the stop flushes that sink.
+  for (GstPad *pad : pads)
+    gst_pad_push_event(pad, gst_event_new_eos());
   // webrtcbin first: if the pipeline is passing through PAUSED, a branch queue's thread may be
   // waiting for preroll in webrtcbin's network sink, holding the queue's stream lock; stopping
   // webrtcbin releases it. Stopping the queue first would wait on it forever.
@@ -1120,10 +1133,9 @@ void Peer::finish_detach() {
   }
   for (GstElement *d : decoders)
     gst_element_set_state(d, GST_STATE_NULL);
+  // Removed only now that nothing pushes on them (unlinked earlier, a running decoder would
+  // get not-linked and post an error).
   for (GstPad *pad : pads) {
-    // The remote stream ended for downstream; never flush it (a flushed sink in PLAYING waits
-    // for a new preroll buffer and would hold the whole pipeline in PAUSED).
-    gst_pad_push_event(pad, gst_event_new_eos());
     gst_element_remove_pad(el, pad);
     gst_object_unref(pad);
   }

@@ -35,7 +35,9 @@ class PeerOwner {
 public:
   virtual ~PeerOwner() = default;
   virtual GstElement *element() = 0;
-  virtual GMainContext *worker_context() = 0;
+  // Any thread: a new reference to the element's worker context, or nullptr once the worker
+  // has stopped.
+  virtual GMainContext *ref_worker_context() = 0;
   // Any thread: negotiation for the peer, to the room.
   virtual void peer_send_sdp(Peer &peer, const GstWebRTCSessionDescription *sdp) = 0;
   virtual void peer_send_ice(Peer &peer, guint mline, const char *candidate, const char *mid) = 0;

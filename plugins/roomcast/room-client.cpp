@@ -205,12 +205,14 @@ std::vector<const char *> RoomClient::required_factories() const {
 }
 
 void RoomClient::on_worker(std::function<void()> fn) {
-  if (!worker_.running()) return;
+  // Any thread, and at any time: the pool thread that finishes a detach calls this while the
+  // element may be stopping its worker (Worker::invoke holds its own context reference).
   ElementRef hold(element_);
-  invoke_on(worker_.context(), [hold, fn = std::move(fn)]() { fn(); });
+  worker_.invoke([hold, fn = std::move(fn)]() { fn(); });
 }
 
 void RoomClient::on_worker_sync(const std::function<void()> &fn) {
+  // Only from the state changes, which also start and stop the worker.
   if (!worker_.running() || worker_.on_worker()) {
     fn();
     return;
@@ -218,7 +220,7 @@ void RoomClient::on_worker_sync(const std::function<void()> &fn) {
   std::mutex m;
   std::condition_variable cv;
   bool done = false;
-  invoke_on(worker_.context(), [&]() {
+  worker_.invoke([&]() {
     fn();
     std::lock_guard l(m);
     done = true;

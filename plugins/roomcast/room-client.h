@@ -108,7 +108,7 @@ public:
 
   // PeerOwner
   GstElement *element() override { return element_; }
-  GMainContext *worker_context() override { return worker_.context(); }
+  GMainContext *ref_worker_context() override { return worker_.ref_context(); }
   void peer_send_sdp(Peer &peer, const GstWebRTCSessionDescription *sdp) override;
   void peer_send_ice(Peer &peer, guint mline, const char *candidate, const char *mid) override;
   void peer_failed(Peer &peer, const char *reason, const char *message) override;
