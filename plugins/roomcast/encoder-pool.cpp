@@ -289,7 +289,13 @@ std::optional<EncoderPool::Key> EncoderPool::build(Media media, GstElement *upst
   g_autofree char *pay_name = g_strdup_printf("%s-pay-%d", spec->nick, producer->key.layer);
   gst_object_set_name(GST_OBJECT(pay), pay_name);
   counted = pay;
-  g_object_set(pay, "pt", spec->payload_type, "mtu", 1200, nullptr);
+  // The stream's ssrc is chosen here and written into the codec caps (the peers' codec
+  // preferences): webrtcbin signals the media ssrc, and with do-nack its rtx pairing
+  // (a=ssrc-group:FID media rtx, rtprtxsend's ssrc map), from those caps. Without it an answer
+  // made before the first buffer reached webrtcbin paired rtx with ssrc 0, and Chromium bound the
+  // track to that ssrc: it decoded the real one into no track (no picture in the tiles).
+  const guint ssrc = g_random_int();
+  g_object_set(pay, "pt", spec->payload_type, "mtu", 1200, "ssrc", ssrc, nullptr);
   std::string plid;
   if (media == Media::Video && spec->codec == Codec::H264) {
     // Raw input: our encoder's constrained baseline at the input's size.
@@ -316,6 +322,7 @@ std::optional<EncoderPool::Key> EncoderPool::build(Media media, GstElement *upst
   g_object_set(tee, "allow-not-linked", TRUE, nullptr);
   producer->tee = tee;
   producer->codec_caps = offer_caps(*spec, plid.empty() ? nullptr : plid.c_str());
+  gst_caps_set_simple(producer->codec_caps, "ssrc", G_TYPE_UINT, ssrc, nullptr);
   {
     std::lock_guard l(lock_);
     producer->limiter.set_interval(gint64(keyframe_interval_ms_) * 1000);

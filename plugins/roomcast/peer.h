@@ -110,12 +110,11 @@ public:
   // A new reference to the peer's webrtcbin, or nullptr once detached.
   GstElement *webrtcbin() const { return ref_webrtc(); }
   gint64 created_us() const { return created_us_; }
-  // Retransmission (rtx) for this peer: not for two-way (meeting) peers. With it, a Chromium
-  // member that numbers its payloads like Firefox (VP8 120) kept decoding our video in its stats
-  // but its tiles stopped showing it (browser interop test, 2 of 2 runs; 0 of 1 without); the
-  // earlier stall of a sendrecv bundle with rtx did not come back. Meetings keep NACK/PLI and
-  // the fast feedback, without rtx, until that is understood.
-  bool loss_recovery() const { return !(cfg_.plan.send && cfg_.plan.receive); }
+  // Retransmission (rtx) for this peer: every peer, meetings included. It once stayed off for
+  // two-way peers: a Chromium member offering to GStreamer members showed no picture with it.
+  // The cause was webrtcbin pairing rtx with ssrc 0 in an answer made before its sink had caps;
+  // the stream's ssrc is now in the codec preferences (EncoderPool), see docs "Loss recovery".
+  bool loss_recovery() const { return true; }
   gint64 connected_us() const { return connected_us_; }
   gint64 last_rtcp_us() const { return last_rtcp_us_; }
 
