@@ -114,6 +114,7 @@ enum {
   PROP_MAX_PEERS,
   PROP_MIN_KEYFRAME_INTERVAL,
   PROP_PEER_TIMEOUT,
+  PROP_FEC_PERCENTAGE,
   PROP_STATS,
 };
 
@@ -291,6 +292,9 @@ static void gst_roomcast_sink_set_property(GObject *object, guint id, const GVal
     case PROP_PEER_TIMEOUT:
       priv->common.peer_timeout_s = u;
       return;
+    case PROP_FEC_PERCENTAGE:
+      priv->common.fec_percentage = u;
+      return;
     case PROP_BITRATE:
       priv->settings.bitrate_kbps = u;
       break;
@@ -335,6 +339,9 @@ static void gst_roomcast_sink_get_property(GObject *object, guint id, GValue *va
     break;
   case PROP_PEER_TIMEOUT:
     g_value_set_uint(value, priv->common.peer_timeout_s);
+    break;
+  case PROP_FEC_PERCENTAGE:
+    g_value_set_uint(value, priv->common.fec_percentage);
     break;
   default:
     G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
@@ -405,6 +412,13 @@ static void gst_roomcast_sink_class_init(GstRoomcastSinkClass *klass) {
                         "End a connected peer after this many seconds without RTCP, and one that "
                         "never connects after twice as long (0: never)",
                         0, 3600, 15, live));
+  g_object_class_install_property(
+      gobject_class, PROP_FEC_PERCENTAGE,
+      g_param_spec_uint("fec-percentage", "FEC percentage",
+                        "Forward error correction (ULPFEC in RED) for peers that accept it: "
+                        "this much protection, in percent of the media packets (0: off; applies to "
+                        "peers that join later)",
+                        0, 100, 0, live));
   /**
    * GstRoomcastSink:stats:
    *

@@ -23,8 +23,9 @@ public:
   };
   // Any link: `kJitterFactor` times the jitter and a margin for scheduling. A lossy link also:
   // the time to notice a loss (the last packet of a frame is missed only when the next frame
-  // starts: a frame at 20 fps), the feedback interval to ask, and `kAttempts` round trips (a request
-  // or its retransmission lost twice still makes it: 2 attempts gave up 1-2 packets in 15 s at 5%).
+  // starts: a frame at 20 fps), the feedback interval to ask, and `kAttempts` round trips (a
+  // request or its retransmission lost twice still makes it: 2 attempts gave up 1-2 packets in 15 s
+  // at 5%).
   static constexpr std::uint32_t kJitterFactor = 3;
   static constexpr std::uint32_t kMarginMs = 20;
   static constexpr std::uint32_t kDetectMs = 50;

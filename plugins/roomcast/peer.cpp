@@ -112,12 +112,15 @@ std::shared_ptr<Peer> Peer::create(PeerOwner &owner, PeerConfig cfg, GError **er
   connect("notify::ice-gathering-state", G_CALLBACK(on_gathering_state));
   // Transceivers webrtcbin makes for a remote offer (a viewer's, a member's receive side) ask
   // for retransmissions too.
-  if (peer->loss_recovery())
-    g_signal_connect(webrtc, "on-new-transceiver",
-                     G_CALLBACK(+[](GstElement *, GstWebRTCRTPTransceiver *trans, gpointer) {
-                       set_loss_recovery(trans);
-                     }),
-                     nullptr);
+  // A receive-only peer (a viewer) also accepts FEC when the sender offers it (ULPFEC in RED:
+  // webrtcbin then decodes it); it costs nothing when the sender sends none.
+  g_signal_connect(webrtc, "on-new-transceiver",
+                   G_CALLBACK(+[](GstElement *, GstWebRTCRTPTransceiver *trans, gpointer only) {
+                     set_loss_recovery(trans);
+                     if (GPOINTER_TO_INT(only))
+                       g_object_set(trans, "fec-type", GST_WEBRTC_FEC_TYPE_ULP_RED, nullptr);
+                   }),
+                   GINT_TO_POINTER(peer->cfg_.plan.receive && !peer->cfg_.plan.send));
   if (peer->cfg_.plan.receive) connect("pad-added", G_CALLBACK(on_pad_added));
   // Our retransmitters (webrtcbin makes one per sent stream with do-nack) answer within a budget.
   if (peer->loss_recovery() && peer->cfg_.plan.send)
@@ -273,6 +276,9 @@ bool Peer::attach(const std::vector<SendSource> &sources, GError **err) {
                                      : GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDONLY,
                    "codec-preferences", src.codec_caps, nullptr);
       if (loss_recovery()) set_loss_recovery(trans);
+      if (cfg_.fec_percentage)
+        g_object_set(trans, "fec-type", GST_WEBRTC_FEC_TYPE_ULP_RED, "fec-percentage",
+                     cfg_.fec_percentage, nullptr);
       std::lock_guard l(lock_);
       branches_.back().trans = trans; // adopts the ref
     }

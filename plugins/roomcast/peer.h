@@ -57,6 +57,9 @@ struct PeerConfig {
   IceConfig ice;
   bool encoded = false; // receive: expose parsed streams instead of decoded ones
   guint max_offers = 8; // renegotiation bound: a peer that needs more is failed
+  // Forward error correction (ULPFEC in RED) on what we send: this much protection, 0 for none.
+  // What we only receive always accepts it (see Peer::create).
+  guint fec_percentage = 0;
 };
 
 // What a send branch is fed from: a tee whose src pads carry RTP, and the caps the peer is

@@ -408,6 +408,7 @@ void RoomClient::create_peer(const std::string &id, const std::string &name, Gst
     cfg.ice.stun_server = use.stun;
     cfg.ice.turn_servers = use.turn;
     cfg.encoded = common.encoded;
+    cfg.fec_percentage = common.fec_percentage;
   }
   if (full) {
     // Told at once, so it does not wait for an offer that will never come.

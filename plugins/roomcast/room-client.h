@@ -55,6 +55,7 @@ public:
     guint max_peers = 0;       // 0: no limit
     bool encoded = false;      // receive parsed instead of decoded streams
     guint media_timeout_s = 0; // viewer: rejoin after this long without media (0: never)
+    guint fec_percentage = 0;  // sink: ULPFEC/RED on what we send, this much protection (0: off)
   };
   mutable std::mutex lock;
   Common common; // (lock)

@@ -24,6 +24,7 @@ struct LiveOptions {
   char *pipeline = nullptr;
   char *codec = nullptr;
   int bitrate = 2000;
+  int fec = 0;
   char *size = nullptr;
   int fps = 30;
   gboolean audio = FALSE;
@@ -113,6 +114,10 @@ int cmd_live(int argc, char **argv) {
        "A launch description, or a file (pipelines/NAME.pipeline), instead of --source", "DESC"},
       {"codec", 'c', 0, G_OPTION_ARG_STRING, &o.codec, "vp8, vp9 or h264 (vp8)", "CODEC"},
       {"bitrate", 'b', 0, G_OPTION_ARG_INT, &o.bitrate, "Video bitrate in kbit/s (2000)", "KBPS"},
+      {"fec", 0, 0, G_OPTION_ARG_INT, &o.fec,
+       "Forward error correction (ULPFEC) for viewers that accept it, in percent of the packets "
+       "(0: off, the default; retransmission repairs loss either way)",
+       "PERCENT"},
       {"size", 0, 0, G_OPTION_ARG_STRING, &o.size,
        "Video size (test: 1280x720; screen: as captured)", "WxH"},
       {"fps", 0, 0, G_OPTION_ARG_INT, &o.fps, "Frames per second (30)", "N"},
@@ -170,6 +175,11 @@ int cmd_live(int argc, char **argv) {
   if (!set_signaller_uri("live", sink, ws_url)) return 1;
   if (!apply_client_options("live", sink, copts, sopts, server.get(), room, "host")) return 1;
   gst_util_set_object_arg(G_OBJECT(sink), "codec", codec.c_str());
+  if (o.fec < 0 || o.fec > 100) {
+    g_printerr("roomcast live: --fec must be 0-100\n");
+    return 2;
+  }
+  g_object_set(sink, "fec-percentage", guint(o.fec), nullptr);
   g_object_set(sink, "room", room.c_str(), "bitrate", guint(o.bitrate), "ice-loopback",
                loopback_ice(o.ice_loopback, ws_url), nullptr);
   if (o.server && !set_element_ice("live", sink, own)) return 2;
