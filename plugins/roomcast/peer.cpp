@@ -752,6 +752,9 @@ void Peer::poll_jitterbuffers() {
 struct Peer::RtxGuard {
   std::mutex lock;
   RtxBudget budget;
+  GWeakRef rtxsend; // the retransmitter it guards (for its count of packets sent again)
+  explicit RtxGuard(GstElement *e) { g_weak_ref_init(&rtxsend, e); }
+  ~RtxGuard() { g_weak_ref_clear(&rtxsend); }
 };
 
 // Any thread: an element appeared somewhere inside webrtcbin. An rtprtxsend gets a budget: the
@@ -762,7 +765,7 @@ void Peer::on_element_added(GstBin *, GstBin *, GstElement *element, gpointer da
   if (!f || !g_str_equal(GST_OBJECT_NAME(f), "rtprtxsend")) return;
   auto self = Callback::get(data);
   if (!self) return;
-  auto guard = std::make_shared<RtxGuard>();
+  auto guard = std::make_shared<RtxGuard>(element);
   {
     std::lock_guard l(self->lock_);
     self->rtx_guards_.push_back(guard);
@@ -801,45 +804,27 @@ void Peer::on_element_added(GstBin *, GstBin *, GstElement *element, gpointer da
   }
 }
 
-// Worker: how many packets our retransmitters sent again (one rtprtxsend per sent stream, inside
-// webrtcbin).
+// Worker: how many packets our retransmitters sent again and how many requests their budgets
+// refused (the retransmitters are the ones on_element_added found).
 void Peer::poll_retransmitted() {
-  g_autoptr(GstElement) webrtc = ref_webrtc();
-  if (!webrtc) return;
-  guint64 total = 0;
-  GstIterator *it = gst_bin_iterate_recurse(GST_BIN(webrtc));
-  GValue item = G_VALUE_INIT;
-  bool done = false;
-  while (!done) {
-    switch (gst_iterator_next(it, &item)) {
-    case GST_ITERATOR_OK: {
-      auto *e = GST_ELEMENT(g_value_get_object(&item));
-      GstElementFactory *f = gst_element_get_factory(e);
-      if (f && g_str_equal(GST_OBJECT_NAME(f), "rtprtxsend")) {
-        guint n = 0;
-        g_object_get(e, "num-rtx-packets", &n, nullptr);
-        total += n;
-      }
-      g_value_reset(&item);
-      break;
-    }
-    case GST_ITERATOR_RESYNC:
-      total = 0;
-      gst_iterator_resync(it);
-      break;
-    default:
-      done = true;
-    }
+  std::vector<std::shared_ptr<RtxGuard>> guards;
+  {
+    std::lock_guard l(lock_);
+    guards = rtx_guards_;
   }
-  g_value_unset(&item);
-  gst_iterator_free(it);
-  std::lock_guard l(lock_);
-  stats_.retransmitted = total;
-  guint64 refused = 0;
-  for (auto &g : rtx_guards_) {
+  guint64 sent = 0, refused = 0;
+  for (auto &g : guards) {
+    if (GObject *e = static_cast<GObject *>(g_weak_ref_get(&g->rtxsend))) {
+      guint n = 0;
+      g_object_get(e, "num-rtx-packets", &n, nullptr);
+      sent += n;
+      g_object_unref(e);
+    }
     std::lock_guard gl(g->lock);
     refused += g->budget.refused();
   }
+  std::lock_guard l(lock_);
+  stats_.retransmitted = sent;
   stats_.rtx_refused = refused;
 }
 
