@@ -91,6 +91,19 @@ function run(args, { check = true } = {}) {
 // Namespaces we made, for the exit handler.
 const liveNamespaces = new Set();
 
+// Waits (at most 3 s) until `dev` in namespace `ns` reports carrier and operational state UP:
+// the kernel settles a new link's state asynchronously, and a browser started before that sees
+// the change as a network change.
+function waitLinkUp(ns, dev) {
+  const deadline = Date.now() + 3000;
+  for (;;) {
+    const out = run(['ip', '-n', ns, '-o', 'link', 'show', dev], { check: false }).stdout || '';
+    if (/LOWER_UP/.test(out) && /state UP/.test(out)) return;
+    if (Date.now() > deadline) throw new Error(`${dev} in ${ns} did not come up: ${out.trim()}`);
+    spawnSync('sleep', ['0.05']);
+  }
+}
+
 export class NetNs {
   constructor(name) {
     this.name = name;
@@ -122,6 +135,11 @@ export class NetNs {
     liveNamespaces.add(name);
     try {
       for (const cmd of [
+        // No IPv6: its link-local addresses finish duplicate detection a second or two after
+        // the links come up, and Chromium, watching the namespace's addresses, aborts whatever
+        // it is loading then with ERR_NETWORK_CHANGED (a page's scripts, in one CI run).
+        'sysctl -qw net.ipv6.conf.all.disable_ipv6=1',
+        'sysctl -qw net.ipv6.conf.default.disable_ipv6=1',
         'ip link set lo up',
         // Not named veth*: libnice skips interfaces whose names start with veth (or docker,
         // virbr, vnet) when it gathers, and the GStreamer peers would offer no candidate.
@@ -132,6 +150,7 @@ export class NetNs {
         'ip route add default dev rcb0',
       ])
         run(['ip', 'netns', 'exec', name, ...cmd.split(' ')]);
+      waitLinkUp(name, 'rcb0');
     } catch (e) {
       ns.destroy();
       throw e;

@@ -65,6 +65,28 @@ class Namespace:
         return ["ip", "netns", "exec", self.name]
 
 
+def no_ipv6(ns):
+    """Turns IPv6 off in namespace `ns`: link-local addresses finish duplicate detection a second
+    or two after a link comes up, and a Chromium watching the namespace's addresses aborts what it
+    is loading then (ERR_NETWORK_CHANGED)."""
+    for key in ("all", "default"):
+        subprocess.run(["ip", "netns", "exec", ns, "sysctl", "-qw", f"net.ipv6.conf.{key}.disable_ipv6=1"],
+                       check=True, capture_output=True)
+
+
+def wait_link_up(ns, dev, timeout=3.0):
+    """Waits until `dev` in `ns` has carrier and operational state UP (the kernel settles it
+    asynchronously; a browser that sees it change takes it for a network change)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        out = subprocess.run(["ip", "-n", ns, "-o", "link", "show", dev], capture_output=True, text=True).stdout
+        if "LOWER_UP" in out and ("state UP" in out or "state UNKNOWN" in out):
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{dev} in {ns} did not come up: {out.strip()}")
+        time.sleep(0.05)
+
+
 def _open_tun(name):
     fd = os.open("/dev/net/tun", os.O_RDWR)
     fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH", name.encode(), IFF_TUN | IFF_NO_PI))
@@ -215,6 +237,7 @@ class Lab:
     def _up(self):
         for ns in (self.a, self.b):
             self._sh("ip", "netns", "add", ns.name)
+            no_ipv6(ns.name)
             self._sh("ip", "-n", ns.name, "link", "set", "lo", "up")
         fd_a, fd_b = _open_tun(self.tun_a), _open_tun(self.tun_b)
         ctl_r, ctl_w = os.pipe()
@@ -243,6 +266,8 @@ class Lab:
             self._sh("ip", "-n", ns.name, "link", "set", tun, "up", "mtu", "1500")
             # A default route: browsers gather no candidates without one.
             self._sh("ip", "-n", ns.name, "route", "add", "default", "dev", tun)
+        for tun, ns in ((self.tun_a, self.a), (self.tun_b, self.b)):
+            wait_link_up(ns.name, tun)
 
     def set(self, a_to_b=None, b_to_a=None):
         msg = {"cmd": "set"}

@@ -33,6 +33,9 @@ import sys
 import time
 import uuid
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from netlab import no_ipv6, wait_link_up  # noqa: E402
+
 PUBLIC = "192.0.2.1"
 HOST_ADDR, HOST_GW = "198.51.100.2", "198.51.100.1"
 VIEWER_ADDR, VIEWER_GW = "203.0.113.2", "203.0.113.1"
@@ -73,6 +76,7 @@ class TurnLab:
         try:
             for ns in (self.server, self.host, self.viewer):
                 _sh("ip", "netns", "add", ns)
+                no_ipv6(ns)
                 _sh("ip", "-n", ns, "link", "set", "lo", "up")
             s, h, v = self.server, self.host, self.viewer
             _sh("ip", "-n", s, "addr", "add", PUBLIC + "/32", "dev", "lo")
@@ -90,6 +94,8 @@ class TurnLab:
             _sh("ip", "-n", v, "addr", "add", VIEWER_ADDR + "/24", "dev", "rcv0")
             _sh("ip", "-n", v, "link", "set", "rcv0", "up")
             _sh("ip", "-n", v, "route", "add", "default", "via", VIEWER_GW)
+            for ns, dev in ((s, "rcsh"), (h, "rch0"), (s, "rcsv"), (v, "rcv0")):
+                wait_link_up(ns, dev)
             # S routes (so a packet between H and V reaches its forward hook) and drops all it
             # would forward, counting each direction.
             self._in(s, "sysctl", "-qw", "net.ipv4.ip_forward=1")
