@@ -1,5 +1,6 @@
 // roomcast live: broadcast a screen (or any pipeline) to every viewer of a room.
 #include "app.h"
+#include "host-metrics.h"
 #include "runner.h"
 
 #include "roomcast-config.h"
@@ -142,6 +143,8 @@ int cmd_live(int argc, char **argv) {
   g_option_context_add_group(ctx, server_security_group(sopts));
   ClientOptions copts;
   g_option_context_add_group(ctx, client_option_group(copts));
+  HostOptions hopts;
+  g_option_context_add_group(ctx, host_option_group(hopts));
   g_option_context_add_group(ctx, gst_init_get_option_group());
   if (!parse_options(ctx, argc, argv)) return 2;
   if (o.verbose) enable_verbose();
@@ -183,6 +186,7 @@ int cmd_live(int argc, char **argv) {
   g_object_set(sink, "room", room.c_str(), "bitrate", guint(o.bitrate), "ice-loopback",
                loopback_ice(o.ice_loopback, ws_url), nullptr);
   if (o.server && !set_element_ice("live", sink, own)) return 2;
+  if (!apply_host_options("live", sink, hopts)) return 2;
 
   g_signal_connect(sink, "peer-added", G_CALLBACK(on_peer_added), nullptr);
   g_signal_connect(sink, "peer-removed", G_CALLBACK(on_peer_removed), nullptr);
@@ -209,6 +213,8 @@ int cmd_live(int argc, char **argv) {
          room.c_str(), pin.c_str());
   if (server) print_server_security("live", *server);
   if (server) print_ice_setup("live", sopts.ice);
+  std::unique_ptr<HostMetrics> metrics; // before the server and the pipeline go
+  if (!start_host_metrics("live", sink, hopts, server.get(), metrics)) return 1;
   fflush(stdout);
 
   guint status = g_timeout_add_seconds(1, on_status, &live);
