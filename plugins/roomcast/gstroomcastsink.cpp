@@ -424,8 +424,9 @@ static void gst_roomcast_sink_class_init(GstRoomcastSinkClass *klass) {
       gobject_class, PROP_NEGOTIATION_TIMEOUT,
       g_param_spec_uint("negotiation-timeout", "Negotiation timeout",
                         "End a peer that is not connected (ICE and DTLS) this many seconds after "
-                        "its session began (our offer), telling it timeout, so a peer that never "
-                        "answers does not hold a slot of max-peers (0: never)",
+                        "our first offer (or its creation, while there is none), telling it "
+                        "timeout, so a peer that never answers does not hold a place of max-peers "
+                        "(0: never)",
                         0, 3600, 15, live));
   g_object_class_install_property(
       gobject_class, PROP_FEC_PERCENTAGE,

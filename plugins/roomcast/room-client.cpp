@@ -656,8 +656,10 @@ void RoomClient::liveness_and_stats() {
       end_peer(p->id(), "timeout", msg);
       continue;
     }
-    // A peer that never answers, or whose connection never forms, gives its slot back.
-    if (negotiation > 0 && !p->connected_us() && now - p->created_us() > negotiation) {
+    // A peer that never answers, or whose connection never forms, gives its slot back. The
+    // bound runs from our first offer (its creation, if the offer is late or the peer offers).
+    const gint64 since = p->offered_us() ? p->offered_us() : p->created_us();
+    if (negotiation > 0 && !p->connected_us() && now - since > negotiation) {
       g_autofree char *msg = g_strdup_printf("no connection within %" G_GINT64_FORMAT
                                              " s (negotiation-timeout; %u offers made)",
                                              negotiation / G_USEC_PER_SEC, p->stats().offers);

@@ -230,8 +230,9 @@ class NegotiationBound(RoomcastTest):
         self.assertEqual(bye["reason"], "timeout", bye)
         self.assertEqual(bye["from"], offer["from"])
         self.assertIn("negotiation-timeout", bye.get("message", ""))
-        self.assertGreaterEqual(waited, bound - 1.5)
-        self.assertLessEqual(waited, bound + 2.5)
+        # From the offer (the host's clock starts when it sends it; the tick is 1 s).
+        self.assertGreaterEqual(waited, bound - 0.3)
+        self.assertLessEqual(waited, bound + 3)
         live.wait_line(r"viewer %s left" % welcome["id"], 10)
         self.assertRegex(live.stderr(1 << 20), r"peer %s: no connection within %d s \(negotiation-timeout"
                          % (welcome["id"], bound))
