@@ -585,14 +585,15 @@ struct Server::Impl {
       const unsigned in_use = held == per_token.end() ? 0 : held->second;
       if (limit && in_use >= limit) {
         const bool own = claims.max_joins == limit;
-        refusal_log("refused join room=%s role=%s from=%s: token-limit (token %s in use by %u "
-                    "peers; %s)",
+        const char *peers = in_use == 1 ? "peer" : "peers";
+        refusal_log("refused join room=%s role=%s from=%s: token-limit (token %s in use by %u %s; "
+                    "%s)",
                     m.room.c_str(), p::to_string(m.role), c.remote.c_str(),
-                    token::log_name(m.token, claims).c_str(), in_use,
+                    token::log_name(m.token, claims).c_str(), in_use, peers,
                     own ? "its max claim" : "--max-joins-per-token");
         send_error(c, p::ErrorCode::TokenLimit,
-                   "this token is in use by " + std::to_string(in_use) + " peers, as many as " +
-                       (own ? "it allows" : "the server allows for one token"),
+                   "this token is in use by " + std::to_string(in_use) + " " + peers +
+                       ", as many as " + (own ? "it allows" : "the server allows for one token"),
                    "join");
         return;
       }
