@@ -77,7 +77,7 @@ const listed = (page) => page.evaluate(() => ({
   })),
 }));
 
-test('start page lists live rooms with viewer counts, not private ones', { timeout: 90000 }, async () => {
+test('start page lists live rooms with viewer counts, not private ones', { timeout: 120000 }, async () => {
   await withWorld(playwright, 'pages-start', async (w) => {
     await w.serve();
     await w.live('demo');
@@ -86,7 +86,9 @@ test('start page lists live rooms with viewer counts, not private ones', { timeo
     // Two viewers in the public room, one in the private one.
     for (const [room, label] of [['demo', 'v1'], ['demo', 'v2'], ['secret', 'v3']]) {
       const v = await w.open(browser, room, 'viewer', { label });
-      await waitState(v, 'live', 25000);
+      // In the room (counted by the server) once the host's offer is being answered.
+      await waitState(v, ['connecting', 'live'], 15000);
+      await v.waitForFunction(() => window.roomcast.id !== null, null, { timeout: 10000, polling: 100 });
     }
     const start = await startPage(browser, w);
     for (const size of [WIDE, PHONE]) {
@@ -143,7 +145,7 @@ test('start page lists live rooms with viewer counts, not private ones', { timeo
   });
 });
 
-test('viewer fullscreen and picture-in-picture', { timeout: 90000 }, async () => {
+test('viewer fullscreen and picture-in-picture', { timeout: 120000 }, async () => {
   await withWorld(playwright, 'pages-viewer', async (w) => {
     const room = 'demo';
     await w.serve();
@@ -234,7 +236,7 @@ test('viewer fullscreen and picture-in-picture', { timeout: 90000 }, async () =>
   });
 });
 
-test('host copy link with a viewer token, no black box before sharing', { timeout: 90000 }, async () => {
+test('host copy link with a viewer token, no black box before sharing', { timeout: 120000 }, async () => {
   await withWorld(playwright, 'pages-host', async (w) => {
     const room = 'talk';
     // Everyone needs a token here: the host's page carries its own and a viewer token for its link.
@@ -288,7 +290,7 @@ test('host copy link with a viewer token, no black box before sharing', { timeou
   });
 });
 
-test('a full room says so in its badge and its message', { timeout: 90000 }, async () => {
+test('a full room says so in its badge and its message', { timeout: 120000 }, async () => {
   await withWorld(playwright, 'pages-full', async (w) => {
     const room = 'small';
     await w.serve(0, ['--max-peers', '2']); // the host and one viewer
@@ -329,7 +331,7 @@ test('a full room says so in its badge and its message', { timeout: 90000 }, asy
   });
 });
 
-test('meeting tile labels never cover the picture', { timeout: 90000 }, async () => {
+test('meeting tile labels never cover the picture', { timeout: 120000 }, async () => {
   await withWorld(playwright, 'pages-meeting', async (w) => {
     const room = 'standup';
     await w.serve();

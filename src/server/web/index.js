@@ -27,7 +27,7 @@ function checkName({ submitting = false } = {}) {
   const rule = document.createElement('span');
   rule.id = 'room-rule';
   rule.textContent = ROOM_RULE;
-  hint.append(rule, bad ? '.' : '');
+  hint.append(rule);
   return !bad;
 }
 
