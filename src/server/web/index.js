@@ -19,7 +19,8 @@ function checkName({ submitting = false } = {}) {
   const bad = room ? !ROOM_RE.test(room) : submitting;
   input.setAttribute('aria-invalid', bad ? 'true' : 'false');
   hint.classList.toggle('error', bad);
-  hint.setAttribute('role', bad ? 'alert' : '');
+  if (bad) hint.setAttribute('role', 'alert');
+  else hint.removeAttribute('role');
   hint.textContent = '';
   if (bad && !room) hint.append('Type a room name first: ');
   else if (bad) hint.append(`“${room.length > 24 ? room.slice(0, 24) + '…' : room}” is not a room name: `);
