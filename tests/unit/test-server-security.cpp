@@ -216,13 +216,13 @@ void test_tokens_squatter() {
   TEST_CHECK(g_str_has_prefix(r.out.c_str(), prefix.c_str()), "%s", r.out.c_str());
   const auto vt = r.out.find("&viewer_token=");
   TEST_CHECK(vt != std::string::npos, "%s", r.out.c_str());
-  std::string viewer_token = r.out.substr(vt + 14);
-  while (!viewer_token.empty() && g_ascii_isspace(viewer_token.back()))
-    viewer_token.pop_back();
+  std::string link_viewer_token = r.out.substr(vt + 14);
+  while (!link_viewer_token.empty() && g_ascii_isspace(link_viewer_token.back()))
+    link_viewer_token.pop_back();
   const gint64 now = g_get_real_time() / G_USEC_PER_SEC;
-  TEST_CHECK(roomcast::token::verify(viewer_token, kSecret, "stage", Role::Viewer, now), "%s",
-             viewer_token.c_str());
-  TEST_CHECK(!roomcast::token::verify(viewer_token, kSecret, "stage", Role::Host, now));
+  TEST_CHECK(roomcast::token::verify(link_viewer_token, kSecret, "stage", Role::Viewer, now), "%s",
+             link_viewer_token.c_str());
+  TEST_CHECK(!roomcast::token::verify(link_viewer_token, kSecret, "stage", Role::Host, now));
 }
 
 // --require-token all: nobody without a token; tokens for the right role and room do.
