@@ -1,5 +1,5 @@
 // The pages as people use them (issue 16), at 1024 and 390 px wide: the start page's room list
-// (live rooms with viewer counts, never a private one) and its inline room-name rule; the
+// (live rooms with viewer counts, never a private one: `live --private`, a host page's box) and its inline room-name rule; the
 // viewer's fullscreen and picture-in-picture controls and its placeholder before the picture;
 // the host's "Copy viewer link" (a token link that a viewer can open) and no black box before
 // sharing; a full room's badge and message in agreement; meeting tiles whose labels never cover
@@ -90,6 +90,13 @@ test('start page lists live rooms with viewer counts, not private ones', { timeo
       await waitState(v, ['connecting', 'live'], 15000);
       await v.waitForFunction(() => window.roomcast.id !== null, null, { timeout: 10000, polling: 100 });
     }
+    // A browser host that ticks "private" (here by ?private=1) is not listed either.
+    const quiet = await w.open(browser, 'quiet', 'host', { label: 'private host', query: { private: '1' } });
+    assert.equal(await quiet.isChecked('#private'), true);
+    await quiet.click('#share');
+    await waitState(quiet, 'live', 15000);
+    assert.equal(await quiet.isDisabled('#private'), true, 'private can change only before sharing');
+
     const start = await startPage(browser, w);
     for (const size of [WIDE, PHONE]) {
       await start.setViewportSize(size);
