@@ -61,6 +61,17 @@ const shown = (page) => page.evaluate(() => {
   };
 });
 
+// A button's text follows its event (fullscreenchange, enter/leavepictureinpicture), which may
+// come a frame after the state the test waited for.
+async function waitText(page, selector, text) {
+  try {
+    await page.waitForFunction(([s, t]) => document.querySelector(s).textContent === t, [selector, text],
+      { timeout: 3000, polling: 50 });
+  } catch {
+    assert.equal(await page.textContent(selector), text);
+  }
+}
+
 async function startPage(browser, w) {
   const page = await browser.newPage();
   page.on('pageerror', (e) => log(`start pageerror: ${e.message}`));
@@ -195,10 +206,10 @@ test('viewer fullscreen and picture-in-picture', { timeout: 120000 }, async () =
       await viewer.click('#fullscreen');
       await viewer.waitForFunction(() => document.fullscreenElement && document.fullscreenElement.id === 'stage-box',
         null, { timeout: 5000, polling: 100 });
-      assert.equal(await viewer.textContent('#fullscreen'), 'Exit fullscreen');
+      await waitText(viewer, '#fullscreen', 'Exit fullscreen');
       await viewer.evaluate(() => document.exitFullscreen());
       await viewer.waitForFunction(() => !document.fullscreenElement, null, { timeout: 5000, polling: 100 });
-      assert.equal(await viewer.textContent('#fullscreen'), 'Fullscreen');
+      await waitText(viewer, '#fullscreen', 'Fullscreen');
       // Double-click on the picture does the same.
       await viewer.dblclick('#stage');
       await viewer.waitForFunction(() => document.fullscreenElement && document.fullscreenElement.id === 'stage-box',
@@ -221,10 +232,10 @@ test('viewer fullscreen and picture-in-picture', { timeout: 120000 }, async () =
           null, { timeout: 5000, polling: 100 }).catch(async (e) => {
           throw new Error(`no picture-in-picture after the click: ${JSON.stringify(await shown(viewer))} (${e.message})`);
         });
-        assert.equal(await viewer.textContent('#pip'), 'Back to the page');
+        await waitText(viewer, '#pip', 'Back to the page');
         await viewer.click('#pip');
         await viewer.waitForFunction(() => !document.pictureInPictureElement, null, { timeout: 5000, polling: 100 });
-        assert.equal(await viewer.textContent('#pip'), 'Picture-in-picture');
+        await waitText(viewer, '#pip', 'Picture-in-picture');
       } else {
         // A browser without it: no button that cannot work.
         assert.equal(pip.hidden, true);
