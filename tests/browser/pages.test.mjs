@@ -354,7 +354,9 @@ test('meeting tile labels never cover the picture', { timeout: 120000 }, async (
     const room = 'standup';
     await w.serve();
     const browser = await w.browser();
-    const ann = await w.open(browser, room, 'member', { name: 'Ann', label: 'ann' });
+    // Ann asks for a private meeting (?private=1): it is never listed, even with Bo in it.
+    const ann = await w.open(browser, room, 'member', { name: 'Ann', label: 'ann', query: { private: '1' } });
+    assert.equal(await ann.isChecked('#private'), true);
     await ann.click('#join');
     await waitState(ann, 'live', 15000);
     const bo = await w.open(browser, room, 'member', { name: 'Bo with a rather long name', label: 'bo' });
@@ -362,6 +364,7 @@ test('meeting tile labels never cover the picture', { timeout: 120000 }, async (
     await waitState(bo, 'live', 15000);
     await waitMemberFrames(ann, 1, 30);
     await waitMemberFrames(bo, 1, 30);
+    assert.deepEqual(await bo.evaluate(async () => (await fetch('/rooms')).json()), { listed: true, rooms: [], more: 0 });
     for (const size of [WIDE, PHONE]) {
       await ann.setViewportSize(size);
       await sleep(1500); // the tiles' stats are filled once a second

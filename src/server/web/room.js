@@ -80,6 +80,7 @@ function updateControls(code) {
     $('stop').hidden = !active;
   } else if (role === 'member') {
     $('join').disabled = $('name').disabled = $('mic').disabled = $('codec').disabled = active;
+    $('private').disabled = active;
     $('leave').hidden = !active;
   }
 }
@@ -301,7 +302,8 @@ function setup() {
   const video = $('stage');
   // One codec select, next to the role's other options.
   $('codec').value = codec;
-  if (role === 'member') $('join').before($('codec-box'));
+  if (role === 'member') $('join').before($('codec-box'), $('private-box'));
+  $('private').checked = privateParam;
 
   if (role !== 'viewer') setupShareLink();
   if (role === 'viewer') {
@@ -318,7 +320,6 @@ function setup() {
       room, name, token, ui, preview: video,
       onViewers: (n) => { $('viewers').textContent = n ? `${n} viewer${n === 1 ? '' : 's'}` : ''; },
     });
-    $('private').checked = privateParam;
     $('share').addEventListener('click', () => session.start({
       audio: $('share-audio').checked, codec: $('codec').value, privateRoom: $('private').checked,
     }));
@@ -333,7 +334,7 @@ function setup() {
       const n = cleanName(nameInput.value);
       if (n) storeName(n);
       session.name = n;
-      await session.start({ microphone: $('mic').checked, codec: $('codec').value });
+      await session.start({ microphone: $('mic').checked, codec: $('codec').value, privateRoom: $('private').checked });
     });
     $('leave').addEventListener('click', () => session.finish('You left the meeting.'));
     ui.message('Press "Share screen and join" to enter the meeting.');
