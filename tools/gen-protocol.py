@@ -145,6 +145,12 @@ def check(spec):
         for t in s["transports"]:
             if not re.fullmatch(r"[a-z]+", t):
                 raise SpecError(f"ice scheme {s['name']}: bad transport {t!r}")
+    room_list = spec["room_list"]
+    if not re.fullmatch(r"/[a-z-]+", room_list["path"]):
+        raise SpecError("room_list.path must be one path segment of lower-case letters")
+    for name in ("max_rooms", "poll_ms"):
+        if not isinstance(room_list[name], int) or room_list[name] < 1:
+            raise SpecError(f"room_list.{name} must be a positive integer")
     for name in ("ice_servers", "ice_urls", "ice_url", "ice_credential"):
         if name not in limits:
             raise SpecError(f"limit {name} is needed for the ice servers")
@@ -176,6 +182,9 @@ def gen_cpp(spec):
         w(f"inline constexpr std::size_t kMax{camel(k)} = {v};")
     w(f"inline constexpr unsigned kRetryFirstMs = {spec['retry']['first_ms']};")
     w(f"inline constexpr unsigned kRetryMaxMs = {spec['retry']['max_ms']};")
+    w("// GET kRoomListPath: the rooms a start page may list, at most kRoomListMax of them.")
+    w(f"inline constexpr std::string_view kRoomListPath = {cpp_str(spec['room_list']['path'])};")
+    w(f"inline constexpr std::size_t kRoomListMax = {spec['room_list']['max_rooms']};")
     w("")
 
     def enum(name, rows, comment):
@@ -374,6 +383,9 @@ def gen_js(spec):
         w(f"  {js(s['name'])}: Object.freeze({{ port: {s['port']}, credentials: {js(s['credentials'])}, "
           f"transports: Object.freeze({js(s['transports'])}) }}),")
     w("});")
+    w("// The server's room list: GET path (JSON), at most max entries, polled every pollMs.")
+    w(f"export const ROOM_LIST = Object.freeze({{ path: {js(spec['room_list']['path'])}, "
+      f"max: {spec['room_list']['max_rooms']}, pollMs: {spec['room_list']['poll_ms']} }});")
     w("// Backoff for joining again: first delay, doubled per attempt, at most max.")
     w(f"export const RETRY = Object.freeze({{ firstMs: {spec['retry']['first_ms']}, "
       f"maxMs: {spec['retry']['max_ms']} }});")

@@ -39,7 +39,8 @@
  * it (a self-signed certificate on a LAN). A certificate that is refused is a fatal error, at
  * the first connect and at every reconnect alike, with the fingerprint the server showed.
  *
- * `token` (a room token from `roomcast token`) goes into every `join`.
+ * `token` (a room token from `roomcast token`) goes into every `join`; so does `private`, which
+ * keeps a host's or member's room off the server's room list (GET /rooms).
  *
  * ## Example launch line
  * |[
@@ -72,6 +73,7 @@ struct Private {
   std::mutex lock;
   std::string uri = "ws://127.0.0.1:8443/ws";
   std::string tls_ca_file, tls_pin, token; // properties
+  bool private_room = false;               // property "private"
 
   GMainContext *ctx = nullptr;
   GMainLoop *loop = nullptr;
@@ -83,6 +85,7 @@ struct Private {
   SoupMessage *connecting = nullptr;           // the handshake under way
   std::string tls_refusal;                     // why its certificate was refused, if it was
   GstRoomcastRole role = GST_ROOMCAST_ROLE_VIEWER;
+  bool run_private = false; // the "private" property for this run
   GRef<SoupSession> session;
   GRef<SoupWebsocketConnection> ws;
   GCancellable *cancel = nullptr;
@@ -119,7 +122,7 @@ G_DEFINE_TYPE_WITH_CODE(GstRoomcastWsSignaller, gst_roomcast_ws_signaller, GST_T
                             GST_DEBUG_CATEGORY_INIT(roomcast_ws_debug, "roomcastsignaller", 0,
                                                     "roomcast WebSocket signaller"))
 
-enum { PROP_0, PROP_URI, PROP_TLS_CA_FILE, PROP_TLS_PIN, PROP_TOKEN };
+enum { PROP_0, PROP_URI, PROP_TLS_CA_FILE, PROP_TLS_PIN, PROP_TOKEN, PROP_PRIVATE };
 
 // ---- signaller thread ------------------------------------------------------------------------
 
@@ -180,8 +183,9 @@ static void send_relay(GstRoomcastWsSignaller *self, const std::string &text) {
 
 static void send_join(GstRoomcastWsSignaller *self) {
   Private *priv = self->priv;
-  send_text(self, p::serialize(
-                      p::make_join(priv->room, to_proto(priv->role), priv->name, priv->run_token)));
+  p::Join join = p::make_join(priv->room, to_proto(priv->role), priv->name, priv->run_token);
+  join.private_room = priv->run_private;
+  send_text(self, p::serialize(join));
 }
 
 // The join was refused with a code the join-error policy calls retryable (room full, too many
@@ -643,6 +647,7 @@ static void ws_start(GstRoomcastSignaller *sig, const gchar *room, GstRoomcastRo
   priv->server = priv->uri;
   priv->run_ca_file = priv->tls_ca_file;
   priv->run_token = priv->token;
+  priv->run_private = priv->private_room;
   priv->run_pin.clear();
   if (!priv->tls_pin.empty()) {
     // Checked when the property was set; an unreadable pin pins nothing that can match.
@@ -805,6 +810,11 @@ static void gst_roomcast_ws_signaller_set_property(GObject *object, guint id, co
     self->priv->token = s ? s : "";
     break;
   }
+  case PROP_PRIVATE: {
+    std::lock_guard l(self->priv->lock);
+    self->priv->private_room = g_value_get_boolean(value);
+    break;
+  }
   default:
     G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
   }
@@ -833,6 +843,11 @@ static void gst_roomcast_ws_signaller_get_property(GObject *object, guint id, GV
   case PROP_TOKEN: {
     std::lock_guard l(self->priv->lock);
     g_value_set_string(value, self->priv->token.empty() ? nullptr : self->priv->token.c_str());
+    break;
+  }
+  case PROP_PRIVATE: {
+    std::lock_guard l(self->priv->lock);
+    g_value_set_boolean(value, self->priv->private_room);
     break;
   }
   default:
@@ -870,4 +885,10 @@ static void gst_roomcast_ws_signaller_class_init(GstRoomcastWsSignallerClass *kl
                           "Room token (from roomcast token) sent with every join; servers that "
                           "require tokens refuse a join without the right one",
                           nullptr, GParamFlags(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS)));
+  g_object_class_install_property(
+      gobject_class, PROP_PRIVATE,
+      g_param_spec_boolean("private", "Private room",
+                           "A host or member joins with \"private\": the server never lists the "
+                           "room on its start page (GET /rooms)",
+                           FALSE, GParamFlags(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS)));
 }

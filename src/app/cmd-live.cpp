@@ -29,6 +29,7 @@ struct LiveOptions {
   char *size = nullptr;
   int fps = 30;
   gboolean audio = FALSE;
+  gboolean private_room = FALSE;
   char *ice_loopback = nullptr;
   char *stun = nullptr;
   char **turn = nullptr;
@@ -124,6 +125,8 @@ int cmd_live(int argc, char **argv) {
       {"fps", 0, 0, G_OPTION_ARG_INT, &o.fps, "Frames per second (30)", "N"},
       {"audio", 'a', 0, G_OPTION_ARG_NONE, &o.audio,
        "Send Opus audio too (microphone via pulsesrc, or a tone for the test source)", nullptr},
+      {"private", 0, 0, G_OPTION_ARG_NONE, &o.private_room,
+       "Keep the room off the server's room list (the start page's live rooms)", nullptr},
       {"ice-loopback", 0, 0, G_OPTION_ARG_STRING, &o.ice_loopback,
        "Add 127.0.0.1 to ICE: on, off or auto (when the server is on loopback)", "MODE"},
       {"stun", 0, 0, G_OPTION_ARG_STRING, &o.stun,
@@ -177,6 +180,8 @@ int cmd_live(int argc, char **argv) {
   g_autoptr(GstElement) sink_ref = sink;
   if (!set_signaller_uri("live", sink, ws_url)) return 1;
   if (!apply_client_options("live", sink, copts, sopts, server.get(), room, "host")) return 1;
+  if (o.private_room)
+    gst_child_proxy_set(GST_CHILD_PROXY(sink), "signaller::private", TRUE, nullptr);
   gst_util_set_object_arg(G_OBJECT(sink), "codec", codec.c_str());
   if (o.fec < 0 || o.fec > 100) {
     g_printerr("roomcast live: --fec must be 0-100\n");

@@ -43,6 +43,7 @@ const std::vector<ConfigKey> kServeKeys = {
     {"allowed-host", ConfigKey::List, 0},
     {"http-timeout", ConfigKey::Value, 0},
     {"public-metrics", ConfigKey::Flag, 0},
+    {"no-room-list", ConfigKey::Flag, 0},
 };
 } // namespace
 

@@ -25,7 +25,8 @@ int cmd_token(int argc, char **argv) {
       {"token-secret-file", 0, 0, G_OPTION_ARG_FILENAME, &secret_file,
        "The server's token secret (else $ROOMCAST_TOKEN_SECRET)", "FILE"},
       {"link", 0, 0, G_OPTION_ARG_STRING, &link,
-       "Print the web client's link for the token instead, on this server (https://HOST:PORT/)",
+       "Print the web client's link for the token instead, on this server (https://HOST:PORT/); "
+       "a host's link carries a viewer token too, for the page's viewer link",
        "URL"},
       {"max-joins", 0, 0, G_OPTION_ARG_INT, &max_joins,
        "At most N peers may be in the room with this token at once (its 'max' claim; the server "
@@ -96,7 +97,14 @@ int cmd_token(int argc, char **argv) {
   if (link) {
     std::string base = link;
     if (base.empty() || base.back() != '/') base += '/';
-    printf("%sroom/%s?role=%s&token=%s\n", base.c_str(), room, proto::to_string(*r), t.c_str());
+    // A host's page also gets a viewer token of the same lifetime: its "Copy viewer link" puts
+    // it into the link it copies (the host token admits hosts only).
+    std::string viewer;
+    if (*r == proto::Role::Host)
+      viewer =
+          "&viewer_token=" + token::sign({room, proto::Role::Viewer, now, now + *seconds}, secret);
+    printf("%sroom/%s?role=%s&token=%s%s\n", base.c_str(), room, proto::to_string(*r), t.c_str(),
+           viewer.c_str());
   } else {
     printf("%s\n", t.c_str());
   }

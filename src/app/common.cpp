@@ -294,6 +294,7 @@ struct SecurityStorage {
   char **origins = nullptr, **hosts = nullptr;
   int http_timeout = 10;
   gboolean public_metrics = FALSE;
+  gboolean no_room_list = FALSE;
   ~SecurityStorage() {
     for (char *p : {tls_cert, tls_key, tls, secret_file, require_token})
       g_free(p);
@@ -362,6 +363,8 @@ GOptionGroup *server_security_group(ServerOptions &opts) {
        "Close a connection that has not become a WebSocket after this long (10)", "S"},
       {"public-metrics", 0, 0, G_OPTION_ARG_NONE, &st->public_metrics,
        "Answer /metrics for every client, not only loopback ones", nullptr},
+      {"no-room-list", 0, 0, G_OPTION_ARG_NONE, &st->no_room_list,
+       "List no rooms on the start page (GET /rooms answers an empty list)", nullptr},
       {nullptr}};
   struct Hook {
     ServerOptions *opts;
@@ -413,6 +416,7 @@ GOptionGroup *server_security_group(ServerOptions &opts) {
         }
         o.http_timeout_s = static_cast<unsigned>(s->http_timeout);
         o.public_metrics = s->public_metrics;
+        o.list_rooms = !s->no_room_list;
         return TRUE;
       });
   return group;

@@ -68,6 +68,16 @@ public:
     return true;
   }
 
+  bool boolean(const char *field, bool &out) {
+    JsonNode *n = json_object_get_member(obj_, field);
+    if (!n) return true;
+    if (!JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_BOOLEAN)
+      return fail(ErrorCode::BadMessage,
+                  std::string("field '") + field + "' must be true or false");
+    out = json_node_get_boolean(n);
+    return true;
+  }
+
   template <typename E>
   bool enumerated(const char *field, E &out, std::optional<E> (*conv)(std::string_view)) {
     std::string s;
@@ -317,6 +327,7 @@ struct Fields {
     if (!valid_token_text(m.token))
       return r.fail(ErrorCode::BadMessage, "token must be at most " + std::to_string(kMaxToken) +
                                                " printable ASCII characters");
+    if (!r.boolean("private", m.private_room)) return false;
     // Checked last: a malformed message is reported as such before a foreign one.
     if (m.version != kVersion)
       return r.fail(ErrorCode::BadVersion, "unsupported protocol version " +
@@ -535,6 +546,10 @@ struct Writer {
     add_str(b, "role", to_string(m.role));
     if (!m.name.empty()) add_str(b, "name", m.name);
     if (!m.token.empty()) add_str(b, "token", m.token);
+    if (m.private_room) {
+      json_builder_set_member_name(b, "private");
+      json_builder_add_boolean_value(b, TRUE);
+    }
   }
   template <Type T> void operator()(const Description<T> &m) {
     add_route(b, m);

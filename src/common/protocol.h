@@ -84,6 +84,8 @@ struct Join {
   Role role = Role::Viewer;
   std::string name;  // optional
   std::string token; // optional: a room token (token.h), printable ASCII
+  // optional "private": a host or member asks that its room never be listed (GET /rooms)
+  bool private_room = false;
   bool operator==(const Join &) const = default;
 };
 

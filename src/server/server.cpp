@@ -8,6 +8,7 @@
 #include "web-policy.h"
 
 #include <gio/gio.h>
+#include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 
 #include <netinet/in.h>
@@ -66,6 +67,7 @@ struct Room {
   p::RoomKind kind = p::RoomKind::Live;
   Conn *host = nullptr;
   std::vector<Conn *> peers; // in join order
+  bool unlisted = false;     // a host or member joined with "private": never in GET /rooms
 };
 
 // One accepted TCP connection, whatever it carries (an HTTP request, a TLS handshake, a
@@ -609,6 +611,7 @@ struct Server::Impl {
       g_debug("room %s created (%s)", m.room.c_str(), p::to_string(room->kind));
     }
 
+    if (m.private_room && m.role != p::Role::Viewer) room->unlisted = true;
     c.room = room;
     c.id = new_peer_id();
     c.role = m.role;
@@ -964,6 +967,64 @@ struct Server::Impl {
     return out;
   }
 
+  // GET /rooms (docs/protocol.md#room-list): the rooms a start page may offer, as JSON. Live
+  // rooms with a host (and how many watch), meetings (and how many are in them); never a room a
+  // host or member marked private, and nothing when the server lists no rooms (--no-room-list)
+  // or admits only peers with a token (a page without one could join none of them).
+  std::string room_list_json() const {
+    const bool listed = opts.list_rooms && token_policy != rules::TokenPolicy::All;
+    g_autoptr(JsonBuilder) b = json_builder_new_immutable();
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "listed");
+    json_builder_add_boolean_value(b, listed);
+    json_builder_set_member_name(b, "rooms");
+    json_builder_begin_array(b);
+    std::size_t n = 0, more = 0;
+    for (const auto &[name, r] : rooms) {
+      if (!listed) break;
+      const bool live = r->kind == p::RoomKind::Live;
+      if (r->unlisted || (live && !r->host)) continue;
+      if (n == p::kRoomListMax) {
+        more++;
+        continue;
+      }
+      n++;
+      const auto audience = std::count_if(r->peers.begin(), r->peers.end(), [&](const Conn *c) {
+        return c->role == (live ? p::Role::Viewer : p::Role::Member);
+      });
+      json_builder_begin_object(b);
+      json_builder_set_member_name(b, "name");
+      json_builder_add_string_value(b, name.c_str());
+      json_builder_set_member_name(b, "kind");
+      json_builder_add_string_value(b, p::to_string(r->kind));
+      json_builder_set_member_name(b, live ? "viewers" : "members");
+      json_builder_add_int_value(b, audience);
+      if (live && !r->host->name.empty()) {
+        json_builder_set_member_name(b, "host");
+        json_builder_add_string_value(b, r->host->name.c_str());
+      }
+      json_builder_end_object(b);
+    }
+    json_builder_end_array(b);
+    json_builder_set_member_name(b, "more");
+    json_builder_add_int_value(b, more);
+    json_builder_end_object(b);
+    g_autoptr(JsonGenerator) gen = json_generator_new();
+    g_autoptr(JsonNode) root = json_builder_get_root(b);
+    json_generator_set_root(gen, root);
+    g_autofree char *text = json_generator_to_data(gen, nullptr);
+    return text;
+  }
+
+  void serve_room_list(SoupServerMessage *msg) const {
+    const std::string body = room_list_json();
+    soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Cache-Control",
+                                 "no-store");
+    soup_server_message_set_status(msg, SOUP_STATUS_OK, nullptr);
+    soup_server_message_set_response(msg, "application/json", SOUP_MEMORY_COPY, body.data(),
+                                     body.size());
+  }
+
   void serve_file(SoupServerMessage *msg, const char *path) {
     const char *method = soup_server_message_get_method(msg);
     if (g_strcmp0(method, "GET") != 0 && g_strcmp0(method, "HEAD") != 0) {
@@ -975,6 +1036,8 @@ struct Server::Impl {
       rel = "index.html";
     else if (g_str_has_prefix(path, "/room/"))
       rel = "room.html";
+    else if (path == p::kRoomListPath)
+      return serve_room_list(msg);
     else if (g_strcmp0(path, "/healthz") == 0) {
       g_autofree char *body =
           g_strdup_printf("{\"ok\":true,\"version\":%d,\"connections\":%zu,\"rooms\":%zu}",

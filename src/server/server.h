@@ -61,6 +61,9 @@ struct ServerOptions {
   // A connection that has not become a WebSocket is closed this long after it was accepted
   // (half-open requests, slow readers; the web client's files are small).
   unsigned http_timeout_s = 10;
+  // GET /rooms lists the rooms not marked private (none under require_token All); false: the
+  // list is always empty.
+  bool list_rooms = true;
   // /metrics answers loopback clients only, unless this is set.
   bool public_metrics = false;
 };

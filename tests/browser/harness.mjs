@@ -413,8 +413,9 @@ export class World {
     return p;
   }
 
-  async serve(port = 0) {
-    const p = this.start(['serve', '--host', this.addr, '--port', String(port)], 'serve');
+  // extra: more options of `roomcast serve`; env: more of its environment.
+  async serve(port = 0, extra = [], env = {}) {
+    const p = this.start(['serve', '--host', this.addr, '--port', String(port), ...extra], 'serve', env);
     const m = await p.waitLine(/listening on (ws:\/\/\S+)/, 10000);
     this.server = p;
     this.ws = m[1];

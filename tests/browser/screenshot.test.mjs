@@ -1,7 +1,7 @@
 // A screenshot of a viewer page playing a GStreamer host's stream: viewer.png in OUT_DIR (the
-// build folder under meson; tests/browser/out, ignored by git, by hand). docs/viewer.png (shown
-// in README.md and docs/web-client.md) is not touched: copy a new one there by hand when the page
-// changes.
+// build folder under meson; tests/browser/out, ignored by git, by hand). The pictures in
+// docs/images/ (README.md, docs/web-client.md) come from pages.test.mjs and are copied there by
+// hand; no test run touches them.
 
 import assert from 'node:assert/strict';
 import fs from 'node:fs';

@@ -30,6 +30,7 @@ const out = {
   errors: P.ERRORS,
   reasons: P.END_REASONS,
   retry: P.RETRY,
+  roomList: P.ROOM_LIST,
   iceSchemes: P.ICE_SCHEMES,
   roomRule: P.ROOM_RULE,
   peerIdRule: P.PEER_ID_RULE,
@@ -206,6 +207,10 @@ void test_tables_agree() {
   JsonObject *retry = object(o, "retry");
   g_assert_cmpint(json_object_get_int_member(retry, "firstMs"), ==, kRetryFirstMs);
   g_assert_cmpint(json_object_get_int_member(retry, "maxMs"), ==, kRetryMaxMs);
+  JsonObject *room_list = object(o, "roomList");
+  CHECK_STR(str(room_list, "path"), std::string(kRoomListPath));
+  g_assert_cmpint(json_object_get_int_member(room_list, "max"), ==, kRoomListMax);
+  g_assert_cmpint(json_object_get_int_member(room_list, "pollMs"), >, 0);
   CHECK_STR(str(o, "roomRule"), std::string(spec::kRoomNameRule));
   CHECK_STR(str(o, "peerIdRule"), std::string(spec::kPeerIdRule));
 

@@ -650,6 +650,18 @@ void test_parse_join() {
   for (const char *v : {"5", "null", "[\"t\"]", "{}"})
     parse_fails(join_with(std::string(kJoinOk) + R"(,"token":)" + v), ErrorCode::BadMessage,
                 "join");
+
+  // private: optional boolean, written only when true.
+  g_assert_false(parse_as<Join>(join_with(kJoinOk)).private_room);
+  Join priv = parse_as<Join>(join_with(std::string(kJoinOk) + R"(,"private":true)"));
+  g_assert_true(priv.private_room);
+  CHECK_STR(serialize(priv),
+            R"({"type":"join","version":1,"room":"r1","role":"host","private":true})");
+  g_assert_false(
+      parse_as<Join>(join_with(std::string(kJoinOk) + R"(,"private":false)")).private_room);
+  for (const char *v : {"1", "\"true\"", "null", "[]"})
+    parse_fails(join_with(std::string(kJoinOk) + R"(,"private":)" + v), ErrorCode::BadMessage,
+                "join");
 }
 
 void test_parse_relay() {

@@ -207,6 +207,22 @@ void test_tokens_squatter() {
   TEST_CHECK(
       g_str_has_prefix(r.out.c_str(), (srv.http_url("/room/stage?role=viewer&token=")).c_str()),
       "%s", r.out.c_str());
+  TEST_CHECK(r.out.find("viewer_token=") == std::string::npos, "%s", r.out.c_str());
+  // A host's link also carries a viewer token for the room (the page's "Copy viewer link").
+  r = run_roomcast({"token", "--room", "stage", "--role", "host", "--link", srv.http_url("/")},
+                   {kSecretEnv});
+  TEST_CHECK(r.status == 0, "%s", r.err.c_str());
+  const std::string prefix = srv.http_url("/room/stage?role=host&token=");
+  TEST_CHECK(g_str_has_prefix(r.out.c_str(), prefix.c_str()), "%s", r.out.c_str());
+  const auto vt = r.out.find("&viewer_token=");
+  TEST_CHECK(vt != std::string::npos, "%s", r.out.c_str());
+  std::string link_viewer_token = r.out.substr(vt + 14);
+  while (!link_viewer_token.empty() && g_ascii_isspace(link_viewer_token.back()))
+    link_viewer_token.pop_back();
+  const gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+  TEST_CHECK(roomcast::token::verify(link_viewer_token, kSecret, "stage", Role::Viewer, now), "%s",
+             link_viewer_token.c_str());
+  TEST_CHECK(!roomcast::token::verify(link_viewer_token, kSecret, "stage", Role::Host, now));
 }
 
 // --require-token all: nobody without a token; tokens for the right role and room do.

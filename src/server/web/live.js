@@ -99,7 +99,7 @@ export class Viewer extends Session {
     if (s === 'connected') this.checkLive();
     else if (s === 'failed') {
       // Join again: the host sees us leave and come back, and offers anew.
-      this.message('The media connection to the host failed; joining again.', 'error');
+      this.message('The media connection to the host failed; joining again.', 'warn');
       this.detach();
       this.sig.reconnectNow('media connection failed');
     } else if (s === 'disconnected' && this.state === 'live') this.setState('connecting', 'connection interrupted');
@@ -122,7 +122,9 @@ export class Host extends Session {
 
   // Called from a click: browsers want a user gesture before screen capture.
   // codec: the video codec to send ('' = the browser's default; see Session.chooseCodec).
-  async start({ audio = true, codec = '' } = {}) {
+  // privateRoom: ask the server not to list the room (join "private": true).
+  async start({ audio = true, codec = '', privateRoom = false } = {}) {
+    this.privateRoom = privateRoom;
     this.setState('connecting', 'choose what to share');
     this.message('');
     const cannot = this.chooseCodec(codec);

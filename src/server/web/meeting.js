@@ -19,7 +19,9 @@ export class Member extends Session {
 
   // Called from a click: browsers want a user gesture before screen capture.
   // codec: the video codec to send ('' = the browser's default; see Session.chooseCodec).
-  async start({ microphone = false, codec = '' } = {}) {
+  // privateRoom: ask the server not to list the meeting (join "private": true).
+  async start({ microphone = false, codec = '', privateRoom = false } = {}) {
+    this.privateRoom = privateRoom;
     this.setState('connecting', 'choose what to share');
     this.message('');
     const cannot = this.chooseCodec(codec);

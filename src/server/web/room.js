@@ -18,6 +18,11 @@ const codec = Object.hasOwn(VIDEO_CODECS, codecParam) ? codecParam : '';
 // A room token (roomcast token --link), for servers that require one: sent with every join.
 // The page sends no Referer anywhere (Referrer-Policy: no-referrer), so the link does not leak.
 const token = params.get('token') || '';
+// A host's page may carry a viewer token too (roomcast token --link): it goes into the viewer
+// link the host copies, since the host's own token admits hosts only.
+const viewerToken = params.get('viewer_token') || '';
+// ?private=1: the host's join asks the server not to list the room (GET /rooms).
+const privateParam = ['1', 'yes', 'true'].includes((params.get('private') || '').toLowerCase());
 let room = '';
 try {
   room = decodeURIComponent(window.location.pathname.replace(/^\/room\//, '').replace(/\/+$/, ''));
@@ -52,6 +57,7 @@ const ui = {
     detailEl.textContent = detail || '';
     document.body.dataset.state = code;
     updateControls(code);
+    updateStage();
   },
   message(text, kind = 'info') {
     pageMessage = text || '';
@@ -63,16 +69,18 @@ const ui = {
 
 // The buttons follow the state: while sharing (or asking to), "Share" is off and "Stop" is on;
 // after an error or the end, the user can start again.
-const ACTIVE = new Set(['connecting', 'waiting', 'live', 'host-left', 'reconnecting']);
+const ACTIVE = new Set(['connecting', 'waiting', 'full', 'busy', 'live', 'host-left', 'reconnecting']);
 function updateControls(code) {
   const active = ACTIVE.has(code);
   if (role === 'host') {
     $('share').disabled = active;
     $('share-audio').disabled = active;
     $('codec').disabled = active;
+    $('private').disabled = active;
     $('stop').hidden = !active;
   } else if (role === 'member') {
     $('join').disabled = $('name').disabled = $('mic').disabled = $('codec').disabled = active;
+    $('private').disabled = active;
     $('leave').hidden = !active;
   }
 }
@@ -93,6 +101,10 @@ function makeTile(info, { local }) {
   video.autoplay = true;
   video.playsInline = true;
   video.muted = local; // never hear yourself
+  // The picture has a box of its own; the caption is a bar under it, never over it.
+  const box = document.createElement('div');
+  box.className = 'tile-video';
+  box.append(video);
   const cap = document.createElement('figcaption');
   const label = document.createElement('span');
   label.className = 'name';
@@ -101,22 +113,125 @@ function makeTile(info, { local }) {
   const stats = document.createElement('span');
   stats.className = 'tile-stats';
   cap.append(label, conn, stats);
-  el.append(video, cap);
+  el.append(box, cap);
   if (!local) {
     el.title = 'click to mute or unmute';
     el.addEventListener('click', () => { video.muted = !video.muted; el.classList.toggle('muted', video.muted); });
   }
   const grid = $('grid');
   if (local) grid.prepend(el); else grid.append(el);
-  const setLabel = (text) => { label.textContent = text; };
+  const setLabel = (text) => { label.textContent = text; label.title = text; };
   setLabel(info.name || info.id);
   return {
     el,
     video,
     setLabel,
     setConnection(s) { conn.textContent = s === 'connected' ? '' : s; el.dataset.conn = s; },
-    setStats(text) { stats.textContent = text; },
+    setStats(text) { stats.textContent = text; stats.title = text; },
   };
+}
+
+// ---- the stage: the viewer's picture (fullscreen, picture-in-picture), the host's preview --------
+
+const stageBox = $('stage-box');
+const stageVideo = $('stage');
+const STAGE_NOTE = {
+  idle: 'The picture shows here once the host is live.',
+  connecting: 'Connecting to the host…',
+  waiting: 'Nobody is sharing in this room yet; the picture shows here once the host is live.',
+  full: 'The room is full; the picture shows here once there is room for you.',
+  busy: 'The server is busy; trying again.',
+  'host-left': 'The host left; the picture comes back when the host does.',
+  reconnecting: 'Reconnecting to the server…',
+  'peer-ended': 'The host ended the connection.',
+  error: 'Nothing to show.',
+};
+
+// Empty (no stream, or no frame yet): the host's page shows no box at all, the viewer's a
+// placeholder that says what it waits for, never a black rectangle.
+function updateStage() {
+  // (The host's preview counts from the moment it has a stream.)
+  const empty = !stageVideo.srcObject || (role === 'viewer' && stageVideo.videoWidth === 0);
+  if (empty) stageBox.dataset.empty = 'yes';
+  else delete stageBox.dataset.empty;
+  $('stage-note').textContent = STAGE_NOTE[pageState] || STAGE_NOTE.idle;
+  if (role !== 'viewer') return;
+  $('fullscreen').disabled = empty || !document.fullscreenEnabled;
+  const pip = $('pip');
+  pip.hidden = !document.pictureInPictureEnabled;
+  pip.disabled = empty || stageVideo.readyState < 1;
+}
+for (const ev of ['loadedmetadata', 'resize', 'playing', 'emptied']) stageVideo.addEventListener(ev, updateStage);
+
+function toggleFullscreen() {
+  if (document.fullscreenElement) return document.exitFullscreen().catch(() => {});
+  return stageBox.requestFullscreen().catch((e) => ui.message(`Fullscreen was refused: ${e.message}`, 'warn'));
+}
+function togglePip() {
+  if (document.pictureInPictureElement) return document.exitPictureInPicture().catch(() => {});
+  return stageVideo.requestPictureInPicture()
+    .catch((e) => ui.message(`Picture-in-picture was refused: ${e.message}`, 'warn'));
+}
+function setupViewerControls() {
+  $('fullscreen').addEventListener('click', toggleFullscreen);
+  $('pip').addEventListener('click', togglePip);
+  stageVideo.addEventListener('dblclick', () => { if (!$('fullscreen').disabled) toggleFullscreen(); });
+  document.addEventListener('keydown', (e) => {
+    if ((e.key === 'f' || e.key === 'F') && !e.ctrlKey && !e.metaKey && !e.altKey &&
+        !(e.target instanceof HTMLInputElement) && !$('fullscreen').disabled) toggleFullscreen();
+  });
+  document.addEventListener('fullscreenchange', () => {
+    const on = document.fullscreenElement === stageBox;
+    $('fullscreen').textContent = on ? 'Exit fullscreen' : 'Fullscreen';
+    $('fullscreen').setAttribute('aria-pressed', String(on));
+  });
+  stageVideo.addEventListener('enterpictureinpicture', () => {
+    $('pip').textContent = 'Back to the page';
+    $('pip').setAttribute('aria-pressed', 'true');
+  });
+  stageVideo.addEventListener('leavepictureinpicture', () => {
+    $('pip').textContent = 'Picture-in-picture';
+    $('pip').setAttribute('aria-pressed', 'false');
+  });
+  updateStage();
+}
+
+// ---- the link to share -------------------------------------------------------------------------
+
+// Hosts share a viewer link (with the viewer token their page carries, if any), members a link
+// to the meeting (with their own token: a member token admits any member of the room).
+function shareLink() {
+  const q = new URLSearchParams({ role: role === 'host' ? 'viewer' : 'member' });
+  const t = role === 'host' ? viewerToken : token;
+  if (t) q.set('token', t);
+  return `${window.location.origin}/room/${encodeURIComponent(room)}?${q}`;
+}
+
+function setupShareLink() {
+  const btn = $('copy-link');
+  const field = $('link');
+  const done = $('copied');
+  btn.textContent = role === 'host' ? 'Copy viewer link' : 'Copy meeting link';
+  field.value = shareLink();
+  field.addEventListener('focus', () => field.select());
+  let timer = 0;
+  btn.addEventListener('click', async () => {
+    const link = shareLink();
+    let ok = false;
+    try {
+      await navigator.clipboard.writeText(link);
+      ok = true;
+    } catch {
+      // No clipboard access (permission, an insecure page): select the text for Ctrl+C.
+      field.focus();
+      field.select();
+      try { ok = document.execCommand('copy'); } catch { ok = false; }
+    }
+    done.textContent = ok ? 'Link copied.' : 'Press Ctrl+C to copy the selected link.';
+    done.dataset.ok = String(ok);
+    clearTimeout(timer);
+    timer = setTimeout(() => { done.textContent = ''; }, 4000);
+  });
 }
 
 // ---- stats -------------------------------------------------------------------------------------
@@ -187,9 +302,12 @@ function setup() {
   const video = $('stage');
   // One codec select, next to the role's other options.
   $('codec').value = codec;
-  if (role === 'member') $('join').before($('codec-box'));
+  if (role === 'member') $('join').before($('codec-box'), $('private-box'));
+  $('private').checked = privateParam;
 
+  if (role !== 'viewer') setupShareLink();
   if (role === 'viewer') {
+    setupViewerControls();
     session = new Viewer({ room, name, token, ui, video, onAudio: (has) => { $('unmute').hidden = !has; } });
     $('unmute').addEventListener('click', () => {
       video.muted = !video.muted;
@@ -202,7 +320,9 @@ function setup() {
       room, name, token, ui, preview: video,
       onViewers: (n) => { $('viewers').textContent = n ? `${n} viewer${n === 1 ? '' : 's'}` : ''; },
     });
-    $('share').addEventListener('click', () => session.start({ audio: $('share-audio').checked, codec: $('codec').value }));
+    $('share').addEventListener('click', () => session.start({
+      audio: $('share-audio').checked, codec: $('codec').value, privateRoom: $('private').checked,
+    }));
     $('stop').addEventListener('click', () => session.finish('You stopped sharing. The viewers have been told.'));
     ui.message('Press "Share screen" and pick a screen, window or tab to broadcast.');
   } else {
@@ -214,7 +334,7 @@ function setup() {
       const n = cleanName(nameInput.value);
       if (n) storeName(n);
       session.name = n;
-      await session.start({ microphone: $('mic').checked, codec: $('codec').value });
+      await session.start({ microphone: $('mic').checked, codec: $('codec').value, privateRoom: $('private').checked });
     });
     $('leave').addEventListener('click', () => session.finish('You left the meeting.'));
     ui.message('Press "Share screen and join" to enter the meeting.');
@@ -238,6 +358,8 @@ window.roomcast = {
     const v = $('stage');
     return { width: v.videoWidth, height: v.videoHeight, paused: v.paused, currentTime: v.currentTime };
   },
+  // The link the host's or member's "Copy … link" button copies.
+  link() { return role === 'viewer' ? '' : shareLink(); },
   tiles() {
     return session && session.tiles
       ? [...session.tiles.entries()].map(([id, t]) => ({ id, label: t.el.querySelector('.name').textContent, width: t.video.videoWidth, height: t.video.videoHeight }))

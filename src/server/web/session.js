@@ -15,7 +15,18 @@ export const STATE_TEXT = {
   ended: 'stopped sharing',
   left: 'left the meeting',
   'peer-ended': 'connection ended',
+  full: 'room full',
+  busy: 'server busy',
   error: 'error',
+};
+
+// The state a retryable join refusal puts the page in while it waits to join again, so the badge
+// says what the message says ("The room is full; trying again…" under "room full").
+const RETRY_STATE = {
+  'room-full': 'full',
+  'too-many-rooms': 'busy',
+  'server-full': 'busy',
+  'room-not-open': 'waiting',
 };
 
 // The sentence for an `error` message: the protocol table's words for its code, with the server's
@@ -48,6 +59,8 @@ export class Session {
     this.config = rtcConfig();
     this.sig = null;
     this.codec = null; // {codec, name, mime, list}: the video codec we send, when one was chosen
+    this.privateRoom = false; // hosts and members: join with "private" (not on the room list)
+    this.retryCode = ''; // the retryable refusal we are waiting out, if any
   }
 
   // The video codec to send (hosts and members: ?codec= or the page's select; '' is the browser's
@@ -74,18 +87,23 @@ export class Session {
   connect() {
     const sig = new Signaling({
       url: this.url, room: this.room, role: this.role, name: this.name, token: this.token,
+      privateRoom: this.privateRoom,
     });
     this.sig = sig;
     sig.addEventListener('connecting', (e) => {
       if (e.detail.attempt === 0 && this.state !== 'reconnecting') this.setState('connecting');
     });
     sig.addEventListener('disconnected', (e) => {
-      this.setState('reconnecting', `next try in ${(e.detail.delayMs / 1000).toFixed(1)} s`);
+      const next = `next try in ${(e.detail.delayMs / 1000).toFixed(1)} s`;
+      // A full server closes the socket after saying so: the badge keeps saying why.
+      if (this.retryCode === 'server-full') this.setState('busy', next);
+      else this.setState('reconnecting', next);
       this.onDisconnected();
     });
     sig.addEventListener('welcome', (e) => {
       if (this.lastMessage && this.messageFromServer) this.message('');
       this.messageFromServer = false;
+      this.retryCode = '';
       // Every id from before a reconnect is gone: close what is left of those connections.
       this.closeAllPeers();
       // The server's ICE servers (TURN credentials may be made for this connection and expire:
@@ -119,9 +137,15 @@ export class Session {
       const m = e.detail;
       console.warn('roomcast: server error', m);
       this.messageFromServer = true;
-      this.message(errorText(m), 'error');
+      const retry = !m.fatal && (m.retryInMs || m.code === 'server-full') ? RETRY_STATE[m.code] || 'connecting' : '';
+      // A message in red goes with the error badge; one we wait out is a warning.
+      this.message(errorText(m), m.fatal || !retry ? 'error' : 'warn');
       if (m.fatal) this.onFatal(m);
-      else if (m.retryInMs) this.setState('connecting', `next try in ${(m.retryInMs / 1000).toFixed(1)} s`);
+      else if (retry) {
+        this.retryCode = m.code;
+        if (m.retryInMs) this.setState(retry, `next try in ${(m.retryInMs / 1000).toFixed(1)} s`);
+        else this.setState(retry);
+      }
     });
     sig.start();
   }

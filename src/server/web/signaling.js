@@ -22,13 +22,14 @@ export function defaultServerUrl(loc = window.location) {
 }
 
 export class Signaling extends EventTarget {
-  constructor({ url, room, role, name = '', token = '' }) {
+  constructor({ url, room, role, name = '', token = '', privateRoom = false }) {
     super();
     this.url = url;
     this.room = room;
     this.role = role;
     this.name = name;
     this.token = token;      // a room token, for servers that require one
+    this.privateRoom = privateRoom; // hosts and members: the server lists the room nowhere
     this.id = null;          // our id while in the room
     this.joined = false;
     this.ws = null;
@@ -119,6 +120,7 @@ export class Signaling extends EventTarget {
     const join = { type: 'join', version: PROTOCOL_VERSION, room: this.room, role: this.role };
     if (this.name) join.name = this.name;
     if (this.token) join.token = this.token;
+    if (this.privateRoom) join.private = true;
     this.rawSend(join);
   }
 
