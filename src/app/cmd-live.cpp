@@ -256,7 +256,7 @@ int cmd_live(int argc, char **argv) {
   console::clear_status();
   runner.stop_pipeline();
   if (server) server->stop();
-  console::event("stopped");
+  if (runner.exit_code() == kExitOk) console::event("stopped");
   return runner.exit_code();
 }
 

@@ -41,8 +41,9 @@ struct Watch {
   std::string room, url;
   // For the lines and the exit code: a host was in the room at some time; one is there now.
   std::atomic<bool> host_seen{false}, host_here{false};
-  gint64 waiting_since_us = 0; // (main loop) since when we wait for a host or its picture
-  guint64 status_frames = 0;   // (main loop) frames at the last status line
+  std::atomic<bool> stopping{false}; // the run is over: the teardown's host-left is no event
+  gint64 waiting_since_us = 0;       // (main loop) since when we wait for a host or its picture
+  guint64 status_frames = 0;         // (main loop) frames at the last status line
   gint64 status_us = 0;
 };
 
@@ -57,6 +58,7 @@ void on_host_added(GstElement *, const char *id, GstElement *, gpointer data) {
 void on_host_removed(GstElement *, const char *id, gpointer data) {
   auto *w = static_cast<Watch *>(data);
   w->host_here = false;
+  if (w->stopping) return;
   console::event("host %s left; waiting for a host to come back to room '%s'", id, w->room.c_str());
 }
 
@@ -382,6 +384,7 @@ int cmd_watch(int argc, char **argv) {
   Runner::Stop stop = runner.start() ? runner.run() : Runner::Stop::error;
   if (progress_timer) g_source_remove(progress_timer);
   g_source_remove(status_timer);
+  w.stopping = true;
   console::clear_status();
 
   // Why the run failed, for the exit code, the message and the result's "error".

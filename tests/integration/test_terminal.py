@@ -228,7 +228,7 @@ class Terminal(RoomcastTest):
         self.assertEqual(r.returncode, 6, err)
         self.assertNotIn("is live", out)
         self.assertNotIn("viewers open", out)
-        self.assertRegex(err, r"^roomcast live: cannot reach the signalling server")
+        self.assertRegex(err, r"(?m)^roomcast live: cannot reach the signalling server")
         self.assertNotIn("roomcast live: roomcast:", err)
         self.assertIn("is a server running there?", err)
         # watch: the same code, and its JSON says why.
@@ -242,7 +242,7 @@ class Terminal(RoomcastTest):
         self.live("taken", "--source", "test", *SIZE)
         r = run([ROOMCAST, "live", "--server", self.ws, "--room", "taken", "--source", "test"] + SIZE)
         self.assertEqual(r.returncode, 5, r.stderr)
-        self.assertRegex(r.stderr.decode(), r"^roomcast live: host-taken: ")
+        self.assertRegex(r.stderr.decode(), r"(?m)^roomcast live: host-taken: ")
         self.assertNotIn(b"is live", r.stdout)
 
     def test_watch_says_what_it_waits_for_and_exits_4_without_host(self):
