@@ -175,10 +175,16 @@ class Terminal(RoomcastTest):
         self.assertTrue(os.path.isabs(argv[0]) and os.path.samefile(argv[0], ROOMCAST), printed)
         env = {k: v for k, v in os.environ.items() if k not in ("GST_PLUGIN_PATH", "PATH")}
         env.update(DISPLAY="", GST_DEBUG="1")
-        w = subprocess.run(argv + ["--sink", "fake", "--frames", "20", "--timeout", "40"], env=env,
-                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
-        self.assertEqual(w.returncode, 0, w.stderr)
-        self.assertGreaterEqual(json.loads(w.stdout.splitlines()[-1])["frames"], 20, w.stdout)
+        w = subprocess.Popen(argv + ["--sink", "fake", "--frames", "60", "--timeout", "40"], env=env,
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: w.poll() is None and w.kill())
+        # While the viewer watches: its lines above, the status line counting it at the bottom.
+        live.wait_screen(r"^roomcast live: viewer \S+ connected$", 30)
+        live.wait_screen(r"^viewers 1 \(1 connected\)  sending [1-9]\d* kbit/s  encoding [\d.]+ fps$", 10)
+        print("the screen while a viewer watches:\n" + "\n".join(l for l in live.screen() if l.strip()))
+        out, err = w.communicate(timeout=60)
+        self.assertEqual(w.returncode, 0, err)
+        self.assertGreaterEqual(json.loads(out.splitlines()[-1])["frames"], 60, out)
         # The viewer's joining, connecting and leaving are lines of their own above the status
         # line, its connection state by name; the status line is redrawn in place (\r ESC [K).
         live.wait_screen(r"^roomcast live: viewer \S+ left$", 15)
