@@ -56,7 +56,8 @@ def colour_bars(image, row):
     """Counts the colour bars along one pixel row: pixels are reduced to 8 colours (each channel
     above or below half) and runs shorter than 8 pixels (scaled edges, text) are ignored. The test
     source's SMPTE pattern has 7 bars in its top two thirds (8 runs when its motion wraps one),
-    so one tile across the window gives 7-8, two side by side 14-16."""
+    so one tile across the window gives 7-8, two side by side 14-16. Black is not counted (the
+    pattern's top has none): it is the bars a tile keeps around a picture of another shape."""
     width, _, data = image
     line = data[row * width * 3:(row + 1) * width * 3]
     colours = [(line[i] > 127, line[i + 1] > 127, line[i + 2] > 127) for i in range(0, len(line), 3)]
@@ -67,12 +68,17 @@ def colour_bars(image, row):
         else:
             runs.append([c, 1])
     bars = []
+    last = None
     for c, n in runs:
         if n < 8:
             continue
-        if bars and bars[-1] == c:
+        if c == (False, False, False):
+            last = None
+            continue
+        if last == c:
             continue
         bars.append(c)
+        last = c
     return len(bars)
 
 
