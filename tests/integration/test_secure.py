@@ -143,7 +143,7 @@ class Secure(unittest.TestCase):
         env = {"ROOMCAST_TOKEN_SECRET": SECRET}
         live = self.start(["live", "--port", "0", "--tls", "self-signed", "--room", "own", "--source",
                            "test"] + SIZE, name="live", env=env)
-        _, m = live.wait_line(r"or run: roomcast watch --server (wss://\S+) --room own --tls-pin (\S+)", 20)
+        _, m = live.wait_line(r"or run: \S*roomcast watch --server (wss://\S+) --room own --tls-pin (\S+)", 20)
         url, fp = m.group(1), m.group(2)
         live.wait_line(r"room tokens required to host or meet", 5)
         self.assert_decodes(self.watch(url, "own", "--tls-pin", fp, "--frames", "30", "--timeout", "40"))
