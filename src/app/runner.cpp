@@ -199,7 +199,7 @@ const char *exit_codes_help(HelpKind kind) {
          "  1  error (pipeline, embedded server)\n"
          "  2  bad options\n"
          "  3  --timeout passed before --frames was reached\n"
-         "  4  --timeout passed and nobody to receive from came (no host in the room)\n"
+         "  4  --timeout passed and nobody to receive from came (no host; no other member)\n"
          "  5  refused by the signalling server (token, room full, bad name)\n"
          "  6  network: the signalling server cannot be reached or trusted (TLS)";
 }
