@@ -9,7 +9,8 @@
  * viewer that joins, trickles ICE both ways, forces a keyframe when a peer connects and forwards
  * viewers' picture loss reports to the encoder, at most one keyframe per
  * #GstRoomcastSink:min-keyframe-interval. A peer that leaves, fails ICE or sends no RTCP for
- * #GstRoomcastSink:peer-timeout seconds is removed without pausing the others, and told why.
+ * #GstRoomcastSink:peer-timeout seconds, or is not connected #GstRoomcastSink:negotiation-timeout
+ * seconds after its offer, is removed without pausing the others, and told why.
  *
  * With `role=member` it joins a meeting instead: it offers to the members already there,
  * answers those who come later, sends to all of them and exposes what each one sends as a
@@ -114,6 +115,7 @@ enum {
   PROP_MAX_PEERS,
   PROP_MIN_KEYFRAME_INTERVAL,
   PROP_PEER_TIMEOUT,
+  PROP_NEGOTIATION_TIMEOUT,
   PROP_FEC_PERCENTAGE,
   PROP_STATS,
 };
@@ -170,6 +172,7 @@ static EncoderPool::Hooks pool_hooks(GstElement *sink) {
 Private::Private(GstElement *sink)
     : roomcast::RoomClient(sink, "roomcastsink"), pool(sink, pool_hooks(sink)) {
   common.peer_timeout_s = 15;
+  common.negotiation_timeout_s = 15;
   common.max_peers = 100;
 }
 
@@ -292,6 +295,9 @@ static void gst_roomcast_sink_set_property(GObject *object, guint id, const GVal
     case PROP_PEER_TIMEOUT:
       priv->common.peer_timeout_s = u;
       return;
+    case PROP_NEGOTIATION_TIMEOUT:
+      priv->common.negotiation_timeout_s = u;
+      return;
     case PROP_FEC_PERCENTAGE:
       priv->common.fec_percentage = u;
       return;
@@ -339,6 +345,9 @@ static void gst_roomcast_sink_get_property(GObject *object, guint id, GValue *va
     break;
   case PROP_PEER_TIMEOUT:
     g_value_set_uint(value, priv->common.peer_timeout_s);
+    break;
+  case PROP_NEGOTIATION_TIMEOUT:
+    g_value_set_uint(value, priv->common.negotiation_timeout_s);
     break;
   case PROP_FEC_PERCENTAGE:
     g_value_set_uint(value, priv->common.fec_percentage);
@@ -409,8 +418,15 @@ static void gst_roomcast_sink_class_init(GstRoomcastSinkClass *klass) {
   g_object_class_install_property(
       gobject_class, PROP_PEER_TIMEOUT,
       g_param_spec_uint("peer-timeout", "Peer timeout",
-                        "End a connected peer after this many seconds without RTCP, and one that "
-                        "never connects after twice as long (0: never)",
+                        "End a connected peer after this many seconds without RTCP (0: never)", 0,
+                        3600, 15, live));
+  g_object_class_install_property(
+      gobject_class, PROP_NEGOTIATION_TIMEOUT,
+      g_param_spec_uint("negotiation-timeout", "Negotiation timeout",
+                        "End a peer that is not connected (ICE and DTLS) this many seconds after "
+                        "our first offer (or its creation, while there is none), telling it "
+                        "timeout, so a peer that never answers does not hold a place of max-peers "
+                        "(0: never)",
                         0, 3600, 15, live));
   g_object_class_install_property(
       gobject_class, PROP_FEC_PERCENTAGE,

@@ -425,6 +425,8 @@ void Peer::on_offer_created(GstPromise *promise, gpointer data) {
   }
   if (g_autoptr(GstElement) webrtc = self->ref_webrtc())
     g_signal_emit_by_name(webrtc, "set-local-description", offer, nullptr);
+  gint64 none = 0;
+  self->offered_us_.compare_exchange_strong(none, g_get_monotonic_time());
   self->with_owner([&](PeerOwner &o) { o.peer_send_sdp(*self, offer); });
   GST_DEBUG("offer sent to %s", self->id().c_str());
   gst_webrtc_session_description_free(offer);

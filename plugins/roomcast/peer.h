@@ -119,6 +119,8 @@ public:
   // the stream's ssrc is now in the codec preferences (EncoderPool), see docs "Loss recovery".
   bool loss_recovery() const { return true; }
   gint64 connected_us() const { return connected_us_; }
+  // When our first offer went to the room (0: none yet, or the peer offers).
+  gint64 offered_us() const { return offered_us_; }
   gint64 last_rtcp_us() const { return last_rtcp_us_; }
 
   // Worker: adds webrtcbin and one send branch per source to the element and links them to the
@@ -195,6 +197,7 @@ private:
   GstElement *webrtc_ = nullptr; // ref; set in create, cleared by detach
   gint64 created_us_ = 0;
   std::atomic<gint64> connected_us_{0};
+  std::atomic<gint64> offered_us_{0};
   std::atomic<gint64> last_rtcp_us_{0};
   std::atomic<int> state_{GST_WEBRTC_PEER_CONNECTION_STATE_NEW};
   std::atomic<guint> offers_{0};

@@ -642,10 +642,11 @@ void RoomClient::handle_sdp(const std::string &id, GstWebRTCSessionDescription *
 }
 
 void RoomClient::liveness_and_stats() {
-  gint64 timeout;
+  gint64 timeout, negotiation;
   {
     std::lock_guard l(lock);
     timeout = gint64(common.peer_timeout_s) * G_USEC_PER_SEC;
+    negotiation = gint64(common.negotiation_timeout_s) * G_USEC_PER_SEC;
   }
   gint64 now = g_get_monotonic_time();
   for (auto &p : peers()) {
@@ -655,8 +656,15 @@ void RoomClient::liveness_and_stats() {
       end_peer(p->id(), "timeout", msg);
       continue;
     }
-    if (timeout > 0 && !p->connected_us() && now - p->created_us() > 2 * timeout) {
-      end_peer(p->id(), "timeout", "the connection never formed");
+    // A peer that never answers, or whose connection never forms, gives its slot back. The
+    // bound runs from our first offer (its creation, if the offer is late or the peer offers).
+    const gint64 since = p->offered_us() ? p->offered_us() : p->created_us();
+    if (negotiation > 0 && !p->connected_us() && now - since > negotiation) {
+      g_autofree char *msg = g_strdup_printf("no connection within %" G_GINT64_FORMAT
+                                             " s (negotiation-timeout; %u offers made)",
+                                             negotiation / G_USEC_PER_SEC, p->stats().offers);
+      GST_WARNING_OBJECT(element_, "peer %s: %s; ending it", p->id().c_str(), msg);
+      end_peer(p->id(), "timeout", msg);
       continue;
     }
     p->poll_stats();

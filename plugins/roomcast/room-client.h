@@ -51,7 +51,10 @@ public:
     std::string room = "default";
     std::string name;
     IceConfig ice; // its STUN and TURN servers are the element's own (they win over the room's)
-    guint peer_timeout_s = 0;  // 0: never
+    guint peer_timeout_s = 0; // 0: never
+    // A peer not connected (ICE and DTLS) this long after it was created (our offer, or its
+    // offer in a meeting) is ended with reason timeout, so it does not hold a slot (0: never).
+    guint negotiation_timeout_s = 0;
     guint max_peers = 0;       // 0: no limit
     bool encoded = false;      // receive parsed instead of decoded streams
     guint media_timeout_s = 0; // viewer: rejoin after this long without media (0: never)

@@ -1,6 +1,7 @@
 // roomcast live: broadcast a screen (or any pipeline) to every viewer of a room.
 #include "app.h"
 #include "console.h"
+#include "host-metrics.h"
 #include "runner.h"
 
 #include "roomcast-config.h"
@@ -166,6 +167,8 @@ int cmd_live(int argc, char **argv) {
   g_option_context_add_group(ctx, server_security_group(sopts));
   ClientOptions copts;
   g_option_context_add_group(ctx, client_option_group(copts));
+  HostOptions hopts;
+  g_option_context_add_group(ctx, host_option_group(hopts));
   g_option_context_add_group(ctx, gst_init_get_option_group());
   if (!parse_options(ctx, argc, argv)) return 2;
   if (o.verbose) enable_verbose();
@@ -209,6 +212,7 @@ int cmd_live(int argc, char **argv) {
   g_object_set(sink, "room", room.c_str(), "bitrate", guint(o.bitrate), "ice-loopback",
                loopback_ice(o.ice_loopback, ws_url), nullptr);
   if (o.server && !set_element_ice("live", sink, own)) return 2;
+  if (!apply_host_options("live", sink, hopts)) return 2;
 
   g_signal_connect(sink, "peer-added", G_CALLBACK(on_peer_added), nullptr);
   g_signal_connect(sink, "peer-removed", G_CALLBACK(on_peer_removed), nullptr);
@@ -220,6 +224,9 @@ int cmd_live(int argc, char **argv) {
 
   // The room is live once the sink is in it: a server that cannot be reached, or refuses the
   // room, fails before any of these lines.
+  std::unique_ptr<HostMetrics> metrics; // before the server and the pipeline go
+  if (!start_host_metrics("live", sink, hopts, server.get(), metrics)) return 1;
+  fflush(stdout);
   console::status("joining room '" + room + "' at " + ws_url);
   runner.on_joined([&](const std::string &, bool rejoin) {
     if (rejoin) return;

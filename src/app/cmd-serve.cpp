@@ -32,6 +32,7 @@ const std::vector<ConfigKey> kServeKeys = {
     {"max-rooms-per-address", ConfigKey::Value, 0},
     {"max-peers-per-address", ConfigKey::Value, 0},
     {"limit-loopback", ConfigKey::Flag, 0},
+    {"max-joins-per-token", ConfigKey::Value, 0},
     // server_security_group
     {"tls-cert", ConfigKey::Path, 0},
     {"tls-key", ConfigKey::Path, 0},

@@ -27,6 +27,7 @@ struct ServerOptionStorage {
   int turn_ttl;
   int per_address_connections, per_address_rooms, per_address_peers;
   gboolean limit_loopback;
+  int per_token_joins;
 };
 } // namespace
 
@@ -82,7 +83,8 @@ GOptionGroup *server_option_group(ServerOptions &opts) {
                                      static_cast<int>(opts.max_connections_per_address),
                                      static_cast<int>(opts.max_rooms_per_address),
                                      static_cast<int>(opts.max_peers_per_address),
-                                     opts.limit_loopback};
+                                     opts.limit_loopback,
+                                     static_cast<int>(opts.max_joins_per_token)};
   static GOptionEntry entries[] = {
       {"max-message-size", 0, 0, G_OPTION_ARG_INT64, nullptr, "Largest message in bytes (65536)",
        "BYTES"},
@@ -115,6 +117,10 @@ GOptionGroup *server_option_group(ServerOptions &opts) {
       {"limit-loopback", 0, 0, G_OPTION_ARG_NONE, nullptr,
        "Apply the per-address limits to clients on this machine too (a proxy here, tests)",
        nullptr},
+      {"max-joins-per-token", 0, 0, G_OPTION_ARG_INT, nullptr,
+       "Most peers in rooms with one room token at once (0: only the token's own max claim, "
+       "roomcast token --max-joins; the default)",
+       "N"},
       {nullptr}};
   entries[0].arg_data = &st->max_message_size;
   entries[1].arg_data = &st->max_rooms;
@@ -131,6 +137,7 @@ GOptionGroup *server_option_group(ServerOptions &opts) {
   entries[12].arg_data = &st->per_address_rooms;
   entries[13].arg_data = &st->per_address_peers;
   entries[14].arg_data = &st->limit_loopback;
+  entries[15].arg_data = &st->per_token_joins;
   struct Hook {
     ServerOptions *opts;
     ServerOptionStorage *st;
@@ -172,6 +179,12 @@ GOptionGroup *server_option_group(ServerOptions &opts) {
         h->opts->max_rooms_per_address = s->per_address_rooms;
         h->opts->max_peers_per_address = s->per_address_peers;
         h->opts->limit_loopback = s->limit_loopback;
+        if (s->per_token_joins < 0) {
+          g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                      "--max-joins-per-token must be 0 (no limit) or more");
+          return FALSE;
+        }
+        h->opts->max_joins_per_token = s->per_token_joins;
         if (s->web_root) h->opts->web_root = s->web_root;
         if (s->turn_ttl < 1) {
           g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,

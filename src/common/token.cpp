@@ -2,6 +2,8 @@
 
 #include <json-glib/json-glib.h>
 
+#include <cstring>
+
 namespace roomcast::token {
 
 namespace {
@@ -41,6 +43,14 @@ std::string payload_json(const Claims &c) {
   json_builder_add_int_value(b, c.iat);
   json_builder_set_member_name(b, "exp");
   json_builder_add_int_value(b, c.exp);
+  if (!c.jti.empty()) {
+    json_builder_set_member_name(b, "jti");
+    json_builder_add_string_value(b, c.jti.c_str());
+  }
+  if (c.max_joins) {
+    json_builder_set_member_name(b, "max");
+    json_builder_add_int_value(b, c.max_joins);
+  }
   json_builder_end_object(b);
   g_autoptr(JsonGenerator) gen = json_generator_new();
   g_autoptr(JsonNode) root = json_builder_get_root(b);
@@ -162,6 +172,20 @@ Verdict verify(std::string_view token, std::string_view secret, std::string_view
   c.role = *parsed_role;
   c.exp = *exp;
   c.iat = iat.value_or(0);
+  // The optional claims: present means well-formed.
+  if (json_object_has_member(p, "jti")) {
+    const char *jti = member_string(p, "jti");
+    if (!jti || !*jti || strlen(jti) > 128)
+      return refuse(Fault::Malformed, "its id (jti) is not a string of 1-128 bytes");
+    c.jti = jti;
+  }
+  if (json_object_has_member(p, "max")) {
+    auto max = member_int(p, "max");
+    if (!max || *max < 1 || *max > kMaxJoinsClaim)
+      return refuse(Fault::Malformed,
+                    "its 'max' claim is not a number of 1-" + std::to_string(kMaxJoinsClaim));
+    c.max_joins = static_cast<unsigned>(*max);
+  }
   if (now_s > c.exp + kSkewS)
     return refuse(Fault::Expired, "expired " + ago(now_s - c.exp) + " ago", c);
   if (auto nbf = member_int(p, "nbf"); nbf && now_s + kSkewS < *nbf)
@@ -177,6 +201,21 @@ Verdict verify(std::string_view token, std::string_view secret, std::string_view
   Verdict ok;
   ok.claims = std::move(c);
   return ok;
+}
+
+std::string identity(std::string_view token, const Claims &claims) {
+  if (!claims.jti.empty()) return "jti:" + claims.jti;
+  const std::size_t dot = token.rfind('.');
+  return "sig:" + std::string(dot == std::string_view::npos ? token : token.substr(dot + 1));
+}
+
+std::string log_name(std::string_view token, const Claims &claims) {
+  if (!claims.jti.empty()) return "jti=" + claims.jti;
+  const std::size_t dot = token.rfind('.');
+  std::string_view sig = dot == std::string_view::npos ? token : token.substr(dot + 1);
+  g_autofree char *hex = g_compute_checksum_for_data(
+      G_CHECKSUM_SHA256, reinterpret_cast<const guchar *>(sig.data()), sig.size());
+  return "sig#" + std::string(hex, 12);
 }
 
 std::optional<gint64> parse_duration(std::string_view text) {

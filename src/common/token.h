@@ -24,8 +24,23 @@ struct Claims {
   proto::Role role = proto::Role::Viewer;
   gint64 iat = 0; // issued at, seconds since the epoch
   gint64 exp = 0; // expires at, seconds since the epoch
+  // Optional: the token's id (JWT "jti"), and the most peers that may be in the room with this
+  // token at once ("max", ours; 0: no limit of its own). Left out of the token when empty / 0.
+  std::string jti;
+  unsigned max_joins = 0;
   bool operator==(const Claims &) const = default;
 };
+
+// The largest `max` claim a token may carry (the server refuses a token with a larger one as
+// malformed).
+inline constexpr unsigned kMaxJoinsClaim = 1000000;
+
+// What the server counts a token's joins by: its `jti` when it has one, else its signature (the
+// third part), so two tokens are one only if they are the same token (or share an id).
+std::string identity(std::string_view token, const Claims &claims);
+// A name for a token in logs that does not give it away: its `jti` (which its holders can read
+// anyway), else the first 12 hex digits of the SHA-256 of its signature.
+std::string log_name(std::string_view token, const Claims &claims);
 
 // The shortest secret the server and `roomcast token` take (bytes).
 inline constexpr std::size_t kMinSecret = 16;

@@ -57,6 +57,7 @@ struct Conn {
   gint64 last_ping_us = 0;
   bool closing = false;
   bool counted = false; // in Impl::per_address
+  std::string token;    // the identity of the token it joined with (Impl::per_token), if any
 };
 
 struct Room {
@@ -233,6 +234,7 @@ struct Server::Impl {
   std::map<std::string, std::uint64_t> refusals; // by code
   std::uint64_t accepted = 0, joins = 0, leaves = 0, http_timeouts = 0, shed = 0, accept_pauses = 0;
   RefusalLog refusal_log;
+  std::function<std::string()> extra_metrics; // Server::set_extra_metrics
 
   ~Impl() { shutdown(); }
 
@@ -513,6 +515,15 @@ struct Server::Impl {
     }
   }
 
+  // Peers in rooms now, by the identity of the token they joined with (token::identity).
+  std::unordered_map<std::string, unsigned> per_token;
+  void release_token(Conn &c) {
+    if (c.token.empty()) return;
+    auto it = per_token.find(c.token);
+    if (it != per_token.end() && --it->second == 0) per_token.erase(it);
+    c.token.clear();
+  }
+
   void refuse_join(Conn &c, const p::Join &m, rules::Refusal refusal) {
     refusal_log("refused join room=%s role=%s from=%s: %s", m.room.c_str(), p::to_string(m.role),
                 c.remote.c_str(), refusal.text().c_str());
@@ -530,11 +541,13 @@ struct Server::Impl {
     // Tokens first: a client without the right one learns nothing about the room.
     rules::TokenStatus status = rules::TokenStatus::Absent;
     std::string why;
+    token::Claims claims;
     if (!m.token.empty() && !opts.token_secret.empty()) {
       token::Verdict v = token::verify(m.token, opts.token_secret, m.room, m.role,
                                        g_get_real_time() / G_USEC_PER_SEC);
       status = v ? rules::TokenStatus::Valid : rules::TokenStatus::Invalid;
       why = v.why;
+      claims = std::move(v.claims);
     }
     if (auto refusal = rules::check_token(token_policy, m.role, status, why, room != nullptr)) {
       refuse_join(c, m, std::move(*refusal));
@@ -562,6 +575,29 @@ struct Server::Impl {
         return;
       }
     }
+    // Per token: the smaller of the server's limit and the token's own `max` claim.
+    std::string token_id;
+    if (status == rules::TokenStatus::Valid) {
+      token_id = token::identity(m.token, claims);
+      unsigned limit = opts.max_joins_per_token;
+      if (claims.max_joins && (!limit || claims.max_joins < limit)) limit = claims.max_joins;
+      auto held = per_token.find(token_id);
+      const unsigned in_use = held == per_token.end() ? 0 : held->second;
+      if (limit && in_use >= limit) {
+        const bool own = claims.max_joins == limit;
+        const char *peers = in_use == 1 ? "peer" : "peers";
+        refusal_log("refused join room=%s role=%s from=%s: token-limit (token %s in use by %u %s; "
+                    "%s)",
+                    m.room.c_str(), p::to_string(m.role), c.remote.c_str(),
+                    token::log_name(m.token, claims).c_str(), in_use, peers,
+                    own ? "its max claim" : "--max-joins-per-token");
+        send_error(c, p::ErrorCode::TokenLimit,
+                   "this token is in use by " + std::to_string(in_use) + " " + peers +
+                       ", as many as " + (own ? "it allows" : "the server allows for one token"),
+                   "join");
+        return;
+      }
+    }
     if (!room) {
       auto r = std::make_unique<Room>();
       r->name = m.room;
@@ -578,6 +614,10 @@ struct Server::Impl {
     c.role = m.role;
     c.name = std::move(m.name);
     by_id.emplace(c.id, &c);
+    if (!token_id.empty()) {
+      per_token[token_id]++;
+      c.token = std::move(token_id);
+    }
 
     p::Welcome welcome;
     welcome.id = c.id;
@@ -600,7 +640,10 @@ struct Server::Impl {
     joins++;
     g_message("join room=%s peer=%s role=%s from=%s%s (%zu in room)", room->name.c_str(),
               c.id.c_str(), p::to_string(c.role), c.remote.c_str(),
-              status == rules::TokenStatus::Valid ? " token" : "", room->peers.size());
+              status == rules::TokenStatus::Valid
+                  ? (" token " + token::log_name(m.token, claims)).c_str()
+                  : "",
+              room->peers.size());
   }
 
   // Takes the connection out of its room and tells the others. Safe to call twice.
@@ -610,6 +653,7 @@ struct Server::Impl {
     std::erase(room->peers, &c);
     if (room->host == &c) room->host = nullptr;
     by_id.erase(c.id);
+    release_token(c);
     leaves++;
     g_message("leave room=%s peer=%s role=%s from=%s reason=%s (%zu in room)", room->name.c_str(),
               c.id.c_str(), p::to_string(c.role), c.remote.c_str(), why, room->peers.size());
@@ -880,6 +924,9 @@ struct Server::Impl {
       roles[p::to_string(c->role)]++;
     for (const auto &[role, n] : roles)
       sample("roomcast_peers{role=\"" + role + "\"}", n);
+    family("roomcast_tokens_in_use", "gauge",
+           "Distinct room tokens that peers in rooms joined with, now.");
+    sample("roomcast_tokens_in_use", per_token.size());
     family("roomcast_websockets", "gauge", "WebSocket connections open now.");
     sample("roomcast_websockets", conns.size());
     family("roomcast_connections", "gauge",
@@ -939,6 +986,7 @@ struct Server::Impl {
     } else if (g_strcmp0(path, "/metrics") == 0 &&
                (opts.public_metrics || is_loopback(soup_server_message_get_remote_address(msg)))) {
       std::string body = metrics_text();
+      if (extra_metrics) body += extra_metrics();
       soup_server_message_set_status(msg, SOUP_STATUS_OK, nullptr);
       soup_server_message_set_response(msg, "text/plain; version=0.0.4; charset=utf-8",
                                        SOUP_MEMORY_COPY, body.data(), body.size());
@@ -1160,6 +1208,10 @@ std::string Server::tls_fingerprint() const {
 
 rules::TokenPolicy Server::token_policy() const {
   return impl_->token_policy;
+}
+
+void Server::set_extra_metrics(std::function<std::string()> fn) {
+  impl_->extra_metrics = std::move(fn);
 }
 
 ServerStats Server::stats() const {

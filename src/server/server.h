@@ -10,6 +10,7 @@
 #include <glib.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -31,6 +32,11 @@ struct ServerOptions {
   unsigned max_rooms_per_address = 16;
   unsigned max_peers_per_address = 16;
   bool limit_loopback = false;
+  // Room tokens: at most this many peers may be in rooms with one token at once (0: no limit of
+  // the server's own). A token's own `max` claim (roomcast token --max-joins) limits it too; the
+  // smaller wins. A token is one by its jti, else its signature (token::identity). Unlike the
+  // per-address limits this one holds on loopback too: it is about the token, not the client.
+  unsigned max_joins_per_token = 0;
   double max_rate = 50.0;        // messages per second per connection (sustained)
   unsigned max_burst = 200;      // messages a connection may send at once
   unsigned ping_interval_s = 10; // server pings a quiet connection this often
@@ -88,6 +94,10 @@ public:
   // Who needs a token (after start()).
   rules::TokenPolicy token_policy() const;
   ServerStats stats() const;
+  // More Prometheus text (whole families, each line ending in a newline) for /metrics, after the
+  // server's own: `roomcast live` adds its host's numbers. Called on the server's thread at each
+  // scrape; nullptr removes it.
+  void set_extra_metrics(std::function<std::string()> fn);
 
   struct Impl;
 

@@ -195,6 +195,36 @@ class Secure(unittest.TestCase):
         self.assertRegex(srv_err, r"refused join room=closed role=viewer from=127\.0\.0\.1: token-required")
         self.assertRegex(srv_err, r"join room=closed peer=\S+ role=host from=127\.0\.0\.1 token")
 
+    def test_viewer_link_with_max_joins_waits_for_a_place(self):
+        """A viewer token from `roomcast token --max-joins 1`: a `roomcast watch` with it decodes;
+        a second one with the same token is refused token-limit (logged with the token's id),
+        keeps retrying, and decodes once the first has left."""
+        srv, url, _ = self.serve("--require-token", "all", env={"ROOMCAST_TOKEN_SECRET": SECRET})
+        self.start(["live", "--server", url, "--room", "one", "--source", "test",
+                    "--token", self.token("one", "host")] + SIZE, name="live").wait_line(r"is live", 20)
+        r = subprocess.run([ROOMCAST, "token", "--room", "one", "--role", "viewer", "--max-joins", "1",
+                            "--id", "link-1"], env=dict(os.environ, ROOMCAST_TOKEN_SECRET=SECRET),
+                           capture_output=True, text=True, timeout=20)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        link = r.stdout.strip()
+        first = self.watch(url, "one", "--token", link, "--timeout", "60", "--progress", name="first")
+        first.wait_line(r"progress .*\"frames\": *[1-9]", 30)
+        second = self.watch(url, "one", "--token", link, "--frames", "20", "--timeout", "60",
+                            name="second")
+        end = time.monotonic() + 15
+        while "token-limit" not in srv.stderr(1 << 20):
+            self.assertLess(time.monotonic(), end, "no token-limit refusal: " + srv.stderr())
+            time.sleep(0.3)
+        self.assertRegex(srv.stderr(1 << 20), r"refused join room=one role=viewer from=127\.0\.0\.1: "
+                         r"token-limit \(token jti=link-1 in use by 1 peer; its max claim\)")
+        time.sleep(2)
+        self.assertIsNone(second.p.poll(), "the second viewer gave up: " + second.stderr())
+        self.assertEqual(first.interrupt(15), 0, first.stderr())
+        t0 = time.monotonic()
+        self.assert_decodes(second, 20)
+        print("second viewer decoded 20 frames %.1f s after the first left" % (time.monotonic() - t0))
+        self.assertIn("token-limit", second.stderr())
+
 
 if __name__ == "__main__":
     unittest.main()

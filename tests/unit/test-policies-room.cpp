@@ -285,6 +285,8 @@ void test_join_error_policy() {
       {ErrorCode::TokenRequired, Fatal},
       {ErrorCode::BadToken, Fatal},
       {ErrorCode::RoomNotOpen, Retry},
+      // A token used by as many peers as it allows: one of them may leave.
+      {ErrorCode::TokenLimit, Retry},
   };
   // Every code of the table has its row, so a new code needs a decision here.
   std::set<ErrorCode> seen;
@@ -300,7 +302,7 @@ void test_join_error_policy() {
   g_assert_true(join_action(static_cast<ErrorCode>(spec::kErrors.size())) == Fatal);
   // Every refusal the room rules make is covered, and the retryable ones say so to people.
   for (ErrorCode c : {ErrorCode::RoomFull, ErrorCode::TooManyRooms, ErrorCode::ServerFull,
-                      ErrorCode::RoomNotOpen})
+                      ErrorCode::RoomNotOpen, ErrorCode::TokenLimit})
     g_assert_nonnull(strstr(std::string(error_text(c)).c_str(), "trying again"));
 }
 

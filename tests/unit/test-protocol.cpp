@@ -193,10 +193,10 @@ void test_enum_tables() {
   check_table<Role>(3, role_from_string);
   check_table<RoomKind>(2, kind_from_string);
   check_table<Type>(static_cast<int>(Type::Error) + 1, type_from_string);
-  check_table<ErrorCode>(static_cast<int>(ErrorCode::RoomNotOpen) + 1, error_code_from_string);
+  check_table<ErrorCode>(static_cast<int>(ErrorCode::TokenLimit) + 1, error_code_from_string);
   check_table<EndReason>(static_cast<int>(EndReason::Closed) + 1, end_reason_from_string);
   g_assert_cmpuint(spec::kTypes.size(), ==, static_cast<std::size_t>(Type::Error) + 1);
-  g_assert_cmpuint(spec::kErrors.size(), ==, static_cast<std::size_t>(ErrorCode::RoomNotOpen) + 1);
+  g_assert_cmpuint(spec::kErrors.size(), ==, static_cast<std::size_t>(ErrorCode::TokenLimit) + 1);
   g_assert_cmpuint(spec::kReasons.size(), ==, static_cast<std::size_t>(EndReason::Closed) + 1);
 
   // The wire names the docs promise.

@@ -646,6 +646,120 @@ void test_per_address_limits_spare_loopback() {
   b.join("lo-two", Role::Host);
 }
 
+// ---- per-token limits
+// ----------------------------------------------------------------------------
+
+// A token from `roomcast token` with more options (--max-joins, --id).
+std::string issue_with(const char *room, const char *role, std::vector<std::string> more) {
+  std::vector<std::string> args{"token", "--room", room, "--role", role, "--ttl", "1h"};
+  args.insert(args.end(), more.begin(), more.end());
+  Run r = run_roomcast(args, {kSecretEnv});
+  TEST_CHECK(r.status == 0, "roomcast token failed (%d): %s", r.status, r.err.c_str());
+  return r.out.substr(0, r.out.find('\n'));
+}
+
+// Joins with a token; returns the peer id.
+std::string join_with(WsClient &c, const char *room, Role role, const std::string &token) {
+  c.send(proto::make_join(room, role, "", token));
+  return c.expect_type<proto::Welcome>().id;
+}
+
+// A token's own `max` claim (roomcast token --max-joins): at most that many peers hold it at
+// once, on loopback too (the refusal is logged like the others); a place comes back when one
+// leaves; tokens with the same id (jti) share their count, other tokens have their own; refusals
+// are token-limit, logged and counted.
+void test_token_max_claim() {
+  ServerProcess srv({"--require-token", "all"}, {kSecretEnv});
+  const std::string host = issue("tl", "host");
+  const std::string two = issue_with("tl", "viewer", {"--max-joins", "2"});
+  const std::string other = issue("tl", "viewer");
+  TEST_CHECK(two != other);
+  WsClient h("host"), v1("v1"), v2("v2"), v3("v3"), v4("v4");
+  for (WsClient *c : {&h, &v1, &v2, &v3, &v4})
+    c->connect(srv.ws_url());
+  join_with(h, "tl", Role::Host, host);
+  const std::string id1 = join_with(v1, "tl", Role::Viewer, two);
+  join_with(v2, "tl", Role::Viewer, two);
+  auto e = join_refused(v3, "tl", Role::Viewer, two, ErrorCode::TokenLimit);
+  TEST_CHECK(strstr(e.message.c_str(), "in use by 2 peers") &&
+                 strstr(e.message.c_str(), "it allows"),
+             "%s", e.message.c_str());
+  TEST_CHECK(proto::join_action(ErrorCode::TokenLimit) == proto::JoinAction::Retry);
+  // Another token of the same room and role is another token.
+  join_with(v4, "tl", Role::Viewer, other);
+  auto m = metrics(srv);
+  TEST_CHECK(at(m, "roomcast_refusals_total{code=\"token-limit\"}") == 1, "%g",
+             at(m, "roomcast_refusals_total{code=\"token-limit\"}"));
+  TEST_CHECK(at(m, "roomcast_tokens_in_use") == 3, "%g", at(m, "roomcast_tokens_in_use"));
+  // One leaves (leave, not a closed socket): its place is free again.
+  v1.send(proto::make_simple(proto::Type::Leave));
+  h.expect_peer_left(id1);
+  join_with(v3, "tl", Role::Viewer, two);
+  // A closed connection frees its place too.
+  v2.close();
+  spin(300);
+  join_with(v1, "tl", Role::Viewer, two);
+  // Two tokens with one id share one count (the smaller max of the token presented counts).
+  const std::string a = issue_with("tl", "viewer", {"--max-joins", "1", "--id", "shared"});
+  const std::string b = issue_with("tl", "viewer", {"--max-joins", "1", "--id", "shared"});
+  WsClient s1("s1"), s2("s2");
+  s1.connect(srv.ws_url());
+  s2.connect(srv.ws_url());
+  join_with(s1, "tl", Role::Viewer, a);
+  e = join_refused(s2, "tl", Role::Viewer, b, ErrorCode::TokenLimit);
+  m = metrics(srv);
+  TEST_CHECK(at(m, "roomcast_refusals_total{code=\"token-limit\"}") == 2);
+}
+
+// --max-joins-per-token: the server's own limit, for tokens without a max claim (counted by their
+// signature when they have no id either) and for those whose claim is larger; the smaller wins.
+void test_token_server_limit() {
+  ServerProcess srv({"--max-joins-per-token", "2"}, {kSecretEnv});
+  const gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+  // No jti, no max: as tokens of other issuers (and older roomcast) are.
+  const std::string plain = roomcast::token::sign({"sl", Role::Viewer, now, now + 600}, kSecret);
+  roomcast::token::Claims big{"sl", Role::Viewer, now, now + 600};
+  big.max_joins = 50;
+  big.jti = "big";
+  const std::string fifty = roomcast::token::sign(big, kSecret);
+  roomcast::token::Claims small = big;
+  small.max_joins = 1;
+  small.jti = "small";
+  const std::string one = roomcast::token::sign(small, kSecret);
+  WsClient h("host"), p1("p1"), p2("p2"), p3("p3"), f1("f1"), f2("f2"), f3("f3"), o1("o1"),
+      o2("o2"), x("x");
+  for (WsClient *c : {&h, &p1, &p2, &p3, &f1, &f2, &f3, &o1, &o2, &x})
+    c->connect(srv.ws_url());
+  join_with(h, "sl", Role::Host, issue("sl", "host"));
+  join_with(p1, "sl", Role::Viewer, plain);
+  join_with(p2, "sl", Role::Viewer, plain);
+  auto e = join_refused(p3, "sl", Role::Viewer, plain, ErrorCode::TokenLimit);
+  TEST_CHECK(strstr(e.message.c_str(), "the server allows"), "%s", e.message.c_str());
+  join_with(f1, "sl", Role::Viewer, fifty);
+  join_with(f2, "sl", Role::Viewer, fifty);
+  join_refused(f3, "sl", Role::Viewer, fifty, ErrorCode::TokenLimit);
+  join_with(o1, "sl", Role::Viewer, one);
+  e = join_refused(o2, "sl", Role::Viewer, one, ErrorCode::TokenLimit);
+  TEST_CHECK(strstr(e.message.c_str(), "it allows"), "%s", e.message.c_str());
+  // Viewers without a token are not limited by any of this (the default policy admits them).
+  x.join("sl", Role::Viewer);
+  // A max claim out of range is a malformed token, not a limit of 0.
+  roomcast::token::Claims huge = big;
+  huge.max_joins = roomcast::token::kMaxJoinsClaim + 1;
+  WsClient y("y");
+  y.connect(srv.ws_url());
+  e = join_refused(y, "sl", Role::Viewer, roomcast::token::sign(huge, kSecret),
+                   ErrorCode::BadToken);
+  TEST_CHECK(strstr(e.message.c_str(), "'max'"), "%s", e.message.c_str());
+  auto m = metrics(srv);
+  TEST_CHECK(at(m, "roomcast_refusals_total{code=\"token-limit\"}") == 3);
+  // Bad values are bad options.
+  Run r = run_roomcast({"serve", "--port", "0", "--max-joins-per-token", "-1"});
+  TEST_CHECK(r.status == 2, "%d %s", r.status, r.err.c_str());
+  r = run_roomcast({"token", "--room", "a", "--role", "viewer", "--max-joins", "-3"}, {kSecretEnv});
+  TEST_CHECK(r.status == 2, "%d %s", r.status, r.err.c_str());
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -665,5 +779,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/security/limits/per-address", test_per_address_limits);
   g_test_add_func("/security/limits/per-address-spare-loopback",
                   test_per_address_limits_spare_loopback);
+  g_test_add_func("/security/limits/token-max-claim", test_token_max_claim);
+  g_test_add_func("/security/limits/token-server-limit", test_token_server_limit);
   return g_test_run();
 }

@@ -179,6 +179,44 @@ void test_verify() {
   CHECK_STR(v.why, "it is for role host, not viewer");
 }
 
+// The optional claims: jti (the token's id) and max (most peers with it at once).
+void test_id_and_max_claims() {
+  token::Claims c{"demo", Role::Viewer, 1000, 2000};
+  c.jti = "abc";
+  c.max_joins = 5;
+  const std::string t = token::sign(c, kSecret);
+  const std::string payload = t.substr(t.find('.') + 1, t.rfind('.') - t.find('.') - 1);
+  CHECK_STR(*token::base64url_decode(payload),
+            R"({"room":"demo","role":"viewer","iat":1000,"exp":2000,"jti":"abc","max":5})");
+  auto v = token::verify(t, kSecret, "demo", Role::Viewer, 1500);
+  g_assert_true(static_cast<bool>(v));
+  g_assert_true(v.claims == c);
+  // Identity: the id when there is one (two tokens with one id are one), else the signature.
+  CHECK_STR(token::identity(t, v.claims), "jti:abc");
+  CHECK_STR(token::log_name(t, v.claims), "jti=abc");
+  token::Claims plain{"demo", Role::Viewer, 1000, 2000};
+  const std::string p = token::sign(plain, kSecret);
+  CHECK_STR(token::identity(p, plain), "sig:" + p.substr(p.rfind('.') + 1));
+  const std::string name = token::log_name(p, plain);
+  g_assert_true(g_str_has_prefix(name.c_str(), "sig#") && name.size() == 16);
+  g_assert_true(name.find(p.substr(p.rfind('.') + 1, 8)) == std::string::npos);
+  // Present means well-formed: a max that is not 1..kMaxJoinsClaim, an id that is not a
+  // non-empty string, make the token malformed (never "no limit").
+  for (const char *claims : {R"({"room":"demo","role":"viewer","exp":2000,"max":0})",
+                             R"({"room":"demo","role":"viewer","exp":2000,"max":-4})",
+                             R"({"room":"demo","role":"viewer","exp":2000,"max":"5"})",
+                             R"({"room":"demo","role":"viewer","exp":2000,"max":1.5})",
+                             R"({"room":"demo","role":"viewer","exp":2000,"max":1000001})",
+                             R"({"room":"demo","role":"viewer","exp":2000,"jti":""})",
+                             R"({"room":"demo","role":"viewer","exp":2000,"jti":7})"}) {
+    const std::string part = std::string(kHeader) + "." + token::base64url_encode(claims);
+    auto bad = token::verify(part + "." + token::hs256(kSecret, part), kSecret, "demo",
+                             Role::Viewer, 1500);
+    g_test_message("%s: %s", claims, bad ? "accepted" : bad.why.c_str());
+    g_assert_true(bad.fault == Fault::Malformed);
+  }
+}
+
 void test_durations() {
   const struct {
     const char *text;
@@ -245,6 +283,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/token/hs256-known-answers", test_hs256_known_answers);
   g_test_add_func("/token/sign-known-answers", test_sign_known_answers);
   g_test_add_func("/token/verify", test_verify);
+  g_test_add_func("/token/id-and-max-claims", test_id_and_max_claims);
   g_test_add_func("/token/durations", test_durations);
   g_test_add_func("/tls/pins", test_pins);
   return g_test_run();
