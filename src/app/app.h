@@ -126,6 +126,22 @@ std::string describe_error(GstMessage *msg, bool verbose);
 // Whether a window can be shown (DISPLAY or WAYLAND_DISPLAY is set). Without one,
 // autovideosink may pick a console sink (DirectFB) that crashes.
 bool have_display();
+// The command to print for running this program again (the `roomcast watch ...` line live
+// prints): "roomcast" when that name on PATH is this very file (an installed binary), else the
+// real path of /proc/self/exe (the build tree's binary, which `roomcast` does not name).
+std::string self_command();
+// A word as a POSIX shell reads it back: as it is when plain, else single-quoted.
+std::string shell_word(const std::string &s);
+// Whether a server address listens on every interface (0.0.0.0 or ::).
+bool every_interface(const std::string &host);
+// The addresses others reach a server at that listens on `host`: for 0.0.0.0 every up
+// interface's IPv4 address (for :: its IPv6 ones too, link-local ones left out), LAN ones
+// first and loopback last; for any other host just that host.
+std::vector<std::string> reachable_hosts(const std::string &host);
+// `url` (scheme://HOST:PORT/...) with its host replaced (an IPv6 address in brackets).
+std::string with_host(const std::string &url, const std::string &host);
+// Server::start's error as a line, with a hint when the port is in use.
+std::string server_start_error(const GError *err, unsigned port);
 // The builder's object as one line of JSON (json-glib escapes the strings).
 std::string json_line(JsonBuilder *builder);
 

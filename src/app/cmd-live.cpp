@@ -1,5 +1,6 @@
 // roomcast live: broadcast a screen (or any pipeline) to every viewer of a room.
 #include "app.h"
+#include "console.h"
 #include "host-metrics.h"
 #include "runner.h"
 
@@ -8,6 +9,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -43,21 +45,32 @@ struct LiveOptions {
 
 struct Live {
   GstElement *sink = nullptr;
-  bool tty = false;
   guint64 last_frames = 0;
   gint64 last_us = 0;
-  unsigned ticks = 0;
+  std::map<std::string, std::string> states; // viewer id -> connection state (main loop)
 };
 
-// Emitted on the sink's internal threads: print only (stdio locks its own streams).
+// A viewer's name for the lines: "NAME (ID)", or the id when it gave no name.
+std::string viewer_label(const char *id, const char *name) {
+  return name && *name ? std::string(name) + " (" + id + ")" : std::string(id);
+}
+
+// Emitted on the sink's internal threads: print only (the console locks its streams).
 void on_peer_added(GstElement *, const char *id, GstElement *, gpointer) {
-  printf("roomcast live: viewer %s joined\n", id);
-  fflush(stdout);
+  console::event("viewer %s joined", id);
 }
 
 void on_peer_removed(GstElement *, const char *id, gpointer) {
-  printf("roomcast live: viewer %s left\n", id);
-  fflush(stdout);
+  console::event("viewer %s left", id);
+}
+
+// The nick of a connection state ("connected"), never its number.
+const char *state_name(const GstStructure *peer) {
+  const GValue *v = gst_structure_get_value(peer, "state");
+  if (!v || !G_VALUE_HOLDS_ENUM(v)) return "new";
+  g_autoptr(GEnumClass) klass = G_ENUM_CLASS(g_type_class_ref(G_VALUE_TYPE(v)));
+  GEnumValue *e = g_enum_get_value(klass, g_value_get_enum(v));
+  return e ? e->value_nick : "new";
 }
 
 gboolean on_status(gpointer data) {
@@ -72,6 +85,7 @@ gboolean on_status(gpointer data) {
   gst_structure_get_uint64(stats, "frames", &frames);
   gst_structure_get_double(stats, "bitrate", &bitrate);
   guint connected = 0, relayed = 0;
+  std::map<std::string, std::string> states;
   if (const GValue *list = gst_structure_get_value(stats, "peers"))
     for (guint i = 0; i < gst_value_list_get_size(list); i++) {
       const GstStructure *p = gst_value_get_structure(gst_value_list_get_value(list, i));
@@ -79,23 +93,33 @@ gboolean on_status(gpointer data) {
       gst_structure_get_boolean(p, "connected", &c);
       connected += c ? 1 : 0;
       // Through a TURN server at either end.
-      relayed += c && (!g_strcmp0(gst_structure_get_string(p, "local-candidate-type"), "relay") ||
-                       !g_strcmp0(gst_structure_get_string(p, "remote-candidate-type"), "relay"));
+      const bool relay =
+          c && (!g_strcmp0(gst_structure_get_string(p, "local-candidate-type"), "relay") ||
+                !g_strcmp0(gst_structure_get_string(p, "remote-candidate-type"), "relay"));
+      relayed += relay;
+      const char *id = gst_structure_get_string(p, "id");
+      if (!id) continue;
+      std::string state = state_name(p);
+      // A change of a viewer's connection is an event line, by name ("connected", "failed").
+      auto old = live->states.find(id);
+      if ((old == live->states.end() && state != "new") ||
+          (old != live->states.end() && old->second != state))
+        console::event("viewer %s %s%s",
+                       viewer_label(id, gst_structure_get_string(p, "name")).c_str(), state.c_str(),
+                       state == "connected" && relay ? " (relayed)" : "");
+      states[id] = state;
     }
+  live->states = std::move(states);
   gst_structure_free(stats);
   gint64 now = g_get_monotonic_time();
   double fps = live->last_us ? (frames - live->last_frames) * 1e6 / double(now - live->last_us) : 0;
   live->last_frames = frames;
   live->last_us = now;
-  char line[200];
   g_autofree char *via = relayed ? g_strdup_printf(", %u relayed", relayed) : g_strdup("");
-  g_snprintf(line, sizeof line,
-             "viewers %u (%u connected%s)  sending %.0f kbit/s  encoding %.1f fps", peers,
-             connected, via, bitrate / 1000.0, fps);
-  if (live->tty)
-    g_printerr("\r\033[K%s", line);
-  else if (live->ticks++ % 5 == 0)
-    g_printerr("status: %s\n", line);
+  g_autofree char *line =
+      g_strdup_printf("viewers %u (%u connected%s)  sending %.0f kbit/s  encoding %.1f fps", peers,
+                      connected, via, bitrate / 1000.0, fps);
+  console::status(line);
   return G_SOURCE_CONTINUE;
 }
 
@@ -141,7 +165,7 @@ int cmd_live(int argc, char **argv) {
   ServerOptions sopts;
   g_autoptr(GOptionContext) ctx = g_option_context_new("- broadcast to a room");
   g_option_context_add_main_entries(ctx, entries, nullptr);
-  g_option_context_set_description(ctx, exit_codes_help(false));
+  g_option_context_set_description(ctx, exit_codes_help(HelpKind::live));
   g_option_context_add_group(ctx, server_option_group(sopts));
   g_option_context_add_group(ctx, server_security_group(sopts));
   ClientOptions copts;
@@ -172,6 +196,8 @@ int cmd_live(int argc, char **argv) {
   Runner runner("live", o.verbose);
   std::string ws_url;
   if (!use_or_embed_server("live", o.server, o.host, o.port, sopts, server, ws_url)) return 1;
+  if (server && every_interface(sopts.host))
+    console::event("the embedded server listens on every interface (port %u)", server->port());
 
   MediaOptions media{"live", source, o.pipeline, width, height, o.fps, bool(o.audio)};
   GstElement *sink = nullptr;
@@ -198,37 +224,51 @@ int cmd_live(int argc, char **argv) {
 
   Live live;
   live.sink = sink;
-  live.tty = isatty(STDERR_FILENO);
-  runner.set_status_line(live.tty);
   runner.watch(pipeline);
   if (!runner.start()) return runner.exit_code();
 
-  std::string http = server ? server->http_url() : http_base(ws_url);
-  printf("roomcast live: room '%s' is live (%s, %s)\n", room.c_str(),
-         o.pipeline ? "custom pipeline" : source.c_str(), codec.c_str());
-  // Viewers of an embedded server that admits only tokens get one in the lines (12 h).
-  std::string invite = server ? invite_token(sopts, *server, room, proto::Role::Viewer) : "";
-  printf("roomcast live: viewers open %sroom/%s?role=viewer%s\n", http.c_str(), room.c_str(),
-         invite.empty() ? "" : ("&token=" + invite).c_str());
-  std::string pin = server && !server->tls_fingerprint().empty()
-                        ? " --tls-pin " + server->tls_fingerprint()
-                        : std::string();
-  if (!invite.empty()) pin += " --token " + invite;
-  printf("roomcast live: or run: roomcast watch --server %s --room %s%s\n", ws_url.c_str(),
-         room.c_str(), pin.c_str());
-  if (server) print_server_security("live", *server);
-  if (server) print_ice_setup("live", sopts.ice);
+  // The room is live once the sink is in it: a server that cannot be reached, or refuses the
+  // room, fails before any of these lines.
   std::unique_ptr<HostMetrics> metrics; // before the server and the pipeline go
   if (!start_host_metrics("live", sink, hopts, server.get(), metrics)) return 1;
   fflush(stdout);
+  console::status("joining room '" + room + "' at " + ws_url);
+  runner.on_joined([&](const std::string &, bool rejoin) {
+    if (rejoin) return;
+    console::event("room '%s' is live (%s, %s)", room.c_str(),
+                   o.pipeline ? "custom pipeline" : source.c_str(), codec.c_str());
+    // Viewers of an embedded server that admits only tokens get one in the lines (12 h).
+    std::string invite = server ? invite_token(sopts, *server, room, proto::Role::Viewer) : "";
+    const std::string http = server ? server->http_url() : http_base(ws_url);
+    // On every interface: a link per address, LAN ones first.
+    const auto hosts = server ? reachable_hosts(sopts.host) : std::vector<std::string>{};
+    std::vector<std::string> links;
+    for (const auto &h : hosts)
+      links.push_back(with_host(http, h));
+    if (links.empty()) links.push_back(http);
+    for (const auto &l : links)
+      console::event("viewers open %sroom/%s?role=viewer%s", l.c_str(), room.c_str(),
+                     invite.empty() ? "" : ("&token=" + invite).c_str());
+    std::string extra = server && !server->tls_fingerprint().empty()
+                            ? " --tls-pin " + server->tls_fingerprint()
+                            : std::string();
+    if (!invite.empty()) extra += " --token " + invite;
+    // A command that runs as printed: this very binary, the address others reach.
+    const std::string url = hosts.empty() ? ws_url : with_host(ws_url, hosts.front());
+    console::event("or run: %s watch --server %s --room %s%s", self_command().c_str(),
+                   shell_word(url).c_str(), shell_word(room).c_str(), extra.c_str());
+    if (server) print_server_security("live", *server);
+    if (server) print_ice_setup("live", sopts.ice);
+    fflush(stdout);
+  });
 
   guint status = g_timeout_add_seconds(1, on_status, &live);
   runner.run();
   g_source_remove(status);
-  if (live.tty) g_printerr("\n");
+  console::clear_status();
   runner.stop_pipeline();
   if (server) server->stop();
-  printf("roomcast live: stopped\n");
+  if (runner.exit_code() == kExitOk) console::event("stopped");
   return runner.exit_code();
 }
 

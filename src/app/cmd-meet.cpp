@@ -1,6 +1,7 @@
 // roomcast meet: a mesh meeting member. Sends its screen (or test pattern) to every other member
 // and shows all of them in a labelled grid.
 #include "app.h"
+#include "console.h"
 #include "gst-threads.h"
 #include "runner.h"
 
@@ -46,6 +47,10 @@ struct Meet {
   guint64 want_frames = 0;
   guint expect = 0;
   gint64 start_us = 0;
+  GstElement *sink = nullptr; // roomcastsink (borrowed)
+  std::string room;           // for the lines
+  std::atomic<bool> anyone_seen{false};
+  gint64 waiting_since_us = 0; // (main loop) since when nobody is on the grid
   std::atomic<bool> done{false};
   // `lock` guards the maps; never held while calling into GStreamer.
   std::mutex lock;
@@ -55,6 +60,11 @@ struct Meet {
 };
 
 constexpr int kGridW = 1280, kGridH = 720;
+
+// A member in the lines: "NAME (ID)", or the id when it gave no name. The same everywhere.
+std::string member_label(const std::string &id, const std::string &name) {
+  return name.empty() ? id : name + " (" + id + ")";
+}
 
 // Main loop: lay the tiles out in a grid that fits them all.
 void reflow(Meet *m) {
@@ -71,6 +81,9 @@ void reflow(Meet *m) {
   int rows = n ? (n + cols - 1) / cols : 1;
   int w = kGridW / cols, h = kGridH / rows;
   for (int i = 0; i < n; i++) {
+    // The tile is the box; the compositor scales the source into it keeping its aspect ratio
+    // (black bars around), so a 16:9 picture in a 640x720 tile is 640x360, not stretched.
+    gst_util_set_object_arg(G_OBJECT(pads[i]), "sizing-policy", "keep-aspect-ratio");
     g_object_set(pads[i], "xpos", (i % cols) * w, "ypos", (i / cols) * h, "width", w, "height", h,
                  nullptr);
     gst_object_unref(pads[i]);
@@ -189,8 +202,8 @@ void add_branch(Meet *m, GstPad *pad) {
     if (video) m->tiles.push_back(id);
   }
   if (video) {
-    printf("roomcast meet: seeing %s (%s)\n", id, label.c_str());
-    fflush(stdout);
+    m->anyone_seen = true;
+    console::event("seeing %s", member_label(id, name ? name : "").c_str());
   }
   reflow(m);
 }
@@ -207,15 +220,20 @@ void on_remote_pad(GstElement *, GstPad *pad, gpointer data) {
 // add_branch queued for the same pad.
 void drop_branch(Meet *m, const std::string &pad_name) {
   Branch b;
+  std::string label;
   {
     std::lock_guard l(m->lock);
     auto it = m->branches.find(pad_name);
     if (it == m->branches.end()) return;
     b = it->second;
     m->branches.erase(it);
+    label = b.member;
     if (b.video) {
       std::erase(m->tiles, b.member);
-      if (auto st = m->members.find(b.member); st != m->members.end()) st->second->present = false;
+      if (auto st = m->members.find(b.member); st != m->members.end()) {
+        st->second->present = false;
+        label = member_label(b.member, st->second->name);
+      }
     }
   }
   gst_element_set_state(b.bin, GST_STATE_NULL);
@@ -224,10 +242,7 @@ void drop_branch(Meet *m, const std::string &pad_name) {
     gst_object_unref(b.grid_pad);
   }
   gst_bin_remove(GST_BIN(m->pipeline), b.bin);
-  if (b.video) {
-    printf("roomcast meet: %s left\n", b.member.c_str());
-    fflush(stdout);
-  }
+  if (b.video) console::event("%s left", label.c_str());
   reflow(m);
 }
 
@@ -270,9 +285,55 @@ std::vector<std::string> report_lines(Meet *m, guint *ready) {
 // SIGUSR1 (main loop): print the report so far, then a "report end" line, and go on.
 void print_report(Meet *m) {
   for (const auto &line : report_lines(m, nullptr))
-    printf("%s\n", line.c_str());
-  printf("roomcast meet: report end\n");
-  fflush(stdout);
+    console::line(line);
+  console::event("report end");
+}
+
+// Once a second on the main loop: who is on the grid and what we send, or what we wait for.
+gboolean on_status(gpointer data) {
+  auto *m = static_cast<Meet *>(data);
+  size_t tiles = 0, members = 0;
+  {
+    std::lock_guard l(m->lock);
+    tiles = m->tiles.size();
+    for (auto &[id, st] : m->members)
+      members += st->present ? 1 : 0;
+  }
+  guint peers = 0, connected = 0;
+  double bitrate = 0;
+  GstStructure *stats = nullptr;
+  g_object_get(m->sink, "stats", &stats, nullptr);
+  if (stats) {
+    gst_structure_get_uint(stats, "peer-count", &peers);
+    gst_structure_get_double(stats, "bitrate", &bitrate);
+    if (const GValue *list = gst_structure_get_value(stats, "peers"))
+      for (guint i = 0; i < gst_value_list_get_size(list); i++) {
+        gboolean c = FALSE;
+        gst_structure_get_boolean(gst_value_get_structure(gst_value_list_get_value(list, i)),
+                                  "connected", &c);
+        connected += c ? 1 : 0;
+      }
+    gst_structure_free(stats);
+  }
+  const gint64 now = g_get_monotonic_time();
+  if (tiles == 0 && peers == 0) {
+    if (!m->waiting_since_us) m->waiting_since_us = now;
+    const int waited = int((now - m->waiting_since_us) / G_USEC_PER_SEC);
+    std::string text = m->expect ? "waiting for " + std::to_string(m->expect) +
+                                       " others to join room '" + m->room + "'"
+                                 : "waiting for others to join room '" + m->room + "'";
+    console::status(text + " (" + std::to_string(waited) + " s)");
+    return G_SOURCE_CONTINUE;
+  }
+  m->waiting_since_us = 0;
+  g_autofree char *text = g_strdup_printf(
+      "members %u (%u connected)  videos %zu  sending %.0f kbit/s%s", peers, connected, tiles,
+      bitrate / 1000.0,
+      m->expect && members < m->expect
+          ? (" waiting for " + std::to_string(m->expect - members) + " more").c_str()
+          : "");
+  console::status(text);
+  return G_SOURCE_CONTINUE;
 }
 
 } // namespace
@@ -282,7 +343,7 @@ int cmd_meet(int argc, char **argv) {
                   *pipeline_arg = nullptr, *sink_arg = nullptr, *codec_arg = nullptr,
                   *size = nullptr, *name = nullptr, *ice = nullptr;
   int port = 8443, fps = 30, bitrate = 1500, frames = 0, expect = 0, timeout = 0;
-  gboolean audio = FALSE, verbose = FALSE;
+  gboolean audio = FALSE, verbose = FALSE, report_arg = FALSE;
   g_autofree char *stun = nullptr;
   g_auto(GStrv) turn = nullptr;
   GOptionEntry entries[] = {
@@ -300,7 +361,11 @@ int cmd_meet(int argc, char **argv) {
       {"expect", 'k', 0, G_OPTION_ARG_INT, &expect, "With --frames: wait for K other members", "K"},
       {"frames", 'n', 0, G_OPTION_ARG_INT, &frames,
        "Exit 0 once N frames came from each of K members", "N"},
-      {"timeout", 't', 0, G_OPTION_ARG_INT, &timeout, "Give up (exit 3) after S seconds", "S"},
+      {"timeout", 't', 0, G_OPTION_ARG_INT, &timeout,
+       "Stop after S seconds (exit 3 if --frames were not reached, 4 if nobody came)", "S"},
+      {"report", 0, 0, G_OPTION_ARG_NONE, &report_arg,
+       "At exit, print a JSON line per member seen (what it sent us); --frames implies it",
+       nullptr},
       {"codec", 'c', 0, G_OPTION_ARG_STRING, &codec_arg, "vp8, vp9 or h264 (vp8)", "CODEC"},
       {"bitrate", 'b', 0, G_OPTION_ARG_INT, &bitrate, "Video bitrate in kbit/s (1500)", "KBPS"},
       {"size", 0, 0, G_OPTION_ARG_STRING, &size, "Video size (test: 1280x720)", "WxH"},
@@ -321,7 +386,7 @@ int cmd_meet(int argc, char **argv) {
   ServerOptions sopts;
   g_autoptr(GOptionContext) ctx = g_option_context_new("- meet: everyone sees everyone");
   g_option_context_add_main_entries(ctx, entries, nullptr);
-  g_option_context_set_description(ctx, exit_codes_help(true));
+  g_option_context_set_description(ctx, exit_codes_help(HelpKind::receive));
   g_option_context_add_group(ctx, server_option_group(sopts));
   g_option_context_add_group(ctx, server_security_group(sopts));
   ClientOptions copts;
@@ -423,7 +488,13 @@ int cmd_meet(int argc, char **argv) {
   guint checker = g_timeout_add(50, check_done, &m);
   m.start_us = g_get_monotonic_time();
   Runner::Stop stop = Runner::Stop::error;
-  if (runner.start()) {
+  m.sink = sink;
+  m.room = room_name;
+  const std::string me = name ? name : default_name;
+  // The lines once we are in the room: a server that cannot be reached, or refuses us, fails
+  // before them.
+  runner.on_joined([&](const std::string &id, bool rejoin) {
+    if (rejoin) return;
     // Members of an embedded server with tokens get one in the lines (12 h), and its pin.
     std::string extra, invite;
     if (server) {
@@ -431,18 +502,26 @@ int cmd_meet(int argc, char **argv) {
       if (!server->tls_fingerprint().empty()) extra += " --tls-pin " + server->tls_fingerprint();
       if (!invite.empty()) extra += " --token " + invite;
     }
-    printf("roomcast meet: in room '%s' as %s; others join with: roomcast meet --server %s "
-           "--room %s%s\n",
-           room_name.c_str(), name ? name : default_name, ws_url.c_str(), room_name.c_str(),
-           extra.c_str());
-    if (server) {
-      printf("roomcast meet: browsers open %sroom/%s?role=member%s\n", server->http_url().c_str(),
-             room_name.c_str(), invite.empty() ? "" : ("&token=" + invite).c_str());
-      print_server_security("meet", *server);
-    }
-    fflush(stdout);
+    // On every interface: the address others reach first, a browser link per address.
+    const auto hosts = server ? reachable_hosts(sopts.host) : std::vector<std::string>{};
+    const std::string url = hosts.empty() ? ws_url : with_host(ws_url, hosts.front());
+    console::event("in room '%s' as %s; others join with: %s meet --server %s --room %s%s",
+                   room_name.c_str(), member_label(id, me).c_str(), self_command().c_str(),
+                   shell_word(url).c_str(), shell_word(room_name).c_str(), extra.c_str());
+    for (const auto &h : hosts)
+      console::event("browsers open %sroom/%s?role=member%s",
+                     with_host(server->http_url(), h).c_str(), room_name.c_str(),
+                     invite.empty() ? "" : ("&token=" + invite).c_str());
+    if (server) print_server_security("meet", *server);
+  });
+  guint status = 0;
+  if (runner.start()) {
+    console::status("joining room '" + room_name + "' at " + ws_url);
+    status = g_timeout_add(1000, on_status, &m);
     stop = runner.run();
   }
+  if (status) g_source_remove(status);
+  console::clear_status();
   g_source_remove(checker);
   // The report describes the meeting as it was when we stopped: take it before the teardown
   // (which removes every remote pad).
@@ -452,14 +531,32 @@ int cmd_meet(int argc, char **argv) {
   // The sink releases its remote pads again when the pipeline is freed (after `m`).
   g_signal_handlers_disconnect_by_data(sink, &m);
   if (server) server->stop();
-  for (const auto &line : report)
-    printf("%s\n", line.c_str());
-  fflush(stdout);
-  if (stop == Runner::Stop::timeout && m.want_frames && ready < m.expect) {
-    g_printerr("roomcast meet: timed out after %d s: %u of %u members sent %" G_GUINT64_FORMAT
-               " frames\n",
-               timeout, ready, m.expect, m.want_frames);
+  std::string error = runner.error_text();
+  if (stop == Runner::Stop::timeout && !m.anyone_seen) {
+    error = "nobody else came to room '" + room_name + "' within " + std::to_string(timeout) + " s";
+    console::error("%s", error.c_str());
+    runner.set_exit_code(kExitNoHost);
+  } else if (stop == Runner::Stop::timeout && m.want_frames && ready < m.expect) {
+    g_autofree char *text =
+        g_strdup_printf("timed out after %d s: %u of %u members sent %" G_GUINT64_FORMAT " frames",
+                        timeout, ready, m.expect, m.want_frames);
+    error = text;
+    console::error("%s", text);
     runner.set_exit_code(kExitTimedOut);
+  }
+  // The JSON report only when asked for (--report, --frames): what each member sent us, and an
+  // "error" line when the run failed.
+  if (report_arg || m.want_frames) {
+    for (const auto &line : report)
+      console::line(line);
+    if (runner.exit_code() != kExitOk) {
+      g_autoptr(JsonBuilder) b = json_builder_new();
+      json_builder_begin_object(b);
+      json_builder_set_member_name(b, "error");
+      json_builder_add_string_value(b, error.empty() ? "failed" : error.c_str());
+      json_builder_end_object(b);
+      console::line(json_line(b));
+    }
   }
   return runner.exit_code();
 }

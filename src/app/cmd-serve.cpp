@@ -76,7 +76,7 @@ int cmd_serve(int argc, char **argv) {
       {nullptr}};
   g_autoptr(GOptionContext) ctx = g_option_context_new("- run the signalling server");
   g_option_context_add_main_entries(ctx, entries, nullptr);
-  g_option_context_set_description(ctx, exit_codes_help(false));
+  g_option_context_set_description(ctx, exit_codes_help(HelpKind::serve));
   g_option_context_add_group(ctx, server_option_group(opts));
   g_option_context_add_group(ctx, server_security_group(opts));
   if (!parse_options(ctx, argc, argv)) return 2;
@@ -94,11 +94,14 @@ int cmd_serve(int argc, char **argv) {
   Runner runner("serve", verbose);
   g_autoptr(GError) err = nullptr;
   if (!server.start(&err)) {
-    g_printerr("roomcast serve: %s\n", err->message);
+    g_printerr("roomcast serve: %s\n", server_start_error(err, opts.port).c_str());
     return 1;
   }
-  printf("roomcast serve: listening on %s\n", server.ws_url().c_str());
-  printf("roomcast serve: web client at %s\n", server.http_url().c_str());
+  // On every interface: a URL per address (others on the LAN need one that is not loopback).
+  printf("roomcast serve: listening on %s%s\n", server.ws_url().c_str(),
+         every_interface(opts.host) ? " (and every interface's address)" : "");
+  for (const auto &h : reachable_hosts(opts.host))
+    printf("roomcast serve: web client at %s\n", with_host(server.http_url(), h).c_str());
   print_ice_setup("serve", opts.ice);
   print_server_security("serve", server);
   fflush(stdout);

@@ -1,10 +1,12 @@
 // roomcast watch: a GStreamer viewer for a live room.
 #include "app.h"
+#include "console.h"
 #include "gst-threads.h"
 #include "runner.h"
 
 #include <cmath>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <map>
@@ -36,7 +38,59 @@ struct Watch {
   std::map<std::string, GstElement *> branches; // pad name -> what we linked to it
   std::string host;                             // (main loop) whose video we get now
   GstElement *src = nullptr;                    // roomcastsrc (borrowed)
+  std::string room, url;
+  // For the lines and the exit code: a host was in the room at some time; one is there now.
+  std::atomic<bool> host_seen{false}, host_here{false};
+  std::atomic<bool> stopping{false}; // the run is over: the teardown's host-left is no event
+  gint64 waiting_since_us = 0;       // (main loop) since when we wait for a host or its picture
+  guint64 status_frames = 0;         // (main loop) frames at the last status line
+  gint64 status_us = 0;
 };
+
+// Emitted on roomcastsrc's threads: the host of the room (our one peer) came or went.
+void on_host_added(GstElement *, const char *id, GstElement *, gpointer data) {
+  auto *w = static_cast<Watch *>(data);
+  w->host_seen = true;
+  w->host_here = true;
+  console::event("host %s is in room '%s'; connecting", id, w->room.c_str());
+}
+
+void on_host_removed(GstElement *, const char *id, gpointer data) {
+  auto *w = static_cast<Watch *>(data);
+  w->host_here = false;
+  if (w->stopping) return;
+  console::event("host %s left; waiting for a host to come back to room '%s'", id, w->room.c_str());
+}
+
+// Once a second on the main loop: what we wait for, or what we receive.
+gboolean on_status(gpointer data) {
+  auto *w = static_cast<Watch *>(data);
+  const gint64 now = g_get_monotonic_time();
+  const guint64 frames = w->frames.load();
+  const bool flowing = frames > w->status_frames && now - w->last_frame_us.load() < G_USEC_PER_SEC;
+  const double fps = w->status_us && frames >= w->status_frames
+                         ? (frames - w->status_frames) * 1e6 / double(now - w->status_us)
+                         : 0;
+  w->status_frames = frames;
+  w->status_us = now;
+  if (flowing) {
+    w->waiting_since_us = 0;
+    g_autofree char *text = g_strdup_printf(
+        "receiving %dx%d from %s  %.1f fps  %" G_GUINT64_FORMAT " frames", w->width.load(),
+        w->height.load(), w->host.empty() ? "the host" : w->host.c_str(), fps, frames);
+    console::status(text);
+    return G_SOURCE_CONTINUE;
+  }
+  if (!w->waiting_since_us) w->waiting_since_us = now;
+  const int waited = int((now - w->waiting_since_us) / G_USEC_PER_SEC);
+  if (w->host_here)
+    console::status("connecting to the host of room '" + w->room + "' (" + std::to_string(waited) +
+                    " s)");
+  else
+    console::status("waiting for a host in room '" + w->room + "' at " + w->url + " (" +
+                    std::to_string(waited) + " s)");
+  return G_SOURCE_CONTINUE;
+}
 
 // The ICE path of the session with the host, from roomcastsrc's stats, as JSON members
 // `local_candidate` and `remote_candidate`: the selected pair's candidate types ("relay": through
@@ -149,6 +203,8 @@ void add_branch(Watch *w, GstPad *pad) {
     g_object_get(pad, "peer-id", &id, nullptr);
     w->host = id ? id : "";
   }
+  if (video)
+    console::event("receiving video from host %s", w->host.empty() ? "?" : w->host.c_str());
   if (w->verbose) g_printerr("roomcast watch: receiving %s\n", GST_PAD_NAME(pad));
 }
 
@@ -180,8 +236,9 @@ void on_pad_removed(GstElement *, GstPad *pad, gpointer data) {
                       [w, name = std::string(GST_PAD_NAME(pad))] { drop_branch(w, name); });
 }
 
-// The result line: what arrived, as one JSON object. Times are in whole milliseconds.
-std::string result_json(Watch &w) {
+// The result line: what arrived, as one JSON object. Times are in whole milliseconds. A run that
+// failed has an "error" member saying why (and its numbers are what arrived until then).
+std::string result_json(Watch &w, const std::string &error) {
   auto ms = [](gint64 us) { return std::round(us / 1000.0); };
   gint64 first = w.first_frame_us.load();
   g_autoptr(JsonBuilder) b = json_builder_new();
@@ -200,6 +257,10 @@ std::string result_json(Watch &w) {
   json_builder_add_int_value(b, static_cast<gint64>(w.audio_buffers.load()));
   if (w.src) add_path(b, w.src);
   if (w.src) add_link(b, w.src);
+  if (!error.empty()) {
+    json_builder_set_member_name(b, "error");
+    json_builder_add_string_value(b, error.c_str());
+  }
   json_builder_end_object(b);
   return json_line(b);
 }
@@ -222,8 +283,7 @@ gboolean print_progress(gpointer data) {
   json_builder_add_string_value(b, w->host.c_str());
   add_link(b, w->src);
   json_builder_end_object(b);
-  printf("progress %s\n", json_line(b).c_str());
-  fflush(stdout);
+  console::line("progress " + json_line(b));
   return G_SOURCE_CONTINUE;
 }
 
@@ -258,7 +318,7 @@ int cmd_watch(int argc, char **argv) {
       {nullptr}};
   g_autoptr(GOptionContext) ctx = g_option_context_new("- watch a live room");
   g_option_context_add_main_entries(ctx, entries, nullptr);
-  g_option_context_set_description(ctx, exit_codes_help(true));
+  g_option_context_set_description(ctx, exit_codes_help(HelpKind::receive));
   ClientOptions copts;
   g_option_context_add_group(ctx, client_option_group(copts));
   g_option_context_add_group(ctx, gst_init_get_option_group());
@@ -305,26 +365,50 @@ int cmd_watch(int argc, char **argv) {
   if (!set_element_ice("watch", src, own)) return 2;
   g_signal_connect(src, "pad-added", G_CALLBACK(on_pad_added), &w);
   g_signal_connect(src, "pad-removed", G_CALLBACK(on_pad_removed), &w);
+  g_signal_connect(src, "peer-added", G_CALLBACK(on_host_added), &w);
+  g_signal_connect(src, "peer-removed", G_CALLBACK(on_host_removed), &w);
+  w.room = room_name;
+  w.url = url;
+  runner.on_joined([&w](const std::string &, bool rejoin) {
+    if (!rejoin && !w.host_here)
+      console::event("in room '%s'; waiting for its host", w.room.c_str());
+  });
   runner.watch(pipeline);
   runner.set_stop_at_end_of_stream(false); // the host's streams end when it leaves
   runner.set_timeout(timeout);
 
   w.start_us = g_get_monotonic_time();
+  console::status("joining room '" + room_name + "' at " + url);
   guint progress_timer = progress ? g_timeout_add(1000, print_progress, &w) : 0;
+  guint status_timer = g_timeout_add(1000, on_status, &w);
   Runner::Stop stop = runner.start() ? runner.run() : Runner::Stop::error;
   if (progress_timer) g_source_remove(progress_timer);
-  std::string result = result_json(w); // with the link's numbers, before the peer is gone
+  g_source_remove(status_timer);
+  w.stopping = true;
+  console::clear_status();
+
+  // Why the run failed, for the exit code, the message and the result's "error".
+  std::string error = runner.error_text();
+  if (error.empty() && stop == Runner::Stop::error) error = "the pipeline could not start";
+  if (stop == Runner::Stop::timeout && w.frames < std::max<guint64>(w.want_frames, 1)) {
+    if (!w.host_seen) {
+      error = "no host came to room '" + room_name + "' within " + std::to_string(timeout) + " s";
+      console::error("%s (is the host live in this room, at %s?)", error.c_str(), url.c_str());
+      runner.set_exit_code(kExitNoHost);
+    } else {
+      g_autofree char *text =
+          g_strdup_printf("timed out after %d s with %" G_GUINT64_FORMAT " of %d frames", timeout,
+                          w.frames.load(), frames);
+      error = text;
+      console::error("%s%s", text, w.frames == 0 ? " (the host is there: no network path?)" : "");
+      runner.set_exit_code(kExitTimedOut);
+    }
+  }
+  // With the link's numbers, before the peer is gone.
+  std::string result = result_json(w, runner.exit_code() == kExitOk ? std::string() : error);
   runner.stop_pipeline();
   g_signal_handlers_disconnect_by_data(src, &w);
-
-  printf("%s\n", result.c_str());
-  fflush(stdout);
-  if (stop == Runner::Stop::timeout && w.want_frames && w.frames < w.want_frames) {
-    g_printerr("roomcast watch: timed out after %d s with %" G_GUINT64_FORMAT " of %d frames%s\n",
-               timeout, w.frames.load(), frames,
-               w.frames == 0 ? " (is the host live in this room?)" : "");
-    runner.set_exit_code(kExitTimedOut);
-  }
+  console::line(result);
   return runner.exit_code();
 }
 

@@ -4,10 +4,15 @@
 #include "tls-pin.h"
 #include "token.h"
 
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <sys/stat.h>
 
 #include <cstdio>
 #include <cstring>
+#include <algorithm>
 #include <set>
 
 namespace roomcast::app {
@@ -250,7 +255,7 @@ void print_ice_setup(const char *cmd, const ice::ServerSetup &setup) {
     text += (text.empty() ? "" : ", ") + ice::rtc_url(u);
   if (!setup.secret.empty())
     text += " (TURN REST credentials per client, valid " + std::to_string(setup.ttl_s) + " s)";
-  printf("roomcast %s: ICE servers for clients: %s\n", cmd, text.c_str());
+  g_print("roomcast %s: ICE servers for clients: %s\n", cmd, text.c_str());
 }
 
 bool use_or_embed_server(const char *cmd, const char *server_arg, const char *host, int port,
@@ -269,7 +274,7 @@ bool use_or_embed_server(const char *cmd, const char *server_arg, const char *ho
   server = std::make_unique<Server>(opts);
   g_autoptr(GError) err = nullptr;
   if (!server->start(&err)) {
-    g_printerr("roomcast %s: %s\n", cmd, err->message);
+    g_printerr("roomcast %s: %s\n", cmd, server_start_error(err, opts.port).c_str());
     return false;
   }
   ws_url = server->ws_url();
@@ -533,15 +538,16 @@ std::string invite_token(const ServerOptions &sopts, const Server &server, const
 
 void print_server_security(const char *cmd, const Server &server) {
   std::string fp = server.tls_fingerprint();
-  if (!fp.empty()) printf("roomcast %s: TLS certificate SHA-256 fingerprint %s\n", cmd, fp.c_str());
+  if (!fp.empty())
+    g_print("roomcast %s: TLS certificate SHA-256 fingerprint %s\n", cmd, fp.c_str());
   switch (server.token_policy()) {
   case rules::TokenPolicy::None:
     break;
   case rules::TokenPolicy::Host:
-    printf("roomcast %s: room tokens required to host or meet (roomcast token)\n", cmd);
+    g_print("roomcast %s: room tokens required to host or meet (roomcast token)\n", cmd);
     break;
   case rules::TokenPolicy::All:
-    printf("roomcast %s: room tokens required to join (roomcast token)\n", cmd);
+    g_print("roomcast %s: room tokens required to join (roomcast token)\n", cmd);
     break;
   }
 }
@@ -549,7 +555,7 @@ void print_server_security(const char *cmd, const Server &server) {
 bool parse_options(GOptionContext *ctx, int &argc, char **&argv) {
   g_autoptr(GError) err = nullptr;
   if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
-    g_printerr("roomcast: %s\n", err->message);
+    g_printerr("%s: %s (see %s --help)\n", g_get_prgname(), err->message, g_get_prgname());
     return false;
   }
   return true;
@@ -738,8 +744,13 @@ std::string describe_error(GstMessage *msg, bool verbose) {
     gst_message_parse_error(msg, &err, &dbg);
   else
     gst_message_parse_warning(msg, &err, &dbg);
-  std::string s = std::string(GST_OBJECT_NAME(GST_MESSAGE_SRC(msg))) + ": " +
-                  (err ? err->message : "unknown error");
+  // A roomcast element speaks for the command itself: its name ("roomcast") would only double
+  // the prefix ("roomcast live: roomcast: ..."). Other elements are named.
+  GstObject *src = GST_MESSAGE_SRC(msg);
+  GstElementFactory *f = GST_IS_ELEMENT(src) ? gst_element_get_factory(GST_ELEMENT(src)) : nullptr;
+  const bool ours = f && g_str_has_prefix(GST_OBJECT_NAME(f), "roomcast");
+  std::string s = ours ? std::string() : std::string(GST_OBJECT_NAME(src)) + ": ";
+  s += err ? err->message : "unknown error";
   if (verbose && dbg) s += std::string(" (") + dbg + ")";
   return s;
 }
@@ -757,6 +768,87 @@ std::string json_line(JsonBuilder *builder) {
   g_autoptr(JsonGenerator) gen = json_generator_new();
   json_generator_set_root(gen, root);
   g_autofree char *text = json_generator_to_data(gen, nullptr);
+  return text;
+}
+
+namespace {
+bool same_file(const char *a, const char *b) {
+  struct stat sa {
+  }, sb{};
+  return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+} // namespace
+
+std::string self_command() {
+  g_autofree char *on_path = g_find_program_in_path("roomcast");
+  if (on_path && same_file(on_path, "/proc/self/exe")) return "roomcast";
+  g_autofree char *exe = g_file_read_link("/proc/self/exe", nullptr);
+  return exe ? shell_word(exe) : "roomcast";
+}
+
+std::string shell_word(const std::string &s) {
+  const bool plain =
+      !s.empty() && s.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopq"
+                                        "rstuvwxyz0123456789_-./:@%+=,") == std::string::npos;
+  if (plain) return s;
+  g_autofree char *quoted = g_shell_quote(s.c_str());
+  return quoted;
+}
+
+bool every_interface(const std::string &host) {
+  return host == "0.0.0.0" || host == "::";
+}
+
+std::vector<std::string> reachable_hosts(const std::string &host) {
+  if (!every_interface(host)) return {host};
+  const bool v6 = host == "::";
+  std::vector<std::string> lan, loopback;
+  struct ifaddrs *list = nullptr;
+  if (getifaddrs(&list) == 0) {
+    for (struct ifaddrs *i = list; i; i = i->ifa_next) {
+      if (!i->ifa_addr || !(i->ifa_flags & IFF_UP)) continue;
+      char text[INET6_ADDRSTRLEN] = "";
+      const int family = i->ifa_addr->sa_family;
+      if (family == AF_INET) {
+        inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in *>(i->ifa_addr)->sin_addr, text,
+                  sizeof text);
+      } else if (family == AF_INET6 && v6) {
+        const in6_addr &a = reinterpret_cast<sockaddr_in6 *>(i->ifa_addr)->sin6_addr;
+        if (IN6_IS_ADDR_LINKLOCAL(&a)) continue; // needs a zone (%eth0) no browser takes
+        inet_ntop(AF_INET6, &a, text, sizeof text);
+      } else {
+        continue;
+      }
+      auto &to = (i->ifa_flags & IFF_LOOPBACK) ? loopback : lan;
+      if (std::find(to.begin(), to.end(), text) == to.end()) to.emplace_back(text);
+    }
+    freeifaddrs(list);
+  }
+  lan.insert(lan.end(), loopback.begin(), loopback.end());
+  if (lan.empty()) lan.emplace_back(v6 ? "::1" : "127.0.0.1");
+  return lan;
+}
+
+std::string with_host(const std::string &url, const std::string &host) {
+  const auto start = url.find("://");
+  if (start == std::string::npos) return url;
+  const auto begin = start + 3;
+  size_t end;
+  if (url.compare(begin, 1, "[") == 0)
+    end = url.find(']', begin) + 1;
+  else
+    end = url.find_first_of(":/", begin);
+  if (end == std::string::npos || end == 0) return url;
+  const std::string h = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+  return url.substr(0, begin) + h + url.substr(end);
+}
+
+std::string server_start_error(const GError *err, unsigned port) {
+  std::string text = err->message;
+  if (g_error_matches(err, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE))
+    text += " (port " + std::to_string(port) +
+            " is in use, by another roomcast perhaps: choose another with --port, or --port 0 for "
+            "a free one)";
   return text;
 }
 

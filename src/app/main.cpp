@@ -1,5 +1,6 @@
 // roomcast: screen broadcasting (live) and mesh meetings over WebRTC.
 #include "app.h"
+#include "console.h"
 
 #include "roomcast-config.h"
 
@@ -35,7 +36,11 @@ void usage(FILE *out) {
 int main(int argc, char **argv) {
   // Options arrive in the locale's encoding (GOption converts them to UTF-8: a --name with
   // accents needs it); numbers are always written the C way.
-  setlocale(LC_ALL, "");
+  // Without a locale in the environment (LANG unset: "C", ASCII) GLib would turn every
+  // non-ASCII character of its messages into '?' ("Cannot parse integer value ?abc?") and could
+  // not read a UTF-8 --name: take C.UTF-8's character set then.
+  const char *ctype = setlocale(LC_ALL, "");
+  if (!ctype || !strcmp(ctype, "C") || !strcmp(ctype, "POSIX")) setlocale(LC_CTYPE, "C.UTF-8");
   setlocale(LC_NUMERIC, "C");
   // Log lines (join, leave, refusals, and -v's debug lines) go to stderr: stdout carries the
   // commands' results (URLs, JSON lines) for scripts and tests.
@@ -62,6 +67,7 @@ int main(int argc, char **argv) {
       // The subcommand sees "roomcast NAME" as its program name.
       g_autofree char *prog = g_strdup_printf("roomcast %s", c.name);
       g_set_prgname(prog);
+      roomcast::app::console::init(c.name);
       argv[1] = argv[0];
       return c.run(argc - 1, argv + 1);
     }

@@ -3,8 +3,11 @@
 
 #include "roomcast-config.h"
 
+#include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <string>
+#include <vector>
 
 namespace roomcast::app {
 
@@ -31,8 +34,23 @@ std::string expand_env(const char *cmd, const std::string &in) {
   return out;
 }
 
+// The names of the pipelines/ files (without .pipeline), sorted, joined with ", ".
+std::string pipeline_names(const std::string &dir) {
+  std::vector<std::string> names;
+  if (g_autoptr(GDir) d = g_dir_open(dir.c_str(), 0, nullptr))
+    while (const char *f = g_dir_read_name(d))
+      if (g_str_has_suffix(f, ".pipeline")) names.emplace_back(f, strlen(f) - strlen(".pipeline"));
+  std::sort(names.begin(), names.end());
+  std::string out;
+  for (const auto &n : names)
+    out += (out.empty() ? "" : ", ") + n;
+  return out;
+}
+
 // A launch description from --pipeline: a file (given, or in pipelines/) or the text itself.
-std::string pipeline_text(const char *cmd, const char *arg) {
+// A single word that names no file is taken for a file name (a launch description of one element
+// could not end in a roomcastsink anyway): false after printing which ones there are.
+bool pipeline_text(const char *cmd, const char *arg, std::string &text) {
   // The source tree's pipelines/ only for the uninstalled binary; an installed one uses its own.
   const std::string dir =
       running_from_build_tree() ? ROOMCAST_PIPELINES_DIR : ROOMCAST_PIPELINES_INSTALL_DIR;
@@ -50,9 +68,19 @@ std::string pipeline_text(const char *cmd, const char *arg) {
       out += *l;
       out += ' ';
     }
-    return expand_env(cmd, out);
+    text = expand_env(cmd, out);
+    return true;
   }
-  return expand_env(cmd, arg);
+  if (!strpbrk(arg, " \t!=")) {
+    std::string names = pipeline_names(dir);
+    g_printerr("roomcast %s: --pipeline %s: no such file, and no %s/%s.pipeline\n"
+               "  the pipelines there: %s\n"
+               "  or give a launch description ending in '! roomcastsink'\n",
+               cmd, arg, dir.c_str(), arg, names.empty() ? "(none)" : names.c_str());
+    return false;
+  }
+  text = expand_env(cmd, arg);
+  return true;
 }
 
 GstElement *find_roomcastsink(GstElement *pipeline) {
@@ -103,7 +131,7 @@ GstElement *build_media_pipeline(const MediaOptions &m, GstElement **sink_out) {
   std::string desc;
   int width = m.width, height = m.height;
   if (m.pipeline) {
-    desc = pipeline_text(m.cmd, m.pipeline);
+    if (!pipeline_text(m.cmd, m.pipeline, desc)) return nullptr;
   } else if (m.source == "test") {
     if (!width) width = 1280, height = 720;
     desc = "videotestsrc is-live=true pattern=smpte horizontal-speed=4 ! video/x-raw,width=" +
@@ -161,6 +189,11 @@ void report_pipeline_error(const char *cmd, GstMessage *msg, bool verbose) {
     g_printerr("roomcast %s: cannot capture the screen (DISPLAY=%s): %s\n"
                "  try --source test, or run under a desktop or Xvfb\n",
                cmd, g_getenv("DISPLAY") ? g_getenv("DISPLAY") : "unset", text.c_str());
+  else if (text.find("cannot reach the signalling server") != std::string::npos)
+    g_printerr("roomcast %s: %s\n"
+               "  is a server running there? (roomcast serve, or a roomcast live or meet without "
+               "--server)\n",
+               cmd, text.c_str());
   else
     g_printerr("roomcast %s: %s\n", cmd, text.c_str());
 }

@@ -1,6 +1,9 @@
 #include "runner.h"
 
 #include "app.h"
+#include "console.h"
+
+#include "protocol.h"
 
 #include <glib-unix.h>
 
@@ -109,7 +112,20 @@ void Runner::say(const char *fmt, ...) {
   va_start(args, fmt);
   g_autofree char *text = g_strdup_vprintf(fmt, args);
   va_end(args);
-  g_printerr("%sroomcast %s: %s\n", status_line_ ? "\n" : "", cmd_.c_str(), text);
+  console::error("%s", text);
+}
+
+int exit_code_for_error(const std::string &text) {
+  // A refused join reads "CODE: message", CODE one of the protocol's error codes.
+  const auto colon = text.find(':');
+  if (colon != std::string::npos && proto::error_code_from_string(text.substr(0, colon)))
+    return kExitRefused;
+  // What the WebSocket signaller says when it cannot connect or trust the server.
+  for (const char *network :
+       {"cannot reach the signalling server", "TLS with the signalling server failed",
+        "signalling server's TLS certificate", "cannot read the TLS authority file"})
+    if (text.find(network) != std::string::npos) return kExitNetwork;
+  return kExitError;
 }
 
 gboolean Runner::on_bus(GstBus *, GstMessage *msg, gpointer p) {
@@ -118,9 +134,13 @@ gboolean Runner::on_bus(GstBus *, GstMessage *msg, gpointer p) {
   case GST_MESSAGE_ERROR:
     if (self->failed_) break; // the first error says why; the rest follow from it
     self->failed_ = true;
-    if (self->status_line_) g_printerr("\n");
+    {
+      g_autoptr(GError) err = nullptr;
+      gst_message_parse_error(msg, &err, nullptr);
+      self->error_text_ = err ? err->message : "unknown error";
+    }
     report_pipeline_error(self->cmd_.c_str(), msg, self->verbose_);
-    self->set_exit_code(kExitError);
+    self->set_exit_code(exit_code_for_error(self->error_text_));
     self->stop_ = Stop::error; // over any other reason: the run failed
     self->stop(Stop::error);
     break;
@@ -136,10 +156,12 @@ gboolean Runner::on_bus(GstBus *, GstMessage *msg, gpointer p) {
     const GstStructure *s = gst_message_get_structure(msg);
     gboolean rejoin = FALSE;
     if (!s || !gst_structure_has_name(s, "roomcast-joined") ||
-        !gst_structure_get_boolean(s, "rejoin", &rejoin) || !rejoin)
+        !gst_structure_get_boolean(s, "rejoin", &rejoin))
       break;
     const char *id = gst_structure_get_string(s, "id");
     const char *room = gst_structure_get_string(s, "room");
+    if (self->joined_) self->joined_(id ? id : "", rejoin);
+    if (!rejoin) break;
     self->say("back in room '%s' as %s", room ? room : "?", id ? id : "?");
     self->warned_.clear();
     break;
@@ -155,12 +177,31 @@ gboolean Runner::on_bus(GstBus *, GstMessage *msg, gpointer p) {
   return G_SOURCE_CONTINUE;
 }
 
-const char *exit_codes_help(bool with_timeout) {
-  return with_timeout
-             ? "Exit status: 0 done (or stopped by Ctrl-C/SIGTERM), 1 error, 2 bad options, "
-               "3 --timeout passed before --frames was reached."
-             : "Exit status: 0 stopped (Ctrl-C/SIGTERM or end of stream), 1 error, 2 bad "
-               "options.";
+const char *exit_codes_help(HelpKind kind) {
+  switch (kind) {
+  case HelpKind::serve:
+    return "Exit status:\n"
+           "  0  stopped (Ctrl-C or SIGTERM)\n"
+           "  1  error (the port is in use, a bad certificate...)\n"
+           "  2  bad options";
+  case HelpKind::live:
+    return "Exit status:\n"
+           "  0  stopped (Ctrl-C, SIGTERM, or the end of a --pipeline's stream)\n"
+           "  1  error (pipeline, embedded server)\n"
+           "  2  bad options\n"
+           "  5  refused by the signalling server (token, room taken or full, bad name)\n"
+           "  6  network: the signalling server cannot be reached or trusted (TLS)";
+  case HelpKind::receive:
+    break;
+  }
+  return "Exit status:\n"
+         "  0  done: --frames reached, the --timeout run ended with pictures, or Ctrl-C\n"
+         "  1  error (pipeline, embedded server)\n"
+         "  2  bad options\n"
+         "  3  --timeout passed before --frames was reached\n"
+         "  4  --timeout passed and nobody to receive from came (no host; no other member)\n"
+         "  5  refused by the signalling server (token, room full, bad name)\n"
+         "  6  network: the signalling server cannot be reached or trusted (TLS)";
 }
 
 } // namespace roomcast::app

@@ -15,13 +15,20 @@
 
 namespace roomcast::app {
 
-// Exit codes of the commands (each command's --help lists the ones it uses).
+// Exit codes of the commands (each command's --help lists the ones it uses; README, "Exit
+// status").
 enum ExitCode : int {
   kExitOk = 0,       // done, or stopped by Ctrl-C / SIGTERM / end of stream
   kExitError = 1,    // a pipeline or server error (printed)
   kExitUsage = 2,    // bad options
   kExitTimedOut = 3, // --timeout passed before --frames was reached
+  kExitNoHost = 4,   // --timeout passed and nobody to receive from ever came (no host, no member)
+  kExitRefused = 5,  // the signalling server refused to let us in (token, room full, taken...)
+  kExitNetwork = 6,  // the signalling server cannot be reached, or not trusted (TLS)
 };
+
+// The exit code for an error posted by a roomcast element: refused, network or plain error.
+int exit_code_for_error(const std::string &text);
 
 class Runner {
 public:
@@ -47,8 +54,13 @@ public:
   void set_timeout(int seconds);
   // Calls `fn` on the main loop at each SIGUSR1 (without a hook, SIGUSR1 keeps its default).
   void on_usr1(std::function<void()> fn);
-  // A status line is redrawn in place on stderr: messages then begin on a new line.
-  void set_status_line(bool on) { status_line_ = on; }
+  // Called on the main loop each time a roomcast element is in its room (`rejoin`: again,
+  // after a lost signalling connection or a media timeout).
+  void on_joined(std::function<void(const std::string &id, bool rejoin)> fn) {
+    joined_ = std::move(fn);
+  }
+  // The first error's text ("" when there was none).
+  const std::string &error_text() const { return error_text_; }
 
   // Sets the pipeline PLAYING. False, after printing why, if it could not start.
   bool start();
@@ -71,7 +83,6 @@ private:
 
   std::string cmd_;
   bool verbose_ = false;
-  bool status_line_ = false;
   bool stop_at_eos_ = true;
   GMainLoop *loop_ = nullptr;
   GRef<GstElement> pipeline_; // with a bus watch while set
@@ -80,10 +91,13 @@ private:
   bool failed_ = false;          // an error was reported
   std::set<std::string> warned_; // warnings printed so far
   std::function<void()> usr1_;
+  std::function<void(const std::string &, bool)> joined_;
+  std::string error_text_;
   guint sigint_ = 0, sigterm_ = 0, sigusr1_ = 0, timer_ = 0;
 };
 
-// What a command's --help says about its exit codes (with_timeout: it has --timeout/--frames).
-const char *exit_codes_help(bool with_timeout);
+// What a command's --help says about its exit codes: which ones, by kind of command.
+enum class HelpKind { serve, live, receive /* watch, meet: --timeout and --frames */ };
+const char *exit_codes_help(HelpKind kind);
 
 } // namespace roomcast::app

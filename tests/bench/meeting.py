@@ -4,7 +4,7 @@ other member, and decodes every other member).
 
 Members are `roomcast meet --source test --size 640x360 --fps 15 --sink fake` on a `roomcast
 serve`, joining about a second apart. For each room size n: wait until every member sees the
-n-1 others ('seeing <id> (<name>)' minus '<id> left'), settle, then measure every member's CPU
+n-1 others ('seeing <name> (<id>)' minus '<name> (<id>) left'), settle, then measure every member's CPU
 over a window; SIGUSR1 before and after the window gives each member's frame counts per sender,
 and every pair must have gained frames (else the point fails).
 """
@@ -27,13 +27,13 @@ def seen_now(member):
     """Names this member currently sees."""
     present = {}
     for line in member.text_lines():
-        m = re.search(r"seeing (\S+) \((.*)\)$", line)
+        m = re.search(r"roomcast meet: seeing (.*) \((\S+)\)$", line)
         if m:
-            present[m.group(1)] = m.group(2)
+            present[m.group(2)] = m.group(1)
             continue
-        m = re.search(r"roomcast meet: (\S+) left$", line)
+        m = re.search(r"roomcast meet: (.*) \((\S+)\) left$", line)
         if m:
-            present.pop(m.group(1), None)
+            present.pop(m.group(2), None)
     return set(present.values())
 
 

@@ -50,7 +50,8 @@ test('meeting of 2 chromium members', { timeout: 90000 }, async () => {
     // browser answers. Both browsers must decode it (a third tile named "Gus") and it must decode
     // both of them; when it leaves, its tiles go.
     const gus = w.start(['meet', '--server', w.ws, '--room', room, '--name', 'Gus', '--source', 'test',
-      '--size', '640x360', '--fps', '15', '--sink', 'fake', '--ice-loopback', 'off', '--timeout', '60'], 'meet');
+      '--size', '640x360', '--fps', '15', '--sink', 'fake', '--ice-loopback', 'off', '--timeout', '60',
+      '--report'], 'meet'); // --report: its JSON lines at the Ctrl-C below too
     for (const page of [ann, bo]) {
       const st = await framesFromOthers(page, 2, 20);
       const tiles = await page.evaluate(() => window.roomcast.tiles());

@@ -127,7 +127,7 @@ class HostMetrics(RoomcastTest):
         viewers go 0 -> 1 -> 0 as a `roomcast watch` joins and leaves, the bitrate is above 0 and
         the viewer's RTT is there while it watches."""
         live = self.start(["live", "--port", "0", "--room", "mx"] + SIZE, name="live")
-        _, m = live.wait_line(r"or run: roomcast watch --server (ws://[^/\s]+)/ws", 20)
+        _, m = live.wait_line(r"or run: \S*roomcast watch --server (ws://[^/\s]+)/ws", 20)
         url = m.group(1).replace("ws://", "http://") + "/metrics"
         s = scrape(url)
         self.assertIsNotNone(one(s, "roomcast_rooms"), "the server's own families are there")

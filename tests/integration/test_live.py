@@ -126,9 +126,10 @@ class LiveLifecycle(RoomcastTest):
 
     def test_watch_times_out_clearly_without_host(self):
         w = self.watch("nobody", "--frames", "10", "--timeout", "3")
-        self.assertEqual(w.wait(20), 3)
-        self.assertIn("timed out", w.stderr())
+        self.assertEqual(w.wait(20), 4)
+        self.assertIn("no host came to room 'nobody' within 3 s", w.stderr())
         self.assertEqual(w.json_result()["frames"], 0)
+        self.assertIn("no host", w.json_result()["error"])
 
 
 class ScreenSource(RoomcastTest):

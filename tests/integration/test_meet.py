@@ -56,7 +56,8 @@ def colour_bars(image, row):
     """Counts the colour bars along one pixel row: pixels are reduced to 8 colours (each channel
     above or below half) and runs shorter than 8 pixels (scaled edges, text) are ignored. The test
     source's SMPTE pattern has 7 bars in its top two thirds (8 runs when its motion wraps one),
-    so one tile across the window gives 7-8, two side by side 14-16."""
+    so one tile across the window gives 7-8, two side by side 14-16. Black is not counted (the
+    pattern's top has none): it is the bars a tile keeps around a picture of another shape."""
     width, _, data = image
     line = data[row * width * 3:(row + 1) * width * 3]
     colours = [(line[i] > 127, line[i + 1] > 127, line[i + 2] > 127) for i in range(0, len(line), 3)]
@@ -67,12 +68,17 @@ def colour_bars(image, row):
         else:
             runs.append([c, 1])
     bars = []
+    last = None
     for c, n in runs:
         if n < 8:
             continue
-        if bars and bars[-1] == c:
+        if c == (False, False, False):
+            last = None
+            continue
+        if last == c:
             continue
         bars.append(c)
+        last = c
     return len(bars)
 
 
@@ -93,7 +99,7 @@ class Meeting(RoomcastTest):
     def test_four_members_decode_each_other(self):
         # Everyone stays for the whole run (an early finisher would leave before the last joiner
         # got its frames); then every member must have decoded every other one.
-        members = self.staggered("four", ["m%d" % i for i in range(4)], "--timeout", "25")
+        members = self.staggered("four", ["m%d" % i for i in range(4)], "--timeout", "25", "--report")
         for m in members:
             self.assertEqual(m.wait(60), 0, m.stderr())
         for m in members:
@@ -130,7 +136,7 @@ class Meeting(RoomcastTest):
 
     def test_member_leaves_others_go_on_and_late_joiner_sees_all(self):
         # Four long-running members; wait until everyone sees everyone.
-        members = self.staggered("churn", ["c%d" % i for i in range(4)], "--timeout", "120")
+        members = self.staggered("churn", ["c%d" % i for i in range(4)], "--timeout", "120", "--report")
         for m in members:
             self.wait_seeing(m, 3)
         leaver, stay = members[0], members[1:]
@@ -138,9 +144,9 @@ class Meeting(RoomcastTest):
         # c0 vanishes (SIGKILL: no goodbye, the server sees its socket close).
         leaver.kill()
         # Everyone else drops it (connection and tile) within a bounded time.
-        leaver_id = stay[0].wait_line(r"seeing (\S+) \(c0\)", 1)[1].group(1)
+        leaver_id = stay[0].wait_line(r"seeing c0 \((\S+)\)$", 1)[1].group(1)
         for m, mark in zip(stay, marks):
-            m.wait_line(r"%s left" % leaver_id, 15, start=mark)
+            m.wait_line(r"c0 \(%s\) left$" % leaver_id, 15, start=mark)
         # The remaining three keep decoding each other: counts taken 4 s apart grow by at least
         # 2 s worth of frames (15 fps) from every other remaining member.
         before = [self.snapshot(m) for m in stay]
@@ -153,17 +159,17 @@ class Meeting(RoomcastTest):
                                             (m.name, other.name, b, a))
         # c0 comes back (a new process, same name): it gets everyone again, and they get it.
         marks = [len(m.lines) for m in stay]
-        back = self.member("churn", "c0", "--timeout", "120")
+        back = self.member("churn", "c0", "--timeout", "120", "--report")
         self.wait_seeing(back, 3)
         for m, mark in zip(stay, marks):
-            m.wait_line(r"seeing \S+ \(c0\)", 30, start=mark)
+            m.wait_line(r"seeing c0 \(\S+\)$", 30, start=mark)
         # A fifth member joining late sees all four, and they see it.
         late = self.member("churn", "late", "--expect", "4", "--frames", "30", "--timeout", "60")
         self.assertEqual(late.wait(80), 0, late.stderr())
         seen = members_json(late)
         self.assertEqual(sorted(r["name"] for r in seen.values() if r["frames"] >= 30), ["c0", "c1", "c2", "c3"])
         for m in stay + [back]:
-            m.wait_line(r"seeing \S+ \(late\)", 30)
+            m.wait_line(r"seeing late \(\S+\)$", 30)
         for m in stay:
             self.assertEqual(m.interrupt(20), 0, m.stderr())
             got = members_json(m)
@@ -180,7 +186,7 @@ class Meeting(RoomcastTest):
         name = 'José "Q"'
         env = env_with_plugin({"LC_ALL": "C.UTF-8"})  # the name arrives as UTF-8 in any case
         first = self.start(["meet", "--server", self.ws, "--room", "names", "--name", name] + MEDIA +
-                           ["--timeout", "30"], name="jose", env=env)
+                           ["--timeout", "30", "--report"], name="jose", env=env)
         time.sleep(1.0)
         other = self.member("names", "plain", "--expect", "1", "--frames", "30", "--timeout", "40")
         self.assertEqual(other.wait(50), 0, other.stderr())
@@ -201,6 +207,21 @@ class Meeting(RoomcastTest):
                 return True
             if time.monotonic() > deadline:
                 print("%s: %d colour bars along row 300, wanted %d tiles" % (display, bars, tiles))
+                return False
+            time.sleep(0.5)
+
+    def black(self, display, rows, columns, timeout=10):
+        """Whether a grab of the display is black (every channel below 48) at these rows and
+        columns within the timeout."""
+        deadline = time.monotonic() + timeout
+        while True:
+            width, _, data = grab(display)
+            bad = [(r, c) for r in rows for c in columns
+                   if max(data[(r * width + c) * 3:(r * width + c) * 3 + 3]) >= 48]
+            if not bad:
+                return True
+            if time.monotonic() > deadline:
+                print("%s: %d pixels not black, first %r" % (display, len(bad), bad[:5]))
                 return False
             time.sleep(0.5)
 
@@ -239,11 +260,18 @@ class Meeting(RoomcastTest):
             self.assertEqual(m.count_lines(r"seeing \S+"), 2, "\n".join(
                 "%s: %s\n%s" % (o.name, [l for _, l in o.lines], o.stderr()) for o in members))
         self.assertTrue(self.shows_tiles(display, 2), "g0 should show two tiles")
-        leaver_id = members[0].wait_line(r"seeing (\S+) \(g2\)", 1)[1].group(1)
+        # Two 4:3 pictures side by side, each in a 640x720 tile: 640x480, letterboxed (black above
+        # and below), never stretched to 640x720.
+        self.assertTrue(self.black(display, rows=[40, 80, 660], columns=range(0, 1280)),
+                        "g0's tiles should be letterboxed")
+        leaver_id = members[0].wait_line(r"seeing g2 \((\S+)\)$", 1)[1].group(1)
         mark = len(members[0].lines)
         self.assertEqual(members[2].interrupt(20), 0, members[2].stderr())
-        members[0].wait_line(r"%s left" % leaver_id, 15, start=mark)
+        members[0].wait_line(r"g2 \(%s\) left$" % leaver_id, 15, start=mark)
         self.assertTrue(self.shows_tiles(display, 1), "g0 should show one tile")
+        # One 4:3 picture in the 1280x720 grid: 960x720 between black bars left and right.
+        self.assertTrue(self.black(display, rows=[300, 600], columns=list(range(0, 140)) + list(range(1140, 1280))),
+                        "g0's one tile should be pillarboxed")
         for m in members[:2]:
             self.assertEqual(m.interrupt(20), 0, m.stderr())
 

@@ -142,7 +142,7 @@ class ReadmeLines(unittest.TestCase):
         # Without the token the room cannot be taken; with it, it is live and viewers watch.
         squat = self.run_line([ROOMCAST, "live", "--server", server, "--room", "stage", "--source", "test",
                                "--tls-pin", pin], "squatter")
-        self.assertEqual(squat.wait(20), 1, squat.stderr())
+        self.assertEqual(squat.wait(20), 5, squat.stderr())  # refused
         self.assertIn("token-required", squat.stderr())
         self.run_line([ROOMCAST, "live", "--server", server, "--room", "stage", "--source", "test",
                        "--size", "640x360", "--tls-pin", pin, "--token", host_token], "live").wait_line(r"is live", 20)

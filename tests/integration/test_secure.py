@@ -62,9 +62,10 @@ class Secure(unittest.TestCase):
         self.assertGreaterEqual(r["frames"], frames, r)
         return r
 
-    def assert_refused(self, proc, pattern, within=15):
-        """The process exits 1 within `within` s, saying `pattern` on stderr."""
-        self.assertEqual(proc.wait(within), 1, proc.stderr())
+    def assert_refused(self, proc, pattern, within=15, code=5):
+        """The process exits with `code` within `within` s, saying `pattern` on stderr: 5 when the
+        server refused us, 6 when the server could not be trusted (TLS)."""
+        self.assertEqual(proc.wait(within), code, proc.stderr())
         self.assertRegex(proc.stderr(), pattern)
 
     # ---- TLS ----------------------------------------------------------------------------------
@@ -83,11 +84,11 @@ class Secure(unittest.TestCase):
         bad = self.watch(url, "tls", "--tls-pin", wrong, "--timeout", "30", name="wrong-pin")
         t0 = time.monotonic()
         self.assert_refused(bad, r"does not match the pinned fingerprint \(server: %s; pinned: %s\)"
-                            % (re.escape(fp), re.escape(wrong)))
+                            % (re.escape(fp), re.escape(wrong)), code=6)
         self.assertLess(time.monotonic() - t0, 10)
         # No pin, no authority: not trusted, and the error says what to do.
         none = self.watch(url, "tls", "--timeout", "30", name="no-pin")
-        self.assert_refused(none, r"signed by an unknown authority.*--tls-ca FILE.*--tls-pin")
+        self.assert_refused(none, r"signed by an unknown authority.*--tls-ca FILE.*--tls-pin", code=6)
         # Not a fingerprint at all: a bad option.
         opt = self.watch(url, "tls", "--tls-pin", "12:34", name="bad-pin")
         self.assertEqual(opt.wait(10), 2, opt.stderr())
@@ -127,7 +128,7 @@ class Secure(unittest.TestCase):
         # roomcast watch with the CA file decodes too; without it, it is refused.
         self.assert_decodes(self.watch(url, "ca", "--tls-ca", ca, "--frames", "30", "--timeout", "40"))
         self.assert_refused(self.watch(url, "ca", "--timeout", "30", name="no-ca"),
-                            r"unknown authority")
+                            r"unknown authority", code=6)
         # gst-launch with a wrong pin: the element posts the error and the pipeline stops.
         wrong = self.start(["roomcastsrc", "signaller::uri=" + url, "signaller::tls-pin=" + "AB" * 32,
                             "room=ca", "!", "fakesink"], name="gst-wrong", program="gst-launch-1.0")
@@ -142,7 +143,7 @@ class Secure(unittest.TestCase):
         env = {"ROOMCAST_TOKEN_SECRET": SECRET}
         live = self.start(["live", "--port", "0", "--tls", "self-signed", "--room", "own", "--source",
                            "test"] + SIZE, name="live", env=env)
-        _, m = live.wait_line(r"or run: roomcast watch --server (wss://\S+) --room own --tls-pin (\S+)", 20)
+        _, m = live.wait_line(r"or run: \S*roomcast watch --server (wss://\S+) --room own --tls-pin (\S+)", 20)
         url, fp = m.group(1), m.group(2)
         live.wait_line(r"room tokens required to host or meet", 5)
         self.assert_decodes(self.watch(url, "own", "--tls-pin", fp, "--frames", "30", "--timeout", "40"))
