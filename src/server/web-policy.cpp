@@ -125,4 +125,20 @@ std::vector<std::pair<std::string, std::string>> security_headers(const Policy &
   return h;
 }
 
+Route route(std::string_view path) {
+  using Kind = Route::Kind;
+  // The server gets the path as a C string: a NUL byte cannot come from it, and would cut the
+  // file name short further on.
+  if (path.empty() || path.find('\0') != std::string_view::npos) return {};
+  if (path == "/") return {Kind::File, "index.html"};
+  if (path.starts_with("/room/")) return {Kind::File, "room.html"};
+  if (path == "/healthz") return {Kind::Health, {}};
+  std::string rel(path.substr(1));
+  // Only plain names below the web root: no "..", no hidden files.
+  if (rel.empty() || rel.find("..") != std::string::npos || rel.front() == '.' ||
+      rel.find("//") != std::string::npos)
+    return {};
+  return {path == "/metrics" ? Kind::Metrics : Kind::File, std::move(rel)};
+}
+
 } // namespace roomcast::web

@@ -163,6 +163,45 @@ void test_headers() {
   g_assert_nonnull(strstr(find(h, "Content-Security-Policy").c_str(), "connect-src 'self';"));
 }
 
+// What a request's path names (web::route): the server's own pages, the two HTML pages, plain file
+// names below the web root; never a name with "..", a hidden first component or "//".
+void test_routes() {
+  using K = web::Route::Kind;
+  const struct {
+    std::string_view path;
+    K kind;
+    const char *file;
+  } rows[] = {
+      {"/", K::File, "index.html"},
+      {"/room/demo", K::File, "room.html"},
+      {"/room/", K::File, "room.html"},
+      {"/room/../../etc/passwd", K::File, "room.html"}, // any room name: always room.html
+      {"/healthz", K::Health, ""},
+      {"/metrics", K::Metrics, "metrics"}, // the file, when /metrics is not open to the client
+      {"/index.js", K::File, "index.js"},
+      {"/img/logo.png", K::File, "img/logo.png"},
+      {"/%2e%2e/etc/passwd", K::File, "%2e%2e/etc/passwd"}, // not decoded: a file of that name
+      {"/room", K::File, "room"},
+      {"/healthz/", K::File, "healthz/"},
+      {"/..", K::NotFound, ""},
+      {"/../etc/passwd", K::NotFound, ""},
+      {"/a/../../etc/passwd", K::NotFound, ""},
+      {"/a..b", K::NotFound, ""},
+      {"/.git/config", K::NotFound, ""},
+      {"/.", K::NotFound, ""},
+      {"//etc/passwd", K::NotFound, ""},
+      {"/a//b", K::NotFound, ""},
+      {"", K::NotFound, ""},
+      {std::string_view("/a\0b", 4), K::NotFound, ""},
+  };
+  for (const auto &r : rows) {
+    g_test_message("path '%.*s'", int(r.path.size()), r.path.data());
+    web::Route got = web::route(r.path);
+    g_assert_true(got.kind == r.kind);
+    CHECK_STR(got.file, r.file);
+  }
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -171,5 +210,6 @@ int main(int argc, char **argv) {
   g_test_add_func("/web-policy/hosts", test_hosts);
   g_test_add_func("/web-policy/origins", test_origins);
   g_test_add_func("/web-policy/headers", test_headers);
+  g_test_add_func("/web-policy/routes", test_routes);
   return g_test_run();
 }
