@@ -61,10 +61,11 @@ struct Route {
 
 // "/" is index.html, "/room/<anything>" room.html, "/healthz" and "/metrics" the server's own
 // answers. Any other path names a file below the web root: the path without its leading "/", and
-// only a plain relative name ("app.js", "img/logo.png"): no "..", no hidden first component, no
-// empty component. The path is taken as it comes (libsoup hands it over still percent-encoded):
-// nothing is decoded, so "%2e%2e" names a file of that very name. The server still checks that the
-// file's real path (symbolic links resolved) lies below the web root's. Pure; fuzzed by
+// only a plain relative name ("app.js", "img/logo.png"): no "..", no component that starts with a
+// dot (hidden files, "."), no empty component. libsoup hands the path over percent-decoded, with
+// its dot segments resolved ("/a/../b" is "/b", "/a/%2egit/x" is "/a/.git/x") and a decoded "/../"
+// refused (400); route() decodes nothing more. The server still checks that the file's real path
+// (symbolic links resolved) lies below the web root's. Pure; fuzzed by
 // tests/fuzz/fuzz-web-path.cpp.
 Route route(std::string_view path);
 
