@@ -1,6 +1,7 @@
 // Fuzz target: the protocol parser (src/common/protocol.cpp), which the server runs on every
 // WebSocket message from anyone. Beyond "no crash, no leak, no undefined behaviour":
-// - a refusal carries a code of the table and a message, and the message is valid UTF-8;
+// - a refusal carries a code of the table and a message, and the message is valid UTF-8; an
+//   accepted message leaves no error message;
 // - an accepted message satisfies the validators its fields are documented with;
 // - it serialises to valid UTF-8 JSON with no raw control characters, which parses back to an
 //   equal message, and serialising that gives the same text (a fixed point).
@@ -76,6 +77,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
     FUZZ_CHECK(!err.message.empty() && utf8(err.message));
     return 0;
   }
+  FUZZ_CHECK(err.message.empty()); // never both accepted and an error
   FUZZ_CHECK(fields_valid(*m));
   if (const p::Relay *r = p::relay_of(*m)) {
     FUZZ_CHECK(r->to.empty() || p::valid_peer_id(r->to));

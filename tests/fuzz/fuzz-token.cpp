@@ -53,6 +53,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
   for (p::Role role : {p::Role::Host, p::Role::Viewer}) {
     const token::Verdict v = token::verify(tok, kSecret, kRoom, role, kNow);
     if (v) {
+      FUZZ_CHECK(v.why.empty()); // never both accepted and a reason to refuse
       FUZZ_CHECK(v.claims.room == kRoom && v.claims.role == role);
       FUZZ_CHECK(v.claims.exp >= kNow - 60);
       const std::size_t dot = tok.rfind('.');
