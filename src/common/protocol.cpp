@@ -50,8 +50,9 @@ public:
     if (!JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_STRING)
       return fail(ErrorCode::BadMessage, std::string("field '") + field + "' must be a string");
     const char *s = json_node_get_string(n);
-    // json-glib decodes an unpaired surrogate escape ("\ud800") into bytes that are not UTF-8;
-    // relayed, they would make the receiver's WebSocket fail (text frames must be UTF-8).
+    // json-glib decodes an unpaired surrogate escape followed by a character ("\ud800x") into
+    // bytes that are not UTF-8; relayed, they would make the receiver's WebSocket fail (text frames
+    // must be UTF-8).
     if (!g_utf8_validate(s, -1, nullptr))
       return fail(ErrorCode::BadMessage, std::string("field '") + field + "' is not valid UTF-8");
     out = s;

@@ -1,8 +1,7 @@
 // Which requests the server answers: the Host a request names and the Origin of a WebSocket
 // upgrade, the security headers of every answer, and what a request's path names. Pure functions
-// (no I/O), table-tested in tests/unit/test-web-policy.cpp. The decisions are written down in
-// docs/architecture.md
-// ("Deployment security").
+// (no I/O), table-tested in tests/unit/test-web-policy.cpp and fuzzed in tests/fuzz/. The decisions
+// are written down in docs/architecture.md ("Deployment security").
 #pragma once
 
 #include <optional>
