@@ -49,7 +49,13 @@ public:
                       : true;
     if (!JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_STRING)
       return fail(ErrorCode::BadMessage, std::string("field '") + field + "' must be a string");
-    out = json_node_get_string(n);
+    const char *s = json_node_get_string(n);
+    // json-glib decodes an unpaired surrogate escape followed by a character ("\ud800x") into
+    // bytes that are not UTF-8; relayed, they would make the receiver's WebSocket fail (text frames
+    // must be UTF-8).
+    if (!g_utf8_validate(s, -1, nullptr))
+      return fail(ErrorCode::BadMessage, std::string("field '") + field + "' is not valid UTF-8");
+    out = s;
     return true;
   }
 
@@ -131,6 +137,14 @@ bool has_escaped_nul(std::string_view text) {
     i++; // skip the escaped character
   }
   return false;
+}
+
+// At most `max` bytes of `s`, cut at a character boundary (so that valid UTF-8 stays valid).
+std::string clip(std::string_view s, std::size_t max) {
+  if (s.size() <= max) return std::string(s);
+  while (max > 0 && (static_cast<unsigned char>(s[max]) & 0xc0) == 0x80)
+    max--;
+  return std::string(s.substr(0, max));
 }
 
 bool no_control_chars(std::string_view s) {
@@ -261,11 +275,11 @@ bool valid_ice_server(const IceServer &s, std::string *why) {
     std::string reason;
     auto u = url.size() <= kMaxIceUrl ? ice::parse_uri(url, ice::Form::Rtc, &reason) : std::nullopt;
     if (!u)
-      return no("bad ICE server URL '" + url.substr(0, 64) + "': " +
+      return no("bad ICE server URL '" + clip(url, 64) + "': " +
                 (reason.empty() ? "longer than " + std::to_string(kMaxIceUrl) + " bytes" : reason));
     if (spec::kIceSchemes.at(static_cast<std::size_t>(u->scheme)).credentials &&
         (s.username.empty() || s.credential.empty()))
-      return no("'" + url.substr(0, 64) + "' needs 'username' and 'credential'");
+      return no("'" + clip(url, 64) + "' needs 'username' and 'credential'");
   }
   return true;
 }
@@ -407,7 +421,8 @@ struct Fields {
       JsonArray *ua = json_node_get_array(urls);
       for (guint j = 0; j < json_array_get_length(ua); j++) {
         JsonNode *u = json_array_get_element(ua, j);
-        if (!JSON_NODE_HOLDS_VALUE(u) || json_node_get_value_type(u) != G_TYPE_STRING)
+        if (!JSON_NODE_HOLDS_VALUE(u) || json_node_get_value_type(u) != G_TYPE_STRING ||
+            !g_utf8_validate(json_node_get_string(u), -1, nullptr))
           return r.fail(ErrorCode::BadMessage, "ICE server URLs must be strings");
         s.urls.emplace_back(json_node_get_string(u));
       }
@@ -432,7 +447,7 @@ struct Fields {
         !r.str("ref", m.ref, false))
       return false;
     auto c = error_code_from_string(code);
-    if (!c) return r.fail(ErrorCode::BadMessage, "unknown error code '" + code.substr(0, 64) + "'");
+    if (!c) return r.fail(ErrorCode::BadMessage, "unknown error code '" + clip(code, 64) + "'");
     m.code = *c;
     return true;
   }
@@ -464,7 +479,10 @@ std::optional<Message> parse(std::string_view text, ParseError &err) {
   }
   if (!json_parser_load_from_data(parser, text.data(), static_cast<gssize>(text.size()), &gerr)) {
     err.code = ErrorCode::BadJson;
-    err.message = std::string("malformed JSON: ") + (gerr ? gerr->message : "unknown error");
+    // json-glib quotes the input in its message, and may quote bytes that are not UTF-8 (an
+    // unpaired surrogate escape): the message goes back to the sender in an error message.
+    g_autofree char *why = g_utf8_make_valid(gerr ? gerr->message : "unknown error", -1);
+    err.message = std::string("malformed JSON: ") + why;
     return std::nullopt;
   }
   JsonNode *root = json_parser_get_root(parser);
@@ -480,7 +498,7 @@ std::optional<Message> parse(std::string_view text, ParseError &err) {
   auto t = type_from_string(type);
   if (!t) {
     err.code = ErrorCode::UnknownType;
-    err.message = "unknown message type '" + type.substr(0, 64) + "'";
+    err.message = "unknown message type '" + clip(type, 64) + "'";
     return std::nullopt;
   }
   err.ref = type;

@@ -2,6 +2,7 @@
 
 #include <json-glib/json-glib.h>
 
+#include <cstdint>
 #include <cstring>
 
 namespace roomcast::token {
@@ -82,7 +83,7 @@ std::optional<gint64> member_int(JsonObject *o, const char *name) {
   return json_node_get_int(n);
 }
 
-std::string ago(gint64 s) {
+std::string ago(std::uint64_t s) {
   if (s < 120) return std::to_string(s) + " s";
   if (s < 7200) return std::to_string(s / 60) + " min";
   if (s < 172800) return std::to_string(s / 3600) + " h";
@@ -186,8 +187,15 @@ Verdict verify(std::string_view token, std::string_view secret, std::string_view
                     "its 'max' claim is not a number of 1-" + std::to_string(kMaxJoinsClaim));
     c.max_joins = static_cast<unsigned>(*max);
   }
-  if (now_s > c.exp + kSkewS)
-    return refuse(Fault::Expired, "expired " + ago(now_s - c.exp) + " ago", c);
+  // `exp` is whatever the signer wrote, up to the limits of int64: no arithmetic on it may
+  // overflow (`now_s` is a clock's). Expired means exp < now - skew; the time since then is
+  // positive and below 2^64.
+  if (c.exp < now_s - kSkewS)
+    return refuse(Fault::Expired,
+                  "expired " +
+                      ago(static_cast<std::uint64_t>(now_s) - static_cast<std::uint64_t>(c.exp)) +
+                      " ago",
+                  c);
   if (auto nbf = member_int(p, "nbf"); nbf && now_s + kSkewS < *nbf)
     return refuse(Fault::NotYetValid, "not valid yet", c);
   if (c.room != room)

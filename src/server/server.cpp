@@ -1031,14 +1031,11 @@ struct Server::Impl {
       soup_server_message_set_status(msg, SOUP_STATUS_METHOD_NOT_ALLOWED, nullptr);
       return;
     }
-    std::string rel;
-    if (g_strcmp0(path, "/") == 0)
-      rel = "index.html";
-    else if (g_str_has_prefix(path, "/room/"))
-      rel = "room.html";
-    else if (path == p::kRoomListPath)
-      return serve_room_list(msg);
-    else if (g_strcmp0(path, "/healthz") == 0) {
+    // The room list is the server's own answer (docs/protocol.md#room-list); every other path
+    // is routed by web::route.
+    if (path && path == p::kRoomListPath) return serve_room_list(msg);
+    const web::Route route = web::route(path ? path : "");
+    if (route.kind == web::Route::Kind::Health) {
       g_autofree char *body =
           g_strdup_printf("{\"ok\":true,\"version\":%d,\"connections\":%zu,\"rooms\":%zu}",
                           p::kVersion, conns.size(), rooms.size());
@@ -1046,19 +1043,19 @@ struct Server::Impl {
       soup_server_message_set_response(msg, "application/json", SOUP_MEMORY_COPY, body,
                                        strlen(body));
       return;
-    } else if (g_strcmp0(path, "/metrics") == 0 &&
-               (opts.public_metrics || is_loopback(soup_server_message_get_remote_address(msg)))) {
+    }
+    if (route.kind == web::Route::Kind::Metrics &&
+        (opts.public_metrics || is_loopback(soup_server_message_get_remote_address(msg)))) {
       std::string body = metrics_text();
       if (extra_metrics) body += extra_metrics();
       soup_server_message_set_status(msg, SOUP_STATUS_OK, nullptr);
       soup_server_message_set_response(msg, "text/plain; version=0.0.4; charset=utf-8",
                                        SOUP_MEMORY_COPY, body.data(), body.size());
       return;
-    } else
-      rel = path + 1;
-    // Only plain names below the web root: no "..", no hidden files.
-    if (rel.empty() || rel.find("..") != std::string::npos || rel.front() == '.' ||
-        rel.find("//") != std::string::npos) {
+    }
+    // A file (or "metrics" when /metrics is not open to this client), or nothing.
+    const std::string &rel = route.file;
+    if (rel.empty()) {
       soup_server_message_set_status(msg, SOUP_STATUS_NOT_FOUND, nullptr);
       return;
     }

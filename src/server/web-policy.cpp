@@ -45,6 +45,10 @@ std::optional<std::string> host_of(std::string_view h) {
     auto close = h.find(']');
     if (close == std::string_view::npos) return std::nullopt;
     host = lower(h.substr(1, close - 1));
+    // Only the characters of an IPv6 address: GLib's parser reads a C string, and would stop at a
+    // NUL byte ("[::1\0junk]"); a zone ("%eth0") has no place in a Host header.
+    for (char c : host)
+      if (!g_ascii_isxdigit(c) && c != ':' && c != '.') return std::nullopt;
     std::string_view rest = h.substr(close + 1);
     if (!rest.empty() && (rest.front() != ':' || !valid_port(rest.substr(1)))) return std::nullopt;
     if (!is_ip_literal(host) || host.find(':') == std::string::npos) return std::nullopt;
@@ -57,7 +61,8 @@ std::optional<std::string> host_of(std::string_view h) {
     name = h.substr(0, colon);
   }
   if (!name.empty() && name.back() == '.') name.remove_suffix(1);
-  if (name.empty()) return std::nullopt;
+  // One final dot ends a fully qualified name; the name before it ends with a label.
+  if (name.empty() || name.back() == '.') return std::nullopt;
   for (char c : name)
     if (!g_ascii_isalnum(c) && c != '-' && c != '.' && c != '_') return std::nullopt;
   return lower(name);
@@ -123,6 +128,25 @@ std::vector<std::pair<std::string, std::string>> security_headers(const Policy &
   };
   if (p.tls) h.emplace_back("Strict-Transport-Security", "max-age=15552000");
   return h;
+}
+
+Route route(std::string_view path) {
+  using Kind = Route::Kind;
+  // libsoup hands over a path that starts with "/" (or "*", of "OPTIONS *"), as a C string: a NUL
+  // byte cannot come from it, and would cut the file name short further on.
+  if (!path.starts_with('/') || path.find('\0') != std::string_view::npos) return {};
+  if (path == "/") return {Kind::File, "index.html"};
+  if (path.starts_with("/room/")) return {Kind::File, "room.html"};
+  if (path == "/healthz") return {Kind::Health, {}};
+  std::string rel(path.substr(1));
+  // Only plain names below the web root: no "..", no hidden files (no component starts with a
+  // dot: ".git/config", "img/.secret", "a/./b" are not found), no empty component ("//etc",
+  // "a//b").
+  if (rel.empty() || rel.find("..") != std::string::npos || rel.front() == '.' ||
+      rel.front() == '/' || rel.find("/.") != std::string::npos ||
+      rel.find("//") != std::string::npos)
+    return {};
+  return {path == "/metrics" ? Kind::Metrics : Kind::File, std::move(rel)};
 }
 
 } // namespace roomcast::web

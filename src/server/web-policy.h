@@ -1,7 +1,7 @@
 // Which requests the server answers: the Host a request names and the Origin of a WebSocket
-// upgrade, and the security headers of every answer. Pure functions (no I/O), table-tested in
-// tests/unit/test-web-policy.cpp. The decisions are written down in docs/architecture.md
-// ("Deployment security").
+// upgrade, the security headers of every answer, and what a request's path names. Pure functions
+// (no I/O), table-tested in tests/unit/test-web-policy.cpp and fuzzed in tests/fuzz/. The decisions
+// are written down in docs/architecture.md ("Deployment security").
 #pragma once
 
 #include <optional>
@@ -47,5 +47,25 @@ std::optional<std::string> normalize_origin(std::string_view origin);
 // nosniff, no referrer, and HSTS under TLS. `host` is the request's (already allowed) Host header.
 std::vector<std::pair<std::string, std::string>> security_headers(const Policy &p,
                                                                   std::string_view host);
+
+// What a request's path names (GET and HEAD, after the Host check).
+struct Route {
+  enum class Kind { File, Health, Metrics, NotFound };
+  Kind kind = Kind::NotFound;
+  // File: the name to answer with, relative to the web root (and to the built-in copy of the web
+  // client). Metrics: the file to answer with when /metrics is not open to the client. Else empty.
+  std::string file;
+  bool operator==(const Route &) const = default;
+};
+
+// "/" is index.html, "/room/<anything>" room.html, "/healthz" and "/metrics" the server's own
+// answers. Any other path names a file below the web root: the path without its leading "/", and
+// only a plain relative name ("app.js", "img/logo.png"): no "..", no component that starts with a
+// dot (hidden files, "."), no empty component. libsoup hands the path over percent-decoded, with
+// its dot segments resolved ("/a/../b" is "/b", "/a/%2egit/x" is "/a/.git/x") and a decoded "/../"
+// refused (400); route() decodes nothing more. The server still checks that the file's real path
+// (symbolic links resolved) lies below the web root's. Pure; fuzzed by
+// tests/fuzz/fuzz-web-path.cpp.
+Route route(std::string_view path);
 
 } // namespace roomcast::web

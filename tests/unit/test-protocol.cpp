@@ -931,6 +931,38 @@ void test_parse_escaped_nul() {
                                                                                    "b");
 }
 
+// json-glib decodes an unpaired surrogate escape followed by a character ("\ud800x") into bytes
+// that are not UTF-8 (and drops the character); relayed, they would break the receiver's WebSocket
+// (text frames must be UTF-8). Found by tests/fuzz/fuzz-protocol.cpp (a parsed message must
+// serialise to UTF-8 and parse back equal; an error's text is UTF-8).
+void test_parse_lone_surrogate() {
+  parse_fails(R"({"type":"offer","to":"p1","sdp":"v=0 \ud800x"})", ErrorCode::BadMessage, "offer");
+  parse_fails(R"({"type":"ice","to":"p1","candidate":"\udc00x","sdpMLineIndex":0})",
+              ErrorCode::BadMessage, "ice");
+  parse_fails(R"({"type":"error","code":"forbidden","message":"\ud83dx"})", ErrorCode::BadMessage,
+              "error");
+  parse_fails(
+      R"({"type":"welcome","id":"p1","room":"\ud800x","kind":"live","role":"host","peers":[]})",
+      ErrorCode::BadMessage, "welcome");
+  parse_fails(R"({"type":"welcome","id":"p1","room":"r","kind":"live","role":"host","peers":[],)"
+              R"("ice_servers":[{"urls":["stun:\ud800x"]}]})",
+              ErrorCode::BadMessage, "welcome");
+  // A pair is one character, and fine.
+  CHECK_STR(parse_as<Offer>(R"({"type":"offer","to":"p1","sdp":"\ud83d\ude00"})").sdp,
+            "\xf0\x9f\x98\x80");
+  // Error texts stay UTF-8: json-glib's own (it quotes the input) and our clipped quotes.
+  ParseError err;
+  g_assert_false(parse(
+      R"({"type":"error","code":"forbidden","message":"\u002f\ud83dturn:0"",ref":"offer"})", err));
+  g_assert_true(g_utf8_validate(err.message.c_str(), -1, nullptr));
+  g_assert_false(parse(R"({"type":")" + std::string(63, 'a') + "\u00e9\"}", err));
+  g_assert_true(err.code == ErrorCode::UnknownType);
+  g_assert_true(g_utf8_validate(err.message.c_str(), -1, nullptr));
+  g_assert_false(parse(
+      R"({"type":"error","code":")" + std::string(63, 'a') + "\u00e9\",\"message\":\"m\"}", err));
+  g_assert_true(g_utf8_validate(err.message.c_str(), -1, nullptr));
+}
+
 // A ParseError left over from an earlier failure is reset by the next call.
 void test_parse_resets_error() {
   ParseError err;
@@ -970,6 +1002,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/protocol/parse/peer-notices", test_parse_peer_notices);
   g_test_add_func("/protocol/parse/unknown-fields", test_parse_ignores_unknown_fields);
   g_test_add_func("/protocol/parse/escaped-nul", test_parse_escaped_nul);
+  g_test_add_func("/protocol/parse/lone-surrogate", test_parse_lone_surrogate);
   g_test_add_func("/protocol/parse/resets-error", test_parse_resets_error);
   return g_test_run();
 }

@@ -356,7 +356,7 @@ void test_host_and_headers() {
   }
 }
 
-// --web-root: a symlink may point within the root, never out of it.
+// --web-root: a symlink may point within the root, never out of it; no hidden file is served.
 void test_web_root_symlinks() {
   g_autofree char *tmp = g_dir_make_tmp("roomcast-webroot-XXXXXX", nullptr);
   g_autofree char *web = g_build_filename(tmp, "web", nullptr);
@@ -370,6 +370,7 @@ void test_web_root_symlinks() {
   };
   put(web, "index.html", "<html>index</html>");
   put(sub, "inner.txt", "INNER");
+  put(sub, ".hidden", "HIDDEN"); // hidden files at any depth are not served (web::route)
   put(outside, "secret.txt", "TOP-SECRET");
   auto link = [&](const char *target, const char *name) {
     g_autofree char *l = g_build_filename(web, name, nullptr);
@@ -391,6 +392,12 @@ void test_web_root_symlinks() {
                      r.body.find("root:") == std::string::npos,
                  "GET %s leaked: %s", path, r.body.c_str());
     }
+    // libsoup decodes "%2e" before the server sees the path.
+    for (const char *path : {"/sub/.hidden", "/sub/%2ehidden", "/sub/./.hidden"}) {
+      HttpReply r = raw_http_get(srv.port(), path);
+      TEST_CHECK(r.status == 404 && r.body.find("HIDDEN") == std::string::npos, "GET %s: %u %s",
+                 path, r.status, r.body.c_str());
+    }
     HttpReply r = raw_http_get(srv.port(), "/inner-link.txt");
     TEST_CHECK(r.status == 200 && r.body == "INNER", "%u %s", r.status, r.body.c_str());
     r = raw_http_get(srv.port(), "/sub/inner.txt");
@@ -403,6 +410,8 @@ void test_web_root_symlinks() {
   }
   g_autofree char *inner = g_build_filename(sub, "inner.txt", nullptr);
   g_remove(inner);
+  g_autofree char *hidden = g_build_filename(sub, ".hidden", nullptr);
+  g_remove(hidden);
   g_remove(secret);
   g_rmdir(sub);
   g_rmdir(web);

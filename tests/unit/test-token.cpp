@@ -130,6 +130,10 @@ void test_verify() {
       std::string(kHeader) + "." +
       token::base64url_encode(R"({"room":"demo","role":"host","nbf":5000,"exp":9000})");
   const std::string nbf_token = nbf_part + "." + token::hs256(kSecret, nbf_part);
+  // Signed times at the ends of int64 (found by tests/fuzz/fuzz-token.cpp: `exp + skew`
+  // overflowed).
+  const std::string forever = token::sign({"demo", Role::Host, 0, G_MAXINT64}, kSecret);
+  const std::string big_bang = token::sign({"demo", Role::Host, 0, G_MININT64 + 1}, kSecret);
 
   const struct {
     const char *what;
@@ -155,6 +159,9 @@ void test_verify() {
       {"no expiry", no_exp_token, kSecret, "demo", Role::Host, 1500, Fault::Malformed},
       {"not yet valid", nbf_token, kSecret, "demo", Role::Host, 4000, Fault::NotYetValid},
       {"valid from nbf", nbf_token, kSecret, "demo", Role::Host, 5000, std::nullopt},
+      {"expires at the end of int64", forever, kSecret, "demo", Role::Host, 1500, std::nullopt},
+      {"expired at the start of int64", big_bang, kSecret, "demo", Role::Host, 1500,
+       Fault::Expired},
       {"two parts", demo_host.substr(0, demo_host.rfind('.')), kSecret, "demo", Role::Host, 1500,
        Fault::Malformed},
       {"four parts", demo_host + ".x", kSecret, "demo", Role::Host, 1500, Fault::Malformed},

@@ -18,7 +18,7 @@ const Opt none;
 
 void test_host_of() {
   const struct {
-    const char *header;
+    std::string_view header;
     std::optional<std::string> host;
   } rows[] = {
       {"127.0.0.1:8443", "127.0.0.1"},
@@ -27,6 +27,11 @@ void test_host_of() {
       {"[::1]", "::1"},
       {"Example.ORG:443", "example.org"},
       {"example.org.", "example.org"},
+      // Not a fixed point before (found by tests/fuzz/fuzz-web-headers.cpp): ".." gave ".", which
+      // host_of() refused.
+      {"..", std::nullopt},
+      {"example.org..", std::nullopt},
+      {".", std::nullopt},
       {"my_host.lan:80", "my_host.lan"},
       {"", std::nullopt},
       {":8443", std::nullopt},
@@ -37,12 +42,15 @@ void test_host_of() {
       {"example.org/evil", std::nullopt},
       {"[::1", std::nullopt},
       {"[::1]x", std::nullopt},
+      // GLib's parser would stop at the NUL (found by tests/fuzz/fuzz-web-headers.cpp).
+      {std::string_view("[::1\0junk]", 10), std::nullopt},
+      {"[fe80::1%eth0]:8443", std::nullopt},
       {"[example.org]", std::nullopt},
       {"user@example.org", std::nullopt},
       {"ex\"ample", std::nullopt},
   };
   for (const auto &r : rows) {
-    g_test_message("Host: '%s'", r.header);
+    g_test_message("Host: '%.*s'", int(r.header.size()), r.header.data());
     g_assert_true(web::host_of(r.header) == r.host);
   }
 }
@@ -163,6 +171,55 @@ void test_headers() {
   g_assert_nonnull(strstr(find(h, "Content-Security-Policy").c_str(), "connect-src 'self';"));
 }
 
+// What a request's path names (web::route): the server's own pages, the two HTML pages, plain file
+// names below the web root; never a name with "..", a hidden first component or "//".
+void test_routes() {
+  using K = web::Route::Kind;
+  const struct {
+    std::string_view path;
+    K kind;
+    const char *file;
+  } rows[] = {
+      {"/", K::File, "index.html"},
+      {"/room/demo", K::File, "room.html"},
+      {"/room/", K::File, "room.html"},
+      {"/room/../../etc/passwd", K::File, "room.html"}, // any room name: always room.html
+      {"/healthz", K::Health, ""},
+      {"/metrics", K::Metrics, "metrics"}, // the file, when /metrics is not open to the client
+      {"/index.js", K::File, "index.js"},
+      {"/img/logo.png", K::File, "img/logo.png"},
+      // libsoup has decoded the path already; nothing is decoded twice: a file of that name.
+      {"/%2e%2e/etc/passwd", K::File, "%2e%2e/etc/passwd"},
+      {"/room", K::File, "room"},
+      {"/healthz/", K::File, "healthz/"},
+      {"/..", K::NotFound, ""},
+      {"/../etc/passwd", K::NotFound, ""},
+      {"/a/../../etc/passwd", K::NotFound, ""},
+      {"/a..b", K::NotFound, ""},
+      {"/.git/config", K::NotFound, ""},
+      // Hidden files below the first level too (found by tests/fuzz/fuzz-web-path.cpp).
+      {"/img/.secret", K::NotFound, ""},
+      {"/a/.git/config", K::NotFound, ""},
+      {"/a/./b", K::NotFound, ""},
+      {"/a/.", K::NotFound, ""},
+      {"/.", K::NotFound, ""},
+      {"//etc/passwd", K::NotFound, ""},
+      {"/a//b", K::NotFound, ""},
+      {"", K::NotFound, ""},
+      {"*", K::NotFound, ""},
+      // Not one of libsoup's paths (found by tests/fuzz/fuzz-web-path.cpp: the first character
+      // was dropped, whatever it was).
+      {"xroom.html", K::NotFound, ""},
+      {std::string_view("/a\0b", 4), K::NotFound, ""},
+  };
+  for (const auto &r : rows) {
+    g_test_message("path '%.*s'", int(r.path.size()), r.path.data());
+    web::Route got = web::route(r.path);
+    g_assert_true(got.kind == r.kind);
+    CHECK_STR(got.file, r.file);
+  }
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -171,5 +228,6 @@ int main(int argc, char **argv) {
   g_test_add_func("/web-policy/hosts", test_hosts);
   g_test_add_func("/web-policy/origins", test_origins);
   g_test_add_func("/web-policy/headers", test_headers);
+  g_test_add_func("/web-policy/routes", test_routes);
   return g_test_run();
 }
