@@ -136,7 +136,8 @@ class ReadmeLines(unittest.TestCase):
         pin = m.group(1)
         token = self.run_line(the(self.cmds, "build/src/app/roomcast token"), "token", cwd=tmp)
         self.assertEqual(token.wait(10), 0, token.stderr())
-        _, m = token.wait_line(r"^https://192\.0\.2\.7:8443/room/stage\?role=host&token=(\S+)$", 5)
+        # A host link carries the host's token and a viewer token for the links it hands out.
+        _, m = token.wait_line(r"^https://192\.0\.2\.7:8443/room/stage\?role=host&token=([^&\s]+)&viewer_token=[^&\s]+$", 5)
         host_token = m.group(1)
         server = "wss://127.0.0.1:8443/ws"
         # Without the token the room cannot be taken; with it, it is live and viewers watch.
