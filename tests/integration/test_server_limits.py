@@ -89,23 +89,35 @@ class ServerLimits(unittest.TestCase):
                 return float(line.split()[1])
         raise AssertionError("no %s in /metrics" % name)
 
+    def wait_stderr(self, srv, text, count, timeout=10):
+        """Waits until the server's stderr holds `text` at least `count` times."""
+        deadline = time.monotonic() + timeout
+        while srv.stderr(tail=1 << 20).count(text) < count:
+            if time.monotonic() > deadline:
+                self.fail("no %d x %r in the server's stderr within %d s:\n%s" % (
+                    count, text, timeout, srv.stderr()))
+            time.sleep(0.05)
+
     def test_accepts_again_after_descriptor_exhaustion(self):
         """prlimit --nofile=64:64 and 60 WebSockets: the server runs out of descriptors (accept()
         fails, libsoup's own listener would stop for good); once the clients close, a new client
         is answered at once."""
         srv = self.serve(nofile=64)
         ws = [self.websocket() for _ in range(60)]
-        time.sleep(1)  # the server accepts what it can and runs out
-        self.assertIn("Too many open files", srv.stderr())
+        self.wait_stderr(srv, "Too many open files", 1)  # it accepts what it can and runs out
         for s in ws:
             s.close()
         self.socks.clear()
         took = self.time_to_answer(timeout=5)
         print("answered %.3f s after 60 WebSockets closed (nofile 64)" % took)
         self.assertLess(took, 1.0)
-        # Exhausted again and freed again: the loop does not die the second time either.
+        # The episode is over (the server says so once its queue is empty) before the next one.
+        self.wait_stderr(srv, "accepting connections again", 1)
+        # Exhausted again and freed again: the loop does not die the second time either. (Wait
+        # for the server to say it ran out rather than for a fixed time: on a loaded machine it
+        # may need more than half a second to accept 60 connections.)
         ws = [self.websocket() for _ in range(60)]
-        time.sleep(0.5)
+        self.wait_stderr(srv, "cannot accept connections", 2)
         for s in ws:
             s.close()
         self.socks.clear()
