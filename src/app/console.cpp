@@ -69,6 +69,12 @@ void write_out(FILE *stream, const std::string &text) {
   draw(s);
 }
 
+// One line, with the command's prefix: event() and error() differ only in the stream.
+void write_prefixed(FILE *stream, const char *fmt, va_list args) {
+  g_autofree char *text = g_strdup_vprintf(fmt, args);
+  write_out(stream, state().prefix + text + "\n");
+}
+
 GLogWriterOutput log_writer(GLogLevelFlags level, const GLogField *fields, gsize n, gpointer) {
   State &s = state();
   std::lock_guard l(s.lock);
@@ -109,9 +115,8 @@ double plain_interval() {
 void event(const char *fmt, ...) {
   va_list args;
   va_start(args, fmt);
-  g_autofree char *text = g_strdup_vprintf(fmt, args);
+  write_prefixed(stdout, fmt, args);
   va_end(args);
-  write_out(stdout, state().prefix + text + "\n");
 }
 
 void line(const std::string &text) {
@@ -121,9 +126,8 @@ void line(const std::string &text) {
 void error(const char *fmt, ...) {
   va_list args;
   va_start(args, fmt);
-  g_autofree char *text = g_strdup_vprintf(fmt, args);
+  write_prefixed(stderr, fmt, args);
   va_end(args);
-  write_out(stderr, state().prefix + text + "\n");
 }
 
 void status(const std::string &text) {
