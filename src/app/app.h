@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "json-text.h"
 #include "server.h"
 
 namespace roomcast::app {
@@ -142,7 +143,5 @@ std::vector<std::string> reachable_hosts(const std::string &host);
 std::string with_host(const std::string &url, const std::string &host);
 // Server::start's error as a line, with a hint when the port is in use.
 std::string server_start_error(const GError *err, unsigned port);
-// The builder's object as one line of JSON (json-glib escapes the strings).
-std::string json_line(JsonBuilder *builder);
 
 } // namespace roomcast::app

@@ -276,7 +276,7 @@ std::vector<std::string> report_lines(Meet *m, guint *ready) {
     json_builder_set_member_name(b, "present");
     json_builder_add_boolean_value(b, st->present.load());
     json_builder_end_object(b);
-    report.push_back(json_line(b));
+    report.push_back(json_text(b));
     if (ready && st->frames >= m->want_frames) (*ready)++;
   }
   return report;
@@ -555,7 +555,7 @@ int cmd_meet(int argc, char **argv) {
       json_builder_set_member_name(b, "error");
       json_builder_add_string_value(b, error.empty() ? "failed" : error.c_str());
       json_builder_end_object(b);
-      console::line(json_line(b));
+      console::line(json_text(b));
     }
   }
   return runner.exit_code();

@@ -262,7 +262,7 @@ std::string result_json(Watch &w, const std::string &error) {
     json_builder_add_string_value(b, error.c_str());
   }
   json_builder_end_object(b);
-  return json_line(b);
+  return json_text(b);
 }
 
 // --progress, once a second on the main loop: what arrived so far, as one line
@@ -283,7 +283,7 @@ gboolean print_progress(gpointer data) {
   json_builder_add_string_value(b, w->host.c_str());
   add_link(b, w->src);
   json_builder_end_object(b);
-  console::line("progress " + json_line(b));
+  console::line("progress " + json_text(b));
   return G_SOURCE_CONTINUE;
 }
 

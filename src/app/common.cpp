@@ -763,13 +763,6 @@ bool have_display() {
   return false;
 }
 
-std::string json_line(JsonBuilder *builder) {
-  g_autoptr(JsonNode) root = json_builder_get_root(builder);
-  g_autoptr(JsonGenerator) gen = json_generator_new();
-  json_generator_set_root(gen, root);
-  g_autofree char *text = json_generator_to_data(gen, nullptr);
-  return text;
-}
 
 namespace {
 bool same_file(const char *a, const char *b) {

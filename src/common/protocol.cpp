@@ -1,6 +1,7 @@
 #include "protocol.h"
 
 #include "ice-servers.h"
+#include "json-text.h"
 
 #include <json-glib/json-glib.h>
 
@@ -635,11 +636,7 @@ std::string serialize(const Message &m) {
   add_str(b, "type", to_string(type_of(m)));
   std::visit(Writer{b}, m);
   json_builder_end_object(b);
-  g_autoptr(JsonGenerator) gen = json_generator_new();
-  g_autoptr(JsonNode) root = json_builder_get_root(b);
-  json_generator_set_root(gen, root);
-  g_autofree char *s = json_generator_to_data(gen, nullptr);
-  return escape_unit_separator(s);
+  return escape_unit_separator(json_text(b));
 }
 
 Join make_join(std::string room, Role role, std::string name, std::string token) {

@@ -1,5 +1,7 @@
 #include "token.h"
 
+#include "json-text.h"
+
 #include <json-glib/json-glib.h>
 
 #include <cstdint>
@@ -53,11 +55,7 @@ std::string payload_json(const Claims &c) {
     json_builder_add_int_value(b, c.max_joins);
   }
   json_builder_end_object(b);
-  g_autoptr(JsonGenerator) gen = json_generator_new();
-  g_autoptr(JsonNode) root = json_builder_get_root(b);
-  json_generator_set_root(gen, root);
-  g_autofree char *s = json_generator_to_data(gen, nullptr);
-  return s;
+  return json_text(b);
 }
 
 // The JSON object in `text`, or nullptr. The parser owns it.
