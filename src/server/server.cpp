@@ -1237,7 +1237,10 @@ bool Server::start(GError **error) {
   s.listener = GRef<GSocket>::adopt(static_cast<GSocket *>(g_steal_pointer(&sock)));
   s.watch_listener();
   s.ping_source = g_timeout_add_seconds(1, Impl::on_ping_tick, &s);
-  s.whep = std::make_unique<whep::Endpoint>(ws_url(), s.fingerprint);
+  // A WHEP player's POST waits for the host's answer, within the request's --http-timeout.
+  const unsigned http_ms = s.opts.http_timeout_s * 1000;
+  s.whep = std::make_unique<whep::Endpoint>(ws_url(), s.fingerprint,
+                                            http_ms > 3000 ? http_ms - 1500 : http_ms / 2);
   if (s.token_policy != rules::TokenPolicy::None)
     g_message("room tokens required for: %s", s.token_policy == rules::TokenPolicy::All
                                                   ? "everyone"

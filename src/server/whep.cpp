@@ -17,7 +17,6 @@ namespace p = proto;
 namespace {
 
 constexpr gsize kMaxBody = 64 * 1024;
-constexpr guint kAnswerTimeoutS = 10;     // the host's answer
 constexpr guint kCandidatesWaitMs = 2000; // after the answer, for the host's last candidate
 constexpr const char *kSessionPrefix = "/whep/session/";
 
@@ -84,6 +83,7 @@ struct Session {
 
 struct Endpoint::Impl {
   std::string ws_url, fingerprint;
+  unsigned answer_timeout_ms = 8000;
   SoupSession *soup = nullptr; // ref
   std::map<std::string, std::unique_ptr<Session>> sessions;
 
@@ -323,15 +323,15 @@ void Endpoint::Impl::post(SoupServerMessage *msg, const std::string &room) {
   s->pending = SOUP_SERVER_MESSAGE(g_object_ref(msg));
   soup_server_message_pause(msg);
   s->cancel = g_cancellable_new();
-  s->timeout = g_timeout_add_seconds_full(
-      G_PRIORITY_DEFAULT, kAnswerTimeoutS,
+  s->timeout = g_timeout_add_full(
+      G_PRIORITY_DEFAULT, answer_timeout_ms,
       [](gpointer data) -> gboolean {
         auto *c = static_cast<Ctx *>(data);
         if (Session *s = c->impl->find(c->id)) {
           s->timeout = 0;
-          c->impl->fail(c->id, SOUP_STATUS_GATEWAY_TIMEOUT,
-                        "the room's host did not answer within " + std::to_string(kAnswerTimeoutS) +
-                            " s");
+          g_autofree char *why = g_strdup_printf("the room's host did not answer within %.1f s",
+                                                 c->impl->answer_timeout_ms / 1000.0);
+          c->impl->fail(c->id, SOUP_STATUS_GATEWAY_TIMEOUT, why);
         }
         return G_SOURCE_REMOVE;
       },
@@ -400,9 +400,11 @@ void Endpoint::Impl::patch(SoupServerMessage *msg, Session &s) {
   soup_server_message_set_status(msg, SOUP_STATUS_NO_CONTENT, nullptr);
 }
 
-Endpoint::Endpoint(std::string ws_url, std::string fingerprint) : impl_(std::make_unique<Impl>()) {
+Endpoint::Endpoint(std::string ws_url, std::string fingerprint, unsigned answer_timeout_ms)
+    : impl_(std::make_unique<Impl>()) {
   impl_->ws_url = std::move(ws_url);
   impl_->fingerprint = std::move(fingerprint);
+  impl_->answer_timeout_ms = answer_timeout_ms;
   impl_->soup = soup_session_new();
 }
 

@@ -27,8 +27,9 @@ namespace roomcast::whep {
 class Endpoint {
 public:
   // `ws_url`: this server's WebSocket (ws:// or wss://); `fingerprint`: its certificate's (TLS),
-  // the only one accepted on that connection.
-  Endpoint(std::string ws_url, std::string fingerprint);
+  // the only one accepted on that connection. `answer_timeout_ms`: how long a POST waits for the
+  // host's answer (the server closes any request after --http-timeout: less than that).
+  Endpoint(std::string ws_url, std::string fingerprint, unsigned answer_timeout_ms);
   ~Endpoint();
   Endpoint(const Endpoint &) = delete;
   Endpoint &operator=(const Endpoint &) = delete;
