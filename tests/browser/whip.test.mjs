@@ -9,9 +9,10 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { preflight, withWorld, waitState, waitViewerFrames, log, sleep, ADDR } from './harness.mjs';
+import { preflight, withWorld, waitState, waitViewerFrames, log, sleep, ADDR, SOURCE_DIR } from './harness.mjs';
 
 const playwright = await preflight();
+const WHIP_JS = path.join(SOURCE_DIR, 'node_modules', 'whip-whep', 'whip.js');
 
 // Runs in the page: an RFC 9725 client. Non-trickle: the offer carries every candidate.
 async function whipPublish({ url, token }) {
@@ -120,6 +121,58 @@ test('whip chromium publisher to roomcast watch and chromium viewer', { timeout:
     const frames0 = (await viewer.evaluate(() => window.roomcast.stats())).find((s) => s.inbound).inbound.framesDecoded;
     const more = await waitViewerFrames(viewer, frames0 + 30, 20000);
     log(`second publisher: the viewer decoded ${more.inbound.framesDecoded - frames0} more frames`);
+    assert.equal(host.exitCode, null);
+  });
+});
+
+// The same ingest with a WHIP client no one here wrote (npm `whip-whep`, medooze's WHIPClient): its
+// offer carries no candidates and it trickles them by PATCH, and it ends with DELETE (stop()).
+test('whip npm whip-whep client publishes with a bearer token', { timeout: 90000 }, async () => {
+  assert.ok(fs.existsSync(WHIP_JS), `${WHIP_JS} is missing: run "npm ci" at the repository root`);
+  await withWorld(playwright, 'whip-npm', async (w) => {
+    const room = 'whip-npm';
+    await w.serve();
+    const tokenFile = path.join(w.tmp, 'whip.token');
+    fs.writeFileSync(tokenFile, 'npm-client-token-123456\n');
+    const host = w.start(['live', '--server', w.ws, '--room', room, '--source', 'whip',
+      '--whip-listen', `${ADDR}:0`, '--whip-token', tokenFile, '--ice-loopback', 'off'], 'live');
+    const endpoint = (await host.waitLine(/WHIP endpoint (http:\S+) \(plain HTTP, Bearer token\)/, 15000))[1];
+    await host.waitLine(/is live/, 20000);
+    const browser = await w.browser();
+    await browser.grantPermissions(['local-network-access'], { origin: w.http });
+    const pub = await browser.newPage();
+    pub.claimed = true;
+    pub.on('console', (m) => w.pageLogs.push(`publisher console.${m.type()}: ${m.text()}`));
+    await pub.route(`${w.http}/whip-test-publisher`, (r) =>
+      r.fulfill({ contentType: 'text/html', body: '<!doctype html><title>WHIP publisher</title>' }));
+    await pub.goto(`${w.http}/whip-test-publisher`);
+    await pub.addScriptTag({ type: 'module', content: fs.readFileSync(WHIP_JS, 'utf8') + '\nwindow.WHIPClient = WHIPClient;\n' });
+    await pub.waitForFunction(() => window.WHIPClient !== undefined, null, { timeout: 5000 });
+    const publish = (token) => pub.evaluate(async ({ url, token }) => {
+      const stream = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 360 } });
+      const pc = new RTCPeerConnection();
+      pc.addTransceiver(stream.getVideoTracks()[0], { direction: 'sendonly' });
+      const client = new window.WHIPClient();
+      try {
+        await client.publish(pc, url, token);
+      } catch (e) {
+        pc.close();
+        return String(e.message);
+      }
+      window.whip = { pc, client };
+      return 'published';
+    }, { url: endpoint, token });
+    // A wrong token is refused (the client throws on any status but 201).
+    const refused = await publish('not-the-token');
+    assert.match(refused, /401/);
+    assert.equal(await publish('npm-client-token-123456'), 'published');
+    const flowing = await host.waitLine(/WHIP publisher's VP8 video reaches the room \(encoders in this process: (.*)\)/, 20000);
+    assert.equal(flowing[1], 'none');
+    const watch = w.watch(room, '--frames', '45', '--timeout', '30');
+    assert.equal(await watch.wait(35000), 0, `roomcast watch: ${watch.lines.join('\n')}\n${watch.stderr()}`);
+    log(`roomcast watch: ${JSON.stringify(watch.jsonResult())}`);
+    await pub.evaluate(() => window.whip.client.stop());
+    await host.waitLine(/WHIP session ended: the publisher ended the session/, 10000);
     assert.equal(host.exitCode, null);
   });
 });
