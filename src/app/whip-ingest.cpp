@@ -9,6 +9,7 @@
 #include <gst/webrtc/webrtc.h>
 #include <libsoup/soup.h>
 
+#include <atomic>
 #include <cstring>
 #include <functional>
 #include <map>
@@ -147,9 +148,13 @@ struct Session {
   GstElement *webrtc = nullptr;         // ref; in the pipeline
   SoupServerMessage *pending = nullptr; // ref: the POST waiting for the answer (paused)
   guint timeout = 0;
-  bool local_set = false;                                // our answer is the local description
-  bool gathered = false;                                 // ICE gathering complete
-  bool flowing = false;                                  // the publisher's video reached the sink
+  bool local_set = false; // our answer is the local description
+  bool gathered = false;  // ICE gathering complete
+  bool flowing = false;   // the publisher's video reached the sink
+  bool connected = false; // ICE and DTLS up
+  gint64 answered_us = 0; // when the 201 went out
+  // When the publisher's last video buffer passed (streaming thread writes, main loop reads).
+  std::shared_ptr<std::atomic<gint64>> media = std::make_shared<std::atomic<gint64>>(0);
   std::vector<std::pair<guint, std::string>> candidates; // ours, as gathered
 };
 
@@ -175,7 +180,10 @@ struct WhipIngest::Impl {
   void respond_answer(Session &s);
   void fail_pending(Session &s, guint status, const std::string &why);
   void end_session(const char *why);
-  void on_pad_added(guint64 n, GstPad *pad);
+  void on_pad_added(guint64 n, GstPad *pad, std::shared_ptr<std::atomic<gint64>> media);
+  // Every second: a session whose publisher went silent, or never connected, ends.
+  static gboolean watchdog(gpointer data);
+  guint watchdog_source = 0;
 };
 
 namespace {
@@ -184,6 +192,7 @@ struct CbData {
   std::shared_ptr<bool> alive;
   WhipIngest::Impl *impl;
   guint64 n;
+  std::shared_ptr<std::atomic<gint64>> media = nullptr; // the session's (pad-added)
 };
 
 void free_cb(gpointer data, GClosure *) {
@@ -449,9 +458,9 @@ void WhipIngest::Impl::handle_post(SoupServerMessage *msg) {
   g_signal_connect_data(webrtc, "pad-added",
                         G_CALLBACK(+[](GstElement *, GstPad *pad, gpointer data) {
                           auto *c = static_cast<CbData *>(data);
-                          if (*c->alive) c->impl->on_pad_added(c->n, pad);
+                          if (*c->alive) c->impl->on_pad_added(c->n, pad, c->media);
                         }),
-                        new CbData{alive, this, n}, free_cb, GConnectFlags(0));
+                        new CbData{alive, this, n, s->media}, free_cb, GConnectFlags(0));
   g_signal_connect_data(webrtc, "on-ice-candidate",
                         G_CALLBACK(+[](GstElement *, guint mline, const char *cand, gpointer data) {
                           auto *c = static_cast<CbData *>(data);
@@ -478,8 +487,9 @@ void WhipIngest::Impl::handle_post(SoupServerMessage *msg) {
                           auto *c = static_cast<CbData *>(data);
                           GstWebRTCPeerConnectionState st;
                           g_object_get(w, "connection-state", &st, nullptr);
-                          c->impl->post(c->n, [st](Impl &impl, Session &) {
-                            if (st == GST_WEBRTC_PEER_CONNECTION_STATE_CONNECTED)
+                          c->impl->post(c->n, [st](Impl &impl, Session &s) {
+                            if (st == GST_WEBRTC_PEER_CONNECTION_STATE_CONNECTED &&
+                                !std::exchange(s.connected, true))
                               console::event("WHIP publisher connected");
                             else if (st == GST_WEBRTC_PEER_CONNECTION_STATE_FAILED ||
                                      st == GST_WEBRTC_PEER_CONNECTION_STATE_CLOSED)
@@ -615,6 +625,7 @@ void WhipIngest::Impl::respond_answer(Session &s) {
   soup_server_message_set_response(msg, "application/sdp", SOUP_MEMORY_COPY, text, strlen(text));
   soup_server_message_unpause(msg);
   g_object_unref(msg);
+  s.answered_us = g_get_monotonic_time();
   console::event("WHIP session %s answered (%zu candidate(s))", location.c_str(),
                  s.candidates.size());
 }
@@ -631,7 +642,8 @@ void WhipIngest::Impl::fail_pending(Session &s, guint status, const std::string 
 
 // Streaming thread: a pad of the publisher's stream. Our codec goes to the sink (depayloaded
 // only); anything else (its audio) is dropped.
-void WhipIngest::Impl::on_pad_added(guint64 n, GstPad *pad) {
+void WhipIngest::Impl::on_pad_added(guint64 n, GstPad *pad,
+                                    std::shared_ptr<std::atomic<gint64>> media) {
   if (GST_PAD_DIRECTION(pad) != GST_PAD_SRC) return;
   g_autoptr(GstCaps) caps = gst_pad_get_current_caps(pad);
   if (!caps) caps = gst_pad_query_caps(pad, nullptr);
@@ -666,6 +678,16 @@ void WhipIngest::Impl::on_pad_added(guint64 n, GstPad *pad) {
                      : GST_PAD_PROBE_OK;
         },
         nullptr, nullptr);
+    // Every frame: when the last one came (the watchdog ends a silent session).
+    gst_pad_add_probe(
+        esrc, GST_PAD_PROBE_TYPE_BUFFER,
+        [](GstPad *, GstPadProbeInfo *, gpointer data) {
+          static_cast<std::shared_ptr<std::atomic<gint64>> *>(data)->get()->store(
+              g_get_monotonic_time());
+          return GST_PAD_PROBE_OK;
+        },
+        new std::shared_ptr<std::atomic<gint64>>(media),
+        [](gpointer d) { delete static_cast<std::shared_ptr<std::atomic<gint64>> *>(d); });
     // The first frame: tell the main loop (once).
     gst_pad_add_probe(
         esrc, GST_PAD_PROBE_TYPE_BUFFER,
@@ -758,9 +780,29 @@ WhipIngest::~WhipIngest() {
   gst_object_unref(impl_->pipeline);
 }
 
+gboolean WhipIngest::Impl::watchdog(gpointer data) {
+  auto *impl = static_cast<Impl *>(data);
+  Session *s = impl->session.get();
+  if (!s) return G_SOURCE_CONTINUE;
+  const gint64 now = g_get_monotonic_time();
+  const gint64 last = s->media->load();
+  if (s->flowing && last && now - last > gint64(impl->opts.media_timeout_s) * G_USEC_PER_SEC) {
+    g_autofree char *why =
+        g_strdup_printf("no video from the publisher for %d s", impl->opts.media_timeout_s);
+    impl->end_session(why);
+  } else if (s->answered_us && !s->connected &&
+             now - s->answered_us > gint64(impl->opts.connect_timeout_s) * G_USEC_PER_SEC) {
+    g_autofree char *why =
+        g_strdup_printf("the publisher did not connect within %d s", impl->opts.connect_timeout_s);
+    impl->end_session(why);
+  }
+  return G_SOURCE_CONTINUE;
+}
+
 bool WhipIngest::start(GError **error) {
   Impl &i = *impl_;
   i.ctx = g_main_context_ref_thread_default();
+  i.watchdog_source = g_timeout_add_seconds(1, Impl::watchdog, &i);
   i.soup = soup_server_new("server-header", "roomcast-whip", nullptr);
   soup_server_add_handler(i.soup, "/whip", Impl::on_request, &i, nullptr);
   soup_server_add_handler(
@@ -788,6 +830,7 @@ bool WhipIngest::start(GError **error) {
 
 void WhipIngest::stop() {
   Impl &i = *impl_;
+  if (i.watchdog_source) g_source_remove(std::exchange(i.watchdog_source, 0));
   i.end_session(nullptr);
   if (i.soup) {
     soup_server_disconnect(i.soup);

@@ -12,8 +12,10 @@
 //
 // One publisher at a time: a second POST while one is active gets 409 Conflict (it never replaces
 // the first: anyone holding the token could otherwise take over a live room). A session whose
-// connection fails or closes ends by itself. Bearer tokens: `--whip-token` (a shared secret) and,
-// when the embedded server checks room tokens, a host token of the room.
+// connection fails or closes, whose video stops for 5 s, or that does not connect within 20 s of
+// its answer, ends by itself (a publisher that vanished without DELETE does not block the next).
+// Bearer tokens: `--whip-token` (a shared secret) and, when the embedded server checks room tokens,
+// a host token of the room.
 //
 // Threads: everything here runs on the main context that start() was called on (libsoup's);
 // webrtcbin's callbacks hop there with the session's number and look it up again.
@@ -36,6 +38,8 @@ struct WhipOptions {
   bool ice_loopback = false;      // add 127.0.0.1 to ICE
   std::string stun;               // stun://HOST:PORT for the webrtcbin ("" none)
   int answer_timeout_s = 10;      // 504 when no answer is ready by then
+  int media_timeout_s = 5;        // a publisher whose video stops this long is ended
+  int connect_timeout_s = 20;     // and one that does not connect this long after the answer
 };
 
 // "[HOST:]PORT" ("8089", "0.0.0.0:8089", "[::1]:8089"). False on anything else.

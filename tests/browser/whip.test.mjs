@@ -121,6 +121,16 @@ test('whip chromium publisher to roomcast watch and chromium viewer', { timeout:
     const frames0 = (await viewer.evaluate(() => window.roomcast.stats())).find((s) => s.inbound).inbound.framesDecoded;
     const more = await waitViewerFrames(viewer, frames0 + 30, 20000);
     log(`second publisher: the viewer decoded ${more.inbound.framesDecoded - frames0} more frames`);
+
+    // A publisher that vanishes without DELETE (its tab closed) does not block the next one: the
+    // host ends the session when its video stops.
+    const mark = host.lines.length;
+    const t1 = Date.now();
+    await pub.evaluate(() => window.whip.pc.close());
+    const ended = await host.waitLine(/WHIP session ended: (.*); waiting for a publisher/, 15000, mark);
+    log(`vanished publisher: session ended after ${Date.now() - t1} ms (${ended[1]})`);
+    const third = await pub.evaluate(whipPublish, { url: endpoint });
+    assert.equal(third.status, 201, JSON.stringify(third));
     assert.equal(host.exitCode, null);
   });
 });
