@@ -186,3 +186,37 @@ test('whip npm whip-whep client publishes with a bearer token', { timeout: 90000
     assert.equal(host.exitCode, null);
   });
 });
+
+// H.264 (what OBS sends most): the host takes --codec h264, its answer accepts H.264 only, and the
+// stream passes through (h264parse and the payloader in the sink, still no encoder).
+test('whip h264 chromium publisher to roomcast watch', { timeout: 90000 }, async () => {
+  await withWorld(playwright, 'whip-h264', async (w) => {
+    const room = 'whip-h264';
+    await w.serve();
+    const host = w.start(['live', '--server', w.ws, '--room', room, '--source', 'whip', '--codec', 'h264',
+      '--whip-listen', `${ADDR}:0`, '--ice-loopback', 'off'], 'live');
+    const endpoint = (await host.waitLine(/WHIP endpoint (http:\S+)/, 15000))[1];
+    await host.waitLine(/is live/, 20000);
+    const browser = await w.browser();
+    await browser.grantPermissions(['local-network-access'], { origin: w.http });
+    const pub = await browser.newPage();
+    pub.claimed = true;
+    pub.on('console', (m) => w.pageLogs.push(`publisher console.${m.type()}: ${m.text()}`));
+    await pub.route(`${w.http}/whip-test-publisher`, (r) =>
+      r.fulfill({ contentType: 'text/html', body: '<!doctype html><title>WHIP publisher</title>' }));
+    await pub.goto(`${w.http}/whip-test-publisher`);
+    const res = await pub.evaluate(whipPublish, { url: endpoint });
+    assert.equal(res.status, 201, JSON.stringify(res));
+    const flowing = await host.waitLine(/WHIP publisher's H264 video reaches the room \(encoders in this process: (.*)\)/, 20000);
+    assert.equal(flowing[1], 'none');
+    const watch = w.watch(room, '--frames', '45', '--timeout', '30');
+    assert.equal(await watch.wait(35000), 0, `roomcast watch: ${watch.lines.join('\n')}\n${watch.stderr()}`);
+    log(`roomcast watch (h264): ${JSON.stringify(watch.jsonResult())}`);
+    const viewer = await w.open(browser, room, 'viewer', { label: 'viewer' });
+    await waitState(viewer, 'live', 20000);
+    const { inbound } = await waitViewerFrames(viewer, 30, 20000);
+    log(`chromium viewer (h264): ${inbound.framesDecoded} frames ${inbound.width}x${inbound.height} ${inbound.codec}`);
+    assert.match(inbound.codec, /H264/i);
+    assert.equal(host.exitCode, null);
+  });
+});
