@@ -270,7 +270,13 @@ int cmd_live(int argc, char **argv) {
   // The WHIP endpoint listens once the pipeline runs (a publisher's webrtcbin joins it).
   std::unique_ptr<WhipIngest> whip_in;
   if (whip) {
-    if (server) wopts.token_secret = sopts.token_secret;
+    if (server) {
+      wopts.token_secret = sopts.token_secret;
+      // The server's certificate files serve the endpoint too; a self-signed one (made in the
+      // server) does not: the endpoint stays plain HTTP then.
+      wopts.tls_cert_file = sopts.tls_cert_file;
+      wopts.tls_key_file = sopts.tls_key_file;
+    }
     wopts.ice_loopback = loopback_ice(o.ice_loopback, ws_url);
     whip_in = std::make_unique<WhipIngest>(pipeline, sink, wopts);
     g_autoptr(GError) err = nullptr;
@@ -279,8 +285,12 @@ int cmd_live(int argc, char **argv) {
                  wopts.host.c_str(), wopts.port, err->message);
       return 1;
     }
-    console::event("WHIP endpoint %s (plain HTTP%s): publishers POST their offer there",
+    const bool https = !wopts.tls_cert_file.empty();
+    console::event("WHIP endpoint %s (%s%s): publishers POST their offer there",
                    whip_in->url().c_str(),
+                   https                   ? "HTTPS"
+                   : sopts.tls_self_signed ? "plain HTTP: a self-signed certificate is not shared"
+                                           : "plain HTTP",
                    !wopts.secret.empty() || !wopts.token_secret.empty() ? ", Bearer token" : "");
   }
 

@@ -818,13 +818,22 @@ bool WhipIngest::start(GError **error) {
     return false;
   }
   g_autoptr(GSocketAddress) sa = g_inet_socket_address_new(addr, i.opts.port);
-  if (!soup_server_listen(i.soup, sa, SoupServerListenOptions(0), error)) return false;
+  const bool https = !i.opts.tls_cert_file.empty() && !i.opts.tls_key_file.empty();
+  if (https) {
+    // The embedded server's certificate (tls.h reads it the same way).
+    g_autoptr(GTlsCertificate) cert = tls::load(i.opts.tls_cert_file, i.opts.tls_key_file, error);
+    if (!cert) return false;
+    g_object_set(i.soup, "tls-certificate", cert, nullptr);
+  }
+  if (!soup_server_listen(i.soup, sa, https ? SOUP_SERVER_LISTEN_HTTPS : SoupServerListenOptions(0),
+                          error))
+    return false;
   GSList *uris = soup_server_get_uris(i.soup);
   unsigned port = uris ? g_uri_get_port(static_cast<GUri *>(uris->data)) : i.opts.port;
   g_slist_free_full(uris, reinterpret_cast<GDestroyNotify>(g_uri_unref));
   const bool v6 = i.opts.host.find(':') != std::string::npos;
-  i.url = "http://" + (v6 ? "[" + i.opts.host + "]" : i.opts.host) + ":" + std::to_string(port) +
-          "/whip";
+  i.url = std::string(https ? "https://" : "http://") +
+          (v6 ? "[" + i.opts.host + "]" : i.opts.host) + ":" + std::to_string(port) + "/whip";
   return true;
 }
 

@@ -37,9 +37,11 @@ struct WhipOptions {
   std::string room;               // for host tokens
   bool ice_loopback = false;      // add 127.0.0.1 to ICE
   std::string stun;               // stun://HOST:PORT for the webrtcbin ("" none)
-  int answer_timeout_s = 10;      // 504 when no answer is ready by then
-  int media_timeout_s = 5;        // a publisher whose video stops this long is ended
-  int connect_timeout_s = 20;     // and one that does not connect this long after the answer
+  // The embedded server's certificate files (--tls-cert/--tls-key): https on the endpoint too.
+  std::string tls_cert_file, tls_key_file;
+  int answer_timeout_s = 10;  // 504 when no answer is ready by then
+  int media_timeout_s = 5;    // a publisher whose video stops this long is ended
+  int connect_timeout_s = 20; // and one that does not connect this long after the answer
 };
 
 // "[HOST:]PORT" ("8089", "0.0.0.0:8089", "[::1]:8089"). False on anything else.
@@ -62,7 +64,7 @@ public:
   bool start(GError **error);
   // Ends the session (if any) and stops listening.
   void stop();
-  // http://HOST:PORT/whip
+  // http(s)://HOST:PORT/whip
   std::string url() const;
 
   struct Impl;

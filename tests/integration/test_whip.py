@@ -6,14 +6,17 @@ candidates, DELETE, POST again) works with an offer written here (its connection
 the media path is tests/browser/whip.test.mjs)."""
 import http.client
 import os
+import shutil
 import signal
+import ssl
+import subprocess
 import sys
 import tempfile
 import unittest
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import RoomcastTest  # noqa: E402
+from harness import RoomcastTest, have  # noqa: E402
 
 TOKEN = "whip-test-secret-0123456789"
 
@@ -52,8 +55,13 @@ def offer(codec="VP8", ufrag=True):
 
 
 class WhipIngestErrors(RoomcastTest):
+    context = None  # an ssl context: HTTPS
+
     def request(self, method, path, body=None, ctype=None, token=TOKEN):
-        c = http.client.HTTPConnection(self.addr, self.port, timeout=15)
+        if self.context:
+            c = http.client.HTTPSConnection(self.addr, self.port, timeout=15, context=self.context)
+        else:
+            c = http.client.HTTPConnection(self.addr, self.port, timeout=15)
         headers = {}
         if ctype:
             headers["Content-Type"] = ctype
@@ -157,6 +165,39 @@ class WhipIngestErrors(RoomcastTest):
         self.assertIsNone(host.p.poll(), "the host must keep running")
         host.p.send_signal(signal.SIGINT)
         self.assertEqual(host.p.wait(timeout=15), 0, host.stderr())
+
+    def test_https_with_the_servers_certificate(self):
+        """With --tls-cert/--tls-key on the embedded server, the endpoint speaks HTTPS with that
+        certificate (a client trusting the CA gets through)."""
+        if not have("openssl"):
+            self.skipTest("openssl is not installed")
+        tmp = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, tmp, True)
+        p = lambda n: os.path.join(tmp, n)  # noqa: E731
+        with open(p("ext.cnf"), "w") as f:
+            f.write("subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
+        ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+        for cmd in (["req", "-x509"] + ec + ["-keyout", p("ca.key"), "-out", p("ca.pem"), "-days", "2",
+                                              "-subj", "/CN=roomcast whip test CA"],
+                    ["req"] + ec + ["-keyout", p("server.key"), "-out", p("server.csr"), "-subj", "/CN=127.0.0.1"],
+                    ["x509", "-req", "-in", p("server.csr"), "-CA", p("ca.pem"), "-CAkey", p("ca.key"),
+                     "-CAcreateserial", "-out", p("server.pem"), "-days", "2", "-extfile", p("ext.cnf")]):
+            subprocess.run(["openssl"] + cmd, check=True, capture_output=True, timeout=30)
+        host = self.start(["live", "--port", "0", "--room", "whip-tls", "--source", "whip",
+                           "--whip-listen", "127.0.0.1:0", "--tls-cert", p("server.pem"), "--tls-key",
+                           p("server.key")], name="live")
+        _, m = host.wait_line(r"WHIP endpoint (https://\S+) \(HTTPS\)", 15)
+        host.wait_line(r"is live", 20)
+        url = urllib.parse.urlsplit(m.group(1))
+        self.addr, self.port = url.hostname, url.port
+        self.context = ssl.create_default_context(cafile=p("ca.pem"))
+        status, _, text = self.request("POST", url.path, offer(), "text/plain", token=None)
+        self.assertEqual(status, 415, text)
+        status, headers, answer = self.request("POST", url.path, offer(), "application/sdp", token=None)
+        self.assertEqual(status, 201, answer)
+        self.assertIn("a=rtpmap:96 VP8/90000", answer)
+        status, _, _ = self.request("DELETE", headers["location"], token=None)
+        self.assertEqual(status, 200)
 
     def test_options(self):
         # --whip-listen without --source whip, and bad values, are usage errors.
