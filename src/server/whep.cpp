@@ -131,8 +131,7 @@ void Endpoint::Impl::end(const std::string &id) {
     g_object_unref(msg);
   }
   if (s->ws) {
-    g_signal_handlers_disconnect_matched(s->ws, G_SIGNAL_MATCH_DATA, 0, 0, nullptr, nullptr,
-                                         nullptr);
+    // (Its handlers look the session up by id: after this they find none.)
     if (soup_websocket_connection_get_state(s->ws) == SOUP_WEBSOCKET_STATE_OPEN) {
       soup_websocket_connection_send_text(s->ws,
                                           p::serialize(p::make_simple(p::Type::Leave)).c_str());

@@ -8,6 +8,7 @@ the protocol tells a host about a WHEP player)."""
 import http.client
 import os
 import re
+import ssl
 import sys
 import time
 import unittest
@@ -136,6 +137,24 @@ class WhepEndpoint(RoomcastTest):
         self.assertEqual(offer["from"], joined["peer"]["id"])
         self.assertIn("a=recvonly", offer["sdp"])
         fake.expect(lambda m: m.get("type") == "peer-left", 5, "the player leaving")
+
+    def test_tls_server(self):
+        # Under TLS the endpoint's own WebSocket to the server is wss, trusting only the server's
+        # certificate: a join gets through (and finds no host here).
+        srv = self.start(["serve", "--port", "0", "--tls", "self-signed"], name="serve-tls")
+        _, m = srv.wait_line(r"listening on (wss://\S+)", 10)
+        port = urllib.parse.urlsplit(m.group(1)).port
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        c = http.client.HTTPSConnection(self.addr, port, timeout=20, context=ctx)
+        c.request("POST", "/whep/tls-room", body=player_offer().encode(),
+                  headers={"Content-Type": "application/sdp"})
+        r = c.getresponse()
+        text = r.read().decode()
+        c.close()
+        self.assertEqual(r.status, 404, text)
+        self.assertIn("no live host", text)
 
     def test_tokens(self):
         env = env_with_plugin({"ROOMCAST_TOKEN_SECRET": "whep-test-secret-0123456789abcdef"})
