@@ -218,6 +218,7 @@ int cmd_live(int argc, char **argv) {
       return 2;
     }
     wopts.codec = codec;
+    wopts.audio = o.audio;
     wopts.room = room;
   } else if (o.whip_listen || o.whip_token) {
     g_printerr("roomcast live: --whip-listen and --whip-token go with --source whip\n");
@@ -241,7 +242,7 @@ int cmd_live(int argc, char **argv) {
   MediaOptions media{"live", source, o.pipeline, width, height, o.fps, bool(o.audio)};
   GstElement *sink = nullptr;
   g_autoptr(GstElement) pipeline =
-      whip ? build_whip_pipeline(&sink) : build_media_pipeline(media, &sink);
+      whip ? build_whip_pipeline(o.audio, &sink) : build_media_pipeline(media, &sink);
   if (!pipeline) return 2;
   g_autoptr(GstElement) sink_ref = sink;
   if (!set_signaller_uri("live", sink, ws_url)) return 1;

@@ -26,6 +26,7 @@ constexpr gsize kMaxBody = 64 * 1024; // an SDP offer is a few kB
 const char *encoding_name(const std::string &codec) {
   if (codec == "vp9") return "VP9";
   if (codec == "h264") return "H264";
+  if (codec == "opus") return "OPUS";
   return "VP8";
 }
 
@@ -117,7 +118,7 @@ bool read_whip_token(const char *source, std::string &secret, GError **error) {
   return true;
 }
 
-GstElement *build_whip_pipeline(GstElement **sink_out) {
+GstElement *build_whip_pipeline(bool audio, GstElement **sink_out) {
   GstElement *pipeline = GST_ELEMENT(gst_object_ref_sink(gst_pipeline_new("whip-host")));
   GstElement *sink = gst_element_factory_make("roomcastsink", "roomcast");
   if (!sink) {
@@ -135,6 +136,15 @@ GstElement *build_whip_pipeline(GstElement **sink_out) {
     return nullptr;
   }
   gst_object_unref(pad); // the sink keeps it
+  if (audio) {
+    GstPad *apad = gst_element_request_pad_simple(sink, "audio_0");
+    if (!apad) {
+      g_printerr("roomcast live: roomcastsink gave no audio pad\n");
+      gst_object_unref(pipeline);
+      return nullptr;
+    }
+    gst_object_unref(apad);
+  }
   *sink_out = GST_ELEMENT(gst_object_ref(sink));
   return pipeline;
 }
@@ -413,12 +423,33 @@ void WhipIngest::Impl::handle_post(SoupServerMessage *msg) {
                  " (roomcast live --codec), and passes it on without re-encoding");
     return;
   }
-  // Our receive transceiver, under the offer's own payload number (webrtcbin 1.22 matches an
-  // offered m-line to a transceiver by payload number): the answer accepts this codec only.
-  GstCaps *caps = gst_sdp_media_get_caps_from_media(video, pt);
-  GstStructure *cs = gst_caps_get_structure(caps, 0);
-  gst_structure_set_name(cs, "application/x-rtp");
-  gst_structure_set(cs, "media", G_TYPE_STRING, "video", "payload", G_TYPE_INT, pt, nullptr);
+  // --audio: the publisher's Opus goes to the room as it is too (and must be there).
+  int apt = -1;
+  const GstSDPMedia *audio = nullptr;
+  for (guint i = 0; opts.audio && i < gst_sdp_message_medias_len(sdp) && apt < 0; i++) {
+    const GstSDPMedia *m = gst_sdp_message_get_media(sdp, i);
+    if (g_strcmp0(gst_sdp_media_get_media(m), "audio") != 0) continue;
+    apt = offered_pt(m, "opus");
+    if (apt >= 0) audio = m;
+  }
+  if (opts.audio && apt < 0) {
+    gst_sdp_message_free(sdp);
+    set_text(msg, SOUP_STATUS_NOT_ACCEPTABLE,
+             "the offer has no Opus audio: this host was started with --audio and passes the "
+             "publisher's Opus on");
+    return;
+  }
+  // Our receive transceivers, under the offer's own payload numbers (webrtcbin 1.22 matches an
+  // offered m-line to a transceiver by payload number): the answer accepts these codecs only.
+  auto recv_caps = [](const GstSDPMedia *m, int number, const char *kind) {
+    GstCaps *c = gst_sdp_media_get_caps_from_media(m, number);
+    GstStructure *st = gst_caps_get_structure(c, 0);
+    gst_structure_set_name(st, "application/x-rtp");
+    gst_structure_set(st, "media", G_TYPE_STRING, kind, "payload", G_TYPE_INT, number, nullptr);
+    return c;
+  };
+  GstCaps *caps = recv_caps(video, pt, "video");
+  GstCaps *acaps = audio ? recv_caps(audio, apt, "audio") : nullptr;
   GstWebRTCSessionDescription *offer =
       gst_webrtc_session_description_new(GST_WEBRTC_SDP_TYPE_OFFER, sdp);
 
@@ -507,6 +538,13 @@ void WhipIngest::Impl::handle_post(SoupServerMessage *msg) {
                         caps, &trans);
   gst_caps_unref(caps);
   if (trans) gst_object_unref(trans);
+  if (acaps) {
+    GstWebRTCRTPTransceiver *atrans = nullptr;
+    g_signal_emit_by_name(webrtc, "add-transceiver", GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_RECVONLY,
+                          acaps, &atrans);
+    gst_caps_unref(acaps);
+    if (atrans) gst_object_unref(atrans);
+  }
 
   s->pending = SOUP_SERVER_MESSAGE(g_object_ref(msg));
   soup_server_message_pause(msg);
@@ -650,19 +688,26 @@ void WhipIngest::Impl::on_pad_added(guint64 n, GstPad *pad,
   const GstStructure *st =
       caps && !gst_caps_is_empty(caps) ? gst_caps_get_structure(caps, 0) : nullptr;
   const char *enc = st ? gst_structure_get_string(st, "encoding-name") : nullptr;
-  const bool ours = enc && !g_ascii_strcasecmp(enc, encoding_name(opts.codec));
-  g_autoptr(GstPad) target = gst_element_get_static_pad(sink, "video_0");
-  g_autofree char *name =
-      g_strdup_printf("whip%" G_GUINT64_FORMAT "-%s", n, ours ? "depay" : "drop");
-  GstElement *e = gst_element_factory_make(ours ? depayloader(opts.codec) : "fakesink", name);
+  const bool video = enc && !g_ascii_strcasecmp(enc, encoding_name(opts.codec));
+  const bool audio = !video && opts.audio && enc && !g_ascii_strcasecmp(enc, "OPUS");
+  const bool ours = video || audio;
+  g_autoptr(GstPad) target = gst_element_get_static_pad(sink, video ? "video_0" : "audio_0");
+  g_autofree char *name = g_strdup_printf("whip%" G_GUINT64_FORMAT "-%s", n,
+                                          video   ? "depay"
+                                          : audio ? "audio-depay"
+                                                  : "drop");
+  GstElement *e = gst_element_factory_make(video   ? depayloader(opts.codec)
+                                           : audio ? "rtpopusdepay"
+                                                   : "fakesink",
+                                           name);
   if (!e) return;
-  if (ours) {
+  if (video) {
     // Wait for a keyframe after loss and ask for one (PLI) then.
     if (g_object_class_find_property(G_OBJECT_GET_CLASS(e), "request-keyframe"))
       g_object_set(e, "request-keyframe", TRUE, nullptr);
     if (g_object_class_find_property(G_OBJECT_GET_CLASS(e), "wait-for-keyframe"))
       g_object_set(e, "wait-for-keyframe", TRUE, nullptr);
-  } else {
+  } else if (!ours) {
     g_object_set(e, "sync", FALSE, "async", FALSE, nullptr);
   }
   gst_bin_add(GST_BIN(pipeline), e);
@@ -678,6 +723,9 @@ void WhipIngest::Impl::on_pad_added(guint64 n, GstPad *pad,
                      : GST_PAD_PROBE_OK;
         },
         nullptr, nullptr);
+  }
+  if (video) {
+    g_autoptr(GstPad) esrc = gst_element_get_static_pad(e, "src");
     // Every frame: when the last one came (the watchdog ends a silent session).
     gst_pad_add_probe(
         esrc, GST_PAD_PROBE_TYPE_BUFFER,
@@ -722,9 +770,11 @@ void WhipIngest::Impl::on_pad_added(guint64 n, GstPad *pad,
           return GST_PAD_PROBE_REMOVE;
         },
         new CbData{alive, this, n}, [](gpointer d) { delete static_cast<CbData *>(d); });
-    if (gst_pad_is_linked(target) || gst_pad_link(esrc, target) != GST_PAD_LINK_OK) {
+  }
+  if (ours) {
+    g_autoptr(GstPad) esrc = gst_element_get_static_pad(e, "src");
+    if (!target || gst_pad_is_linked(target) || gst_pad_link(esrc, target) != GST_PAD_LINK_OK)
       GST_WARNING("whip: cannot feed the sink from %s", name);
-    }
   }
   gst_element_sync_state_with_parent(e);
   if (gst_pad_link(pad, esink) != GST_PAD_LINK_OK) GST_WARNING("whip: cannot link %s", name);

@@ -32,6 +32,7 @@ struct WhipOptions {
   std::string host = "127.0.0.1"; // --whip-listen [HOST:]PORT
   unsigned port = 8089;           // 0 picks a free one
   std::string codec = "vp8";      // the one video codec the answer accepts (--codec)
+  bool audio = false;             // --audio: the publisher's Opus goes to the room too
   std::string secret;             // --whip-token's secret ("" none)
   std::string token_secret;       // the embedded server's room-token secret ("" none)
   std::string room;               // for host tokens
@@ -49,9 +50,10 @@ bool parse_whip_listen(const char *arg, std::string &host, unsigned &port);
 // --whip-token SOURCE: a file (file:PATH) or env:VARIABLE, trailing white space dropped.
 bool read_whip_token(const char *source, std::string &secret, GError **error);
 
-// The host pipeline for --source whip: a roomcastsink (name "roomcast") whose video_0 pad exists
-// from the start and is fed once a publisher comes. Returns the pipeline and the sink (plain refs).
-GstElement *build_whip_pipeline(GstElement **sink);
+// The host pipeline for --source whip: a roomcastsink (name "roomcast") whose video_0 pad (and
+// audio_0 with `audio`) exists from the start and is fed once a publisher comes. Returns the
+// pipeline and the sink (plain refs).
+GstElement *build_whip_pipeline(bool audio, GstElement **sink);
 
 class WhipIngest {
 public:

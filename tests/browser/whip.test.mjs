@@ -15,10 +15,10 @@ const playwright = await preflight();
 const WHIP_JS = path.join(SOURCE_DIR, 'node_modules', 'whip-whep', 'whip.js');
 
 // Runs in the page: an RFC 9725 client. Non-trickle: the offer carries every candidate.
-async function whipPublish({ url, token }) {
-  const stream = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 360, frameRate: 30 } });
+async function whipPublish({ url, token, audio }) {
+  const stream = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 360, frameRate: 30 }, audio: !!audio });
   const pc = new RTCPeerConnection();
-  for (const track of stream.getVideoTracks()) pc.addTransceiver(track, { direction: 'sendonly' });
+  for (const track of stream.getTracks()) pc.addTransceiver(track, { direction: 'sendonly' });
   await pc.setLocalDescription(await pc.createOffer());
   await new Promise((resolve) => {
     if (pc.iceGatheringState === 'complete') return resolve();
@@ -217,6 +217,40 @@ test('whip h264 chromium publisher to roomcast watch', { timeout: 90000 }, async
     const { inbound } = await waitViewerFrames(viewer, 30, 20000);
     log(`chromium viewer (h264): ${inbound.framesDecoded} frames ${inbound.width}x${inbound.height} ${inbound.codec}`);
     assert.match(inbound.codec, /H264/i);
+    assert.equal(host.exitCode, null);
+  });
+});
+
+// --audio: the publisher's Opus passes through too (no audio encoder either), and an offer without
+// audio is refused. Checked with roomcast watch (see docs/architecture.md, "WHIP and WHEP", for
+// Chromium viewers and a passed-through Opus).
+test('whip publisher audio passes to roomcast watch', { timeout: 90000 }, async () => {
+  await withWorld(playwright, 'whip-audio', async (w) => {
+    const room = 'whip-audio';
+    await w.serve();
+    const host = w.start(['live', '--server', w.ws, '--room', room, '--source', 'whip', '--audio',
+      '--whip-listen', `${ADDR}:0`, '--ice-loopback', 'off'], 'live');
+    const endpoint = (await host.waitLine(/WHIP endpoint (http:\S+)/, 15000))[1];
+    await host.waitLine(/is live/, 20000);
+    const browser = await w.browser();
+    await browser.grantPermissions(['local-network-access'], { origin: w.http });
+    const pub = await browser.newPage();
+    pub.claimed = true;
+    pub.on('console', (m) => w.pageLogs.push(`publisher console.${m.type()}: ${m.text()}`));
+    await pub.route(`${w.http}/whip-test-publisher`, (r) =>
+      r.fulfill({ contentType: 'text/html', body: '<!doctype html><title>WHIP publisher</title>' }));
+    await pub.goto(`${w.http}/whip-test-publisher`);
+    const noAudio = await pub.evaluate(whipPublish, { url: endpoint });
+    assert.equal(noAudio.status, 406, JSON.stringify(noAudio));
+    const res = await pub.evaluate(whipPublish, { url: endpoint, audio: true });
+    assert.equal(res.status, 201, JSON.stringify(res));
+    const flowing = await host.waitLine(/WHIP publisher's VP8 video reaches the room \(encoders in this process: (.*)\)/, 20000);
+    assert.equal(flowing[1], 'none');
+    const watch = w.watch(room, '--frames', '45', '--timeout', '30');
+    assert.equal(await watch.wait(35000), 0, `roomcast watch: ${watch.lines.join('\n')}\n${watch.stderr()}`);
+    const got = watch.jsonResult();
+    log(`roomcast watch (audio): ${JSON.stringify(got)}`);
+    assert.ok(got.audio_buffers > 0, "the publisher's Opus reached the viewer");
     assert.equal(host.exitCode, null);
   });
 });
