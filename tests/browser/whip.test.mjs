@@ -222,8 +222,7 @@ test('whip h264 chromium publisher to roomcast watch', { timeout: 90000 }, async
 });
 
 // --audio: the publisher's Opus passes through too (no audio encoder either), and an offer without
-// audio is refused. Checked with roomcast watch (see docs/architecture.md, "WHIP and WHEP", for
-// Chromium viewers and a passed-through Opus).
+// audio is refused; roomcast watch gets the audio, a Chromium viewer takes the offer.
 test('whip publisher audio passes to roomcast watch', { timeout: 90000 }, async () => {
   await withWorld(playwright, 'whip-audio', async (w) => {
     const room = 'whip-audio';
@@ -251,6 +250,12 @@ test('whip publisher audio passes to roomcast watch', { timeout: 90000 }, async 
     const got = watch.jsonResult();
     log(`roomcast watch (audio): ${JSON.stringify(got)}`);
     assert.ok(got.audio_buffers > 0, "the publisher's Opus reached the viewer");
+    // A Chromium viewer takes the host's offer with audio (no rtx on the audio m-line: Chromium
+    // refuses an audio rtx stream) and decodes the video.
+    const viewer = await w.open(browser, room, 'viewer', { label: 'viewer' });
+    await waitState(viewer, 'live', 20000);
+    const { inbound } = await waitViewerFrames(viewer, 30, 20000);
+    log(`chromium viewer (audio room): ${inbound.framesDecoded} frames ${inbound.codec}`);
     assert.equal(host.exitCode, null);
   });
 });
