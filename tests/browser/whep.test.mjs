@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { preflight, withWorld, log, sleep, SOURCE_DIR } from './harness.mjs';
+import { preflight, withWorld, waitState, log, sleep, SOURCE_DIR } from './harness.mjs';
 
 const playwright = await preflight();
 const WHEP_JS = path.join(SOURCE_DIR, 'node_modules', 'whip-whep', 'whep.js');
@@ -20,6 +20,41 @@ async function playerFrames(page) {
         return { frames: s.framesDecoded || 0, width: s.frameWidth, height: s.frameHeight, codec: s.codecId };
     return { frames: 0 };
   });
+}
+
+// A page of the server's origin (made by the test) with the npm client loaded; a blank one.
+async function playerPage(w, browser) {
+  await browser.grantPermissions(['local-network-access'], { origin: w.http });
+  const page = await browser.newPage();
+  page.claimed = true;
+  page.on('console', (m) => w.pageLogs.push(`player console.${m.type()}: ${m.text()}`));
+  await page.route(`${w.http}/whep-test-player`, (r) =>
+    r.fulfill({ contentType: 'text/html', body: '<!doctype html><title>WHEP player</title><video autoplay muted playsinline></video>' }));
+  await page.goto(`${w.http}/whep-test-player`);
+  await page.addScriptTag({ type: 'module', content: fs.readFileSync(WHEP_JS, 'utf8') + '\nwindow.WHEPClient = WHEPClient;\n' });
+  await page.waitForFunction(() => window.WHEPClient !== undefined, null, { timeout: 5000 });
+  return page;
+}
+
+async function play(page, url) {
+  await page.evaluate(async (url) => {
+    const pc = new RTCPeerConnection();
+    pc.addTransceiver('video', { direction: 'recvonly' });
+    pc.ontrack = (e) => { document.querySelector('video').srcObject = e.streams[0] || new MediaStream([e.track]); };
+    const client = new window.WHEPClient();
+    window.player = { pc, client };
+    await client.view(pc, url);
+  }, url);
+}
+
+async function waitPlayerFrames(page, n, ms) {
+  let last = { frames: 0 };
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline && last.frames <= n) {
+    await sleep(250);
+    last = await playerFrames(page);
+  }
+  return last;
 }
 
 test('whep player plays a live room', { timeout: 90000 }, async () => {
@@ -80,5 +115,25 @@ test('whep player plays a live room', { timeout: 90000 }, async () => {
     await page.evaluate(() => window.player.client.stop());
     await host.waitLine(/viewer \S+ left/, 10000);
     assert.equal(host.exitCode, null);
+  });
+});
+
+// The web client's host page (Chromium sharing its fake screen) answers a WHEP player too.
+test('whep player plays a chromium host', { timeout: 90000 }, async () => {
+  assert.ok(fs.existsSync(WHEP_JS), `${WHEP_JS} is missing: run "npm ci" at the repository root`);
+  await withWorld(playwright, 'whep-browser-host', async (w) => {
+    const room = 'whep-browser-host';
+    await w.serve();
+    const browser = await w.browser();
+    const host = await w.open(browser, room, 'host', { name: 'Stage', label: 'host' });
+    await host.click('#share');
+    await waitState(host, 'live', 15000);
+    const page = await playerPage(w, browser);
+    const t0 = Date.now();
+    await play(page, `${w.http}/whep/${room}`);
+    const last = await waitPlayerFrames(page, 30, 20000);
+    log(`player (chromium host): ${JSON.stringify(last)}, ${Date.now() - t0} ms after POST`);
+    assert.ok(last.frames > 30, `the WHEP player decoded ${last.frames} frames\n${w.server.stderr()}`);
+    assert.ok(last.width > 0);
   });
 });
