@@ -38,10 +38,12 @@ G_DEFINE_INTERFACE(GstRoomcastSignaller, gst_roomcast_signaller, G_TYPE_OBJECT)
 
 GType gst_roomcast_role_get_type(void) {
   static GType type = 0;
-  static const GEnumValue values[] = {{GST_ROOMCAST_ROLE_HOST, "Host of a live room", "host"},
-                                      {GST_ROOMCAST_ROLE_VIEWER, "Viewer of a live room", "viewer"},
-                                      {GST_ROOMCAST_ROLE_MEMBER, "Member of a meeting", "member"},
-                                      {0, nullptr, nullptr}};
+  static const GEnumValue values[] = {
+      {GST_ROOMCAST_ROLE_HOST, "Host of a live room", "host"},
+      {GST_ROOMCAST_ROLE_VIEWER, "Viewer of a live room", "viewer"},
+      {GST_ROOMCAST_ROLE_MEMBER, "Member of a meeting", "member"},
+      {GST_ROOMCAST_ROLE_PLAYER, "Viewer that offers itself (a WHEP player)", "player"},
+      {0, nullptr, nullptr}};
   if (g_once_init_enter(&type))
     g_once_init_leave(&type, g_enum_register_static("GstRoomcastRole", values));
   return type;

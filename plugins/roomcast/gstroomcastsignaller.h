@@ -21,6 +21,9 @@ typedef enum {
   GST_ROOMCAST_ROLE_HOST = 0,
   GST_ROOMCAST_ROLE_VIEWER = 1,
   GST_ROOMCAST_ROLE_MEMBER = 2,
+  // A viewer that sends the offer itself (the protocol's viewer with "offers": a WHEP player):
+  // a peer's role only, never one to join with.
+  GST_ROOMCAST_ROLE_PLAYER = 3,
 } GstRoomcastRole;
 
 /**

@@ -59,6 +59,11 @@ using roomcast::to_proto;
 
 namespace {
 
+// A viewer that offers itself (a WHEP player) is a player to the elements: its host answers it.
+GstRoomcastRole peer_role(const p::PeerInfo &peer) {
+  return peer.offers && peer.role == p::Role::Viewer ? GST_ROOMCAST_ROLE_PLAYER : to_gst(peer.role);
+}
+
 // A `host-taken` right after a reconnect is tried again this many times (with the join backoff,
 // about 40 s in all) before the join-error policy (fatal) counts: a server whose end of our old
 // connection went silent drops it only at its keepalive timeout (30 s by default).
@@ -362,11 +367,11 @@ static void handle_message(GstRoomcastWsSignaller *self, const p::Message &msg) 
             emit_ice_servers(self, m.ice_servers);
             gst_roomcast_signaller_emit_joined(sig, m.id.c_str(), to_gst(m.kind));
             for (const auto &peer : m.peers)
-              gst_roomcast_signaller_emit_peer_joined(sig, peer.id.c_str(), to_gst(peer.role),
+              gst_roomcast_signaller_emit_peer_joined(sig, peer.id.c_str(), peer_role(peer),
                                                       peer.name.c_str(), TRUE);
           },
           [&](const p::PeerJoined &m) {
-            gst_roomcast_signaller_emit_peer_joined(sig, m.peer.id.c_str(), to_gst(m.peer.role),
+            gst_roomcast_signaller_emit_peer_joined(sig, m.peer.id.c_str(), peer_role(m.peer),
                                                     m.peer.name.c_str(), FALSE);
           },
           [&](const p::PeerLeft &m) { gst_roomcast_signaller_emit_peer_left(sig, m.id.c_str()); },

@@ -7,6 +7,7 @@ std::optional<PeerPlan> plan_peer(GstRoomcastRole self, GstRoomcastRole peer, bo
   case GST_ROOMCAST_ROLE_HOST:
     // A host sends to every viewer; it offers.
     if (peer == GST_ROOMCAST_ROLE_VIEWER) return PeerPlan{true, true, false};
+    // A player (WHEP) offers itself: plan_for_offer.
     return std::nullopt;
   case GST_ROOMCAST_ROLE_MEMBER:
     // Each pair of members shares one two-way connection, offered by the newcomer: we offer to
@@ -23,6 +24,9 @@ std::optional<PeerPlan> plan_peer(GstRoomcastRole self, GstRoomcastRole peer, bo
 std::optional<PeerPlan> plan_for_offer(GstRoomcastRole self, GstRoomcastRole peer) {
   if (self == GST_ROOMCAST_ROLE_VIEWER && peer == GST_ROOMCAST_ROLE_HOST)
     return PeerPlan{false, false, true};
+  // A host answers a player's offer with its streams (send only).
+  if (self == GST_ROOMCAST_ROLE_HOST && peer == GST_ROOMCAST_ROLE_PLAYER)
+    return PeerPlan{false, true, false};
   return std::nullopt;
 }
 

@@ -275,7 +275,15 @@ bool Peer::attach(const std::vector<SendSource> &sources, GError **err) {
                    cfg_.plan.receive ? GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDRECV
                                      : GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDONLY,
                    "codec-preferences", src.codec_caps, nullptr);
-      if (loss_recovery()) set_loss_recovery(trans);
+      // Retransmission (rtx) for video only: Chromium refuses an offer whose audio m-line has an
+      // rtx stream (an FID ssrc-group: "Failed to add remote stream ssrc ... media_type: audio").
+      const bool video = !g_strcmp0(
+          gst_structure_get_string(gst_caps_get_structure(src.codec_caps, 0), "media"), "video");
+      // (on-new-transceiver turned it on for every transceiver webrtcbin made: off again.)
+      if (loss_recovery() && video)
+        set_loss_recovery(trans);
+      else if (g_object_class_find_property(G_OBJECT_GET_CLASS(trans), "do-nack"))
+        g_object_set(trans, "do-nack", FALSE, nullptr);
       if (cfg_.fec_percentage)
         g_object_set(trans, "fec-type", GST_WEBRTC_FEC_TYPE_ULP_RED, "fec-percentage",
                      cfg_.fec_percentage, nullptr);

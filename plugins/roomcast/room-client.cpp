@@ -616,8 +616,19 @@ void RoomClient::handle_sdp(const std::string &id, GstWebRTCSessionDescription *
     // A viewer's session starts with its host's offer; a new offer replaces the old session
     // (the host came back, or another host took over).
     if (auto plan = plan_for_offer(role(), from); plan && known) {
-      for (auto &p : peers())
-        end_peer(p->id(), nullptr, nullptr);
+      // A viewer has one session (with its host); a host answering a player (WHEP) replaces only
+      // that player's session, and serves it once its streams are there.
+      if (from == GST_ROOMCAST_ROLE_PLAYER) {
+        end_peer(id, nullptr, nullptr);
+        std::lock_guard l(lock);
+        if (detaching_.contains(id) || !streams_ready()) {
+          if (active_) waiting_.push_back(Waiting{id, std::string(), from, *plan, {apply}});
+          return;
+        }
+      } else {
+        for (auto &p : peers())
+          end_peer(p->id(), nullptr, nullptr);
+      }
       // The new session cannot start while the old one with the same party (same id: its
       // webrtcbin is named after it) is still in the element: it waits, with the signalling
       // that comes for it, until that one is removed (milliseconds).

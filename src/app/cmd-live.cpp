@@ -3,6 +3,7 @@
 #include "console.h"
 #include "host-metrics.h"
 #include "runner.h"
+#include "whip-ingest.h"
 
 #include "roomcast-config.h"
 
@@ -35,9 +36,12 @@ struct LiveOptions {
   char *ice_loopback = nullptr;
   char *stun = nullptr;
   char **turn = nullptr;
+  char *whip_listen = nullptr;
+  char *whip_token = nullptr;
   gboolean verbose = FALSE;
   ~LiveOptions() {
-    for (char *p : {room, server, host, source, pipeline, codec, size, ice_loopback, stun})
+    for (char *p : {room, server, host, source, pipeline, codec, size, ice_loopback, stun,
+                    whip_listen, whip_token})
       g_free(p);
     g_strfreev(turn);
   }
@@ -135,7 +139,17 @@ int cmd_live(int argc, char **argv) {
       {"port", 'p', 0, G_OPTION_ARG_INT, &o.port, "Embedded server port; 0 picks one (8443)",
        "PORT"},
       {"source", 0, 0, G_OPTION_ARG_STRING, &o.source,
-       "screen or test (screen when DISPLAY is set, else test)", "SOURCE"},
+       "screen, test, or whip (a WHIP publisher's stream, passed on without re-encoding; screen "
+       "when DISPLAY is set, else test)",
+       "SOURCE"},
+      {"whip-listen", 0, 0, G_OPTION_ARG_STRING, &o.whip_listen,
+       "--source whip: where the WHIP endpoint (plain HTTP) listens (--host's address, or "
+       "127.0.0.1, port 8089; 0 picks a port)",
+       "[HOST:]PORT"},
+      {"whip-token", 0, 0, G_OPTION_ARG_STRING, &o.whip_token,
+       "--source whip: the Bearer token publishers must send, from a file (file:PATH) or "
+       "env:VARIABLE (a host token of the room is taken too when the server checks tokens)",
+       "SOURCE"},
       {"pipeline", 0, 0, G_OPTION_ARG_STRING, &o.pipeline,
        "A launch description, or a file (pipelines/NAME.pipeline), instead of --source", "DESC"},
       {"codec", 'c', 0, G_OPTION_ARG_STRING, &o.codec, "vp8, vp9 or h264 (vp8)", "CODEC"},
@@ -181,9 +195,35 @@ int cmd_live(int argc, char **argv) {
   const std::string codec = o.codec ? o.codec : "vp8";
   std::string source;
   int width = 0, height = 0;
-  if (!check_media_options("live", codec, o.fps, o.bitrate, o.size, o.source, source, width,
-                           height))
+  const bool whip = o.source && g_str_equal(o.source, "whip");
+  if (!check_media_options("live", codec, o.fps, o.bitrate, o.size, whip ? "test" : o.source,
+                           source, width, height))
     return 2;
+  WhipOptions wopts;
+  if (whip) {
+    source = "whip";
+    if (o.pipeline) {
+      g_printerr("roomcast live: --source whip and --pipeline exclude each other\n");
+      return 2;
+    }
+    wopts.host = o.host ? o.host : "127.0.0.1";
+    if (o.whip_listen && !parse_whip_listen(o.whip_listen, wopts.host, wopts.port)) {
+      g_printerr("roomcast live: --whip-listen must be [HOST:]PORT (8089, 0.0.0.0:8089, "
+                 "[::1]:8089)\n");
+      return 2;
+    }
+    g_autoptr(GError) err = nullptr;
+    if (o.whip_token && !read_whip_token(o.whip_token, wopts.secret, &err)) {
+      g_printerr("roomcast live: %s\n", err->message);
+      return 2;
+    }
+    wopts.codec = codec;
+    wopts.audio = o.audio;
+    wopts.room = room;
+  } else if (o.whip_listen || o.whip_token) {
+    g_printerr("roomcast live: --whip-listen and --whip-token go with --source whip\n");
+    return 2;
+  }
 
   // Without --server the ICE servers go to the embedded server, which hands them to everyone in
   // its welcome (this host included); with --server they are the sink's own.
@@ -201,7 +241,8 @@ int cmd_live(int argc, char **argv) {
 
   MediaOptions media{"live", source, o.pipeline, width, height, o.fps, bool(o.audio)};
   GstElement *sink = nullptr;
-  g_autoptr(GstElement) pipeline = build_media_pipeline(media, &sink);
+  g_autoptr(GstElement) pipeline =
+      whip ? build_whip_pipeline(o.audio, &sink) : build_media_pipeline(media, &sink);
   if (!pipeline) return 2;
   g_autoptr(GstElement) sink_ref = sink;
   if (!set_signaller_uri("live", sink, ws_url)) return 1;
@@ -226,6 +267,33 @@ int cmd_live(int argc, char **argv) {
   live.sink = sink;
   runner.watch(pipeline);
   if (!runner.start()) return runner.exit_code();
+
+  // The WHIP endpoint listens once the pipeline runs (a publisher's webrtcbin joins it).
+  std::unique_ptr<WhipIngest> whip_in;
+  if (whip) {
+    if (server) {
+      wopts.token_secret = sopts.token_secret;
+      // The server's certificate files serve the endpoint too; a self-signed one (made in the
+      // server) does not: the endpoint stays plain HTTP then.
+      wopts.tls_cert_file = sopts.tls_cert_file;
+      wopts.tls_key_file = sopts.tls_key_file;
+    }
+    wopts.ice_loopback = loopback_ice(o.ice_loopback, ws_url);
+    whip_in = std::make_unique<WhipIngest>(pipeline, sink, wopts);
+    g_autoptr(GError) err = nullptr;
+    if (!whip_in->start(&err)) {
+      g_printerr("roomcast live: the WHIP endpoint cannot listen on %s:%u: %s\n",
+                 wopts.host.c_str(), wopts.port, err->message);
+      return 1;
+    }
+    const bool https = !wopts.tls_cert_file.empty();
+    console::event("WHIP endpoint %s (%s%s): publishers POST their offer there",
+                   whip_in->url().c_str(),
+                   https                   ? "HTTPS"
+                   : sopts.tls_self_signed ? "plain HTTP: a self-signed certificate is not shared"
+                                           : "plain HTTP",
+                   !wopts.secret.empty() || !wopts.token_secret.empty() ? ", Bearer token" : "");
+  }
 
   // The room is live once the sink is in it: a server that cannot be reached, or refuses the
   // room, fails before any of these lines.
@@ -266,6 +334,7 @@ int cmd_live(int argc, char **argv) {
   runner.run();
   g_source_remove(status);
   console::clear_status();
+  if (whip_in) whip_in->stop();
   runner.stop_pipeline();
   if (server) server->stop();
   if (runner.exit_code() == kExitOk) console::event("stopped");

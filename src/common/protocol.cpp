@@ -124,7 +124,7 @@ bool read_peer(JsonNode *n, PeerInfo &out, ParseError &err) {
   }
   Reader r(json_node_get_object(n), err);
   r.peer_id("id", out.id, true) && r.enumerated("role", out.role, role_from_string) &&
-      r.str("name", out.name, false);
+      r.str("name", out.name, false) && r.boolean("offers", out.offers);
   if (r.ok() && !valid_peer_name(out.name)) return r.fail(ErrorCode::BadMessage, "bad peer name");
   return r.ok();
 }
@@ -343,6 +343,7 @@ struct Fields {
       return r.fail(ErrorCode::BadMessage, "token must be at most " + std::to_string(kMaxToken) +
                                                " printable ASCII characters");
     if (!r.boolean("private", m.private_room)) return false;
+    if (!r.boolean("offers", m.offers)) return false;
     // Checked last: a malformed message is reported as such before a foreign one.
     if (m.version != kVersion)
       return r.fail(ErrorCode::BadVersion, "unsupported protocol version " +
@@ -532,6 +533,10 @@ void add_peer(JsonBuilder *b, const PeerInfo &p) {
   add_str(b, "id", p.id);
   add_str(b, "role", to_string(p.role));
   add_str(b, "name", p.name);
+  if (p.offers) {
+    json_builder_set_member_name(b, "offers");
+    json_builder_add_boolean_value(b, TRUE);
+  }
   json_builder_end_object(b);
 }
 
@@ -567,6 +572,10 @@ struct Writer {
     if (!m.token.empty()) add_str(b, "token", m.token);
     if (m.private_room) {
       json_builder_set_member_name(b, "private");
+      json_builder_add_boolean_value(b, TRUE);
+    }
+    if (m.offers) {
+      json_builder_set_member_name(b, "offers");
       json_builder_add_boolean_value(b, TRUE);
     }
   }

@@ -61,6 +61,9 @@ struct PeerInfo {
   std::string id;
   Role role = Role::Viewer;
   std::string name;
+  // A viewer that makes the offer itself (join field "offers"; a WHEP player): its host answers
+  // instead of offering. Sent only when true.
+  bool offers = false;
   bool operator==(const PeerInfo &) const = default;
 };
 
@@ -86,6 +89,8 @@ struct Join {
   std::string token; // optional: a room token (token.h), printable ASCII
   // optional "private": a host or member asks that its room never be listed (GET /rooms)
   bool private_room = false;
+  // optional "offers": a viewer that will send the offer to its host (which answers): WHEP
+  bool offers = false;
   bool operator==(const Join &) const = default;
 };
 

@@ -6,6 +6,7 @@
 #include "tls.h"
 #include "token.h"
 #include "web-policy.h"
+#include "whep.h"
 
 #include <gio/gio.h>
 #include <json-glib/json-glib.h>
@@ -49,6 +50,7 @@ struct Conn {
   std::string id;
   p::Role role = p::Role::Viewer;
   std::string name;
+  bool offers = false; // a viewer that offers to its host (join "offers"; WHEP players)
   // Token bucket for the message rate.
   double tokens = 0;
   gint64 refill_us = 0;
@@ -237,10 +239,12 @@ struct Server::Impl {
   std::uint64_t accepted = 0, joins = 0, leaves = 0, http_timeouts = 0, shed = 0, accept_pauses = 0;
   RefusalLog refusal_log;
   std::function<std::string()> extra_metrics; // Server::set_extra_metrics
+  std::unique_ptr<whep::Endpoint> whep;       // POST /whep/ROOM (whep.h)
 
   ~Impl() { shutdown(); }
 
   void shutdown() {
+    if (whep) whep->close_all();
     if (ping_source) g_source_remove(std::exchange(ping_source, 0));
     if (accept_retry) g_source_remove(std::exchange(accept_retry, 0));
     if (accept_source) {
@@ -506,7 +510,7 @@ struct Server::Impl {
     if (it->second.connections == 0 && it->second.rooms == 0) per_address.erase(it);
   }
 
-  static p::PeerInfo info(const Conn &c) { return {c.id, c.role, c.name}; }
+  static p::PeerInfo info(const Conn &c) { return {c.id, c.role, c.name, c.offers}; }
 
   std::string new_peer_id() {
     for (;;) {
@@ -616,6 +620,7 @@ struct Server::Impl {
     c.id = new_peer_id();
     c.role = m.role;
     c.name = std::move(m.name);
+    c.offers = m.offers && m.role == p::Role::Viewer;
     by_id.emplace(c.id, &c);
     if (!token_id.empty()) {
       per_token[token_id]++;
@@ -1093,7 +1098,9 @@ struct Server::Impl {
 
   static void on_http(SoupServer *, SoupServerMessage *msg, const char *path, GHashTable *,
                       gpointer data) {
-    static_cast<Impl *>(data)->serve_file(msg, path);
+    auto *self = static_cast<Impl *>(data);
+    if (self->whep && self->whep->handle(msg, path)) return;
+    self->serve_file(msg, path);
   }
 
   bool fail(GError **error, const char *fmt, ...) G_GNUC_PRINTF(3, 4) {
@@ -1230,6 +1237,10 @@ bool Server::start(GError **error) {
   s.listener = GRef<GSocket>::adopt(static_cast<GSocket *>(g_steal_pointer(&sock)));
   s.watch_listener();
   s.ping_source = g_timeout_add_seconds(1, Impl::on_ping_tick, &s);
+  // A WHEP player's POST waits for the host's answer, within the request's --http-timeout.
+  const unsigned http_ms = s.opts.http_timeout_s * 1000;
+  s.whep = std::make_unique<whep::Endpoint>(ws_url(), s.fingerprint,
+                                            http_ms > 3000 ? http_ms - 1500 : http_ms / 2);
   if (s.token_policy != rules::TokenPolicy::None)
     g_message("room tokens required for: %s", s.token_policy == rules::TokenPolicy::All
                                                   ? "everyone"

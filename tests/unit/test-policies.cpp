@@ -180,6 +180,8 @@ void test_peer_plan() {
       {V, H, true, std::nullopt}, // a viewer waits for its host's offer
       {V, V, false, std::nullopt},
       {V, M, false, std::nullopt},
+      {H, GST_ROOMCAST_ROLE_PLAYER, false, std::nullopt}, // a player offers itself
+      {H, GST_ROOMCAST_ROLE_PLAYER, true, std::nullopt},
   };
   for (size_t i = 0; i < rows.size(); i++) {
     const PlanRow &r = rows[i];
@@ -200,6 +202,10 @@ void test_peer_plan() {
           {V, M, std::nullopt},
           {H, V, std::nullopt},
           {M, M, std::nullopt}, // members answer only peers they were told about
+          // A player (a viewer that offers: WHEP) gets the host's streams in an answer.
+          {H, GST_ROOMCAST_ROLE_PLAYER, PeerPlan{false, true, false}},
+          {V, GST_ROOMCAST_ROLE_PLAYER, std::nullopt},
+          {M, GST_ROOMCAST_ROLE_PLAYER, std::nullopt},
       };
   for (size_t i = 0; i < offers.size(); i++) {
     auto &[self, peer, want] = offers[i];

@@ -662,6 +662,16 @@ void test_parse_join() {
   for (const char *v : {"1", "\"true\"", "null", "[]"})
     parse_fails(join_with(std::string(kJoinOk) + R"(,"private":)" + v), ErrorCode::BadMessage,
                 "join");
+
+  // offers (a viewer that offers itself: WHEP): optional boolean, written only when true.
+  g_assert_false(parse_as<Join>(join_with(kJoinOk)).offers);
+  Join offers = parse_as<Join>(join_with(std::string(kJoinOk) + R"(,"offers":true)"));
+  g_assert_true(offers.offers);
+  CHECK_STR(serialize(offers),
+            R"({"type":"join","version":1,"room":"r1","role":"host","offers":true})");
+  for (const char *v : {"1", "\"yes\"", "null", "{}"})
+    parse_fails(join_with(std::string(kJoinOk) + R"(,"offers":)" + v), ErrorCode::BadMessage,
+                "join");
 }
 
 void test_parse_relay() {
@@ -868,6 +878,17 @@ void test_parse_peer_notices() {
   PeerJoined pj = parse_as<PeerJoined>(
       R"({"type":"peer-joined","peer":{"id":"p2","role":"member","name":"B"}})");
   g_assert_true(pj.peer == (PeerInfo{"p2", Role::Member, "B"}));
+  // A viewer that offers itself (join "offers"): said in its peer entry, only when true.
+  PeerJoined player = parse_as<PeerJoined>(
+      R"({"type":"peer-joined","peer":{"id":"p3","role":"viewer","name":"W","offers":true}})");
+  g_assert_true(player.peer == (PeerInfo{"p3", Role::Viewer, "W", true}));
+  CHECK_STR(
+      serialize(player),
+      R"({"type":"peer-joined","peer":{"id":"p3","role":"viewer","name":"W","offers":true}})");
+  CHECK_STR(serialize(pj),
+            R"({"type":"peer-joined","peer":{"id":"p2","role":"member","name":"B"}})");
+  parse_fails(R"({"type":"peer-joined","peer":{"id":"p2","role":"viewer","offers":"yes"}})",
+              ErrorCode::BadMessage, "peer-joined");
   parse_fails(R"({"type":"peer-joined"})", ErrorCode::BadMessage, "peer-joined");
   parse_fails(R"({"type":"peer-joined","peer":"p2"})", ErrorCode::BadMessage, "peer-joined");
   parse_fails(R"({"type":"peer-joined","peer":[{"id":"p2","role":"member"}]})",

@@ -118,6 +118,7 @@ export class Host extends Session {
     this.preview = opts.preview;
     this.stream = null;
     this.onViewers = opts.onViewers || (() => {});
+    this.players = new Map(); // viewers that offer themselves ("offers": WHEP players), by id
   }
 
   // Called from a click: browsers want a user gesture before screen capture.
@@ -161,6 +162,7 @@ export class Host extends Session {
 
   onWelcome(w) {
     this.setState('live', 'sharing');
+    this.players.clear();
     for (const p of w.peers) if (p.role === 'viewer') this.offerTo(p);
     this.onViewers(this.peers.size);
   }
@@ -170,7 +172,8 @@ export class Host extends Session {
     this.onViewers(this.peers.size);
   }
 
-  onPeerLeft() {
+  onPeerLeft(id) {
+    this.players.delete(id);
     this.onViewers(this.peers.size);
   }
 
@@ -188,6 +191,11 @@ export class Host extends Session {
   }
 
   offerTo(info) {
+    // A viewer that offers itself (a WHEP player, join "offers"): we answer its offer instead.
+    if (info.offers) {
+      this.players.set(info.id, info);
+      return;
+    }
     if (!this.stream) return;
     const p = this.newPeer(info);
     p.addTracks(this.stream);
@@ -195,7 +203,17 @@ export class Host extends Session {
   }
 
   onOffer(m) {
-    console.warn('roomcast: the host got an offer from', m.from, '- ignored');
+    const info = this.players.get(m.from);
+    if (!info || !this.stream) {
+      console.warn('roomcast: the host got an offer from', m.from, '- ignored');
+      return;
+    }
+    // Our tracks first: the offer's receive-only m-lines take their transceivers, and the answer
+    // sends on them.
+    const p = this.newPeer(info);
+    p.addTracks(this.stream);
+    p.acceptOffer(m.sdp);
+    this.onViewers(this.peers.size);
   }
 
   onDisconnected() {
