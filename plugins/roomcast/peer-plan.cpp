@@ -17,6 +17,9 @@ std::optional<PeerPlan> plan_peer(GstRoomcastRole self, GstRoomcastRole peer, bo
   case GST_ROOMCAST_ROLE_VIEWER:
     // A viewer waits for its host's offer (plan_for_offer).
     return std::nullopt;
+  case GST_ROOMCAST_ROLE_PLAYER:
+    // Only the server's WHEP sessions join as players; an element never does.
+    return std::nullopt;
   }
   return std::nullopt;
 }
