@@ -143,7 +143,9 @@ class JanusScaleOut(RoomcastTest):
             gaps = [r["gap_ms"] for t, r in progress_lines(w) if t > t_kill]
             worst = max([worst] + gaps)
             self.assertLessEqual(max(gaps), RECOVERY_MS,
-                                 "%s paused %d ms\n%s" % (w.name, max(gaps), self.server_log()))
+                                 "%s paused %d ms\n%s\n%s\n%s" % (
+                                     w.name, max(gaps), "\n".join("%.2f %s" % (t - t_kill, l) for t, l in w.lines
+                                                                  if t > t_kill - 2), w.stderr(), self.server_log()))
         moves = re.findall(r"sfu: viewer \S+ moves from janus node 1 to node 2", self.server_log())
         self.assertEqual(len(moves), 3, self.server_log())
         s = metrics(self.http + "/metrics")
