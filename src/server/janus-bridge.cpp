@@ -376,6 +376,8 @@ void Bridge::subscribe(Sub &s) {
               }
               RoomState *r = room_of(s->room);
               if (!r || r->host.empty()) return;
+              g_message("sfu: janus node %u offers viewer %s the host's stream",
+                        nodes_[s->node]->index(), s->viewer.c_str());
               p::Offer o;
               o.from = r->host;
               o.sdp = std::move(sdp);
