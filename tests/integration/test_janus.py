@@ -160,5 +160,42 @@ class JanusScaleOut(RoomcastTest):
         print("longest pause of a viewer after the kill: %d ms" % worst)
 
 
+class NoWorkingNode(RoomcastTest):
+    """--sfu naming nodes that cannot serve: one port where nothing listens, and one WebSocket
+    that is no Janus (another roomcast server: it answers Janus's requests with its own errors).
+    The server says so, never crashes, and viewers are served by the host directly."""
+
+    def setUp(self):
+        self.procs = []
+        self.other = MergedProc([ROOMCAST, "serve", "--port", "0"], name="not-janus")
+        self.procs.append(self.other)
+        _, m = self.other.wait_line(r"listening on (ws://\S+)", 10)
+        closed = "ws://127.0.0.1:%d" % janus_nodes.free_port()
+        self.server = MergedProc([ROOMCAST, "serve", "--port", "0", "--sfu", "janus=" + closed,
+                                  "--sfu", "janus=" + m.group(1)], name="serve")
+        self.procs.append(self.server)
+        _, m = self.server.wait_line(r"listening on (ws://\S+)", 10)
+        self.ws = m.group(1)
+        self.server.wait_line(r"janus node 1 \(\S+\): cannot connect", 10)
+        self.server.wait_line(r"janus node 2 \(\S+\): down: no session", 15)
+
+    def test_viewers_fall_back_to_the_host(self):
+        host = self.live("fallback", *MEDIA, "--metrics", "127.0.0.1:0")
+        _, m = host.wait_line(r"host metrics at (http://127\.0\.0\.1:\d+/metrics)$", 5)
+        watchers = [self.watch("fallback", "--frames", "60", "--timeout", "40", name="watch%d" % i) for i in range(2)]
+        for w in watchers:
+            self.assertEqual(w.wait(50), 0, w.stderr())
+            self.assertGreaterEqual(w.json_result()["frames"], 60)
+        log = "\n".join(l for _, l in self.server.lines)
+        self.assertEqual(len(re.findall(r"viewer \S+ of room fallback is served by its host directly", log)), 2, log)
+        self.assertIsNone(self.server.p.poll())
+        # The host served them itself (its peers are the viewers, not nodes).
+        h = metrics(m.group(1))
+        self.assertFalse([k for k in h if 'peer="sfu' in k], h)
+        s = metrics(self.ws.replace("ws://", "http://").replace("/ws", "") + "/metrics")
+        self.assertEqual(s['roomcast_sfu_node_up{node="1"}'], 0, s)
+        self.assertEqual(s['roomcast_sfu_node_up{node="2"}'], 0, s)
+
+
 if __name__ == "__main__":
     unittest.main()
