@@ -262,7 +262,10 @@ void Bridge::setup_pub(RoomState &r, unsigned n) {
     json_object_set_int_member(body, "publishers", 1);
     json_object_set_string_member(body, "audiocodec", "opus");
     json_object_set_string_member(body, "videocodec", "vp8,vp9,h264");
-    json_object_set_int_member(body, "fir_freq", 0); // the host's PLI handling paces keyframes
+    // Janus asks the host for a keyframe every 5 s besides passing on its viewers' PLIs: under
+    // load, single viewers behind Janus were seen frozen for many seconds while RTP still came
+    // (docs/architecture.md, "Scale-out with Janus"); this bounds such a freeze.
+    json_object_set_int_member(body, "fir_freq", 5);
     nodes_[n]->message(
         pub->handle, body, nullptr, [this, current, fail](JsonObject *a, const std::string &why) {
           Pub *pub = current();
