@@ -75,6 +75,7 @@ struct Bridge::Pub {
   bool shown = false; // announced to the host
   bool ready = false; // Janus's PeerConnection with the host is up: viewers may subscribe
   std::uint64_t gen = 0;
+  gint64 since_us = 0; // set up since
 };
 
 // A viewer served through Janus (or, after falling back, directly).
@@ -102,11 +103,37 @@ Bridge::Bridge(const std::vector<std::string> &urls, Hooks hooks) : hooks_(std::
   }
 }
 
-Bridge::~Bridge() = default;
+Bridge::~Bridge() {
+  if (tick_) g_source_remove(tick_);
+}
 
 void Bridge::start() {
   for (auto &n : nodes_)
     n->connect();
+  tick_ = g_timeout_add_seconds(1, on_tick, this);
+}
+
+// A node that has not got the host's stream up kPubTimeoutUs after it was presented to the host
+// (Janus never answered, or the host's connection to it never formed) fails for that room: its
+// viewers move to another node, or to the host directly.
+gboolean Bridge::on_tick(gpointer data) {
+  auto *self = static_cast<Bridge *>(data);
+  constexpr gint64 kPubTimeoutUs = 15 * G_USEC_PER_SEC;
+  const gint64 now = g_get_monotonic_time();
+  std::vector<std::pair<std::string, unsigned>> late;
+  for (auto &[name, r] : self->rooms_)
+    for (auto &[n, pub] : r->pubs)
+      if (!pub.ready && now - pub.since_us > kPubTimeoutUs) late.emplace_back(name, n);
+  for (auto &[name, n] : late) {
+    RoomState *r = self->room_of(name);
+    if (!r) continue;
+    g_warning("sfu: janus node %u did not get the host's stream of room %s up within 15 s; not "
+              "using it for this room",
+              self->nodes_[n]->index(), name.c_str());
+    self->failures_++;
+    self->end_pub(*r, n, true);
+  }
+  return G_SOURCE_CONTINUE;
 }
 
 Bridge::RoomState *Bridge::room_of(const std::string &name) {
@@ -225,6 +252,7 @@ void Bridge::setup_pub(RoomState &r, unsigned n) {
   Pub pub;
   pub.node = n;
   pub.gen = next_gen_++;
+  pub.since_us = g_get_monotonic_time();
   pub.vid = "sfu" + std::to_string(nodes_[n]->index()) + "-" + hex8();
   r.pubs[n] = pub;
   const std::string room = r.name;

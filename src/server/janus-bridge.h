@@ -77,6 +77,7 @@ private:
   int pick_node(const RoomState *r, int avoid) const;
   unsigned load(unsigned n) const;
   RoomState *room_of(const std::string &name);
+  static gboolean on_tick(gpointer data);
 
   Hooks hooks_;
   std::vector<std::unique_ptr<Node>> nodes_;
@@ -84,6 +85,7 @@ private:
   std::map<std::string, std::unique_ptr<Sub>> subs_; // by viewer id
   std::uint64_t moved_ = 0, direct_ = 0, failures_ = 0;
   std::uint64_t next_gen_ = 1;
+  guint tick_ = 0;
 };
 
 } // namespace roomcast::janus
