@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { test } from 'node:test';
-import { preflight, withWorld, waitState, waitViewerFrames, log, ADDR } from './harness.mjs';
+import { preflight, withWorld, waitState, waitStats, waitViewerFrames, log, ADDR } from './harness.mjs';
 
 const playwright = await preflight();
 
@@ -32,7 +32,7 @@ function freePort() {
 
 // Janus in the world's namespace: only the VideoRoom plugin and the WebSocket transport, API on
 // ADDR:port, ICE on ADDR. Returns its ws:// URL once the port answers.
-async function janus(w, name) {
+async function janus(w, name, procs = []) {
   const lib = janusLib();
   const dir = fs.mkdtempSync(path.join(w.tmp, `${name}-`));
   for (const [sub, file] of [['plugins', 'libjanus_videoroom.so'], ['transports', 'libjanus_websockets.so']]) {
@@ -57,6 +57,7 @@ nat: { ice_enforce_list = "${ADDR}" }
     'admin: { admin_ws = false admin_wss = false }\n');
   fs.writeFileSync(path.join(dir, 'janus.plugin.videoroom.jcfg'), 'general: { }\n');
   const p = w.spawnIn(['janus', '-F', dir], name);
+  procs.push(p);
   await p.waitLine(/WebSockets thread started/, 15000);
   return `ws://${ADDR}:${port}`;
 }
@@ -118,5 +119,40 @@ test('janus two nodes chromium and gst viewers', { timeout: 150000 }, async () =
     const peers = Object.keys(h).filter((k) => k.startsWith('roomcast_host_viewer_connected{'));
     assert.equal(peers.length, 2, peers.join(' '));
     assert.ok(peers.every((k) => /peer="sfu[12]-[0-9a-f]{8}"/.test(k)), peers.join(' '));
+  });
+});
+
+test('janus node killed chromium viewers move', { timeout: 120000 }, async () => {
+  await withWorld(playwright, 'janus-kill', async (w) => {
+    const room = 'janus-kill';
+    const janusProcs = [];
+    const nodes = [await janus(w, 'janus1', janusProcs), await janus(w, 'janus2', janusProcs)];
+    const serve = await w.serve(0, nodes.flatMap((u) => ['--sfu', `janus=${u}`]));
+    await waitStderr(serve, /janus node 1 \(\S+\): up/, 10000);
+    await waitStderr(serve, /janus node 2 \(\S+\): up/, 10000);
+    await w.live(room, '--bitrate', '600');
+    const browser = await w.browser();
+    const pages = [];
+    for (let i = 0; i < 2; i++) pages.push(await w.open(browser, room, 'viewer', { label: `viewer${i}` }));
+    for (const v of pages) await waitState(v, 'live', 30000);
+    for (const v of pages) await waitViewerFrames(v, 30, 30000);
+    // One page per node (least loaded); node 1 dies.
+    assert.match(serve.stderr(), /goes through janus node 1/);
+    assert.match(serve.stderr(), /goes through janus node 2/);
+    const decoded = (all) => Math.max(0, ...all.filter((x) => x.inbound).map((x) => x.inbound.framesDecoded));
+    const before = [];
+    for (const v of pages) before.push(decoded(await v.evaluate(() => window.roomcast.stats())));
+    const t0 = Date.now();
+    janusProcs[0].kill();
+    await waitStderr(serve, /moves from janus node 1 to node 2/, 5000);
+    // Decoding again: 30 frames more on the same connection (the page on node 2), or a new
+    // connection (the page on node 1 answered the new offer from the host's id: its count starts
+    // again) with 10 frames. The dead connection can do neither.
+    for (const [i, v] of pages.entries()) {
+      await waitStats(v, (all) => decoded(all) > before[i] + 30 || (decoded(all) < before[i] && decoded(all) > 10),
+        'decoding again', Math.max(500, 5000 - (Date.now() - t0)));
+      log(`${v.tag}: decoding again ${Date.now() - t0} ms after the kill (had ${before[i]} frames)`);
+    }
+    assert.ok(Date.now() - t0 <= 5000, `${Date.now() - t0} ms`);
   });
 });
