@@ -15,6 +15,7 @@ const std::vector<ConfigKey> kServeKeys = {
     {"port", ConfigKey::Value, 'p'},
     {"stun", ConfigKey::Value, 0},
     {"turn", ConfigKey::List, 0},
+    {"sfu", ConfigKey::List, 0},
     {"verbose", ConfigKey::Flag, 'v'},
     // server_option_group
     {"max-message-size", ConfigKey::Value, 0},
@@ -59,6 +60,7 @@ int cmd_serve(int argc, char **argv) {
   gboolean verbose = FALSE;
   g_autofree char *stun = nullptr;
   g_auto(GStrv) turn = nullptr;
+  g_auto(GStrv) sfu = nullptr;
   GOptionEntry entries[] = {
       {"host", 0, 0, G_OPTION_ARG_STRING, &host, "Address to listen on (127.0.0.1)", "ADDR"},
       {"port", 'p', 0, G_OPTION_ARG_INT, &port, "Port to listen on; 0 picks a free one (8443)",
@@ -69,6 +71,10 @@ int cmd_serve(int argc, char **argv) {
        "TURN server handed to every client (turn(s)://USER:PASSWORD@HOST:PORT, or "
        "turn://HOST:PORT with --turn-secret); repeatable",
        "URI"},
+      {"sfu", 0, 0, G_OPTION_ARG_STRING_ARRAY, &sfu,
+       "Serve live rooms' viewers through a Janus node's VideoRoom (janus=ws://HOST:8188, its "
+       "WebSocket API); repeatable: viewers are spread over the nodes",
+       "janus=URL"},
       {"config", 0, 0, G_OPTION_ARG_FILENAME, &config,
        "Read options from the [serve] group of this key file; the command line's win", "FILE"},
       {"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose,
@@ -86,6 +92,20 @@ int cmd_serve(int argc, char **argv) {
   }
   if (!parse_ice_options("serve", stun, turn, opts.ice) || !check_ice_setup("serve", opts.ice))
     return 2;
+  for (char **u = sfu; u && *u; u++) {
+    const char *url = g_str_has_prefix(*u, "janus=") ? *u + 6 : nullptr;
+    g_autoptr(GUri) uri = url ? g_uri_parse(url, G_URI_FLAGS_NONE, nullptr) : nullptr;
+    if (!uri ||
+        (g_strcmp0(g_uri_get_scheme(uri), "ws") != 0 &&
+         g_strcmp0(g_uri_get_scheme(uri), "wss") != 0) ||
+        !g_uri_get_host(uri) || !*g_uri_get_host(uri)) {
+      g_printerr("roomcast serve: --sfu wants janus=ws://HOST:PORT (a Janus node's WebSocket "
+                 "API), not '%s'\n",
+                 *u);
+      return 2;
+    }
+    opts.sfu_janus.push_back(url);
+  }
   if (verbose) enable_verbose();
   opts.host = host;
   opts.port = static_cast<unsigned>(port);
@@ -104,6 +124,8 @@ int cmd_serve(int argc, char **argv) {
     printf("roomcast serve: web client at %s\n", with_host(server.http_url(), h).c_str());
   print_ice_setup("serve", opts.ice);
   print_server_security("serve", server);
+  for (const auto &u : opts.sfu_janus)
+    printf("roomcast serve: live rooms' viewers go through the Janus node at %s\n", u.c_str());
   fflush(stdout);
   runner.run();
   server.stop();

@@ -1,6 +1,7 @@
 #include "server.h"
 
 #include "gref.h"
+#include "janus-bridge.h"
 #include "protocol.h"
 #include "room-rules.h"
 #include "tls.h"
@@ -240,11 +241,13 @@ struct Server::Impl {
   RefusalLog refusal_log;
   std::function<std::string()> extra_metrics; // Server::set_extra_metrics
   std::unique_ptr<whep::Endpoint> whep;       // POST /whep/ROOM (whep.h)
+  std::unique_ptr<janus::Bridge> sfu;         // --sfu: live rooms' viewers through Janus
 
   ~Impl() { shutdown(); }
 
   void shutdown() {
     if (whep) whep->close_all();
+    sfu.reset();
     if (ping_source) g_source_remove(std::exchange(ping_source, 0));
     if (accept_retry) g_source_remove(std::exchange(accept_retry, 0));
     if (accept_source) {
@@ -634,17 +637,24 @@ struct Server::Impl {
     welcome.role = c.role;
     welcome.ping_interval_s = opts.ping_interval_s;
     welcome.max_message_size = opts.max_message_size;
+    // With --sfu, a viewer that goes through Janus is never shown to the host (janus-bridge.h).
+    // A WHEP player offers, and Janus's subscriber offers too: players are served by the host.
+    const bool via_sfu = sfu && room->kind == p::RoomKind::Live && c.role == p::Role::Viewer &&
+                         !c.offers &&
+                         sfu->viewer_joined(room->name, c.id, room->host ? room->host->id : "");
     for (Conn *other : room->peers)
-      if (sees(*room, c, *other)) welcome.peers.push_back(info(*other));
+      if (sees(*room, c, *other) && !(sfu && sfu->hides(other->id)))
+        welcome.peers.push_back(info(*other));
     welcome.ice_servers = ice::welcome_servers(opts.ice, g_get_real_time() / G_USEC_PER_SEC, c.id);
     send(c, welcome);
 
     const p::Message joined = p::PeerJoined{info(c)};
     for (Conn *other : room->peers)
-      if (sees(*room, *other, c)) send(*other, joined);
+      if (sees(*room, *other, c) && !via_sfu) send(*other, joined);
 
     room->peers.push_back(&c);
     if (c.role == p::Role::Host) room->host = &c;
+    if (sfu && c.role == p::Role::Host) sfu->host_joined(room->name, c.id);
     joins++;
     g_message("join room=%s peer=%s role=%s from=%s%s (%zu in room)", room->name.c_str(),
               c.id.c_str(), p::to_string(c.role), c.remote.c_str(),
@@ -660,6 +670,9 @@ struct Server::Impl {
     if (!room) return;
     std::erase(room->peers, &c);
     if (room->host == &c) room->host = nullptr;
+    bool via_sfu = false;
+    if (sfu && c.role == p::Role::Viewer) via_sfu = sfu->viewer_left(c.id);
+    if (sfu && c.role == p::Role::Host) sfu->host_left(room->name);
     by_id.erase(c.id);
     release_token(c);
     leaves++;
@@ -667,7 +680,7 @@ struct Server::Impl {
               c.id.c_str(), p::to_string(c.role), c.remote.c_str(), why, room->peers.size());
     const p::Message left = p::PeerLeft{c.id};
     for (Conn *other : room->peers)
-      if (sees(*room, *other, c)) send(*other, left);
+      if (sees(*room, *other, c) && !via_sfu) send(*other, left);
     if (room->peers.empty()) {
       if (limited(room->opened_by)) release_address(room->opened_by, 0, 1);
       g_debug("room %s removed", room->name.c_str());
@@ -686,6 +699,10 @@ struct Server::Impl {
     }
     if (route.to.empty()) {
       send_error(c, p::ErrorCode::BadMessage, "missing field 'to'", type);
+      return;
+    }
+    if (sfu && c.room->kind == p::RoomKind::Live && sfu->relay(c.room->name, c.id, m)) {
+      counters.relayed++;
       return;
     }
     auto it = by_id.find(route.to);
@@ -1052,6 +1069,7 @@ struct Server::Impl {
     if (route.kind == web::Route::Kind::Metrics &&
         (opts.public_metrics || is_loopback(soup_server_message_get_remote_address(msg)))) {
       std::string body = metrics_text();
+      if (sfu) body += sfu->metrics();
       if (extra_metrics) body += extra_metrics();
       soup_server_message_set_status(msg, SOUP_STATUS_OK, nullptr);
       soup_server_message_set_response(msg, "text/plain; version=0.0.4; charset=utf-8",
@@ -1241,6 +1259,19 @@ bool Server::start(GError **error) {
   const unsigned http_ms = s.opts.http_timeout_s * 1000;
   s.whep = std::make_unique<whep::Endpoint>(ws_url(), s.fingerprint,
                                             http_ms > 3000 ? http_ms - 1500 : http_ms / 2);
+  if (!s.opts.sfu_janus.empty()) {
+    janus::Bridge::Hooks hooks;
+    hooks.send = [&s](const std::string &id, const p::Message &m) {
+      if (auto it = s.by_id.find(id); it != s.by_id.end()) Impl::send(*it->second, m);
+    };
+    hooks.show_to_host = [&s](const std::string &viewer) {
+      auto it = s.by_id.find(viewer);
+      if (it == s.by_id.end() || !it->second->room || !it->second->room->host) return;
+      Impl::send(*it->second->room->host, p::PeerJoined{Impl::info(*it->second)});
+    };
+    s.sfu = std::make_unique<janus::Bridge>(s.opts.sfu_janus, std::move(hooks));
+    s.sfu->start();
+  }
   if (s.token_policy != rules::TokenPolicy::None)
     g_message("room tokens required for: %s", s.token_policy == rules::TokenPolicy::All
                                                   ? "everyone"

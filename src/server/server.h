@@ -66,6 +66,9 @@ struct ServerOptions {
   bool list_rooms = true;
   // /metrics answers loopback clients only, unless this is set.
   bool public_metrics = false;
+  // Janus nodes (ws://HOST:PORT of their WebSocket API) that serve the viewers of live rooms
+  // (janus-bridge.h); empty: hosts serve their viewers themselves.
+  std::vector<std::string> sfu_janus;
 };
 
 struct ServerStats {
