@@ -14,6 +14,8 @@ import re
 import sys
 import time
 import unittest
+import http.client
+import urllib.parse
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -125,6 +127,26 @@ class JanusScaleOut(RoomcastTest):
         for w in watchers:
             _, r = wait_progress(w, lambda r: r["frames"] >= 90, 20, "90 frames")
         print("host sends %.0f kbit/s for 6 viewers (%.0f kbit/s a stream)" % (total / 1e3, per_stream / 1e3))
+
+    def test_whep_player_is_served_by_the_host(self):
+        """A WHEP player offers, as a Janus subscriber does: with --sfu it is left to the host,
+        which answers it (send only, in the player's payload number); no node takes it."""
+        from test_whep import player_offer
+        host = self.live("stage3", *MEDIA)
+        u = urllib.parse.urlsplit(self.http)
+        c = http.client.HTTPConnection(u.hostname, u.port, timeout=20)
+        c.request("POST", "/whep/stage3", body=player_offer().encode(),
+                  headers={"Content-Type": "application/sdp"})
+        r = c.getresponse()
+        answer = r.read().decode()
+        c.close()
+        self.assertEqual(r.status, 201, answer)
+        self.assertIn("a=sendonly", answer)
+        self.assertIn("a=rtpmap:96 VP8/90000", answer)
+        host.wait_line(r"viewer \S+ joined", 5)
+        s = metrics(self.http + "/metrics")
+        self.assertEqual(s['roomcast_sfu_viewers{node="1"}'] + s['roomcast_sfu_viewers{node="2"}'], 0, s)
+        self.assertNotIn("sfu: viewer", self.server_log())
 
     def test_killed_node_moves_its_viewers(self):
         host, host_metrics, watchers = self.six_decoding("stage2")
