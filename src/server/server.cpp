@@ -2,6 +2,7 @@
 
 #include "gref.h"
 #include "janus-bridge.h"
+#include "json-text.h"
 #include "protocol.h"
 #include "room-rules.h"
 #include "tls.h"
@@ -1031,11 +1032,7 @@ struct Server::Impl {
     json_builder_set_member_name(b, "more");
     json_builder_add_int_value(b, more);
     json_builder_end_object(b);
-    g_autoptr(JsonGenerator) gen = json_generator_new();
-    g_autoptr(JsonNode) root = json_builder_get_root(b);
-    json_generator_set_root(gen, root);
-    g_autofree char *text = json_generator_to_data(gen, nullptr);
-    return text;
+    return json_text(b);
   }
 
   void serve_room_list(SoupServerMessage *msg) const {
