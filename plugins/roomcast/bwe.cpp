@@ -1,0 +1,85 @@
+#include "bwe.h"
+
+#include <algorithm>
+
+namespace roomcast {
+
+LayerChooser::LayerChooser(std::vector<double> layer_bps, Config cfg)
+    : layer_bps_(std::move(layer_bps)), cfg_(cfg), up_wait_us_(cfg.up_wait_us) {
+  if (layer_bps_.empty()) layer_bps_.push_back(0);
+  estimate_bps_ = layer_bps_[0];
+}
+
+int LayerChooser::fitting_layer(double bps) const {
+  for (int i = 0; i < int(layer_bps_.size()); i++)
+    if (layer_bps_[i] <= bps * cfg_.headroom) return i;
+  return int(layer_bps_.size()) - 1;
+}
+
+void LayerChooser::set_cap(int top_layer) {
+  cap_ = std::clamp(top_layer, 0, int(layer_bps_.size()) - 1);
+  if (target_ < cap_) target_ = cap_;
+}
+
+int LayerChooser::update(const Sample &s) {
+  const int last = int(layer_bps_.size()) - 1;
+  const std::int64_t rtt_us = std::int64_t(s.rtt_s * 1e6);
+  if (rtt_us > 0 && (min_rtt_us_ == 0 || rtt_us < min_rtt_us_)) min_rtt_us_ = rtt_us;
+  const std::int64_t rise = (rtt_us > 0 && min_rtt_us_ > 0) ? rtt_us - min_rtt_us_ : 0;
+  if (state_ == State::Holding) {
+    if (s.now_us - changed_at_ < cfg_.hold_us) return target_;
+    state_ = State::Steady;
+    clean_since_ = 0;
+  }
+  const bool lossy = s.fraction_lost > cfg_.loss_down;
+  const bool congested = lossy || rise > cfg_.rtt_rise_us;
+  const bool clean = s.fraction_lost < cfg_.loss_clean && rise <= cfg_.rtt_rise_us / 2;
+  if (congested) {
+    const double got = lossy ? s.sent_bps * (1.0 - s.fraction_lost) : s.sent_bps * cfg_.headroom;
+    estimate_bps_ = got;
+    if (state_ == State::Probing) up_wait_us_ = std::min(up_wait_us_ * 2, cfg_.max_up_wait_us);
+    const int fit = std::max(fitting_layer(got), std::min(target_ + 1, last));
+    target_ = std::max(fit, cap_);
+    state_ = State::Holding;
+    changed_at_ = s.now_us;
+    clean_since_ = 0;
+    return target_;
+  }
+  if (!clean) {
+    clean_since_ = 0;
+    return target_;
+  }
+  if (clean_since_ == 0) clean_since_ = s.now_us;
+  estimate_bps_ = std::max(estimate_bps_, s.sent_bps);
+  if (state_ == State::Probing) {
+    if (s.now_us - changed_at_ >= cfg_.probe_us) {
+      state_ = State::Steady;
+      up_wait_us_ = cfg_.up_wait_us;
+      estimate_bps_ = std::max(estimate_bps_, layer_bps_[target_]);
+      clean_since_ = s.now_us;
+      changed_at_ = s.now_us;
+    }
+    return target_;
+  }
+  if (target_ > cap_ && s.now_us - clean_since_ >= up_wait_us_ &&
+      s.now_us - changed_at_ >= up_wait_us_) {
+    target_--;
+    state_ = State::Probing;
+    changed_at_ = s.now_us;
+  }
+  return target_;
+}
+
+const char *layer_state_name(LayerChooser::State s) {
+  switch (s) {
+  case LayerChooser::State::Steady:
+    return "steady";
+  case LayerChooser::State::Probing:
+    return "probing";
+  case LayerChooser::State::Holding:
+    return "holding";
+  }
+  return "?";
+}
+
+} // namespace roomcast
