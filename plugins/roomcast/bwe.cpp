@@ -56,10 +56,12 @@ int LayerChooser::update(const Sample &s) {
       state_ = State::Steady;
       up_wait_us_ = cfg_.up_wait_us;
       estimate_bps_ = std::max(estimate_bps_, layer_bps_[target_]);
-      clean_since_ = s.now_us;
-      changed_at_ = s.now_us;
+      // The probe was a clean period: the next step may follow now.
+      clean_since_ = changed_at_ - up_wait_us_;
+      changed_at_ -= up_wait_us_;
+    } else {
+      return target_;
     }
-    return target_;
   }
   if (target_ > cap_ && s.now_us - clean_since_ >= up_wait_us_ &&
       s.now_us - changed_at_ >= up_wait_us_) {

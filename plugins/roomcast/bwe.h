@@ -10,7 +10,8 @@
 //   - clean (loss below `loss_clean`, RTT near its minimum) for `up_wait_us` since the last
 //     change: one step up, as a probe. Congestion within `probe_us` fails the probe: back down,
 //     and the wait before the next probe doubles (up to `max_up_wait_us`); a probe that lasts
-//     makes the estimate the new layer's rate and resets the wait.
+//     makes the estimate the new layer's rate and resets the wait, and the next step up may
+//     follow at once (the probe was a clean period).
 // After a step down, signals are ignored for `hold_us` (the queue drains, the reports lag).
 //
 // Layers are indexed from the top (0: full size). A cap (`prefer`) bounds the top layer allowed.
@@ -28,9 +29,9 @@ public:
     double loss_down = 0.10;
     double loss_clean = 0.02;
     std::int64_t rtt_rise_us = 150000;
-    std::int64_t up_wait_us = 4000000;
-    std::int64_t max_up_wait_us = 8000000;
-    std::int64_t probe_us = 3000000;
+    std::int64_t up_wait_us = 3000000;
+    std::int64_t max_up_wait_us = 6000000;
+    std::int64_t probe_us = 2000000;
     std::int64_t hold_us = 1500000;
     double headroom = 0.85; // a layer fits when its rate is at most this share of the estimate
   };

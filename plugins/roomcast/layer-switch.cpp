@@ -2,8 +2,9 @@
 
 namespace roomcast {
 
-bool parse_vp8(const std::uint8_t *p, std::size_t len, Vp8Descriptor &d) {
-  d = Vp8Descriptor{};
+bool parse_vp8(const std::uint8_t *p, std::size_t len, Vp8Descriptor &out) {
+  out = Vp8Descriptor{};
+  Vp8Descriptor d;
   if (len < 1) return false;
   std::size_t i = 1;
   const bool x = p[0] & 0x80;
@@ -30,13 +31,11 @@ bool parse_vp8(const std::uint8_t *p, std::size_t len, Vp8Descriptor &d) {
     if (ext & 0x40) i += 1;          // L: TL0PICIDX
     if (ext & (0x20 | 0x10)) i += 1; // T or K: TID/Y/KEYIDX
   }
-  if (len < i) {
-    d = Vp8Descriptor{};
-    return false;
-  }
+  if (len < i) return false;
   d.frame_start = s && partition == 0;
   // The VP8 payload header's first byte: bit 0 is P, the inverse key frame flag.
   d.keyframe = d.frame_start && len > i && (p[i] & 0x01) == 0;
+  out = d;
   return true;
 }
 

@@ -233,7 +233,8 @@ GstPadProbeReturn rewrite_pt(GstPad *pad, GstPadProbeInfo *info, gpointer data) 
 
 } // namespace
 
-// ---- the ladder ----------------------------------------------------------------------------------
+// ---- the ladder
+// ----------------------------------------------------------------------------------
 
 // A branch fed from a ladder: which layer it forwards (LayerSwitch, on the streaming threads of
 // the layers) and which it should (LayerChooser, from the stats poll).
@@ -265,8 +266,7 @@ namespace {
 
 GstEvent *layer_keyframe_request(int layer) {
   GstEvent *ev = gst_video_event_new_upstream_force_key_unit(GST_CLOCK_TIME_NONE, TRUE, 0);
-  gst_structure_set(gst_event_writable_structure(ev), "roomcast-layer", G_TYPE_INT, layer,
-                    nullptr);
+  gst_structure_set(gst_event_writable_structure(ev), "roomcast-layer", G_TYPE_INT, layer, nullptr);
   return ev;
 }
 
@@ -404,9 +404,8 @@ bool Peer::attach(const std::vector<SendSource> &sources, GError **err) {
       gst_pad_add_probe(b.ladder->queue_sink,
                         GstPadProbeType(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST |
                                         GST_PAD_PROBE_TYPE_EVENT_UPSTREAM),
-                        ladder_probe, new std::shared_ptr<LadderBranch>(b.ladder), [](gpointer d) {
-                          delete static_cast<std::shared_ptr<LadderBranch> *>(d);
-                        });
+                        ladder_probe, new std::shared_ptr<LadderBranch>(b.ladder),
+                        [](gpointer d) { delete static_cast<std::shared_ptr<LadderBranch> *>(d); });
     }
     {
       std::lock_guard l(lock_);
@@ -999,6 +998,37 @@ void Peer::poll_stats() {
   GstPromise *promise = gst_promise_new_with_change_func(
       on_stats, Callback::make(shared_from_this()), Callback::destroy);
   g_signal_emit_by_name(webrtc, "get-stats", nullptr, promise);
+  // A ladder viewer's layer is chosen from these stats: polled twice a second (one more here,
+  // half-way to the next tick), so that a link that shrinks is left within ~1 s.
+  bool ladder = false;
+  {
+    std::lock_guard l(lock_);
+    for (const Branch &b : branches_)
+      ladder = ladder || b.ladder;
+  }
+  if (!ladder) return;
+  GMainContext *ctx = nullptr;
+  with_owner([&](PeerOwner &o) { ctx = o.ref_worker_context(); });
+  if (!ctx) return;
+  std::weak_ptr<Peer> weak = shared_from_this();
+  GSource *src = g_timeout_source_new(500);
+  g_source_set_callback(
+      src,
+      [](gpointer d) -> gboolean {
+        if (auto p = static_cast<std::weak_ptr<Peer> *>(d)->lock())
+          if (GstElement *w = p->ref_webrtc()) {
+            GstPromise *pr =
+                gst_promise_new_with_change_func(on_stats, Callback::make(p), Callback::destroy);
+            g_signal_emit_by_name(w, "get-stats", nullptr, pr);
+            gst_object_unref(w);
+          }
+        return G_SOURCE_REMOVE;
+      },
+      new std::weak_ptr<Peer>(weak),
+      [](gpointer d) { delete static_cast<std::weak_ptr<Peer> *>(d); });
+  g_source_attach(src, ctx);
+  g_source_unref(src);
+  g_main_context_unref(ctx);
 }
 
 void Peer::on_stats(GstPromise *promise, gpointer data) {
@@ -1090,60 +1120,60 @@ void Peer::on_stats(GstPromise *promise, gpointer data) {
   gint64 now = g_get_monotonic_time();
   std::vector<std::pair<GstPad *, int>> requests; // keyframes for switches, sent unlocked
   {
-  std::lock_guard l(self->lock_);
-  PeerStats &st = self->stats_;
-  if (self->stats_us_ && now > self->stats_us_) {
-    double secs = double(now - self->stats_us_) / 1e6;
-    if (now_stats.bytes_sent >= st.bytes_sent)
-      st.bitrate_bps = double(now_stats.bytes_sent - st.bytes_sent) * 8.0 / secs;
-    if (now_stats.bytes_received >= st.bytes_received)
-      st.recv_bitrate_bps = double(now_stats.bytes_received - st.bytes_received) * 8.0 / secs;
-  }
-  self->stats_us_ = now;
-  st.bytes_sent = now_stats.bytes_sent;
-  st.rtt_s = now_stats.rtt_s;
-  st.fraction_lost = now_stats.fraction_lost;
-  st.packets_lost = now_stats.packets_lost;
-  st.nacks = now_stats.nacks;
-  st.plis = now_stats.plis;
-  st.bytes_received = now_stats.bytes_received;
-  st.packets_received = now_stats.packets_received;
-  st.recv_packets_lost = now_stats.recv_packets_lost;
-  st.jitter_s = now_stats.jitter_s;
-  // A path once known stays shown until another is selected.
-  for (Branch &b : self->branches_) {
-    if (!b.ladder || !b.tee_pad) continue;
-    LadderBranch &lb = *b.ladder;
-    GstPad *pad = nullptr;
-    int target;
-    {
-      std::lock_guard ll(lb.m);
-      const int before = lb.chooser.target();
-      LayerChooser::Sample sample{now, st.bitrate_bps, st.fraction_lost, st.rtt_s};
-      target = self->connected_us_ ? lb.chooser.update(sample) : before;
-      lb.sw.set_target(target);
-      // A switch waits for a keyframe of the target: asked for when it is chosen, and again
-      // every poll until it came (the layer's limiter merges requests).
-      if (lb.sw.pending() && lb.queue_sink) pad = GST_PAD(gst_object_ref(lb.queue_sink));
-      st.layers = int(lb.layers.size());
-      st.layer = lb.sw.current();
-      st.layer_target = target;
-      st.layer_cap = lb.chooser.cap();
-      st.layer_width = lb.layers[st.layer].width;
-      st.layer_height = lb.layers[st.layer].height;
-      st.layer_switches = lb.sw.switches();
-      st.bwe_bps = lb.chooser.estimate_bps();
-      st.bwe_state = layer_state_name(lb.chooser.state());
-      if (target != before)
-        GST_INFO("peer %s: layer %d -> %d (estimate %.0f bit/s, loss %.2f, rtt %.3f s)",
-                 self->id().c_str(), before, target, st.bwe_bps, st.fraction_lost, st.rtt_s);
+    std::lock_guard l(self->lock_);
+    PeerStats &st = self->stats_;
+    if (self->stats_us_ && now > self->stats_us_) {
+      double secs = double(now - self->stats_us_) / 1e6;
+      if (now_stats.bytes_sent >= st.bytes_sent)
+        st.bitrate_bps = double(now_stats.bytes_sent - st.bytes_sent) * 8.0 / secs;
+      if (now_stats.bytes_received >= st.bytes_received)
+        st.recv_bitrate_bps = double(now_stats.bytes_received - st.bytes_received) * 8.0 / secs;
     }
-    if (pad) requests.emplace_back(pad, target);
-  }
-  if (!now_stats.local_candidate_type.empty()) {
-    st.local_candidate_type = now_stats.local_candidate_type;
-    st.remote_candidate_type = now_stats.remote_candidate_type;
-  }
+    self->stats_us_ = now;
+    st.bytes_sent = now_stats.bytes_sent;
+    st.rtt_s = now_stats.rtt_s;
+    st.fraction_lost = now_stats.fraction_lost;
+    st.packets_lost = now_stats.packets_lost;
+    st.nacks = now_stats.nacks;
+    st.plis = now_stats.plis;
+    st.bytes_received = now_stats.bytes_received;
+    st.packets_received = now_stats.packets_received;
+    st.recv_packets_lost = now_stats.recv_packets_lost;
+    st.jitter_s = now_stats.jitter_s;
+    // A path once known stays shown until another is selected.
+    for (Branch &b : self->branches_) {
+      if (!b.ladder || !b.tee_pad) continue;
+      LadderBranch &lb = *b.ladder;
+      GstPad *pad = nullptr;
+      int target;
+      {
+        std::lock_guard ll(lb.m);
+        const int before = lb.chooser.target();
+        LayerChooser::Sample sample{now, st.bitrate_bps, st.fraction_lost, st.rtt_s};
+        target = self->connected_us_ ? lb.chooser.update(sample) : before;
+        lb.sw.set_target(target);
+        // A switch waits for a keyframe of the target: asked for when it is chosen, and again
+        // every poll until it came (the layer's limiter merges requests).
+        if (lb.sw.pending() && lb.queue_sink) pad = GST_PAD(gst_object_ref(lb.queue_sink));
+        st.layers = int(lb.layers.size());
+        st.layer = lb.sw.current();
+        st.layer_target = target;
+        st.layer_cap = lb.chooser.cap();
+        st.layer_width = lb.layers[st.layer].width;
+        st.layer_height = lb.layers[st.layer].height;
+        st.layer_switches = lb.sw.switches();
+        st.bwe_bps = lb.chooser.estimate_bps();
+        st.bwe_state = layer_state_name(lb.chooser.state());
+        if (target != before)
+          GST_INFO("peer %s: layer %d -> %d (estimate %.0f bit/s, loss %.2f, rtt %.3f s)",
+                   self->id().c_str(), before, target, st.bwe_bps, st.fraction_lost, st.rtt_s);
+      }
+      if (pad) requests.emplace_back(pad, target);
+    }
+    if (!now_stats.local_candidate_type.empty()) {
+      st.local_candidate_type = now_stats.local_candidate_type;
+      st.remote_candidate_type = now_stats.remote_candidate_type;
+    }
   }
   for (auto [pad, layer] : requests) {
     gst_pad_push_event(pad, layer_keyframe_request(layer));
@@ -1184,9 +1214,9 @@ GstStructure *Peer::stats_structure() const {
     gst_structure_set(st, "layers", G_TYPE_INT, s.layers, "layer", G_TYPE_INT, s.layer,
                       "layer-target", G_TYPE_INT, s.layer_target, "layer-cap", G_TYPE_INT,
                       s.layer_cap, "layer-width", G_TYPE_INT, s.layer_width, "layer-height",
-                      G_TYPE_INT, s.layer_height, "layer-switches", G_TYPE_UINT64,
-                      s.layer_switches, "bwe", G_TYPE_DOUBLE, s.bwe_bps, "bwe-state",
-                      G_TYPE_STRING, s.bwe_state.c_str(), nullptr);
+                      G_TYPE_INT, s.layer_height, "layer-switches", G_TYPE_UINT64, s.layer_switches,
+                      "bwe", G_TYPE_DOUBLE, s.bwe_bps, "bwe-state", G_TYPE_STRING,
+                      s.bwe_state.c_str(), nullptr);
   return st;
 }
 
