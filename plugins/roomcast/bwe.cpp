@@ -5,8 +5,10 @@
 namespace roomcast {
 
 LayerChooser::LayerChooser(std::vector<double> layer_bps, Config cfg)
-    : layer_bps_(std::move(layer_bps)), cfg_(cfg), up_wait_us_(cfg.up_wait_us) {
+    : layer_bps_(std::move(layer_bps)), cfg_(cfg) {
   if (layer_bps_.empty()) layer_bps_.push_back(0);
+  fail_wait_us_.assign(layer_bps_.size(), cfg_.up_wait_us);
+  failed_at_.assign(layer_bps_.size(), 0);
   estimate_bps_ = layer_bps_[0];
 }
 
@@ -37,9 +39,17 @@ int LayerChooser::update(const Sample &s) {
   if (congested) {
     const double got = lossy ? s.sent_bps * (1.0 - s.fraction_lost) : s.sent_bps * cfg_.headroom;
     estimate_bps_ = got;
-    if (state_ == State::Probing) up_wait_us_ = std::min(up_wait_us_ * 2, cfg_.max_up_wait_us);
-    const int fit = std::max(fitting_layer(got), std::min(target_ + 1, last));
-    target_ = std::max(fit, cap_);
+    int next;
+    if (state_ == State::Probing) {
+      // The probed layer does not fit: back where the probe started, which did.
+      if (failed_at_[target_])
+        fail_wait_us_[target_] = std::min(fail_wait_us_[target_] * 2, cfg_.max_up_wait_us);
+      failed_at_[target_] = s.now_us;
+      next = probe_from_;
+    } else {
+      next = std::max(fitting_layer(got), std::min(target_ + 1, last));
+    }
+    target_ = std::max(next, cap_);
     state_ = State::Holding;
     changed_at_ = s.now_us;
     clean_since_ = 0;
@@ -54,18 +64,22 @@ int LayerChooser::update(const Sample &s) {
   if (state_ == State::Probing) {
     if (s.now_us - changed_at_ >= cfg_.probe_us) {
       state_ = State::Steady;
-      up_wait_us_ = cfg_.up_wait_us;
+      fail_wait_us_[target_] = cfg_.up_wait_us;
+      failed_at_[target_] = 0;
       estimate_bps_ = std::max(estimate_bps_, layer_bps_[target_]);
       // The probe was a clean period: the next step may follow now.
-      clean_since_ = changed_at_ - up_wait_us_;
-      changed_at_ -= up_wait_us_;
+      clean_since_ = changed_at_ - cfg_.up_wait_us;
+      changed_at_ -= cfg_.up_wait_us;
     } else {
       return target_;
     }
   }
-  if (target_ > cap_ && s.now_us - clean_since_ >= up_wait_us_ &&
-      s.now_us - changed_at_ >= up_wait_us_) {
-    target_--;
+  const int up = target_ - 1;
+  if (target_ > cap_ && s.now_us - clean_since_ >= cfg_.up_wait_us &&
+      s.now_us - changed_at_ >= cfg_.up_wait_us &&
+      (!failed_at_[up] || s.now_us - failed_at_[up] >= fail_wait_us_[up])) {
+    probe_from_ = target_;
+    target_ = up;
     state_ = State::Probing;
     changed_at_ = s.now_us;
   }

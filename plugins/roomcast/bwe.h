@@ -8,10 +8,11 @@
 //     queue growing on the path): the estimate drops to what got through (sent x (1 - loss)) and
 //     the target goes down at once to the highest layer that fits it (at least one step);
 //   - clean (loss below `loss_clean`, RTT near its minimum) for `up_wait_us` since the last
-//     change: one step up, as a probe. Congestion within `probe_us` fails the probe: back down,
-//     and the wait before the next probe doubles (up to `max_up_wait_us`); a probe that lasts
-//     makes the estimate the new layer's rate and resets the wait, and the next step up may
-//     follow at once (the probe was a clean period).
+//     change: one step up, as a probe. Congestion within `probe_us` fails the probe: back to the
+//     layer it came from, and that layer is not probed again before a wait that doubles with each
+//     failure (from `up_wait_us` to `max_up_wait_us`); a probe that lasts makes the estimate the
+//     new layer's rate and resets its wait, and the next step up may follow at once (the probe
+//     was a clean period) unless that layer failed recently.
 // After a step down, signals are ignored for `hold_us` (the queue drains, the reports lag).
 //
 // Layers are indexed from the top (0: full size). A cap (`prefer`) bounds the top layer allowed.
@@ -30,7 +31,7 @@ public:
     double loss_clean = 0.02;
     std::int64_t rtt_rise_us = 150000;
     std::int64_t up_wait_us = 3000000;
-    std::int64_t max_up_wait_us = 6000000;
+    std::int64_t max_up_wait_us = 20000000;
     std::int64_t probe_us = 2000000;
     std::int64_t hold_us = 1500000;
     double headroom = 0.85; // a layer fits when its rate is at most this share of the estimate
@@ -54,7 +55,8 @@ public:
   int target() const { return target_; }
   double estimate_bps() const { return estimate_bps_; }
   State state() const { return state_; }
-  std::int64_t up_wait_us() const { return up_wait_us_; }
+  // How long layer `l` is not probed after its last failed probe.
+  std::int64_t up_wait_us(int l) const { return fail_wait_us_[l]; }
 
 private:
   int fitting_layer(double bps) const;
@@ -66,7 +68,9 @@ private:
   std::int64_t min_rtt_us_ = 0;
   std::int64_t clean_since_ = 0;
   std::int64_t changed_at_ = 0;
-  std::int64_t up_wait_us_;
+  std::vector<std::int64_t> fail_wait_us_; // per layer
+  std::vector<std::int64_t> failed_at_;    // per layer: its last failed probe (0: none)
+  int probe_from_ = 0;                     // the layer a probe left
   State state_ = State::Steady;
 };
 

@@ -142,6 +142,8 @@ class Ladder(unittest.TestCase):
               "longest gap %d ms; clean viewer %.1f%%, gap %d ms, layers %s; link %s" % (
                   cap_kbit, settled, later, share * 100, gap, cshare * 100, cgap,
                   [c for c in layers_of(host) if c[1] == clean_id], self.lab.stats()))
+        if os.environ.get("LADDER_DEBUG"):
+            print("\n".join(l for l in host.stderr(1000000).splitlines() if "layer" in l))
         self.assertEqual(settled, want_layer, "the capped viewer is on layer %d" % settled)
         self.assertEqual([c for c in layers_of(host) if c[1] == clean_id], [],
                          "the clean viewer left the top layer")
@@ -179,6 +181,8 @@ class Ladder(unittest.TestCase):
         up_s = time.monotonic() - t_lift
         print("down after %.1f s (to layer %d after 8 s), back on the top layer %.1f s after the lift; "
               "changes %s" % (down_s, low, up_s, [(round(t - t_cap, 1), l) for t, _, l in layers_of(host)]))
+        if os.environ.get("LADDER_DEBUG"):
+            print("\n".join(l for l in host.stderr(100000).splitlines() if "layer" in l))
         self.assertLess(down_s, 3.0, "moved down after %.1f s" % down_s)
         self.assertGreater(low, 0)
         self.assertLess(up_s, 15.0, "back up after %.1f s" % up_s)
