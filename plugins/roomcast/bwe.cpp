@@ -39,16 +39,15 @@ int LayerChooser::update(const Sample &s) {
   if (congested) {
     const double got = lossy ? s.sent_bps * (1.0 - s.fraction_lost) : s.sent_bps * cfg_.headroom;
     estimate_bps_ = got;
-    int next;
-    if (state_ == State::Probing) {
-      // The probed layer does not fit: back where the probe started, which did.
-      if (failed_at_[target_])
-        fail_wait_us_[target_] = std::min(fail_wait_us_[target_] * 2, cfg_.max_up_wait_us);
-      failed_at_[target_] = s.now_us;
-      next = probe_from_;
-    } else {
-      next = std::max(fitting_layer(got), std::min(target_ + 1, last));
-    }
+    // The layer left does not fit: it is not probed again before a wait that grows threefold
+    // with each failure (a first failure: `up_wait_us`).
+    if (failed_at_[target_])
+      fail_wait_us_[target_] = std::min(fail_wait_us_[target_] * 3, cfg_.max_up_wait_us);
+    failed_at_[target_] = s.now_us;
+    // A failed probe goes back where it started (which fitted); otherwise to what got through.
+    const int next = state_ == State::Probing
+                         ? probe_from_
+                         : std::max(fitting_layer(got), std::min(target_ + 1, last));
     target_ = std::max(next, cap_);
     state_ = State::Holding;
     changed_at_ = s.now_us;

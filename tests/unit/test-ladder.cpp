@@ -232,17 +232,17 @@ void test_layer_chooser() {
         {6, 250, 0, 20, 1},   // 3 s: probe the half layer
         {7, 700, 0, 20, 1},
         {8, 700, 0, 20, 0}}}, // the probe held 2 s: the top at once
-      {"a failed probe goes back; a second failure doubles the wait (3 s, then 6 s)",
+      {"a failed probe goes back; a second failure triples the wait (3 s, then 9 s)",
        {{1, 2000, 0.75, 20, 2},
         {3, 250, 0, 20, 2},
         {6, 250, 0, 20, 1},     // probe
         {7, 700, 0.2, 200, 2},  // fails: layer 1 waits 3 s
         {9, 250, 0, 20, 2},     // hold over, clean from here
         {12, 250, 0, 20, 1},    // probe again
-        {13, 700, 0.2, 200, 2}, // fails again: 6 s
+        {13, 700, 0.2, 200, 2}, // fails again: 9 s
         {15, 250, 0, 20, 2},
-        {18.5, 250, 0, 20, 2}, // clean 3.5 s, but 5.5 s since the failure
-        {19.1, 250, 0, 20, 1}}},
+        {21.5, 250, 0, 20, 2}, // clean 6.5 s, but 8.5 s since the failure
+        {22.1, 250, 0, 20, 1}}},
       {"a failed probe of the top goes back to the half layer, not lower",
        {{1, 2000, 0.3, 20, 1},
         {3, 700, 0, 20, 1},
