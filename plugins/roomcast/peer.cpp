@@ -1070,8 +1070,14 @@ void Peer::on_stats(GstPromise *promise, gpointer data) {
           if (gst_structure_get_uint(s, "pli-count", &u)) acc->plis += u;
           break;
         case GST_WEBRTC_STATS_REMOTE_INBOUND_RTP:
-          if (gst_structure_get_double(s, "round-trip-time", &d64)) acc->rtt_s = d64;
-          if (gst_structure_get_double(s, "fraction-lost", &d64)) acc->fraction_lost = d64;
+          if (gst_structure_get_double(s, "round-trip-time", &d64)) {
+            acc->rtt_s = d64;
+            acc->worst_rtt_s = std::max(acc->worst_rtt_s, d64);
+          }
+          if (gst_structure_get_double(s, "fraction-lost", &d64)) {
+            acc->fraction_lost = d64;
+            acc->worst_fraction_lost = std::max(acc->worst_fraction_lost, d64);
+          }
           if (gst_structure_get_int64(s, "packets-lost", &i64)) acc->packets_lost += i64;
           break;
         case GST_WEBRTC_STATS_INBOUND_RTP:
@@ -1149,7 +1155,8 @@ void Peer::on_stats(GstPromise *promise, gpointer data) {
       {
         std::lock_guard ll(lb.m);
         const int before = lb.chooser.target();
-        LayerChooser::Sample sample{now, st.bitrate_bps, st.fraction_lost, st.rtt_s};
+        LayerChooser::Sample sample{now, st.bitrate_bps, now_stats.worst_fraction_lost,
+                                  now_stats.worst_rtt_s};
         target = self->connected_us_ ? lb.chooser.update(sample) : before;
         lb.sw.set_target(target);
         // A switch waits for a keyframe of the target: asked for when it is chosen, and again
@@ -1166,7 +1173,7 @@ void Peer::on_stats(GstPromise *promise, gpointer data) {
         st.bwe_state = layer_state_name(lb.chooser.state());
         if (target != before)
           GST_INFO("peer %s: layer %d -> %d (estimate %.0f bit/s, loss %.2f, rtt %.3f s)",
-                   self->id().c_str(), before, target, st.bwe_bps, st.fraction_lost, st.rtt_s);
+                   self->id().c_str(), before, target, st.bwe_bps, sample.fraction_lost, sample.rtt_s);
       }
       if (pad) requests.emplace_back(pad, target);
     }

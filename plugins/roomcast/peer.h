@@ -111,6 +111,9 @@ struct PeerStats {
   guint64 layer_switches = 0;
   double bwe_bps = 0;
   std::string bwe_state;
+  // the worst of the receiver reports (media and rtx streams each have one): what LayerChooser
+  // reads
+  double worst_fraction_lost = 0, worst_rtt_s = 0;
 };
 
 class Peer : public std::enable_shared_from_this<Peer> {
