@@ -7,7 +7,7 @@ namespace roomcast {
 LayerChooser::LayerChooser(std::vector<double> layer_bps, Config cfg)
     : layer_bps_(std::move(layer_bps)), cfg_(cfg) {
   if (layer_bps_.empty()) layer_bps_.push_back(0);
-  fail_wait_us_.assign(layer_bps_.size(), cfg_.up_wait_us);
+  fail_wait_us_.assign(layer_bps_.size(), cfg_.fail_wait_us);
   failed_at_.assign(layer_bps_.size(), 0);
   estimate_bps_ = layer_bps_[0];
 }
@@ -40,7 +40,7 @@ int LayerChooser::update(const Sample &s) {
     const double got = lossy ? s.sent_bps * (1.0 - s.fraction_lost) : s.sent_bps * cfg_.headroom;
     estimate_bps_ = got;
     // The layer left does not fit: it is not probed again before a wait that grows threefold
-    // with each failure (a first failure: `up_wait_us`).
+    // with each failure (a first failure: `fail_wait_us`).
     if (failed_at_[target_])
       fail_wait_us_[target_] = std::min(fail_wait_us_[target_] * 3, cfg_.max_up_wait_us);
     failed_at_[target_] = s.now_us;
@@ -63,7 +63,7 @@ int LayerChooser::update(const Sample &s) {
   if (state_ == State::Probing) {
     if (s.now_us - changed_at_ >= cfg_.probe_us) {
       state_ = State::Steady;
-      fail_wait_us_[target_] = cfg_.up_wait_us;
+      fail_wait_us_[target_] = cfg_.fail_wait_us;
       failed_at_[target_] = 0;
       estimate_bps_ = std::max(estimate_bps_, layer_bps_[target_]);
       // The probe was a clean period: the next step may follow now.

@@ -232,22 +232,24 @@ void test_layer_chooser() {
         {6, 250, 0, 20, 1},   // 3 s: probe the half layer
         {7, 700, 0, 20, 1},
         {8, 700, 0, 20, 0}}}, // the probe held 2 s: the top at once
-      {"a failed probe goes back; a second failure triples the wait (3 s, then 9 s)",
+      {"a failed probe goes back; the layer waits 6 s, then 18 s after a second failure",
        {{1, 2000, 0.75, 20, 2},
         {3, 250, 0, 20, 2},
         {6, 250, 0, 20, 1},     // probe
-        {7, 700, 0.2, 200, 2},  // fails: layer 1 waits 3 s
+        {7, 700, 0.2, 200, 2},  // fails: layer 1 waits 6 s
         {9, 250, 0, 20, 2},     // hold over, clean from here
-        {12, 250, 0, 20, 1},    // probe again
-        {13, 700, 0.2, 200, 2}, // fails again: 9 s
-        {15, 250, 0, 20, 2},
-        {21.5, 250, 0, 20, 2}, // clean 6.5 s, but 8.5 s since the failure
-        {22.1, 250, 0, 20, 1}}},
+        {12.5, 250, 0, 20, 2},  // clean 3.5 s, 5.5 s since the failure
+        {13.1, 250, 0, 20, 1},  // probe again
+        {14, 700, 0.2, 200, 2}, // fails again: 18 s
+        {16, 250, 0, 20, 2},
+        {31.5, 250, 0, 20, 2},
+        {32.1, 250, 0, 20, 1}}},
       {"a failed probe of the top goes back to the half layer, not lower",
-       {{1, 2000, 0.3, 20, 1},
+       {{1, 2000, 0.3, 20, 1}, // the top congested: not probed for 6 s
         {3, 700, 0, 20, 1},
-        {6, 700, 0, 20, 0},       // probe the top
-        {7, 2000, 0.6, 250, 1}}}, // what got through (800) would say quarter: back to half
+        {6, 700, 0, 20, 1},
+        {7.1, 700, 0, 20, 0},     // probe the top
+        {8, 2000, 0.6, 250, 1}}}, // what got through (800) would say quarter: back to half
       {"a cap holds the viewer below it; lifted after a clean period, it probes up at once",
        {{1, 2000, 0, 20, 1, 1}, {5, 700, 0, 20, 1}, {6, 700, 0, 20, 0, 0}, {8.1, 2000, 0, 20, 0}}},
       {"a cap to the quarter layer moves down at once", {{1, 2000, 0, 20, 2, 2}}},
