@@ -10,9 +10,9 @@
 //   - clean (loss below `loss_clean`, RTT near its minimum) for `up_wait_us` since the last
 //     change: one step up, as a probe. Congestion within `probe_us` fails the probe: back to the
 //     layer it came from. A layer that congested (probed or not) is not probed again before a
-//     wait that grows threefold with each failure (from `fail_wait_us` to `max_up_wait_us`); a probe
-//     that lasts makes the estimate the new layer's rate and resets its wait, and the next step up
-//     may follow at once (the probe was a clean period) unless that layer failed recently.
+//     wait that grows threefold with each failure (from `fail_wait_us` to `max_up_wait_us`); a
+//     probe that lasts makes the estimate the new layer's rate and resets its wait, and the next
+//     step up may follow at once (the probe was a clean period) unless that layer failed recently.
 // After a step down, signals are ignored for `hold_us` (the queue drains, the reports lag).
 //
 // Layers are indexed from the top (0: full size). A cap (`prefer`) bounds the top layer allowed.

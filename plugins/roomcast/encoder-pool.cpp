@@ -562,7 +562,9 @@ EncoderPool::Counters EncoderPool::counters() const {
   return c;
 }
 
-double ladder_share(double scale) { return scale >= 1.0 ? 1.0 : std::pow(scale, 1.5); }
+double ladder_share(double scale) {
+  return scale >= 1.0 ? 1.0 : std::pow(scale, 1.5);
+}
 
 bool parse_ladder(const char *text, std::vector<double> &out, std::string &error) {
   out.clear();
@@ -637,8 +639,7 @@ GstPadProbeReturn mark_layer(GstPad *, GstPadProbeInfo *info, gpointer data) {
 // agree) and the same caps after the capssetter (the signalled ssrc), so the funnel's caps never
 // change. Layer 0 is the producer peers see; each layer has a producer of its own (its encoder,
 // its keyframe limiter).
-std::optional<EncoderPool::Key> EncoderPool::build_ladder(GstElement *upstream,
-                                                          const GstCaps *caps,
+std::optional<EncoderPool::Key> EncoderPool::build_ladder(GstElement *upstream, const GstCaps *caps,
                                                           const CodecSpec &spec,
                                                           const EncoderParams &params,
                                                           GError **err) {
@@ -741,8 +742,8 @@ std::optional<EncoderPool::Key> EncoderPool::build_ladder(GstElement *upstream,
     GstElement *pin = make("capssetter", err);
     if (!push(pin)) return fail();
     GstCaps *pc = gst_caps_new_simple("application/x-rtp", "ssrc", G_TYPE_UINT, main_ssrc,
-                                      "timestamp-offset", G_TYPE_UINT, ts_offset,
-                                      "seqnum-offset", G_TYPE_UINT, seq_offset, nullptr);
+                                      "timestamp-offset", G_TYPE_UINT, ts_offset, "seqnum-offset",
+                                      G_TYPE_UINT, seq_offset, nullptr);
     g_object_set(pin, "caps", pc, nullptr);
     gst_caps_unref(pc);
     lc.elements.push_back(pin);
@@ -763,8 +764,8 @@ std::optional<EncoderPool::Key> EncoderPool::build_ladder(GstElement *upstream,
     gst_bin_add(GST_BIN(bin_), e);
   std::vector<GstElement *> added = std::exchange(chain, {});
   auto undo = [&](const char *a, const char *b) -> std::optional<Key> {
-    g_set_error(err, GST_CORE_ERROR, GST_CORE_ERROR_NEGOTIATION,
-                "cannot link the ladder (%s ! %s)", a, b);
+    g_set_error(err, GST_CORE_ERROR, GST_CORE_ERROR_NEGOTIATION, "cannot link the ladder (%s ! %s)",
+                a, b);
     for (GstElement *x : added) {
       gst_element_set_state(x, GST_STATE_NULL);
       gst_bin_remove(GST_BIN(bin_), x);

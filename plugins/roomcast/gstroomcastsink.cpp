@@ -56,7 +56,7 @@ struct Settings {
   SinkRole role = SinkRole::Host;
   Codec codec = Codec::VP8;
   guint bitrate_kbps = 2000;
-  std::string ladder = "off";       // the property as set
+  std::string ladder = "off";        // the property as set
   std::vector<double> ladder_scales; // parsed (empty: a single stream)
   guint min_keyframe_interval_ms = 500;
 };

@@ -1156,7 +1156,7 @@ void Peer::on_stats(GstPromise *promise, gpointer data) {
         std::lock_guard ll(lb.m);
         const int before = lb.chooser.target();
         LayerChooser::Sample sample{now, st.bitrate_bps, now_stats.worst_fraction_lost,
-                                  now_stats.worst_rtt_s};
+                                    now_stats.worst_rtt_s};
         target = self->connected_us_ ? lb.chooser.update(sample) : before;
         lb.sw.set_target(target);
         // A switch waits for a keyframe of the target: asked for when it is chosen, and again
@@ -1173,7 +1173,8 @@ void Peer::on_stats(GstPromise *promise, gpointer data) {
         st.bwe_state = layer_state_name(lb.chooser.state());
         if (target != before)
           GST_INFO("peer %s: layer %d -> %d (estimate %.0f bit/s, loss %.2f, rtt %.3f s)",
-                   self->id().c_str(), before, target, st.bwe_bps, sample.fraction_lost, sample.rtt_s);
+                   self->id().c_str(), before, target, st.bwe_bps, sample.fraction_lost,
+                   sample.rtt_s);
       }
       if (pad) requests.emplace_back(pad, target);
     }

@@ -120,7 +120,8 @@ def render(data, ctx):
             body.append(["%d kbit/s" % r["cap_kbit"], r["mode"]] + ["—"] * 5 + [r["error"]])
             continue
         body.append(["%d kbit/s" % r["cap_kbit"], r["mode"], fmt(r["decoded_pct"], 1, "%"),
-                     "%d ms" % r["longest_pause_ms"], fmt(r["clean_decoded_pct"], 1, "%"),
+                     ("%d ms" % r["longest_pause_ms"]) if r["decoded_pct"] > 0 else "frozen (no frame)",
+                     fmt(r["clean_decoded_pct"], 1, "%"),
                      "%d ms" % r["clean_pause_ms"],
                      ("%d" % r["layer_at_start"]) + (" → " + ",".join(map(str, r["layer_changes"]))
                                                     if r["layer_changes"] else ""),
