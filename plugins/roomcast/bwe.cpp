@@ -39,10 +39,10 @@ int LayerChooser::update(const Sample &s) {
   if (congested) {
     const double got = lossy ? s.sent_bps * (1.0 - s.fraction_lost) : s.sent_bps * cfg_.headroom;
     estimate_bps_ = got;
-    // The layer left does not fit: it is not probed again before a wait that grows threefold
+    // The layer left does not fit: it is not probed again before a wait that grows fourfold
     // with each failure (a first failure: `fail_wait_us`).
     if (failed_at_[target_])
-      fail_wait_us_[target_] = std::min(fail_wait_us_[target_] * 3, cfg_.max_up_wait_us);
+      fail_wait_us_[target_] = std::min(fail_wait_us_[target_] * 4, cfg_.max_up_wait_us);
     failed_at_[target_] = s.now_us;
     // A failed probe goes back where it started (which fitted); otherwise to what got through.
     const int next = state_ == State::Probing

@@ -10,7 +10,7 @@
 //   - clean (loss below `loss_clean`, RTT near its minimum) for `up_wait_us` since the last
 //     change: one step up, as a probe. Congestion within `probe_us` fails the probe: back to the
 //     layer it came from. A layer that congested (probed or not) is not probed again before a
-//     wait that grows threefold with each failure (from `fail_wait_us` to `max_up_wait_us`); a
+//     wait that grows fourfold with each failure (from `fail_wait_us` to `max_up_wait_us`); a
 //     probe that lasts makes the estimate the new layer's rate and resets its wait, and the next
 //     step up may follow at once (the probe was a clean period) unless that layer failed recently.
 // After a step down, signals are ignored for `hold_us` (the queue drains, the reports lag).
@@ -32,7 +32,7 @@ public:
     std::int64_t rtt_rise_us = 150000;
     std::int64_t up_wait_us = 3000000;
     std::int64_t fail_wait_us = 6000000; // a layer that congested, before it is probed again
-    std::int64_t max_up_wait_us = 20000000;
+    std::int64_t max_up_wait_us = 30000000;
     std::int64_t probe_us = 2000000;
     std::int64_t hold_us = 1500000;
     double headroom = 0.85; // a layer fits when its rate is at most this share of the estimate

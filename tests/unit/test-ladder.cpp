@@ -232,7 +232,7 @@ void test_layer_chooser() {
         {6, 250, 0, 20, 1},   // 3 s: probe the half layer
         {7, 700, 0, 20, 1},
         {8, 700, 0, 20, 0}}}, // the probe held 2 s: the top at once
-      {"a failed probe goes back; the layer waits 6 s, then 18 s after a second failure",
+      {"a failed probe goes back; the layer waits 6 s, then 24 s after a second failure",
        {{1, 2000, 0.75, 20, 2},
         {3, 250, 0, 20, 2},
         {6, 250, 0, 20, 1},     // probe
@@ -240,10 +240,10 @@ void test_layer_chooser() {
         {9, 250, 0, 20, 2},     // hold over, clean from here
         {12.5, 250, 0, 20, 2},  // clean 3.5 s, 5.5 s since the failure
         {13.1, 250, 0, 20, 1},  // probe again
-        {14, 700, 0.2, 200, 2}, // fails again: 18 s
+        {14, 700, 0.2, 200, 2}, // fails again: 24 s
         {16, 250, 0, 20, 2},
-        {31.5, 250, 0, 20, 2},
-        {32.1, 250, 0, 20, 1}}},
+        {37.5, 250, 0, 20, 2},
+        {38.1, 250, 0, 20, 1}}},
       {"a failed probe of the top goes back to the half layer, not lower",
        {{1, 2000, 0.3, 20, 1}, // the top congested: not probed for 6 s
         {3, 700, 0, 20, 1},
