@@ -41,14 +41,19 @@ int LayerChooser::update(const Sample &s) {
     estimate_bps_ = got;
     // The layer left does not fit: it is not probed again before a wait that grows fourfold
     // with each failure (a first failure: `fail_wait_us`).
-    if (failed_at_[target_])
-      fail_wait_us_[target_] = std::min(fail_wait_us_[target_] * 4, cfg_.max_up_wait_us);
-    failed_at_[target_] = s.now_us;
+    // Only a probe, or a layer that had held for a while, counts: a step down right after
+    // another says more about the queue still draining than about this layer.
+    if (state_ == State::Probing || s.now_us - entered_at_ >= cfg_.up_wait_us) {
+      if (failed_at_[target_])
+        fail_wait_us_[target_] = std::min(fail_wait_us_[target_] * 4, cfg_.max_up_wait_us);
+      failed_at_[target_] = s.now_us;
+    }
     // A failed probe goes back where it started (which fitted); otherwise to what got through.
     const int next = state_ == State::Probing
                          ? probe_from_
                          : std::max(fitting_layer(got), std::min(target_ + 1, last));
     target_ = std::max(next, cap_);
+    entered_at_ = s.now_us;
     state_ = State::Holding;
     changed_at_ = s.now_us;
     clean_since_ = 0;
@@ -79,6 +84,7 @@ int LayerChooser::update(const Sample &s) {
       (!failed_at_[up] || s.now_us - failed_at_[up] >= fail_wait_us_[up])) {
     probe_from_ = target_;
     target_ = up;
+    entered_at_ = s.now_us;
     state_ = State::Probing;
     changed_at_ = s.now_us;
   }

@@ -69,9 +69,10 @@ private:
   std::int64_t min_rtt_us_ = 0;
   std::int64_t clean_since_ = 0;
   std::int64_t changed_at_ = 0;
-  std::vector<std::int64_t> fail_wait_us_; // per layer
-  std::vector<std::int64_t> failed_at_;    // per layer: its last failed probe (0: none)
-  int probe_from_ = 0;                     // the layer a probe left
+  std::vector<std::int64_t> fail_wait_us_;             // per layer
+  std::vector<std::int64_t> failed_at_;                // per layer: its last failed probe (0: none)
+  int probe_from_ = 0;                                 // the layer a probe left
+  std::int64_t entered_at_ = -(std::int64_t(1) << 60); // when the target was last set (long ago)
   State state_ = State::Steady;
 };
 

@@ -250,6 +250,11 @@ void test_layer_chooser() {
         {6, 700, 0, 20, 1},
         {7.1, 700, 0, 20, 0},     // probe the top
         {8, 2000, 0.6, 250, 1}}}, // what got through (800) would say quarter: back to half
+      {"a step down right after another does not hold the layer back",
+       {{1, 2000, 0.3, 20, 1},   // the top congested: it waits 6 s
+        {2.6, 700, 0.3, 200, 2}, // the half, 1.6 s later: the queue, not the layer
+        {4.2, 250, 0, 20, 2},    // clean from here
+        {7.3, 250, 0, 20, 1}}},  // probe the half at once after 3 s clean
       {"a cap holds the viewer below it; lifted after a clean period, it probes up at once",
        {{1, 2000, 0, 20, 1, 1}, {5, 700, 0, 20, 1}, {6, 700, 0, 20, 0, 0}, {8.1, 2000, 0, 20, 0}}},
       {"a cap to the quarter layer moves down at once", {{1, 2000, 0, 20, 2, 2}}},
