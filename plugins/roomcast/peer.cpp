@@ -243,7 +243,8 @@ struct LadderBranch {
   std::vector<LadderLayer> layers;
   LayerSwitch sw;
   LayerChooser chooser;
-  GstPad *queue_sink = nullptr; // ref: where switch keyframe requests are pushed upstream
+  GstPad *queue_sink = nullptr;           // ref: where switch keyframe requests are pushed upstream
+  guint64 last_nacks = 0, last_bytes = 0; // at the previous stats poll
   explicit LadderBranch(std::vector<LadderLayer> l)
       : layers(std::move(l)), sw(0), chooser(bps_of(layers)) {}
   ~LadderBranch() {
