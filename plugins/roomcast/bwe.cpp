@@ -37,7 +37,9 @@ int LayerChooser::update(const Sample &s) {
   const bool congested = lossy || rise > cfg_.rtt_rise_us;
   const bool clean = s.fraction_lost < cfg_.loss_clean && rise <= cfg_.rtt_rise_us / 2;
   if (congested) {
-    const double got = lossy ? s.sent_bps * (1.0 - s.fraction_lost) : s.sent_bps * cfg_.headroom;
+    // No rate yet (the first poll): the layer's own.
+    const double sent = s.sent_bps > 0 ? s.sent_bps : layer_bps_[target_];
+    const double got = lossy ? sent * (1.0 - s.fraction_lost) : sent * cfg_.headroom;
     estimate_bps_ = got;
     // The layer left does not fit: it is not probed again before a wait that grows fourfold
     // with each failure (a first failure: `fail_wait_us`).
