@@ -1159,6 +1159,10 @@ void Peer::on_stats(GstPromise *promise, gpointer data) {
         LayerChooser::Sample sample{now, st.bitrate_bps, now_stats.worst_fraction_lost,
                                     now_stats.worst_rtt_s};
         target = self->connected_us_ ? lb.chooser.update(sample) : before;
+        GST_DEBUG("peer %s: ladder sample: sent %.0f bit/s, loss %.3f, rtt %.3f s, nacks "
+                  "%" G_GUINT64_FORMAT " -> layer %d (%s)",
+                  self->id().c_str(), sample.sent_bps, sample.fraction_lost, sample.rtt_s, st.nacks,
+                  target, layer_state_name(lb.chooser.state()));
         lb.sw.set_target(target);
         // A switch waits for a keyframe of the target: asked for when it is chosen, and again
         // every poll until it came (the layer's limiter merges requests).
