@@ -1,7 +1,9 @@
 #include "encoder-pool.h"
 
+#include <gst/rtp/rtp.h>
 #include <gst/video/video.h>
 
+#include <cmath>
 #include <condition_variable>
 #include <utility>
 #include <vector>
@@ -189,12 +191,18 @@ struct EncoderPool::Producer {
   Key key;
   const CodecSpec *spec;
   GstElement *encoder = nullptr; // owned by the bin; null for encoded input
-  GstElement *tee = nullptr;     // owned by the bin
+  GstElement *tee = nullptr;     // owned by the bin (a ladder: the shared tee, layer 0 only)
   GstCaps *codec_caps = nullptr; // ref
   KeyframeLimiter limiter;       // (pool lock)
   std::atomic<guint64> frames{0};
+  // Where keyframe requests are watched and merged ones pushed upstream: the tee's sink pad, or a
+  // ladder layer's funnel pad (ref).
+  GstPad *kf_pad = nullptr;
+  double share = 1.0;              // of the set bitrate (ladder layers)
+  std::vector<LadderLayer> layers; // layer 0 of a ladder: all of them
   ~Producer() {
     if (codec_caps) gst_caps_unref(codec_caps);
+    if (kf_pad) gst_object_unref(kf_pad);
   }
 };
 
@@ -249,6 +257,8 @@ std::optional<EncoderPool::Key> EncoderPool::build(Media media, GstElement *upst
                 media == Media::Video ? "video" : "audio", name);
     return std::nullopt;
   }
+  if (raw && media == Media::Video && spec->codec == Codec::VP8 && params.ladder.size() > 1)
+    return build_ladder(upstream, caps, *spec, params, err);
   std::vector<GstElement *> chain; // floating until added
   auto fail = [&]() -> std::optional<Key> {
     for (GstElement *e : chain)
@@ -347,7 +357,8 @@ std::optional<EncoderPool::Key> EncoderPool::build(Media media, GstElement *upst
   }
   Producer *raw_p = producer.get();
   if (media == Media::Video) {
-    g_autoptr(GstPad) tee_sink = gst_element_get_static_pad(tee, "sink");
+    GstPad *tee_sink = gst_element_get_static_pad(tee, "sink");
+    raw_p->kf_pad = tee_sink; // adopts the ref
     gst_pad_add_probe(tee_sink, GST_PAD_PROBE_TYPE_EVENT_UPSTREAM, on_keyframe_request, raw_p,
                       nullptr);
     g_autoptr(GstPad) counted_sink = gst_element_get_static_pad(counted, "sink");
@@ -426,7 +437,7 @@ std::vector<SendSource> EncoderPool::sources() const {
   for (auto &in : inputs_)
     if (in->key)
       if (auto it = producers_.find(*in->key); it != producers_.end())
-        out.push_back(SendSource{it->second->tee, it->second->codec_caps});
+        out.push_back(SendSource{it->second->tee, it->second->codec_caps, it->second->layers});
   return out;
 }
 
@@ -512,19 +523,29 @@ std::optional<SendSource> EncoderPool::source(const Key &key) const {
   std::lock_guard l(lock_);
   auto it = producers_.find(key);
   if (it == producers_.end()) return std::nullopt;
-  return SendSource{it->second->tee, it->second->codec_caps};
+  return SendSource{it->second->tee, it->second->codec_caps, it->second->layers};
+}
+
+std::vector<LadderLayer> EncoderPool::ladder() const {
+  std::lock_guard l(lock_);
+  for (auto &[k, p] : producers_)
+    if (k.media == Media::Video && !p->layers.empty()) return p->layers;
+  return {};
 }
 
 void EncoderPool::set_bitrate(guint kbps) {
-  std::vector<std::pair<const CodecSpec *, GstElement *>> encoders;
+  std::vector<std::tuple<const CodecSpec *, GstElement *, double>> encoders;
   {
     std::lock_guard l(lock_);
     for (auto &[k, p] : producers_)
       if (p->encoder && k.media == Media::Video)
-        encoders.emplace_back(p->spec, GST_ELEMENT(gst_object_ref(p->encoder)));
+        encoders.emplace_back(p->spec, GST_ELEMENT(gst_object_ref(p->encoder)), p->share);
+    for (auto &[k, p] : producers_)
+      for (LadderLayer &l : p->layers)
+        l.bps = kbps * 1000.0 * ladder_share(double(l.width) / std::max(1, p->layers[0].width));
   }
-  for (auto &[spec, enc] : encoders) {
-    spec->set_bitrate(enc, kbps);
+  for (auto &[spec, enc, share] : encoders) {
+    spec->set_bitrate(enc, std::max(1u, guint(kbps * share + 0.5)));
     gst_object_unref(enc);
   }
 }
@@ -539,6 +560,263 @@ EncoderPool::Counters EncoderPool::counters() const {
     c.keyframes_merged += p->limiter.merged();
   }
   return c;
+}
+
+double ladder_share(double scale) {
+  return scale >= 1.0 ? 1.0 : std::pow(scale, 1.5);
+}
+
+bool parse_ladder(const char *text, std::vector<double> &out, std::string &error) {
+  out.clear();
+  if (!text || !*text || g_str_equal(text, "off") || g_str_equal(text, "1")) return true;
+  g_auto(GStrv) parts = g_strsplit(text, ",", -1);
+  for (char **p = parts; *p; p++) {
+    char *end = nullptr;
+    g_strstrip(*p);
+    double v = g_ascii_strtod(*p, &end);
+    if (!**p || !end || *end || !(v > 0.0) || v > 1.0) {
+      error = std::string("ladder: '") + *p + "' is not a scale in (0, 1]";
+      out.clear();
+      return false;
+    }
+    if (!out.empty() && v >= out.back()) {
+      error = "ladder: scales must be descending (e.g. 1,0.5,0.25)";
+      out.clear();
+      return false;
+    }
+    out.push_back(v);
+  }
+  if (out.empty() || out[0] != 1.0) {
+    error = "ladder: the first layer must be 1 (full size)";
+    out.clear();
+    return false;
+  }
+  if (out.size() > 4) {
+    error = "ladder: at most 4 layers";
+    out.clear();
+    return false;
+  }
+  if (out.size() == 1) out.clear();
+  return true;
+}
+
+namespace {
+void set_ssrc(GstBuffer *buf, guint ssrc) {
+  GstRTPBuffer rtp = GST_RTP_BUFFER_INIT;
+  if (gst_rtp_buffer_map(buf, GST_MAP_READWRITE, &rtp)) {
+    gst_rtp_buffer_set_ssrc(&rtp, ssrc);
+    gst_rtp_buffer_unmap(&rtp);
+  }
+}
+
+// A ladder layer's payloader output: its packets carry the layer's own ssrc.
+GstPadProbeReturn mark_layer(GstPad *, GstPadProbeInfo *info, gpointer data) {
+  const guint ssrc = GPOINTER_TO_UINT(data);
+  if (GST_PAD_PROBE_INFO_TYPE(info) & GST_PAD_PROBE_TYPE_BUFFER) {
+    GstBuffer *buf = gst_buffer_make_writable(GST_PAD_PROBE_INFO_BUFFER(info));
+    set_ssrc(buf, ssrc);
+    GST_PAD_PROBE_INFO_DATA(info) = buf;
+  } else {
+    GstBufferList *list = gst_buffer_list_make_writable(GST_PAD_PROBE_INFO_BUFFER_LIST(info));
+    gst_buffer_list_foreach(
+        list,
+        [](GstBuffer **b, guint, gpointer d) -> gboolean {
+          *b = gst_buffer_make_writable(*b);
+          set_ssrc(*b, GPOINTER_TO_UINT(d));
+          return TRUE;
+        },
+        GUINT_TO_POINTER(ssrc));
+    GST_PAD_PROBE_INFO_DATA(info) = list;
+  }
+  return GST_PAD_PROBE_OK;
+}
+} // namespace
+
+// Worker: raw video encoded as a ladder. `upstream ! videoconvert ! I420 ! tee(raw)`, then per
+// layer `queue ! videoscale ! WxH ! vp8enc ! rtpvp8pay ! capssetter ! funnel`, then one
+// `funnel ! tee` that every peer's branch is fed from. Every layer's payloader has its own ssrc
+// (the branch tells layers apart by it), the same timestamp base (the layers' RTP timestamps
+// agree) and the same caps after the capssetter (the signalled ssrc), so the funnel's caps never
+// change. Layer 0 is the producer peers see; each layer has a producer of its own (its encoder,
+// its keyframe limiter).
+std::optional<EncoderPool::Key> EncoderPool::build_ladder(GstElement *upstream, const GstCaps *caps,
+                                                          const CodecSpec &spec,
+                                                          const EncoderParams &params,
+                                                          GError **err) {
+  const GstStructure *s = gst_caps_get_structure(caps, 0);
+  int width = 0, height = 0;
+  gst_structure_get_int(s, "width", &width);
+  gst_structure_get_int(s, "height", &height);
+  std::vector<GstElement *> chain; // floating until added
+  auto fail = [&]() -> std::optional<Key> {
+    for (GstElement *e : chain)
+      gst_object_unref(gst_object_ref_sink(e));
+    return std::nullopt;
+  };
+  auto push = [&](GstElement *e) {
+    if (e) chain.push_back(e);
+    return e != nullptr;
+  };
+  GstElement *convert = make("videoconvert", err);
+  if (!push(convert)) return fail();
+  GstElement *i420 = make_capsfilter("video/x-raw,format=I420", err);
+  if (!push(i420)) return fail();
+  GstElement *raw_tee = make("tee", err);
+  if (!push(raw_tee)) return fail();
+  gst_object_set_name(GST_OBJECT(raw_tee), "vp8-raw-tee");
+  GstElement *funnel = make("funnel", err);
+  if (!push(funnel)) return fail();
+  gst_object_set_name(GST_OBJECT(funnel), "vp8-ladder-funnel");
+  // The layers' caps and segments are the same: re-sent at every change of layer, they reached
+  // webrtcbin between frames and its SRTP encoder lost a packet at each.
+  g_object_set(funnel, "forward-sticky-events", FALSE, nullptr);
+  GstElement *tee = make("tee", err);
+  if (!push(tee)) return fail();
+  gst_object_set_name(GST_OBJECT(tee), "vp8-tee-0");
+  g_object_set(tee, "allow-not-linked", TRUE, nullptr);
+
+  const guint main_ssrc = g_random_int();
+  const guint ts_offset = g_random_int();
+  const guint seq_offset = g_random_int_range(0, 0x8000);
+  struct LayerChain {
+    std::unique_ptr<Producer> producer;
+    std::vector<GstElement *> elements; // queue .. capssetter, in order
+  };
+  std::vector<LayerChain> layers;
+  std::vector<LadderLayer> infos;
+  for (size_t i = 0; i < params.ladder.size(); i++) {
+    const double scale = params.ladder[i];
+    LayerChain lc;
+    lc.producer = std::make_unique<Producer>();
+    Producer &p = *lc.producer;
+    p.pool = this;
+    p.spec = &spec;
+    p.key = Key{Media::Video, spec.codec, int(i)};
+    p.share = ladder_share(scale);
+    LadderLayer info;
+    info.width = std::max(2, int(width * scale) & ~1);
+    info.height = std::max(2, int(height * scale) & ~1);
+    info.ssrc = i == 0 ? main_ssrc : g_random_int();
+    info.bps = params.kbps * 1000.0 * p.share;
+    infos.push_back(info);
+    GstElement *q = make("queue", err);
+    if (!push(q)) return fail();
+    g_object_set(q, "max-size-buffers", 3, "max-size-bytes", 0, "max-size-time", guint64(0),
+                 nullptr);
+    gst_util_set_object_arg(G_OBJECT(q), "leaky", "downstream");
+    lc.elements.push_back(q);
+    if (i > 0) {
+      GstElement *scaler = make("videoscale", err);
+      if (!push(scaler)) return fail();
+      lc.elements.push_back(scaler);
+      g_autofree char *sized =
+          g_strdup_printf("video/x-raw,width=%d,height=%d", info.width, info.height);
+      GstElement *cf = make_capsfilter(sized, err);
+      if (!push(cf)) return fail();
+      lc.elements.push_back(cf);
+    }
+    EncoderParams ep = params;
+    ep.kbps = std::max(1u, guint(params.kbps * p.share + 0.5));
+    ep.width = info.width;
+    ep.height = info.height;
+    GstElement *enc = nullptr;
+    if (i == 0) {
+      enc = make_encoder(spec, ep, err);
+    } else if ((enc = make(spec.encoder, err))) {
+      spec.configure(enc, ep);
+      if (hooks_.encoder_setup) hooks_.encoder_setup(spec, enc);
+    }
+    if (!push(enc)) return fail();
+    g_autofree char *enc_name = g_strdup_printf("%s-encoder-%zu", spec.nick, i);
+    gst_object_set_name(GST_OBJECT(enc), enc_name);
+    p.encoder = enc;
+    lc.elements.push_back(enc);
+    GstElement *pay = make(spec.payloader, err);
+    if (!push(pay)) return fail();
+    g_autofree char *pay_name = g_strdup_printf("%s-pay-%zu", spec.nick, i);
+    gst_object_set_name(GST_OBJECT(pay), pay_name);
+    g_object_set(pay, "pt", spec.payload_type, "mtu", 1200, "ssrc", info.ssrc, "timestamp-offset",
+                 ts_offset, "seqnum-offset", int(seq_offset), nullptr);
+    gst_util_set_object_arg(G_OBJECT(pay), "picture-id-mode", "15-bit");
+    lc.elements.push_back(pay);
+    GstElement *pin = make("capssetter", err);
+    if (!push(pin)) return fail();
+    GstCaps *pc = gst_caps_new_simple("application/x-rtp", "ssrc", G_TYPE_UINT, main_ssrc,
+                                      "timestamp-offset", G_TYPE_UINT, ts_offset, "seqnum-offset",
+                                      G_TYPE_UINT, seq_offset, nullptr);
+    g_object_set(pin, "caps", pc, nullptr);
+    gst_caps_unref(pc);
+    lc.elements.push_back(pin);
+    layers.push_back(std::move(lc));
+  }
+  Producer &top = *layers[0].producer;
+  top.tee = tee;
+  top.layers = infos;
+  top.codec_caps = offer_caps(spec, nullptr);
+  gst_caps_set_simple(top.codec_caps, "ssrc", G_TYPE_UINT, main_ssrc, nullptr);
+  {
+    std::lock_guard l(lock_);
+    for (auto &lc : layers)
+      lc.producer->limiter.set_interval(gint64(keyframe_interval_ms_) * 1000);
+  }
+
+  for (GstElement *e : chain)
+    gst_bin_add(GST_BIN(bin_), e);
+  std::vector<GstElement *> added = std::exchange(chain, {});
+  auto undo = [&](const char *a, const char *b) -> std::optional<Key> {
+    g_set_error(err, GST_CORE_ERROR, GST_CORE_ERROR_NEGOTIATION, "cannot link the ladder (%s ! %s)",
+                a, b);
+    for (GstElement *x : added) {
+      gst_element_set_state(x, GST_STATE_NULL);
+      gst_bin_remove(GST_BIN(bin_), x);
+    }
+    return std::nullopt;
+  };
+  if (!gst_element_link_many(upstream, convert, i420, raw_tee, nullptr))
+    return undo(GST_ELEMENT_NAME(upstream), "tee");
+  if (!gst_element_link(funnel, tee)) return undo("funnel", "tee");
+  for (auto &lc : layers) {
+    GstElement *prev = raw_tee;
+    for (GstElement *e : lc.elements) {
+      if (!gst_element_link(prev, e)) return undo(GST_ELEMENT_NAME(prev), GST_ELEMENT_NAME(e));
+      prev = e;
+    }
+    GstPad *fsink = gst_element_request_pad_simple(funnel, "sink_%u");
+    g_autoptr(GstPad) last_src = gst_element_get_static_pad(prev, "src");
+    if (!fsink || gst_pad_link(last_src, fsink) != GST_PAD_LINK_OK) {
+      if (fsink) gst_object_unref(fsink);
+      return undo(GST_ELEMENT_NAME(prev), "funnel");
+    }
+    // The payloaders take the ssrc the caps downstream give (the signalled one, for all): each
+    // layer's packets get theirs back here, so that a viewer's branch tells the layers apart.
+    GstElement *pay = lc.elements[lc.elements.size() - 2];
+    g_autoptr(GstPad) pay_src = gst_element_get_static_pad(pay, "src");
+    gst_pad_add_probe(pay_src,
+                      GstPadProbeType(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST),
+                      mark_layer, GUINT_TO_POINTER(infos[&lc - layers.data()].ssrc), nullptr);
+    Producer *raw_p = lc.producer.get();
+    raw_p->kf_pad = fsink; // adopts the ref (the funnel keeps its own)
+    gst_pad_add_probe(fsink, GST_PAD_PROBE_TYPE_EVENT_UPSTREAM, on_keyframe_request, raw_p,
+                      nullptr);
+  }
+  {
+    // Frames are counted at the top layer's payloader (one buffer a frame).
+    GstElement *pay0 = layers[0].elements[layers[0].elements.size() - 2];
+    g_autoptr(GstPad) pay_sink = gst_element_get_static_pad(pay0, "sink");
+    gst_pad_add_probe(pay_sink, GST_PAD_PROBE_TYPE_BUFFER, on_frame, layers[0].producer.get(),
+                      nullptr);
+  }
+  Key key = layers[0].producer->key;
+  {
+    std::lock_guard l(lock_);
+    for (auto &lc : layers)
+      producers_[lc.producer->key] = std::move(lc.producer);
+  }
+  for (GstElement *e : added)
+    gst_element_sync_state_with_parent(e);
+  GST_INFO_OBJECT(bin_, "vp8 ladder of %zu layers built (%dx%d at the top)", infos.size(), width,
+                  height);
+  return key;
 }
 
 GstPadProbeReturn EncoderPool::on_frame(GstPad *, GstPadProbeInfo *, gpointer data) {
@@ -562,6 +840,10 @@ GstPadProbeReturn EncoderPool::on_keyframe_request(GstPad *, GstPadProbeInfo *in
   if (!gst_video_event_is_force_key_unit(ev)) return GST_PAD_PROBE_OK;
   const GstStructure *s = gst_event_get_structure(ev);
   if (s && gst_structure_has_field(s, "roomcast-merged")) return GST_PAD_PROBE_OK;
+  // A ladder viewer's request names the layer it is on (or switching to): only that encoder.
+  int layer = -1;
+  if (s && gst_structure_get_int(s, "roomcast-layer", &layer) && layer != p->key.layer)
+    return GST_PAD_PROBE_DROP;
   EncoderPool *pool = p->pool;
   std::lock_guard l(pool->lock_);
   gint64 now = g_get_monotonic_time();
@@ -593,8 +875,7 @@ gboolean EncoderPool::send_merged_keyframe(gpointer data) {
     std::lock_guard l(p->pool->lock_);
     p->limiter.deferred_sent(g_get_monotonic_time());
   }
-  g_autoptr(GstPad) sink = gst_element_get_static_pad(p->tee, "sink");
-  gst_pad_push_event(sink, new_keyframe_request(true));
+  gst_pad_push_event(p->kf_pad, new_keyframe_request(true));
   return G_SOURCE_REMOVE;
 }
 

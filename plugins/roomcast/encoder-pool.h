@@ -35,7 +35,17 @@ enum class Media { Video, Audio };
 struct EncoderParams {
   guint kbps = 2000;
   int width = 0, height = 0; // of the raw input, when known
+  // The ladder: each layer's size as a share of the input's (descending, first 1.0); one entry or
+  // none: a single stream. Only raw VP8 input is encoded as a ladder (see "Per-viewer ladder").
+  std::vector<double> ladder;
 };
+
+// A layer's bitrate as a share of the set bitrate, from its scale (full size: 1; half: ~0.35;
+// quarter: ~0.125).
+double ladder_share(double scale);
+// Parses a ladder option: "off" (or "1"): none; "1,0.5,0.25": those scales. Scales must be
+// descending, in (0, 1], the first 1, at most 4. False with `error` set otherwise.
+bool parse_ladder(const char *text, std::vector<double> &out, std::string &error);
 
 // One row of the codec table: how to make, configure and payload one codec.
 struct CodecSpec {
@@ -119,6 +129,8 @@ public:
                            const EncoderParams &params, GError **err);
   // What a peer is fed from for a stream (borrowed: valid while the pool lives), if built.
   std::optional<SendSource> source(const Key &key) const;
+  // The ladder's layers of the video stream (empty: a single stream).
+  std::vector<LadderLayer> ladder() const;
   // Changes every video encoder's bitrate (live).
   void set_bitrate(guint kbps);
   Counters counters() const;
@@ -137,6 +149,8 @@ private:
   static GstPadProbeReturn on_tee_caps(GstPad *pad, GstPadProbeInfo *info, gpointer data);
   void build_input(GstPad *queue_src, const GstCaps *caps, bool &built);
   static GstPadProbeReturn on_keyframe_request(GstPad *, GstPadProbeInfo *info, gpointer data);
+  std::optional<Key> build_ladder(GstElement *upstream, const GstCaps *caps, const CodecSpec &spec,
+                                  const EncoderParams &params, GError **err);
   static GstPadProbeReturn on_frame(GstPad *, GstPadProbeInfo *, gpointer data);
   static gboolean send_merged_keyframe(gpointer data);
   GstElement *make_encoder(const CodecSpec &spec, const EncoderParams &params, GError **err);

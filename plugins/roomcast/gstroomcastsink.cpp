@@ -56,6 +56,8 @@ struct Settings {
   SinkRole role = SinkRole::Host;
   Codec codec = Codec::VP8;
   guint bitrate_kbps = 2000;
+  std::string ladder = "off";        // the property as set
+  std::vector<double> ladder_scales; // parsed (empty: a single stream)
   guint min_keyframe_interval_ms = 500;
 };
 
@@ -117,6 +119,7 @@ enum {
   PROP_PEER_TIMEOUT,
   PROP_NEGOTIATION_TIMEOUT,
   PROP_FEC_PERCENTAGE,
+  PROP_LADDER,
   PROP_STATS,
 };
 
@@ -150,6 +153,7 @@ static EncoderPool::Hooks pool_hooks(GstElement *sink) {
     std::lock_guard l(priv->lock);
     codec = priv->settings.codec;
     params.kbps = priv->settings.bitrate_kbps;
+    params.ladder = priv->settings.ladder_scales;
   };
   hooks.inputs_ready = [sink]() {
     Private *priv = GST_ROOMCAST_SINK(sink)->priv;
@@ -301,6 +305,19 @@ static void gst_roomcast_sink_set_property(GObject *object, guint id, const GVal
     case PROP_FEC_PERCENTAGE:
       priv->common.fec_percentage = u;
       return;
+    case PROP_LADDER: {
+      const char *text = g_value_get_string(value);
+      std::vector<double> scales;
+      std::string error;
+      if (!roomcast::parse_ladder(text ? text : "off", scales, error)) {
+        g_warning("roomcastsink: %s; the ladder stays '%s'", error.c_str(),
+                  priv->settings.ladder.c_str());
+        return;
+      }
+      priv->settings.ladder = text ? text : "off";
+      priv->settings.ladder_scales = scales;
+      return;
+    }
     case PROP_BITRATE:
       priv->settings.bitrate_kbps = u;
       break;
@@ -351,6 +368,9 @@ static void gst_roomcast_sink_get_property(GObject *object, guint id, GValue *va
     break;
   case PROP_FEC_PERCENTAGE:
     g_value_set_uint(value, priv->common.fec_percentage);
+    break;
+  case PROP_LADDER:
+    g_value_set_string(value, priv->settings.ladder.c_str());
     break;
   default:
     G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
@@ -435,6 +455,14 @@ static void gst_roomcast_sink_class_init(GstRoomcastSinkClass *klass) {
                         "this much protection, in percent of the media packets (0: off; applies to "
                         "peers that join later)",
                         0, 100, 0, live));
+  g_object_class_install_property(
+      gobject_class, PROP_LADDER,
+      g_param_spec_string(
+          "ladder", "Ladder",
+          "Raw VP8 input encoded once per size, each viewer sent the largest its link carries: "
+          "the sizes as shares of the input, descending (\"1,0.5,0.25\": full, half and quarter "
+          "size at 100%, ~35% and ~12% of the bitrate), or \"off\" for one stream",
+          "off", null_only));
   /**
    * GstRoomcastSink:stats:
    *
@@ -448,7 +476,11 @@ static void gst_roomcast_sink_class_init(GstRoomcastSinkClass *klass) {
    * `recv-packets-lost`, `jitter` (what we receive from it, in a meeting), `offers` (how many
    * offers we made it), and `local-candidate-type` and `remote-candidate-type` (strings: `host`,
    * `srflx`, `prflx` or `relay`, the candidates of the pair ICE selected; empty until known: a
-   * `relay` means the media goes through a TURN server). Refreshed every second.
+   * `relay` means the media goes through a TURN server). With a ladder (the `ladder` property),
+   * each peer also has `layer` (int, 0: full size), `layer-target`, `layer-width`,
+   * `layer-height`, `layer-switches` (guint64), `layer-cap` (the top layer it asked for with
+   * `prefer`), `bwe` (double, bit/s: the bandwidth estimate) and `bwe-state` (`steady`,
+   * `probing`, `holding`). Refreshed every second.
    */
   g_object_class_install_property(
       gobject_class, PROP_STATS,

@@ -1,5 +1,7 @@
 #include "peer.h"
 
+#include "bwe.h"
+#include "layer-switch.h"
 #include "rtx-budget.h"
 #include "sdp-match.h"
 
@@ -231,6 +233,146 @@ GstPadProbeReturn rewrite_pt(GstPad *pad, GstPadProbeInfo *info, gpointer data) 
 
 } // namespace
 
+// ---- the ladder
+// ----------------------------------------------------------------------------------
+
+// A branch fed from a ladder: which layer it forwards (LayerSwitch, on the streaming threads of
+// the layers) and which it should (LayerChooser, from the stats poll).
+struct LadderBranch {
+  std::mutex m;
+  std::vector<LadderLayer> layers;
+  LayerSwitch sw;
+  LayerChooser chooser;
+  GstPad *queue_sink = nullptr;           // ref: where switch keyframe requests are pushed upstream
+  guint64 last_nacks = 0, last_bytes = 0; // at the previous stats poll
+  explicit LadderBranch(std::vector<LadderLayer> l)
+      : layers(std::move(l)), sw(0), chooser(bps_of(layers)) {}
+  ~LadderBranch() {
+    if (queue_sink) gst_object_unref(queue_sink);
+  }
+  static std::vector<double> bps_of(const std::vector<LadderLayer> &l) {
+    std::vector<double> out;
+    for (auto &x : l)
+      out.push_back(x.bps);
+    return out;
+  }
+  int layer_of(guint ssrc) const {
+    for (size_t i = 0; i < layers.size(); i++)
+      if (layers[i].ssrc == ssrc) return int(i);
+    return -1;
+  }
+};
+
+namespace {
+
+GstEvent *layer_keyframe_request(int layer) {
+  GstEvent *ev = gst_video_event_new_upstream_force_key_unit(GST_CLOCK_TIME_NONE, TRUE, 0);
+  gst_structure_set(gst_event_writable_structure(ev), "roomcast-layer", G_TYPE_INT, layer, nullptr);
+  return ev;
+}
+
+// With the branch's lock: forwards (rewritten) or drops one packet. Returns the buffer to pass
+// on (possibly a new one), or nullptr to drop it.
+GstBuffer *ladder_packet(LadderBranch &lb, GstBuffer *buf) {
+  LayerSwitch::Packet p;
+  {
+    GstRTPBuffer rtp = GST_RTP_BUFFER_INIT;
+    if (!gst_rtp_buffer_map(buf, GST_MAP_READ, &rtp)) return buf;
+    p.layer = lb.layer_of(gst_rtp_buffer_get_ssrc(&rtp));
+    p.seq = gst_rtp_buffer_get_seq(&rtp);
+    p.marker = gst_rtp_buffer_get_marker(&rtp);
+    parse_vp8(static_cast<const guint8 *>(gst_rtp_buffer_get_payload(&rtp)),
+              gst_rtp_buffer_get_payload_len(&rtp), p.vp8);
+    gst_rtp_buffer_unmap(&rtp);
+  }
+  if (p.layer < 0) return nullptr;
+  LayerSwitch::Verdict v = lb.sw.on_packet(p);
+  if (!v.forward) return nullptr;
+  buf = gst_buffer_make_writable(buf);
+  GstRTPBuffer rtp = GST_RTP_BUFFER_INIT;
+  if (gst_rtp_buffer_map(buf, GST_MAP_READWRITE, &rtp)) {
+    gst_rtp_buffer_set_ssrc(&rtp, lb.layers[0].ssrc);
+    gst_rtp_buffer_set_seq(&rtp, v.seq);
+    if (p.vp8.has_picture_id)
+      write_vp8_picture_id(static_cast<guint8 *>(gst_rtp_buffer_get_payload(&rtp)), p.vp8,
+                           v.picture_id);
+    gst_rtp_buffer_unmap(&rtp);
+  }
+  return buf;
+}
+
+// The branch's queue sink pad (streaming threads of the ladder's layers, through the funnel and
+// the tee): one layer is forwarded, rewritten to one continuous stream; upstream keyframe
+// requests (the viewer's PLI/FIR) name the layer the viewer is on, so only that encoder makes one.
+GstPadProbeReturn ladder_probe(GstPad *, GstPadProbeInfo *info, gpointer data) {
+  auto &lb = *static_cast<std::shared_ptr<LadderBranch> *>(data);
+  if (GST_PAD_PROBE_INFO_TYPE(info) & GST_PAD_PROBE_TYPE_EVENT_UPSTREAM) {
+    GstEvent *ev = GST_PAD_PROBE_INFO_EVENT(info);
+    if (!gst_video_event_is_force_key_unit(ev)) return GST_PAD_PROBE_OK;
+    const GstStructure *s = gst_event_get_structure(ev);
+    if (s && gst_structure_has_field(s, "roomcast-layer")) return GST_PAD_PROBE_OK;
+    int layer;
+    {
+      std::lock_guard l(lb->m);
+      layer = lb->sw.current();
+    }
+    ev = gst_event_make_writable(ev);
+    gst_structure_set(gst_event_writable_structure(ev), "roomcast-layer", G_TYPE_INT, layer,
+                      nullptr);
+    GST_PAD_PROBE_INFO_DATA(info) = ev;
+    return GST_PAD_PROBE_OK;
+  }
+  std::lock_guard l(lb->m);
+  if (GST_PAD_PROBE_INFO_TYPE(info) & GST_PAD_PROBE_TYPE_BUFFER) {
+    GstBuffer *out = ladder_packet(*lb, GST_PAD_PROBE_INFO_BUFFER(info));
+    if (!out) return GST_PAD_PROBE_DROP;
+    GST_PAD_PROBE_INFO_DATA(info) = out;
+    return GST_PAD_PROBE_OK;
+  }
+  if (GST_PAD_PROBE_INFO_TYPE(info) & GST_PAD_PROBE_TYPE_BUFFER_LIST) {
+    GstBufferList *list = gst_buffer_list_make_writable(GST_PAD_PROBE_INFO_BUFFER_LIST(info));
+    gst_buffer_list_foreach(
+        list,
+        [](GstBuffer **b, guint, gpointer d) -> gboolean {
+          GstBuffer *out = ladder_packet(*static_cast<LadderBranch *>(d), *b);
+          if (!out) gst_buffer_unref(*b); // a buffer set to NULL is removed from the list
+          *b = out;
+          return TRUE;
+        },
+        lb.get());
+    GST_PAD_PROBE_INFO_DATA(info) = list;
+    if (gst_buffer_list_length(list) == 0) return GST_PAD_PROBE_DROP;
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+} // namespace
+
+void Peer::set_layer_cap(int layer) {
+  std::vector<std::shared_ptr<LadderBranch>> ladders;
+  {
+    std::lock_guard l(lock_);
+    for (Branch &b : branches_)
+      if (b.ladder) ladders.push_back(b.ladder);
+  }
+  for (auto &lb : ladders) {
+    int target;
+    GstPad *pad = nullptr;
+    {
+      std::lock_guard l(lb->m);
+      lb->chooser.set_cap(layer);
+      target = lb->chooser.target();
+      if (target == lb->sw.target()) continue;
+      lb->sw.set_target(target);
+      if (lb->queue_sink) pad = GST_PAD(gst_object_ref(lb->queue_sink));
+    }
+    if (pad) {
+      gst_pad_push_event(pad, layer_keyframe_request(target));
+      gst_object_unref(pad);
+    }
+  }
+}
+
 bool Peer::attach(const std::vector<SendSource> &sources, GError **err) {
   GstElement *el = owner_.element();
   GstBin *bin = GST_BIN(el);
@@ -257,6 +399,15 @@ bool Peer::attach(const std::vector<SendSource> &sources, GError **err) {
     b.tee = GST_ELEMENT(gst_object_ref(src.tee));
     b.codec_caps = gst_caps_ref(src.codec_caps);
     b.pt = std::make_shared<PtMap>();
+    if (src.layers.size() > 1) {
+      b.ladder = std::make_shared<LadderBranch>(src.layers);
+      b.ladder->queue_sink = gst_element_get_static_pad(queue, "sink");
+      gst_pad_add_probe(b.ladder->queue_sink,
+                        GstPadProbeType(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST |
+                                        GST_PAD_PROBE_TYPE_EVENT_UPSTREAM),
+                        ladder_probe, new std::shared_ptr<LadderBranch>(b.ladder),
+                        [](gpointer d) { delete static_cast<std::shared_ptr<LadderBranch> *>(d); });
+    }
     {
       std::lock_guard l(lock_);
       branches_.push_back(b);
@@ -561,15 +712,23 @@ void Peer::on_gathering_state(GstElement *webrtc, GParamSpec *, gpointer data) {
 // ---- connection ---------------------------------------------------------------------------------
 
 void Peer::request_keyframe() {
-  std::vector<GstPad *> pads;
+  std::vector<std::pair<GstPad *, int>> pads;
   {
     std::lock_guard l(lock_);
     for (const Branch &b : branches_)
-      if (b.tee_pad) pads.push_back(GST_PAD(gst_object_ref(b.tee_pad)));
+      if (b.tee_pad) {
+        int layer = -1;
+        if (b.ladder) {
+          std::lock_guard ll(b.ladder->m);
+          layer = b.ladder->sw.current();
+        }
+        pads.emplace_back(GST_PAD(gst_object_ref(b.tee_pad)), layer);
+      }
   }
-  for (GstPad *pad : pads) {
-    gst_pad_send_event(pad,
-                       gst_video_event_new_upstream_force_key_unit(GST_CLOCK_TIME_NONE, TRUE, 0));
+  for (auto [pad, layer] : pads) {
+    gst_pad_send_event(pad, layer >= 0 ? layer_keyframe_request(layer)
+                                       : gst_video_event_new_upstream_force_key_unit(
+                                             GST_CLOCK_TIME_NONE, TRUE, 0));
     gst_object_unref(pad);
   }
 }
@@ -848,6 +1007,37 @@ void Peer::poll_stats() {
   GstPromise *promise = gst_promise_new_with_change_func(
       on_stats, Callback::make(shared_from_this()), Callback::destroy);
   g_signal_emit_by_name(webrtc, "get-stats", nullptr, promise);
+  // A ladder viewer's layer is chosen from these stats: polled twice a second (one more here,
+  // half-way to the next tick), so that a link that shrinks is left within ~1 s.
+  bool ladder = false;
+  {
+    std::lock_guard l(lock_);
+    for (const Branch &b : branches_)
+      ladder = ladder || b.ladder;
+  }
+  if (!ladder) return;
+  GMainContext *ctx = nullptr;
+  with_owner([&](PeerOwner &o) { ctx = o.ref_worker_context(); });
+  if (!ctx) return;
+  std::weak_ptr<Peer> weak = shared_from_this();
+  GSource *src = g_timeout_source_new(500);
+  g_source_set_callback(
+      src,
+      [](gpointer d) -> gboolean {
+        if (auto p = static_cast<std::weak_ptr<Peer> *>(d)->lock())
+          if (GstElement *w = p->ref_webrtc()) {
+            GstPromise *pr =
+                gst_promise_new_with_change_func(on_stats, Callback::make(p), Callback::destroy);
+            g_signal_emit_by_name(w, "get-stats", nullptr, pr);
+            gst_object_unref(w);
+          }
+        return G_SOURCE_REMOVE;
+      },
+      new std::weak_ptr<Peer>(weak),
+      [](gpointer d) { delete static_cast<std::weak_ptr<Peer> *>(d); });
+  g_source_attach(src, ctx);
+  g_source_unref(src);
+  g_main_context_unref(ctx);
 }
 
 void Peer::on_stats(GstPromise *promise, gpointer data) {
@@ -889,8 +1079,14 @@ void Peer::on_stats(GstPromise *promise, gpointer data) {
           if (gst_structure_get_uint(s, "pli-count", &u)) acc->plis += u;
           break;
         case GST_WEBRTC_STATS_REMOTE_INBOUND_RTP:
-          if (gst_structure_get_double(s, "round-trip-time", &d64)) acc->rtt_s = d64;
-          if (gst_structure_get_double(s, "fraction-lost", &d64)) acc->fraction_lost = d64;
+          if (gst_structure_get_double(s, "round-trip-time", &d64)) {
+            acc->rtt_s = d64;
+            acc->worst_rtt_s = std::max(acc->worst_rtt_s, d64);
+          }
+          if (gst_structure_get_double(s, "fraction-lost", &d64)) {
+            acc->fraction_lost = d64;
+            acc->worst_fraction_lost = std::max(acc->worst_fraction_lost, d64);
+          }
           if (gst_structure_get_int64(s, "packets-lost", &i64)) acc->packets_lost += i64;
           break;
         case GST_WEBRTC_STATS_INBOUND_RTP:
@@ -937,30 +1133,72 @@ void Peer::on_stats(GstPromise *promise, gpointer data) {
     now_stats.remote_candidate_type = type_of(pair->second.second);
   }
   gint64 now = g_get_monotonic_time();
-  std::lock_guard l(self->lock_);
-  PeerStats &st = self->stats_;
-  if (self->stats_us_ && now > self->stats_us_) {
-    double secs = double(now - self->stats_us_) / 1e6;
-    if (now_stats.bytes_sent >= st.bytes_sent)
-      st.bitrate_bps = double(now_stats.bytes_sent - st.bytes_sent) * 8.0 / secs;
-    if (now_stats.bytes_received >= st.bytes_received)
-      st.recv_bitrate_bps = double(now_stats.bytes_received - st.bytes_received) * 8.0 / secs;
+  std::vector<std::pair<GstPad *, int>> requests; // keyframes for switches, sent unlocked
+  {
+    std::lock_guard l(self->lock_);
+    PeerStats &st = self->stats_;
+    if (self->stats_us_ && now > self->stats_us_) {
+      double secs = double(now - self->stats_us_) / 1e6;
+      if (now_stats.bytes_sent >= st.bytes_sent)
+        st.bitrate_bps = double(now_stats.bytes_sent - st.bytes_sent) * 8.0 / secs;
+      if (now_stats.bytes_received >= st.bytes_received)
+        st.recv_bitrate_bps = double(now_stats.bytes_received - st.bytes_received) * 8.0 / secs;
+    }
+    self->stats_us_ = now;
+    st.bytes_sent = now_stats.bytes_sent;
+    st.rtt_s = now_stats.rtt_s;
+    st.fraction_lost = now_stats.fraction_lost;
+    st.packets_lost = now_stats.packets_lost;
+    st.nacks = now_stats.nacks;
+    st.plis = now_stats.plis;
+    st.bytes_received = now_stats.bytes_received;
+    st.packets_received = now_stats.packets_received;
+    st.recv_packets_lost = now_stats.recv_packets_lost;
+    st.jitter_s = now_stats.jitter_s;
+    // A path once known stays shown until another is selected.
+    for (Branch &b : self->branches_) {
+      if (!b.ladder || !b.tee_pad) continue;
+      LadderBranch &lb = *b.ladder;
+      GstPad *pad = nullptr;
+      int target;
+      {
+        std::lock_guard ll(lb.m);
+        const int before = lb.chooser.target();
+        LayerChooser::Sample sample{now, st.bitrate_bps, now_stats.worst_fraction_lost,
+                                    now_stats.worst_rtt_s};
+        target = self->connected_us_ ? lb.chooser.update(sample) : before;
+        GST_DEBUG("peer %s: ladder sample: sent %.0f bit/s, loss %.3f, rtt %.3f s, nacks "
+                  "%" G_GUINT64_FORMAT " -> layer %d (%s)",
+                  self->id().c_str(), sample.sent_bps, sample.fraction_lost, sample.rtt_s, st.nacks,
+                  target, layer_state_name(lb.chooser.state()));
+        lb.sw.set_target(target);
+        // A switch waits for a keyframe of the target: asked for when it is chosen, and again
+        // every poll until it came (the layer's limiter merges requests).
+        if (lb.sw.pending() && lb.queue_sink) pad = GST_PAD(gst_object_ref(lb.queue_sink));
+        st.layers = int(lb.layers.size());
+        st.layer = lb.sw.current();
+        st.layer_target = target;
+        st.layer_cap = lb.chooser.cap();
+        st.layer_width = lb.layers[st.layer].width;
+        st.layer_height = lb.layers[st.layer].height;
+        st.layer_switches = lb.sw.switches();
+        st.bwe_bps = lb.chooser.estimate_bps();
+        st.bwe_state = layer_state_name(lb.chooser.state());
+        if (target != before)
+          GST_INFO("peer %s: layer %d -> %d (estimate %.0f bit/s, loss %.2f, rtt %.3f s)",
+                   self->id().c_str(), before, target, st.bwe_bps, sample.fraction_lost,
+                   sample.rtt_s);
+      }
+      if (pad) requests.emplace_back(pad, target);
+    }
+    if (!now_stats.local_candidate_type.empty()) {
+      st.local_candidate_type = now_stats.local_candidate_type;
+      st.remote_candidate_type = now_stats.remote_candidate_type;
+    }
   }
-  self->stats_us_ = now;
-  st.bytes_sent = now_stats.bytes_sent;
-  st.rtt_s = now_stats.rtt_s;
-  st.fraction_lost = now_stats.fraction_lost;
-  st.packets_lost = now_stats.packets_lost;
-  st.nacks = now_stats.nacks;
-  st.plis = now_stats.plis;
-  st.bytes_received = now_stats.bytes_received;
-  st.packets_received = now_stats.packets_received;
-  st.recv_packets_lost = now_stats.recv_packets_lost;
-  st.jitter_s = now_stats.jitter_s;
-  // A path once known stays shown until another is selected.
-  if (!now_stats.local_candidate_type.empty()) {
-    st.local_candidate_type = now_stats.local_candidate_type;
-    st.remote_candidate_type = now_stats.remote_candidate_type;
+  for (auto [pad, layer] : requests) {
+    gst_pad_push_event(pad, layer_keyframe_request(layer));
+    gst_object_unref(pad);
   }
 }
 
@@ -978,7 +1216,7 @@ PeerStats Peer::stats() const {
 
 GstStructure *Peer::stats_structure() const {
   PeerStats s = stats();
-  return gst_structure_new(
+  GstStructure *st = gst_structure_new(
       "peer", "id", G_TYPE_STRING, id().c_str(), "name", G_TYPE_STRING, name().c_str(), "state",
       GST_TYPE_WEBRTC_PEER_CONNECTION_STATE, s.state, "connected", G_TYPE_BOOLEAN, s.connected,
       "bitrate", G_TYPE_DOUBLE, s.bitrate_bps, "bytes-sent", G_TYPE_UINT64, s.bytes_sent, "rtt",
@@ -993,6 +1231,14 @@ GstStructure *Peer::stats_structure() const {
       s.packets_given_up, "latency", G_TYPE_UINT, s.latency_ms, "local-candidate-type",
       G_TYPE_STRING, s.local_candidate_type.c_str(), "remote-candidate-type", G_TYPE_STRING,
       s.remote_candidate_type.c_str(), nullptr);
+  if (s.layers > 0)
+    gst_structure_set(st, "layers", G_TYPE_INT, s.layers, "layer", G_TYPE_INT, s.layer,
+                      "layer-target", G_TYPE_INT, s.layer_target, "layer-cap", G_TYPE_INT,
+                      s.layer_cap, "layer-width", G_TYPE_INT, s.layer_width, "layer-height",
+                      G_TYPE_INT, s.layer_height, "layer-switches", G_TYPE_UINT64, s.layer_switches,
+                      "bwe", G_TYPE_DOUBLE, s.bwe_bps, "bwe-state", G_TYPE_STRING,
+                      s.bwe_state.c_str(), nullptr);
+  return st;
 }
 
 // ---- detaching ----------------------------------------------------------------------------------

@@ -64,9 +64,17 @@ struct PeerConfig {
 
 // What a send branch is fed from: a tee whose src pads carry RTP, and the caps the peer is
 // offered for it (codec preferences).
+struct LadderLayer {
+  guint ssrc = 0; // what its payloader writes (rewritten to the signalled one per viewer)
+  double bps = 0; // its nominal bitrate
+  int width = 0, height = 0;
+};
 struct SendSource {
   GstElement *tee = nullptr;     // borrowed
   GstCaps *codec_caps = nullptr; // borrowed
+  // When the tee carries a ladder (VP8): its layers, top first; the branch forwards one of them
+  // (LayerSwitch). Empty: one stream.
+  std::vector<LadderLayer> layers;
 };
 
 // Snapshot of a peer's numbers (the `stats` property's per-peer structure).
@@ -96,6 +104,16 @@ struct PeerStats {
   guint offers = 0;
   // the selected candidate pair: "host", "srflx", "prflx" or "relay" ("" until known)
   std::string local_candidate_type, remote_candidate_type;
+  // the ladder (layers > 0 when the video stream is one; see LayerSwitch, LayerChooser)
+  int layers = 0;
+  int layer = 0, layer_target = 0, layer_cap = 0;
+  int layer_width = 0, layer_height = 0;
+  guint64 layer_switches = 0;
+  double bwe_bps = 0;
+  std::string bwe_state;
+  // the worst of the receiver reports (media and rtx streams each have one): what LayerChooser
+  // reads
+  double worst_fraction_lost = 0, worst_rtt_s = 0;
 };
 
 class Peer : public std::enable_shared_from_this<Peer> {
@@ -133,6 +151,8 @@ public:
   void add_ice(guint mline, const std::string &candidate, const std::string &mid);
   // Worker: asks the encoders feeding this peer for a keyframe.
   void request_keyframe();
+  // Any thread: the top ladder layer this peer wants (0: full size; `prefer`). No ladder: ignored.
+  void set_layer_cap(int layer);
   // Worker: asks webrtcbin for stats; the result lands in stats() later.
   void poll_stats();
   PeerStats stats() const;
@@ -156,6 +176,7 @@ private:
     GstCaps *codec_caps = nullptr;            // ref: what we send
     GstWebRTCRTPTransceiver *trans = nullptr; // ref
     std::shared_ptr<PtMap> pt;
+    std::shared_ptr<struct LadderBranch> ladder; // when the tee carries a ladder
   };
   struct Callback; // what webrtcbin's handlers hold
 

@@ -38,10 +38,11 @@ struct LiveOptions {
   char **turn = nullptr;
   char *whip_listen = nullptr;
   char *whip_token = nullptr;
+  char *ladder = nullptr;
   gboolean verbose = FALSE;
   ~LiveOptions() {
     for (char *p : {room, server, host, source, pipeline, codec, size, ice_loopback, stun,
-                    whip_listen, whip_token})
+                    whip_listen, whip_token, ladder})
       g_free(p);
     g_strfreev(turn);
   }
@@ -52,6 +53,7 @@ struct Live {
   guint64 last_frames = 0;
   gint64 last_us = 0;
   std::map<std::string, std::string> states; // viewer id -> connection state (main loop)
+  std::map<std::string, int> layers;         // viewer id -> ladder layer (main loop)
 };
 
 // A viewer's name for the lines: "NAME (ID)", or the id when it gave no name.
@@ -112,6 +114,18 @@ gboolean on_status(gpointer data) {
                        viewer_label(id, gst_structure_get_string(p, "name")).c_str(), state.c_str(),
                        state == "connected" && relay ? " (relayed)" : "");
       states[id] = state;
+      // A viewer's ladder layer changed: an event line ("viewer NAME layer 1 (320x180)").
+      int layer = -1, w = 0, h = 0;
+      if (gst_structure_get_int(p, "layer", &layer)) {
+        gst_structure_get_int(p, "layer-width", &w);
+        gst_structure_get_int(p, "layer-height", &h);
+        auto was = live->layers.find(id);
+        if (was == live->layers.end() ? layer != 0 : was->second != layer)
+          console::event("viewer %s layer %d (%dx%d)",
+                         viewer_label(id, gst_structure_get_string(p, "name")).c_str(), layer, w,
+                         h);
+        live->layers[id] = layer;
+      }
     }
   live->states = std::move(states);
   gst_structure_free(stats);
@@ -161,6 +175,10 @@ int cmd_live(int argc, char **argv) {
       {"size", 0, 0, G_OPTION_ARG_STRING, &o.size,
        "Video size (test: 1280x720; screen: as captured)", "WxH"},
       {"fps", 0, 0, G_OPTION_ARG_INT, &o.fps, "Frames per second (30)", "N"},
+      {"ladder", 0, 0, G_OPTION_ARG_STRING, &o.ladder,
+       "VP8 sizes encoded once, each viewer sent the largest its link carries: shares of the "
+       "size, e.g. 1,0.5,0.25; 'off' for one stream (off)",
+       "SCALES"},
       {"audio", 'a', 0, G_OPTION_ARG_NONE, &o.audio,
        "Send Opus audio too (microphone via pulsesrc, or a tone for the test source)", nullptr},
       {"private", 0, 0, G_OPTION_ARG_NONE, &o.private_room,
@@ -255,6 +273,19 @@ int cmd_live(int argc, char **argv) {
     return 2;
   }
   g_object_set(sink, "fec-percentage", guint(o.fec), nullptr);
+  if (o.ladder) {
+    g_object_set(sink, "ladder", o.ladder, nullptr);
+    g_autofree char *got = nullptr;
+    g_object_get(sink, "ladder", &got, nullptr);
+    if (g_strcmp0(got, o.ladder) != 0) {
+      g_printerr("roomcast live: --ladder must be 'off' or descending sizes from 1 (e.g. "
+                 "1,0.5,0.25), not '%s'\n",
+                 o.ladder);
+      return 2;
+    }
+    if (codec != "vp8" && g_strcmp0(o.ladder, "off") != 0)
+      console::event("--ladder applies to VP8 only: %s is sent as one stream", codec.c_str());
+  }
   g_object_set(sink, "room", room.c_str(), "bitrate", guint(o.bitrate), "ice-loopback",
                loopback_ice(o.ice_loopback, ws_url), nullptr);
   if (o.server && !set_element_ice("live", sink, own)) return 2;

@@ -1,0 +1,108 @@
+#include "bwe.h"
+
+#include <algorithm>
+
+namespace roomcast {
+
+LayerChooser::LayerChooser(std::vector<double> layer_bps, Config cfg)
+    : layer_bps_(std::move(layer_bps)), cfg_(cfg) {
+  if (layer_bps_.empty()) layer_bps_.push_back(0);
+  fail_wait_us_.assign(layer_bps_.size(), cfg_.fail_wait_us);
+  failed_at_.assign(layer_bps_.size(), 0);
+  estimate_bps_ = layer_bps_[0];
+}
+
+int LayerChooser::fitting_layer(double bps) const {
+  for (int i = 0; i < int(layer_bps_.size()); i++)
+    if (layer_bps_[i] <= bps * cfg_.headroom) return i;
+  return int(layer_bps_.size()) - 1;
+}
+
+void LayerChooser::set_cap(int top_layer) {
+  cap_ = std::clamp(top_layer, 0, int(layer_bps_.size()) - 1);
+  if (target_ < cap_) target_ = cap_;
+}
+
+int LayerChooser::update(const Sample &s) {
+  const int last = int(layer_bps_.size()) - 1;
+  const std::int64_t rtt_us = std::int64_t(s.rtt_s * 1e6);
+  if (rtt_us > 0 && (min_rtt_us_ == 0 || rtt_us < min_rtt_us_)) min_rtt_us_ = rtt_us;
+  const std::int64_t rise = (rtt_us > 0 && min_rtt_us_ > 0) ? rtt_us - min_rtt_us_ : 0;
+  if (state_ == State::Holding) {
+    if (s.now_us - changed_at_ < cfg_.hold_us) return target_;
+    state_ = State::Steady;
+    clean_since_ = 0;
+  }
+  const bool lossy = s.fraction_lost > cfg_.loss_down;
+  const bool congested = lossy || rise > cfg_.rtt_rise_us;
+  const bool clean = s.fraction_lost < cfg_.loss_clean && rise <= cfg_.rtt_rise_us / 2;
+  if (congested) {
+    // No rate yet (the first poll): the layer's own.
+    const double sent = s.sent_bps > 0 ? s.sent_bps : layer_bps_[target_];
+    const double got = lossy ? sent * (1.0 - s.fraction_lost) : sent * cfg_.headroom;
+    estimate_bps_ = got;
+    // The layer left does not fit: it is not probed again before a wait that grows fourfold
+    // with each failure (a first failure: `fail_wait_us`).
+    // Only a probe, or a layer that had held for a while, counts: a step down right after
+    // another says more about the queue still draining than about this layer.
+    if (state_ == State::Probing || s.now_us - entered_at_ >= cfg_.up_wait_us) {
+      if (failed_at_[target_])
+        fail_wait_us_[target_] = std::min(fail_wait_us_[target_] * 4, cfg_.max_up_wait_us);
+      failed_at_[target_] = s.now_us;
+    }
+    // A failed probe goes back where it started (which fitted); otherwise to what got through.
+    const int next = state_ == State::Probing
+                         ? probe_from_
+                         : std::max(fitting_layer(got), std::min(target_ + 1, last));
+    target_ = std::max(next, cap_);
+    entered_at_ = s.now_us;
+    state_ = State::Holding;
+    changed_at_ = s.now_us;
+    clean_since_ = 0;
+    return target_;
+  }
+  if (!clean) {
+    clean_since_ = 0;
+    return target_;
+  }
+  if (clean_since_ == 0) clean_since_ = s.now_us;
+  estimate_bps_ = std::max(estimate_bps_, s.sent_bps);
+  if (state_ == State::Probing) {
+    if (s.now_us - changed_at_ >= cfg_.probe_us) {
+      state_ = State::Steady;
+      fail_wait_us_[target_] = cfg_.fail_wait_us;
+      failed_at_[target_] = 0;
+      estimate_bps_ = std::max(estimate_bps_, layer_bps_[target_]);
+      // The probe was a clean period: the next step may follow now.
+      clean_since_ = changed_at_ - cfg_.up_wait_us;
+      changed_at_ -= cfg_.up_wait_us;
+    } else {
+      return target_;
+    }
+  }
+  const int up = target_ - 1;
+  if (target_ > cap_ && s.now_us - clean_since_ >= cfg_.up_wait_us &&
+      s.now_us - changed_at_ >= cfg_.up_wait_us &&
+      (!failed_at_[up] || s.now_us - failed_at_[up] >= fail_wait_us_[up])) {
+    probe_from_ = target_;
+    target_ = up;
+    entered_at_ = s.now_us;
+    state_ = State::Probing;
+    changed_at_ = s.now_us;
+  }
+  return target_;
+}
+
+const char *layer_state_name(LayerChooser::State s) {
+  switch (s) {
+  case LayerChooser::State::Steady:
+    return "steady";
+  case LayerChooser::State::Probing:
+    return "probing";
+  case LayerChooser::State::Holding:
+    return "holding";
+  }
+  return "?";
+}
+
+} // namespace roomcast

@@ -1,0 +1,81 @@
+// LayerChooser: one viewer's bandwidth estimate and the ladder layer it follows.
+//
+// Fed once a second (the stats poll) with what the viewer's receiver reports tell us: the
+// fraction of packets lost and the round-trip time (RTCP receiver reports, through webrtcbin's
+// get-stats), and what we sent it. The estimate is loss- and delay-based (no transport-cc
+// feedback in webrtcbin 1.22's sending path that we could read; see docs/architecture.md):
+//   - congested (loss above `loss_down`, or the RTT risen `rtt_rise_us` above its minimum, a
+//     queue growing on the path): the estimate drops to what got through (sent x (1 - loss)) and
+//     the target goes down at once to the highest layer that fits it (at least one step);
+//   - clean (loss below `loss_clean`, RTT near its minimum) for `up_wait_us` since the last
+//     change: one step up, as a probe. Congestion within `probe_us` fails the probe: back to the
+//     layer it came from. A layer that congested (probed or not) is not probed again before a
+//     wait that grows fourfold with each failure (from `fail_wait_us` to `max_up_wait_us`); a
+//     probe that lasts makes the estimate the new layer's rate and resets its wait, and the next
+//     step up may follow at once (the probe was a clean period) unless that layer failed recently.
+// After a step down, signals are ignored for `hold_us` (the queue drains, the reports lag).
+//
+// Layers are indexed from the top (0: full size). A cap (`prefer`) bounds the top layer allowed.
+// Pure logic (no clock of its own): the unit tests drive it with sample tables.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace roomcast {
+
+class LayerChooser {
+public:
+  struct Config {
+    double loss_down = 0.10;
+    double loss_clean = 0.02;
+    std::int64_t rtt_rise_us = 150000;
+    std::int64_t up_wait_us = 3000000;
+    std::int64_t fail_wait_us = 6000000; // a layer that congested, before it is probed again
+    std::int64_t max_up_wait_us = 30000000;
+    std::int64_t probe_us = 2000000;
+    std::int64_t hold_us = 1500000;
+    double headroom = 0.85; // a layer fits when its rate is at most this share of the estimate
+  };
+  struct Sample {
+    std::int64_t now_us = 0;
+    double sent_bps = 0;      // what we sent the viewer over the last period
+    double fraction_lost = 0; // from its latest receiver report (0..1)
+    double rtt_s = 0;         // 0: unknown
+  };
+  enum class State { Steady, Probing, Holding };
+
+  LayerChooser(std::vector<double> layer_bps, Config cfg);
+  LayerChooser(std::vector<double> layer_bps) : LayerChooser(std::move(layer_bps), Config{}) {}
+
+  // Returns the target layer after this sample.
+  int update(const Sample &s);
+  // The top layer allowed (0: any); the target is moved below it at once.
+  void set_cap(int top_layer);
+  int cap() const { return cap_; }
+  int target() const { return target_; }
+  double estimate_bps() const { return estimate_bps_; }
+  State state() const { return state_; }
+  // How long layer `l` is not probed after its last failed probe.
+  std::int64_t up_wait_us(int l) const { return fail_wait_us_[l]; }
+
+private:
+  int fitting_layer(double bps) const;
+  std::vector<double> layer_bps_;
+  Config cfg_;
+  int target_ = 0;
+  int cap_ = 0;
+  double estimate_bps_ = 0;
+  std::int64_t min_rtt_us_ = 0;
+  std::int64_t clean_since_ = 0;
+  std::int64_t changed_at_ = 0;
+  std::vector<std::int64_t> fail_wait_us_;             // per layer
+  std::vector<std::int64_t> failed_at_;                // per layer: its last failed probe (0: none)
+  int probe_from_ = 0;                                 // the layer a probe left
+  std::int64_t entered_at_ = -(std::int64_t(1) << 60); // when the target was last set (long ago)
+  State state_ = State::Steady;
+};
+
+const char *layer_state_name(LayerChooser::State s);
+
+} // namespace roomcast

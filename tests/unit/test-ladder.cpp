@@ -1,0 +1,324 @@
+// The per-viewer ladder's pure parts, table by table: the VP8 payload descriptor, the RTP layer
+// switch (what a viewer's branch forwards and how it is renumbered), the layer chooser (the
+// bandwidth estimate and its hysteresis) and the ladder option. No clock, no GStreamer pipeline.
+#include "bwe.h"
+#include "encoder-pool.h"
+#include "layer-switch.h"
+
+#include <glib.h>
+#include <gst/gst.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace {
+
+using roomcast::LayerChooser;
+using roomcast::LayerSwitch;
+using roomcast::Vp8Descriptor;
+
+void fail_row(const std::string &table, size_t row, const std::string &what) {
+  g_autofree char *msg = g_strdup_printf("%s, row %zu: %s", table.c_str(), row, what.c_str());
+  g_assertion_message(nullptr, __FILE__, __LINE__, table.c_str(), msg);
+}
+
+// ---- the VP8 payload descriptor ----------------------------------------------------------------
+
+void test_parse_vp8() {
+  struct Case {
+    const char *name;
+    std::vector<std::uint8_t> payload;
+    bool ok, start, key, has_pid, long_pid;
+    std::uint16_t pid;
+    std::size_t pid_offset;
+  };
+  const std::vector<Case> cases = {
+      {"empty", {}, false, false, false, false, false, 0, 0},
+      {"no extension, start of a keyframe", {0x10, 0x00}, true, true, true, false, false, 0, 0},
+      {"no extension, start of an inter frame",
+       {0x10, 0x01},
+       true,
+       true,
+       false,
+       false,
+       false,
+       0,
+       0},
+      {"continuation packet", {0x00, 0x00}, true, false, false, false, false, 0, 0},
+      {"start of partition 1 is not a frame start",
+       {0x11, 0x00},
+       true,
+       false,
+       false,
+       false,
+       false,
+       0,
+       0},
+      {"15-bit picture id 0x1234, keyframe",
+       {0x90, 0x80, 0x92, 0x34, 0x00},
+       true,
+       true,
+       true,
+       true,
+       true,
+       0x1234,
+       2},
+      {"7-bit picture id 5, inter frame",
+       {0x90, 0x80, 0x05, 0x01},
+       true,
+       true,
+       false,
+       true,
+       false,
+       5,
+       2},
+      {"picture id, TL0PICIDX and TID before the header",
+       {0x90, 0xe0, 0x80, 0x07, 0x11, 0x22, 0x00},
+       true,
+       true,
+       true,
+       true,
+       true,
+       7,
+       2},
+      {"extension byte missing", {0x90}, false, false, false, false, false, 0, 0},
+      {"15-bit picture id cut short", {0x90, 0x80, 0x92}, false, false, false, false, false, 0, 0},
+      {"frame start with no payload header: not a keyframe",
+       {0x90, 0x80, 0x92, 0x34},
+       true,
+       true,
+       false,
+       true,
+       true,
+       0x1234,
+       2},
+  };
+  for (size_t i = 0; i < cases.size(); i++) {
+    const Case &c = cases[i];
+    Vp8Descriptor d;
+    bool ok = roomcast::parse_vp8(c.payload.data(), c.payload.size(), d);
+    if (ok != c.ok || d.frame_start != c.start || d.keyframe != c.key ||
+        d.has_picture_id != c.has_pid || d.long_picture_id != c.long_pid || d.picture_id != c.pid ||
+        (c.has_pid && d.picture_id_offset != c.pid_offset)) {
+      g_autofree char *what = g_strdup_printf("%s: ok %d start %d key %d pid %d/%d %u@%zu", c.name,
+                                              ok, d.frame_start, d.keyframe, d.has_picture_id,
+                                              d.long_picture_id, d.picture_id, d.picture_id_offset);
+      fail_row("parse vp8", i, what);
+    }
+  }
+  // Writing a picture id keeps its width and the M bit.
+  std::vector<std::uint8_t> p = {0x90, 0x80, 0x92, 0x34, 0x00};
+  Vp8Descriptor d;
+  roomcast::parse_vp8(p.data(), p.size(), d);
+  roomcast::write_vp8_picture_id(p.data(), d, 0x7fff);
+  roomcast::parse_vp8(p.data(), p.size(), d);
+  if (d.picture_id != 0x7fff || !d.long_picture_id) fail_row("write picture id", 0, "15 bits");
+}
+
+// ---- the layer switch --------------------------------------------------------------------------
+
+// One packet of a layer (or a change of target) and what the branch must do with it.
+struct Pkt {
+  int target; // >= 0: set the target before this packet
+  int layer;
+  std::uint16_t seq;
+  bool marker, start, key;
+  std::uint16_t pid;
+  bool fwd;
+  std::uint16_t out_seq, out_pid;
+  bool switched;
+};
+
+void test_layer_switch() {
+  struct Case {
+    const char *name;
+    std::vector<Pkt> pkts;
+  };
+  // Layer 0 numbers from 100 (pictures from 10), layer 1 from 5000 (pictures from 30000).
+  const std::vector<Case> cases = {
+      {"one layer passes unchanged, others dropped",
+       {{-1, 0, 100, false, true, false, 10, true, 100, 10, false},
+        {-1, 1, 5000, true, true, true, 30000, false, 0, 0, false},
+        {-1, 0, 101, true, false, false, 10, true, 101, 10, false}}},
+      {"down at the target's keyframe: numbering continues",
+       {{-1, 0, 100, false, true, false, 10, true, 100, 10, false},
+        {-1, 0, 101, true, false, false, 10, true, 101, 10, false},
+        {1, 1, 5000, true, true, false, 30000, false, 0, 0, false}, // not a keyframe: wait
+        {-1, 0, 102, true, true, false, 11, true, 102, 11, false},  // still layer 0
+        {-1, 1, 5001, false, true, true, 30001, true, 103, 12, true},
+        {-1, 1, 5002, true, false, false, 30001, true, 104, 12, false},
+        {-1, 0, 103, true, true, false, 12, false, 0, 0, false}, // the old layer is dropped
+        {-1, 1, 5003, true, true, false, 30002, true, 105, 13, false}}},
+      {"no switch in the middle of the current layer's frame",
+       {{-1, 0, 100, false, true, false, 10, true, 100, 10, false}, // frame not finished
+        {1, 1, 5000, true, true, true, 30000, false, 0, 0, false},  // keyframe, but not now
+        {-1, 0, 101, true, false, false, 10, true, 101, 10, false}, // frame finished
+        {-1, 1, 5001, true, true, true, 30001, true, 102, 11, true}}},
+      {"wraparound of sequence numbers and 15-bit picture ids",
+       {{-1, 0, 65535, true, true, false, 0x7fff, true, 65535, 0x7fff, false},
+        {1, 1, 5000, true, true, true, 30000, true, 0, 0, true},
+        {-1, 1, 5001, true, true, false, 30001, true, 1, 1, false}}},
+      {"up and back down: every switch continues the numbering",
+       {{1, 1, 5000, true, true, true, 30000, true, 5000, 30000,
+         true}, // the first one sets no delta
+        {0, 0, 100, true, true, true, 10, true, 5001, 30001, true},
+        {1, 1, 5001, true, true, true, 30001, true, 5002, 30002, true},
+        {-1, 1, 5002, true, true, false, 30002, true, 5003, 30003, false}}},
+  };
+  for (const auto &c : cases) {
+    LayerSwitch sw(0);
+    for (size_t i = 0; i < c.pkts.size(); i++) {
+      const Pkt &k = c.pkts[i];
+      if (k.target >= 0) sw.set_target(k.target);
+      LayerSwitch::Packet p;
+      p.layer = k.layer;
+      p.seq = k.seq;
+      p.marker = k.marker;
+      p.vp8.frame_start = k.start;
+      p.vp8.keyframe = k.start && k.key;
+      p.vp8.has_picture_id = true;
+      p.vp8.long_picture_id = true;
+      p.vp8.picture_id = k.pid;
+      LayerSwitch::Verdict v = sw.on_packet(p);
+      bool bad = v.forward != k.fwd || v.switched != k.switched ||
+                 (k.fwd && (v.seq != k.out_seq || v.picture_id != k.out_pid));
+      if (bad) {
+        g_autofree char *what = g_strdup_printf(
+            "%s: forward %d switched %d seq %u pid %u (want %d %d %u %u)", c.name, v.forward,
+            v.switched, v.seq, v.picture_id, k.fwd, k.switched, k.out_seq, k.out_pid);
+        fail_row("layer switch", i, what);
+      }
+    }
+  }
+}
+
+// ---- the layer chooser -------------------------------------------------------------------------
+
+struct Sample {
+  double t_s;
+  double sent_kbps, loss, rtt_ms;
+  int want;     // the target after it
+  int cap = -1; // >= 0: set the cap first
+};
+
+void test_layer_chooser() {
+  struct Case {
+    const char *name;
+    std::vector<Sample> samples;
+  };
+  // Layers: 2000, 700, 250 kbit/s. Defaults: loss > 10% or RTT +150 ms is congestion; clean
+  // for 3 s probes one step up; a probe lasting 2 s holds; a failed one doubles the wait (6 s).
+  const std::vector<Case> cases = {
+      {"a clean link stays on the top layer",
+       {{1, 2000, 0, 20, 0}, {2, 2000, 0, 20, 0}, {10, 2000, 0.01, 25, 0}}},
+      {"75% loss at 2000: what got through (500) fits the quarter layer at once",
+       {{1, 2000, 0, 20, 0}, {2, 2000, 0.75, 220, 2}}},
+      {"30% loss at 2000: 1400 fits the half layer",
+       {{1, 2000, 0, 20, 0}, {2, 2000, 0.30, 200, 1}}},
+      {"5% loss is not congestion, and not clean either",
+       {{1, 2000, 0, 20, 0}, {2, 2000, 0.05, 20, 0}, {3, 2000, 0.05, 20, 0}}},
+      {"queue growth alone (RTT +200 ms) is one step down",
+       {{1, 2000, 0, 20, 0}, {2, 2000, 0, 220, 1}}},
+      {"signals are ignored while the queue drains (1.5 s hold)",
+       {{1, 2000, 0, 20, 0},
+        {2, 2000, 0.3, 200, 1},
+        {3, 700, 0.3, 200, 1},
+        {3.6, 700, 0.3, 200, 2}}},
+      {"up one step after 3 s clean, then on after the 2 s probe",
+       {{1, 2000, 0.75, 20, 2},
+        {3, 250, 0, 20, 2},   // hold over; clean from here
+        {5.5, 250, 0, 20, 2}, // 2.5 s clean
+        {6, 250, 0, 20, 1},   // 3 s: probe the half layer
+        {7, 700, 0, 20, 1},
+        {8, 700, 0, 20, 0}}}, // the probe held 2 s: the top at once
+      {"a failed probe goes back; the layer waits 6 s, then 24 s after a second failure",
+       {{1, 2000, 0.75, 20, 2},
+        {3, 250, 0, 20, 2},
+        {6, 250, 0, 20, 1},     // probe
+        {7, 700, 0.2, 200, 2},  // fails: layer 1 waits 6 s
+        {9, 250, 0, 20, 2},     // hold over, clean from here
+        {12.5, 250, 0, 20, 2},  // clean 3.5 s, 5.5 s since the failure
+        {13.1, 250, 0, 20, 1},  // probe again
+        {14, 700, 0.2, 200, 2}, // fails again: 24 s
+        {16, 250, 0, 20, 2},
+        {37.5, 250, 0, 20, 2},
+        {38.1, 250, 0, 20, 1}}},
+      {"a failed probe of the top goes back to the half layer, not lower",
+       {{1, 2000, 0.3, 20, 1}, // the top congested: not probed for 6 s
+        {3, 700, 0, 20, 1},
+        {6, 700, 0, 20, 1},
+        {7.1, 700, 0, 20, 0},     // probe the top
+        {8, 2000, 0.6, 250, 1}}}, // what got through (800) would say quarter: back to half
+      {"a step down right after another does not hold the layer back",
+       {{1, 2000, 0.3, 20, 1},   // the top congested: it waits 6 s
+        {2.6, 700, 0.3, 200, 2}, // the half, 1.6 s later: the queue, not the layer
+        {4.2, 250, 0, 20, 2},    // clean from here
+        {7.3, 250, 0, 20, 1}}},  // probe the half at once after 3 s clean
+      {"a cap holds the viewer below it; lifted after a clean period, it probes up at once",
+       {{1, 2000, 0, 20, 1, 1}, {5, 700, 0, 20, 1}, {6, 700, 0, 20, 0, 0}, {8.1, 2000, 0, 20, 0}}},
+      {"a cap to the quarter layer moves down at once", {{1, 2000, 0, 20, 2, 2}}},
+  };
+  for (const auto &c : cases) {
+    LayerChooser ch({2000e3, 700e3, 250e3});
+    for (size_t i = 0; i < c.samples.size(); i++) {
+      const Sample &s = c.samples[i];
+      if (s.cap >= 0) ch.set_cap(s.cap);
+      int got = ch.update({std::int64_t(s.t_s * 1e6), s.sent_kbps * 1000, s.loss, s.rtt_ms / 1000});
+      if (got != s.want) {
+        g_autofree char *what =
+            g_strdup_printf("%s: layer %d, want %d (estimate %.0f, %s)", c.name, got, s.want,
+                            ch.estimate_bps(), roomcast::layer_state_name(ch.state()));
+        fail_row("layer chooser", i, what);
+      }
+    }
+  }
+}
+
+// ---- the ladder option -------------------------------------------------------------------------
+
+void test_parse_ladder() {
+  struct Case {
+    const char *text;
+    bool ok;
+    std::vector<double> want;
+  };
+  const std::vector<Case> cases = {
+      {"off", true, {}},
+      {"1", true, {}},
+      {"", true, {}},
+      {"1,0.5,0.25", true, {1, 0.5, 0.25}},
+      {"1, 0.5", true, {1, 0.5}},
+      {"0.5,0.25", false, {}},
+      {"1,0.5,0.5", false, {}},
+      {"1,0.25,0.5", false, {}},
+      {"1,abc", false, {}},
+      {"1,0", false, {}},
+      {"1,1.5", false, {}},
+      {"1,0.8,0.6,0.4,0.2", false, {}},
+      {"1,,0.5", false, {}},
+  };
+  for (size_t i = 0; i < cases.size(); i++) {
+    std::vector<double> got;
+    std::string err;
+    bool ok = roomcast::parse_ladder(cases[i].text, got, err);
+    if (ok != cases[i].ok || got != cases[i].want || (!ok && err.empty()))
+      fail_row(std::string("parse ladder '") + cases[i].text + "'", i, ok ? "accepted" : err);
+  }
+  if (roomcast::ladder_share(1) != 1 || roomcast::ladder_share(0.5) < 0.34 ||
+      roomcast::ladder_share(0.5) > 0.36 || roomcast::ladder_share(0.25) < 0.12 ||
+      roomcast::ladder_share(0.25) > 0.13)
+    fail_row("ladder share", 0, "not 1, ~35%, ~12%");
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  g_test_init(&argc, &argv, nullptr);
+  gst_init(&argc, &argv);
+  g_test_add_func("/ladder/parse-vp8", test_parse_vp8);
+  g_test_add_func("/ladder/layer-switch", test_layer_switch);
+  g_test_add_func("/ladder/layer-chooser", test_layer_chooser);
+  g_test_add_func("/ladder/parse-ladder", test_parse_ladder);
+  return g_test_run();
+}
