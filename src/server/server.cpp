@@ -12,6 +12,7 @@
 
 #include <gio/gio.h>
 #include <json-glib/json-glib.h>
+#include <gnutls/crypto.h>
 #include <libsoup/soup.h>
 
 #include <netinet/in.h>
@@ -242,6 +243,7 @@ struct Server::Impl {
   RefusalLog refusal_log;
   std::function<std::string()> extra_metrics; // Server::set_extra_metrics
   std::unique_ptr<whep::Endpoint> whep;       // POST /whep/ROOM (whep.h)
+  std::string whep_secret;                    // proves a WebSocket is the WHEP endpoint's
   std::unique_ptr<janus::Bridge> sfu;         // --sfu: live rooms' viewers through Janus
 
   ~Impl() { shutdown(); }
@@ -819,6 +821,12 @@ struct Server::Impl {
     c->ws = GRef<SoupWebsocketConnection>::ref(ws);
     const char *host = soup_server_message_get_remote_host(msg);
     c->remote = host ? host : "?";
+    // Our own WHEP endpoint's session: the player's address is the one that counts.
+    SoupMessageHeaders *req = soup_server_message_get_request_headers(msg);
+    const char *secret = soup_message_headers_get_one(req, whep::kSecretHeader);
+    const char *player = soup_message_headers_get_one(req, whep::kAddressHeader);
+    if (secret && player && *player && !self->whep_secret.empty() && self->whep_secret == secret)
+      c->remote = player;
     c->tokens = self->opts.max_burst;
     c->refill_us = c->last_seen_us = g_get_monotonic_time();
     // libsoup closes the socket (1009) beyond this hard cap; between the limit and the cap the
@@ -1254,8 +1262,14 @@ bool Server::start(GError **error) {
   s.ping_source = g_timeout_add_seconds(1, Impl::on_ping_tick, &s);
   // A WHEP player's POST waits for the host's answer, within the request's --http-timeout.
   const unsigned http_ms = s.opts.http_timeout_s * 1000;
-  s.whep = std::make_unique<whep::Endpoint>(ws_url(), s.fingerprint,
-                                            http_ms > 3000 ? http_ms - 1500 : http_ms / 2);
+  // A WHEP session's WebSocket comes from this server itself: it names its player's address,
+  // proven by a secret of this process, and counts against that address's limits.
+  unsigned char rnd[16];
+  gnutls_rnd(GNUTLS_RND_KEY, rnd, sizeof rnd);
+  for (unsigned char b : rnd)
+    s.whep_secret += "0123456789abcdef"[b >> 4], s.whep_secret += "0123456789abcdef"[b & 15];
+  s.whep = std::make_unique<whep::Endpoint>(
+      ws_url(), s.fingerprint, http_ms > 3000 ? http_ms - 1500 : http_ms / 2, s.whep_secret);
   if (!s.opts.sfu_janus.empty()) {
     janus::Bridge::Hooks hooks;
     hooks.send = [&s](const std::string &id, const p::Message &m) {

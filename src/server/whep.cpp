@@ -70,6 +70,7 @@ guint status_for(p::ErrorCode code) {
 
 struct Session {
   std::string id, room, token, offer;
+  std::string client;                    // the player's address
   SoupServerMessage *pending = nullptr;  // ref: the POST, paused until the answer
   SoupWebsocketConnection *ws = nullptr; // ref
   GCancellable *cancel = nullptr;        // ref: the WebSocket's connection
@@ -84,6 +85,7 @@ struct Session {
 struct Endpoint::Impl {
   std::string ws_url, fingerprint;
   unsigned answer_timeout_ms = 8000;
+  std::string client_secret;
   SoupSession *soup = nullptr; // ref
   std::map<std::string, std::unique_ptr<Session>> sessions;
 
@@ -314,6 +316,8 @@ void Endpoint::Impl::post(SoupServerMessage *msg, const std::string &room) {
     return;
   }
   auto s = std::make_unique<Session>();
+  const char *remote = soup_server_message_get_remote_host(msg);
+  s->client = remote ? remote : "";
   g_autofree char *rnd = g_strdup_printf("%08x%08x", g_random_int(), g_random_int());
   s->id = rnd;
   s->room = room;
@@ -341,6 +345,11 @@ void Endpoint::Impl::post(SoupServerMessage *msg, const std::string &room) {
   g_message("whep session %s for room %s: connecting", id.c_str(), room.c_str());
 
   SoupMessage *ws_msg = soup_message_new("GET", ws_url.c_str());
+  if (!client_secret.empty() && !sessions.at(id)->client.empty()) {
+    SoupMessageHeaders *headers = soup_message_get_request_headers(ws_msg);
+    soup_message_headers_replace(headers, kSecretHeader, client_secret.c_str());
+    soup_message_headers_replace(headers, kAddressHeader, sessions.at(id)->client.c_str());
+  }
   if (!fingerprint.empty())
     g_signal_connect_data(
         ws_msg, "accept-certificate",
@@ -399,8 +408,10 @@ void Endpoint::Impl::patch(SoupServerMessage *msg, Session &s) {
   soup_server_message_set_status(msg, SOUP_STATUS_NO_CONTENT, nullptr);
 }
 
-Endpoint::Endpoint(std::string ws_url, std::string fingerprint, unsigned answer_timeout_ms)
+Endpoint::Endpoint(std::string ws_url, std::string fingerprint, unsigned answer_timeout_ms,
+                   std::string client_secret)
     : impl_(std::make_unique<Impl>()) {
+  impl_->client_secret = std::move(client_secret);
   impl_->ws_url = std::move(ws_url);
   impl_->fingerprint = std::move(fingerprint);
   impl_->answer_timeout_ms = answer_timeout_ms;

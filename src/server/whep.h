@@ -24,12 +24,20 @@
 
 namespace roomcast::whep {
 
+// Headers of a session's WebSocket request: the endpoint's secret, and the player's address.
+inline constexpr const char *kSecretHeader = "X-Roomcast-Whep-Secret";
+inline constexpr const char *kAddressHeader = "X-Roomcast-Whep-Client";
+
 class Endpoint {
 public:
   // `ws_url`: this server's WebSocket (ws:// or wss://); `fingerprint`: its certificate's (TLS),
   // the only one accepted on that connection. `answer_timeout_ms`: how long a POST waits for the
   // host's answer (the server closes any request after --http-timeout: less than that).
-  Endpoint(std::string ws_url, std::string fingerprint, unsigned answer_timeout_ms);
+  // `client_secret`: sent with each session's WebSocket request (kClientHeader) with the
+  // player's address (kAddressHeader), so that the server counts the session against the
+  // player's address, not its own (see Server).
+  Endpoint(std::string ws_url, std::string fingerprint, unsigned answer_timeout_ms,
+           std::string client_secret);
   ~Endpoint();
   Endpoint(const Endpoint &) = delete;
   Endpoint &operator=(const Endpoint &) = delete;

@@ -17,6 +17,9 @@ import urllib.parse
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import RoomcastTest, env_with_plugin  # noqa: E402
 from wsraw import RawWs  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "netlab"))
+from harness import ROOMCAST, Proc  # noqa: E402
+from netlab import ADDR_A, ADDR_B, Lab  # noqa: E402
 
 FINGERPRINT = ":".join(["CD"] * 32)
 
@@ -169,6 +172,93 @@ class WhepEndpoint(RoomcastTest):
         self.assertEqual(status, 403, text)
         self.assertIn("bad-token", text)
 
+
+# POSTs an offer from the namespace it runs in and prints the status (a WHEP player elsewhere).
+POST_FROM_B = """
+import http.client, sys
+c = http.client.HTTPConnection(sys.argv[1], int(sys.argv[2]), timeout=20)
+c.request("POST", "/whep/" + sys.argv[3], body=sys.stdin.read().encode(),
+          headers={"Content-Type": "application/sdp"})
+r = c.getresponse()
+print(r.status, r.read().decode().strip())
+"""
+
+
+# Joins a room as a viewer over a raw WebSocket that names another address without the secret.
+FORGED_FROM_B = """
+import base64, os, socket, sys
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10)
+s.sendall(("GET /ws HTTP/1.1\\r\\nHost: %s:%s\\r\\nUpgrade: websocket\\r\\nConnection: Upgrade\\r\\n"
+           "Sec-WebSocket-Key: %s\\r\\nSec-WebSocket-Version: 13\\r\\n"
+           "X-Roomcast-Whep-Secret: guessed\\r\\nX-Roomcast-Whep-Client: 203.0.113.9\\r\\n\\r\\n"
+           % (sys.argv[1], sys.argv[2], base64.b64encode(os.urandom(16)).decode())).encode())
+head = b""
+while b"\\r\\n\\r\\n" not in head:
+    head += s.recv(4096)
+assert head.startswith(b"HTTP/1.1 101"), head
+text = b'{"type":"join","version":1,"room":"forged","role":"viewer"}'
+mask = os.urandom(4)
+s.sendall(bytes([0x81, 0x80 | len(text)]) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(text)))
+s.recv(4096)
+s.close()
+"""
+
+
+class WhepLimits(unittest.TestCase):
+    """A WHEP session's WebSocket comes from the server itself; the endpoint names the player's
+    address on it (proved by a secret of the server process), so the per-address limits count the
+    player, not the server: with the server on a LAN address (a namespace) and
+    --max-peers-per-address 2, a player on another machine gets two sessions of a room and 503 for
+    the third (while the host, on the server's own address, is not counted with them); a client
+    that names an address itself without the secret is not believed."""
+
+    def setUp(self):
+        if os.geteuid() != 0:
+            self.skipTest("needs root (ip netns)")
+        self.lab = Lab()
+        self.lab.__enter__()
+        self.addCleanup(self.lab.close)
+        self.procs = []
+        self.addCleanup(lambda: [p.kill() for p in reversed(self.procs)])
+
+    def start(self, args, name):
+        lab = self.lab
+
+        class P(Proc):
+            def command(self, a):
+                return lab.a.prefix() + a
+        p = P([ROOMCAST] + args, name=name)
+        self.procs.append(p)
+        return p
+
+    def from_b(self, script, *args, stdin=""):
+        r = self.lab.b.run([sys.executable, "-c", script] + [str(a) for a in args],
+                           input=stdin, capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return r.stdout.strip()
+
+    def test_sessions_count_against_the_players_address(self):
+        srv = self.start(["serve", "--host", ADDR_A, "--port", "0", "--max-peers-per-address", "2"],
+                         "serve")
+        _, m = srv.wait_line(r"listening on (ws://\S+)", 10)
+        port = urllib.parse.urlsplit(m.group(1)).port
+        host = self.start(["live", "--server", m.group(1), "--room", "lim", "--source", "test",
+                           "--size", "320x240", "--fps", "15"], "live")
+        host.wait_line(r"is live", 20)
+        got = [self.from_b(POST_FROM_B, ADDR_A, port, "lim", stdin=player_offer()) for _ in range(3)]
+        codes = [int(g.split(" ", 1)[0]) for g in got]
+        self.assertEqual(codes, [201, 201, 503], "%s\n%s" % (got, srv.stderr()))
+        self.assertIn("too many peers from your address", got[2])
+        log = srv.stderr(1 << 20)
+        self.assertEqual(len(re.findall(r"join room=lim peer=\S+ role=viewer from=%s" % ADDR_B, log)), 2, log)
+        # A client's own claim, without the secret, changes nothing: it is itself.
+        self.from_b(FORGED_FROM_B, ADDR_A, port)
+        deadline = time.monotonic() + 5
+        while "join room=forged" not in srv.stderr(1 << 20) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.assertRegex(srv.stderr(1 << 20), r"join room=forged peer=\S+ role=viewer from=%s" % ADDR_B)
+        self.assertIsNone(host.p.poll())
+        self.assertIsNone(srv.p.poll())
 
 if __name__ == "__main__":
     unittest.main()
