@@ -190,6 +190,10 @@ struct WhipIngest::Impl {
   void respond_answer(Session &s);
   void fail_pending(Session &s, guint status, const std::string &why);
   void end_session(const char *why);
+  // The publisher's first frame came: says so (with the encoders in this process: none) and dumps
+  // the pipeline, once roomcastsink has made its payloader for the stream (it does that on its
+  // own worker, a moment after the first frame: retried every 100 ms, at most 5 s).
+  void report_flowing(Session &s, int tries);
   void on_pad_added(guint64 n, GstPad *pad, std::shared_ptr<std::atomic<gint64>> media);
   // Every second: a session whose publisher went silent, or never connected, ends.
   static gboolean watchdog(gpointer data);
@@ -223,6 +227,51 @@ void cors(SoupServerMessage *msg) {
 }
 
 } // namespace
+
+void WhipIngest::Impl::report_flowing(Session &s, int tries) {
+  if (s.flowing) return;
+  // What encodes media in this process (codec encoders): none, when the stream passes as it is.
+  std::string encoders;
+  bool payloaded = false;
+  g_autoptr(GstIterator) it = gst_bin_iterate_recurse(GST_BIN(pipeline));
+  GValue v = G_VALUE_INIT;
+  while (gst_iterator_next(it, &v) == GST_ITERATOR_OK) {
+    auto *el = GST_ELEMENT(g_value_get_object(&v));
+    GstElementFactory *f = gst_element_get_factory(el);
+    const char *klass =
+        f ? gst_element_factory_get_metadata(f, GST_ELEMENT_METADATA_KLASS) : nullptr;
+    if (klass && strstr(klass, "Codec/Encoder")) // not DTLS/SRTP "Encoder"s
+      encoders += (encoders.empty() ? "" : ", ") + std::string(GST_OBJECT_NAME(f));
+    if (klass && strstr(klass, "Codec/Payloader")) payloaded = true;
+    g_value_reset(&v);
+  }
+  g_value_unset(&v);
+  if (!payloaded && tries < 50) {
+    struct Retry {
+      Impl *impl;
+      guint64 n;
+      int tries;
+      std::shared_ptr<bool> alive;
+    };
+    GSource *timer = g_timeout_source_new(100); // on this ingest's context, as post()
+    g_source_set_callback(
+        timer,
+        [](gpointer d) -> gboolean {
+          auto *r = static_cast<Retry *>(d);
+          if (*r->alive && r->impl->session && r->impl->session->n == r->n)
+            r->impl->report_flowing(*r->impl->session, r->tries + 1);
+          return G_SOURCE_REMOVE;
+        },
+        new Retry{this, s.n, tries, alive}, [](gpointer d) { delete static_cast<Retry *>(d); });
+    g_source_attach(timer, ctx);
+    g_source_unref(timer);
+    return;
+  }
+  s.flowing = true;
+  GST_DEBUG_BIN_TO_DOT_FILE(GST_BIN(pipeline), GST_DEBUG_GRAPH_SHOW_ALL, "whip-publishing");
+  console::event("WHIP publisher's %s video reaches the room (encoders in this process: %s)",
+                 encoding_name(opts.codec), encoders.empty() ? "none" : encoders.c_str());
+}
 
 void WhipIngest::Impl::post(guint64 n, std::function<void(Impl &, Session &)> fn) {
   struct Call {
@@ -742,31 +791,7 @@ void WhipIngest::Impl::on_pad_added(guint64 n, GstPad *pad,
         [](GstPad *, GstPadProbeInfo *, gpointer data) {
           auto *c = static_cast<CbData *>(data);
           if (*c->alive)
-            c->impl->post(c->n, [](Impl &impl, Session &s) {
-              if (s.flowing) return;
-              s.flowing = true;
-              // What encodes media in this process (codec encoders): none, when the stream passes
-              // as it is.
-              std::string encoders;
-              g_autoptr(GstIterator) it = gst_bin_iterate_recurse(GST_BIN(impl.pipeline));
-              GValue v = G_VALUE_INIT;
-              while (gst_iterator_next(it, &v) == GST_ITERATOR_OK) {
-                auto *el = GST_ELEMENT(g_value_get_object(&v));
-                GstElementFactory *f = gst_element_get_factory(el);
-                const char *klass =
-                    f ? gst_element_factory_get_metadata(f, GST_ELEMENT_METADATA_KLASS) : nullptr;
-                if (klass && strstr(klass, "Codec/Encoder")) // not DTLS/SRTP "Encoder"s
-                  encoders += (encoders.empty() ? "" : ", ") + std::string(GST_OBJECT_NAME(f));
-                g_value_reset(&v);
-              }
-              g_value_unset(&v);
-              GST_DEBUG_BIN_TO_DOT_FILE(GST_BIN(impl.pipeline), GST_DEBUG_GRAPH_SHOW_ALL,
-                                        "whip-publishing");
-              console::event("WHIP publisher's %s video reaches the room (encoders in this "
-                             "process: %s)",
-                             encoding_name(impl.opts.codec),
-                             encoders.empty() ? "none" : encoders.c_str());
-            });
+            c->impl->post(c->n, [](Impl &impl, Session &s) { impl.report_flowing(s, 0); });
           return GST_PAD_PROBE_REMOVE;
         },
         new CbData{alive, this, n}, [](gpointer d) { delete static_cast<CbData *>(d); });
