@@ -45,7 +45,9 @@ bool set_signaller_uri(const char *cmd, GstElement *element, const std::string &
 GOptionGroup *server_option_group(ServerOptions &opts);
 // --turn-secret's SOURCE: a file (or file:PATH) holding the secret, or env:VARIABLE (the variable
 // is removed from the environment once read). Trailing white space is dropped.
-bool read_turn_secret(const char *source, std::string &secret, GError **error);
+// A secret from FILE, file:PATH or env:VARIABLE (then unset), trailing spaces cut; errors
+// name `option`.
+bool read_secret(const char *option, const char *source, std::string &secret, GError **error);
 
 // ICE servers on the command line: --stun URI and --turn URI (repeatable), in GStreamer's form
 // (stun://HOST:PORT, turn(s)://USER:PASSWORD@HOST:PORT[?transport=tcp]) or RFC 7064/7065's

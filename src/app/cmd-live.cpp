@@ -231,7 +231,7 @@ int cmd_live(int argc, char **argv) {
       return 2;
     }
     g_autoptr(GError) err = nullptr;
-    if (o.whip_token && !read_whip_token(o.whip_token, wopts.secret, &err)) {
+    if (o.whip_token && !read_secret("--whip-token", o.whip_token, wopts.secret, &err)) {
       g_printerr("roomcast live: %s\n", err->message);
       return 2;
     }

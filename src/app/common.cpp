@@ -31,14 +31,14 @@ struct ServerOptionStorage {
 };
 } // namespace
 
-bool read_turn_secret(const char *source, std::string &secret, GError **error) {
+bool read_secret(const char *option, const char *source, std::string &secret, GError **error) {
   std::string text;
   if (g_str_has_prefix(source, "env:")) {
     const char *name = source + 4;
     const char *value = *name ? g_getenv(name) : nullptr;
     if (!value) {
       g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                  "--turn-secret: the environment variable '%s' is not set", name);
+                  "%s: the environment variable '%s' is not set", option, name);
       return false;
     }
     text = value;
@@ -50,7 +50,7 @@ bool read_turn_secret(const char *source, std::string &secret, GError **error) {
     g_autoptr(GError) err = nullptr;
     if (!g_file_get_contents(path, &contents, nullptr, &err)) {
       g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                  "--turn-secret: %s (give a file, file:PATH, or env:VARIABLE)", err->message);
+                  "%s: %s (give a file, file:PATH, or env:VARIABLE)", option, err->message);
       return false;
     }
     text = contents;
@@ -59,8 +59,7 @@ bool read_turn_secret(const char *source, std::string &secret, GError **error) {
   while (!text.empty() && g_ascii_isspace(text.back()))
     text.pop_back();
   if (text.empty()) {
-    g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                "--turn-secret: the secret is empty");
+    g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "%s: it is empty", option);
     return false;
   }
   secret = std::move(text);
@@ -192,7 +191,8 @@ GOptionGroup *server_option_group(ServerOptions &opts) {
           return FALSE;
         }
         h->opts->ice.ttl_s = s->turn_ttl;
-        if (s->turn_secret && !read_turn_secret(s->turn_secret, h->opts->ice.secret, error))
+        if (s->turn_secret &&
+            !read_secret("--turn-secret", s->turn_secret, h->opts->ice.secret, error))
           return FALSE;
         return TRUE;
       });
@@ -762,7 +762,6 @@ bool have_display() {
   }
   return false;
 }
-
 
 namespace {
 bool same_file(const char *a, const char *b) {

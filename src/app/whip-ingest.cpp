@@ -85,39 +85,6 @@ bool parse_whip_listen(const char *arg, std::string &host, unsigned &port) {
   return true;
 }
 
-bool read_whip_token(const char *source, std::string &secret, GError **error) {
-  std::string text;
-  if (g_str_has_prefix(source, "env:")) {
-    const char *value = source[4] ? g_getenv(source + 4) : nullptr;
-    if (!value) {
-      g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                  "--whip-token: the environment variable '%s' is not set", source + 4);
-      return false;
-    }
-    text = value;
-    g_unsetenv(source + 4); // not handed down to anything this process starts
-  } else {
-    const char *path = g_str_has_prefix(source, "file:") ? source + 5 : source;
-    g_autofree char *contents = nullptr;
-    g_autoptr(GError) err = nullptr;
-    if (!g_file_get_contents(path, &contents, nullptr, &err)) {
-      g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                  "--whip-token: %s (give a file, file:PATH, or env:VARIABLE)", err->message);
-      return false;
-    }
-    text = contents;
-  }
-  while (!text.empty() && g_ascii_isspace(text.back()))
-    text.pop_back();
-  if (text.empty()) {
-    g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                "--whip-token: the token is empty");
-    return false;
-  }
-  secret = text;
-  return true;
-}
-
 GstElement *build_whip_pipeline(bool audio, GstElement **sink_out) {
   GstElement *pipeline = GST_ELEMENT(gst_object_ref_sink(gst_pipeline_new("whip-host")));
   GstElement *sink = gst_element_factory_make("roomcastsink", "roomcast");

@@ -47,8 +47,6 @@ struct WhipOptions {
 
 // "[HOST:]PORT" ("8089", "0.0.0.0:8089", "[::1]:8089"). False on anything else.
 bool parse_whip_listen(const char *arg, std::string &host, unsigned &port);
-// --whip-token SOURCE: a file (file:PATH) or env:VARIABLE, trailing white space dropped.
-bool read_whip_token(const char *source, std::string &secret, GError **error);
 
 // The host pipeline for --source whip: a roomcastsink (name "roomcast") whose video_0 pad (and
 // audio_0 with `audio`) exists from the start and is fed once a publisher comes. Returns the
