@@ -4,9 +4,13 @@
 #include "gstroomcaststamp.h"
 #include "gstroomcaststampread.h"
 
+#include "early-types.h"
+
 #include "roomcast-config.h"
 
 static gboolean plugin_init(GstPlugin *plugin) {
+  // Before any element starts its threads (gst-launch users get this too).
+  roomcast::ensure_early_types();
   gboolean ok = FALSE;
   ok |= GST_ELEMENT_REGISTER(roomcastsink, plugin);
   ok |= GST_ELEMENT_REGISTER(roomcastsrc, plugin);

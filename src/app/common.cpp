@@ -1,5 +1,6 @@
 #include "app.h"
 
+#include "early-types.h"
 #include "roomcast-config.h"
 #include "tls-pin.h"
 #include "token.h"
@@ -691,6 +692,7 @@ bool running_from_build_tree() {
 }
 
 bool init_gstreamer(int &argc, char **&argv) {
+  ensure_early_types(); // before any thread: see early-types.h
   g_log_set_handler("libnice", GLogLevelFlags(G_LOG_LEVEL_WARNING | G_LOG_LEVEL_MESSAGE),
                     on_libnice_log, nullptr);
   g_autoptr(GError) err = nullptr;
