@@ -43,9 +43,8 @@ bool set_signaller_uri(const char *cmd, GstElement *element, const std::string &
 // Adds the embedded server's limits to a subcommand's options (serve uses them all), and its
 // --turn-secret (read at parsing into opts.ice.secret) and --turn-ttl.
 GOptionGroup *server_option_group(ServerOptions &opts);
-// --turn-secret's SOURCE: a file (or file:PATH) holding the secret, or env:VARIABLE (the variable
-// is removed from the environment once read). Trailing white space is dropped.
-// A secret from FILE, file:PATH or env:VARIABLE (then unset), trailing spaces cut; errors
+// A secret (--turn-secret, --whip-token) from SOURCE: a file (or file:PATH), or env:VARIABLE (the
+// variable is removed from the environment once read). Trailing white space is dropped; errors
 // name `option`.
 bool read_secret(const char *option, const char *source, std::string &secret, GError **error);
 
