@@ -28,13 +28,26 @@ int LayerChooser::update(const Sample &s) {
   const std::int64_t rtt_us = std::int64_t(s.rtt_s * 1e6);
   if (rtt_us > 0 && (min_rtt_us_ == 0 || rtt_us < min_rtt_us_)) min_rtt_us_ = rtt_us;
   const std::int64_t rise = (rtt_us > 0 && min_rtt_us_ > 0) ? rtt_us - min_rtt_us_ : 0;
+  if (s.switching && state_ != State::Steady && s.now_us - entered_at_ < cfg_.switch_wait_us) {
+    changed_at_ = s.now_us;
+    if (state_ == State::Holding) down_at_ = s.now_us;
+    return target_;
+  }
   if (state_ == State::Holding) {
     if (s.now_us - changed_at_ < cfg_.hold_us) return target_;
     state_ = State::Steady;
     clean_since_ = 0;
   }
   const bool lossy = s.fraction_lost > cfg_.loss_down;
-  const bool congested = lossy || rise > cfg_.rtt_rise_us;
+  const bool delayed = rise > cfg_.rtt_rise_us;
+  // A queue that built before the last step down and is draining now (see bwe.h).
+  const bool draining = !lossy && delayed && s.now_us - down_at_ < cfg_.drain_us &&
+                        s.sent_bps > 0 && s.sent_bps <= estimate_bps_ * cfg_.headroom;
+  if (draining) {
+    clean_since_ = 0;
+    return target_;
+  }
+  const bool congested = lossy || delayed;
   const bool clean = s.fraction_lost < cfg_.loss_clean && rise <= cfg_.rtt_rise_us / 2;
   if (congested) {
     // No rate yet (the first poll): the layer's own.
@@ -56,6 +69,7 @@ int LayerChooser::update(const Sample &s) {
                          : std::max(fitting_layer(got), std::min(target_ + 1, last));
     target_ = std::max(next, cap_);
     entered_at_ = s.now_us;
+    down_at_ = s.now_us;
     state_ = State::Holding;
     changed_at_ = s.now_us;
     clean_since_ = 0;

@@ -13,7 +13,13 @@
 //     wait that grows fourfold with each failure (from `fail_wait_us` to `max_up_wait_us`); a
 //     probe that lasts makes the estimate the new layer's rate and resets its wait, and the next
 //     step up may follow at once (the probe was a clean period) unless that layer failed recently.
-// After a step down, signals are ignored for `hold_us` (the queue drains, the reports lag).
+// Until the viewer is actually on the target (the switch waits for the target's keyframe), the
+// reports still describe the layer it left: no decision is taken, and the hold and the probe
+// period count from the switch.
+// After a step down, signals are ignored for `hold_us` (the queue drains, the reports lag), and
+// for `drain_us` a high RTT alone is not acted on while what we send fits the estimate the step
+// down made: the reports describe a queue built before it (an RTT from a receiver report can be
+// two seconds old), not one still growing. Loss still counts.
 //
 // Layers are indexed from the top (0: full size). A cap (`prefer`) bounds the top layer allowed.
 // Pure logic (no clock of its own): the unit tests drive it with sample tables.
@@ -35,6 +41,8 @@ public:
     std::int64_t max_up_wait_us = 30000000;
     std::int64_t probe_us = 2000000;
     std::int64_t hold_us = 1500000;
+    std::int64_t drain_us = 4000000;
+    std::int64_t switch_wait_us = 3000000; // a switch not made by then no longer holds decisions
     double headroom = 0.85; // a layer fits when its rate is at most this share of the estimate
   };
   struct Sample {
@@ -42,6 +50,7 @@ public:
     double sent_bps = 0;      // what we sent the viewer over the last period
     double fraction_lost = 0; // from its latest receiver report (0..1)
     double rtt_s = 0;         // 0: unknown
+    bool switching = false;   // the last target is not sent yet (its keyframe has not come)
   };
   enum class State { Steady, Probing, Holding };
 
@@ -69,6 +78,7 @@ private:
   std::int64_t min_rtt_us_ = 0;
   std::int64_t clean_since_ = 0;
   std::int64_t changed_at_ = 0;
+  std::int64_t down_at_ = -(std::int64_t(1) << 60);    // the last step down (long ago)
   std::vector<std::int64_t> fail_wait_us_;             // per layer
   std::vector<std::int64_t> failed_at_;                // per layer: its last failed probe (0: none)
   int probe_from_ = 0;                                 // the layer a probe left

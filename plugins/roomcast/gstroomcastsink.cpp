@@ -479,8 +479,9 @@ static void gst_roomcast_sink_class_init(GstRoomcastSinkClass *klass) {
    * `relay` means the media goes through a TURN server). With a ladder (the `ladder` property),
    * each peer also has `layer` (int, 0: full size), `layer-target`, `layer-width`,
    * `layer-height`, `layer-switches` (guint64), `layer-cap` (the top layer it asked for with
-   * `prefer`), `bwe` (double, bit/s: the bandwidth estimate) and `bwe-state` (`steady`,
-   * `probing`, `holding`). Refreshed every second.
+   * `prefer`), `bwe` (double, bit/s: the bandwidth estimate), `bwe-state` (`steady`,
+   * `probing`, `holding`) and `nacked-share` (double: packets the peer asked for again per
+   * packet sent, over the last poll). Refreshed every second (twice a second with a ladder).
    */
   g_object_class_install_property(
       gobject_class, PROP_STATS,

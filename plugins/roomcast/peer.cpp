@@ -981,12 +981,13 @@ void Peer::poll_retransmitted() {
     std::lock_guard l(lock_);
     guards = rtx_guards_;
   }
-  guint64 sent = 0, refused = 0;
+  guint64 sent = 0, requests = 0, refused = 0;
   for (auto &g : guards) {
     if (GObject *e = static_cast<GObject *>(g_weak_ref_get(&g->rtxsend))) {
-      guint n = 0;
-      g_object_get(e, "num-rtx-packets", &n, nullptr);
+      guint n = 0, r = 0;
+      g_object_get(e, "num-rtx-packets", &n, "num-rtx-requests", &r, nullptr);
       sent += n;
+      requests += r;
       g_object_unref(e);
     }
     std::lock_guard gl(g->lock);
@@ -994,6 +995,7 @@ void Peer::poll_retransmitted() {
   }
   std::lock_guard l(lock_);
   stats_.retransmitted = sent;
+  stats_.rtx_requests = requests;
   stats_.rtx_refused = refused;
 }
 
@@ -1003,7 +1005,6 @@ void Peer::poll_stats() {
   g_autoptr(GstElement) webrtc = ref_webrtc();
   if (!webrtc) return;
   if (cfg_.plan.receive) poll_jitterbuffers();
-  if (cfg_.plan.send && loss_recovery()) poll_retransmitted();
   GstPromise *promise = gst_promise_new_with_change_func(
       on_stats, Callback::make(shared_from_this()), Callback::destroy);
   g_signal_emit_by_name(webrtc, "get-stats", nullptr, promise);
@@ -1075,6 +1076,7 @@ void Peer::on_stats(GstPromise *promise, gpointer data) {
         switch (type) {
         case GST_WEBRTC_STATS_OUTBOUND_RTP:
           if (gst_structure_get_uint64(s, "bytes-sent", &u64)) acc->bytes_sent += u64;
+          if (gst_structure_get_uint64(s, "packets-sent", &u64)) acc->packets_sent += u64;
           if (gst_structure_get_uint(s, "nack-count", &u)) acc->nacks += u;
           if (gst_structure_get_uint(s, "pli-count", &u)) acc->plis += u;
           break;
@@ -1132,6 +1134,8 @@ void Peer::on_stats(GstPromise *promise, gpointer data) {
     now_stats.local_candidate_type = type_of(pair->second.first);
     now_stats.remote_candidate_type = type_of(pair->second.second);
   }
+  // Read here, at every poll (the ladder's half-way ones too), with the packets sent.
+  if (self->cfg_.plan.send && self->loss_recovery()) self->poll_retransmitted();
   gint64 now = g_get_monotonic_time();
   std::vector<std::pair<GstPad *, int>> requests; // keyframes for switches, sent unlocked
   {
@@ -1143,9 +1147,19 @@ void Peer::on_stats(GstPromise *promise, gpointer data) {
         st.bitrate_bps = double(now_stats.bytes_sent - st.bytes_sent) * 8.0 / secs;
       if (now_stats.bytes_received >= st.bytes_received)
         st.recv_bitrate_bps = double(now_stats.bytes_received - st.bytes_received) * 8.0 / secs;
+      // Packets asked for again (taken or refused by the budget) per packet sent, since the
+      // last poll. A packet asked for twice counts twice: an overestimate when retransmissions
+      // are lost too, which is when the link is congested anyway.
+      const guint64 asked = st.rtx_requests + st.rtx_refused;
+      if (now_stats.packets_sent > st.packets_sent && asked >= self->asked_at_poll_) {
+        const double n = double(now_stats.packets_sent - st.packets_sent);
+        st.nacked_share = n >= 10 ? std::min(1.0, double(asked - self->asked_at_poll_) / n) : 0;
+      }
+      self->asked_at_poll_ = asked;
     }
     self->stats_us_ = now;
     st.bytes_sent = now_stats.bytes_sent;
+    st.packets_sent = now_stats.packets_sent;
     st.rtt_s = now_stats.rtt_s;
     st.fraction_lost = now_stats.fraction_lost;
     st.packets_lost = now_stats.packets_lost;
@@ -1164,13 +1178,15 @@ void Peer::on_stats(GstPromise *promise, gpointer data) {
       {
         std::lock_guard ll(lb.m);
         const int before = lb.chooser.target();
-        LayerChooser::Sample sample{now, st.bitrate_bps, now_stats.worst_fraction_lost,
-                                    now_stats.worst_rtt_s};
+        // Loss: the receiver report's, or the NACKed share when higher (it comes sooner).
+        LayerChooser::Sample sample{now, st.bitrate_bps,
+                                    std::max(now_stats.worst_fraction_lost, st.nacked_share),
+                                    now_stats.worst_rtt_s, lb.sw.pending()};
         target = self->connected_us_ ? lb.chooser.update(sample) : before;
         GST_DEBUG("peer %s: ladder sample: sent %.0f bit/s, loss %.3f, rtt %.3f s, nacks "
-                  "%" G_GUINT64_FORMAT " -> layer %d (%s)",
+                  "%" G_GUINT64_FORMAT ", nacked %.3f -> layer %d (%s)",
                   self->id().c_str(), sample.sent_bps, sample.fraction_lost, sample.rtt_s, st.nacks,
-                  target, layer_state_name(lb.chooser.state()));
+                  st.nacked_share, target, layer_state_name(lb.chooser.state()));
         lb.sw.set_target(target);
         // A switch waits for a keyframe of the target: asked for when it is chosen, and again
         // every poll until it came (the layer's limiter merges requests).
@@ -1237,7 +1253,7 @@ GstStructure *Peer::stats_structure() const {
                       s.layer_cap, "layer-width", G_TYPE_INT, s.layer_width, "layer-height",
                       G_TYPE_INT, s.layer_height, "layer-switches", G_TYPE_UINT64, s.layer_switches,
                       "bwe", G_TYPE_DOUBLE, s.bwe_bps, "bwe-state", G_TYPE_STRING,
-                      s.bwe_state.c_str(), nullptr);
+                      s.bwe_state.c_str(), "nacked-share", G_TYPE_DOUBLE, s.nacked_share, nullptr);
   return st;
 }
 

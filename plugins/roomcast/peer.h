@@ -99,7 +99,9 @@ struct PeerStats {
   guint64 packets_given_up = 0; // packets our jitterbuffers gave up on (lost for good)
   guint latency_ms = 0;         // the jitterbuffers' latency now (fitted to the link)
   // sending
+  guint64 packets_sent = 0;
   guint64 retransmitted = 0; // packets we sent again on request (rtx)
+  guint64 rtx_requests = 0;  // retransmission requests (NACKed packets) our retransmitters took
   guint64 rtx_refused = 0;   // requests beyond the retransmission budget (see RtxBudget)
   guint offers = 0;
   // the selected candidate pair: "host", "srflx", "prflx" or "relay" ("" until known)
@@ -114,6 +116,9 @@ struct PeerStats {
   // the worst of the receiver reports (media and rtx streams each have one): what LayerChooser
   // reads
   double worst_fraction_lost = 0, worst_rtt_s = 0;
+  // the share of the packets sent over the last poll that the peer asked for again (NACKs):
+  // a loss figure at every poll, where receiver reports come every second or more
+  double nacked_share = 0;
 };
 
 class Peer : public std::enable_shared_from_this<Peer> {
@@ -231,6 +236,7 @@ private:
   std::vector<std::string> mids_;      // of the local description, by m-line
   PeerStats stats_;
   gint64 stats_us_ = 0;
+  guint64 asked_at_poll_ = 0;               // rtx_requests + rtx_refused at the last poll
   std::vector<GstElement *> jitterbuffers_; // refs: our receive streams' jitterbuffers
   LatencyFit latency_;
   std::vector<std::shared_ptr<RtxGuard>> rtx_guards_; // our retransmitters' budgets

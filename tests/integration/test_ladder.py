@@ -61,6 +61,23 @@ def layer_now(host, name):
     return changes[-1][2] if changes else 0
 
 
+def time_on_layers(host, name, t0, t1):
+    """{layer: seconds} that viewer `name` spent on each layer between t0 and t1 (monotonic)."""
+    layer, spent, t = 0, {}, t0
+    for when, who, l in layers_of(host):
+        if who != name:
+            continue
+        if when <= t0:
+            layer = l
+            continue
+        if when >= t1:
+            break
+        spent[layer] = spent.get(layer, 0) + when - t
+        layer, t = l, when
+    spent[layer] = spent.get(layer, 0) + t1 - t
+    return spent
+
+
 class Ladder(unittest.TestCase):
     def setUp(self):
         if os.geteuid() != 0:
@@ -131,23 +148,30 @@ class Ladder(unittest.TestCase):
         self.wait_frames(capped)
         self.wait_frames(clean)
         time.sleep(10)  # settling
-        settled = layer_now(host, capped_id)
         start_capped = progress(capped)[-1]["t_ms"]
         start_clean = progress(clean)[-1]["t_ms"]
         t0 = time.monotonic()
         time.sleep(15)
+        t1 = time.monotonic()
         share, gap = self.window(capped, start_capped)
         cshare, cgap = self.window(clean, start_clean)
-        later = [c for c in layers_of(host) if c[0] > t0]
-        print("cap %d kbit/s: capped viewer on layer %d (changes in the window: %s), decoded %.1f%%, "
-              "longest gap %d ms; clean viewer %.1f%%, gap %d ms, layers %s; link %s" % (
-                  cap_kbit, settled, later, share * 100, gap, cshare * 100, cgap,
-                  [c for c in layers_of(host) if c[1] == clean_id], self.lab.stats()))
+        later = [(round(c[0] - t0, 1), c[2]) for c in layers_of(host) if c[0] > t0 and c[1] == capped_id]
+        # Where the viewer was over the window: probes of a layer the link cannot carry are
+        # excursions of a second or two (and cost frames, which the share bounds).
+        spent = time_on_layers(host, capped_id, t0, t1)
+        settled = max(spent, key=spent.get)
+        on_wanted = sum(v for k, v in spent.items() if k in want_layers) / (t1 - t0)
+        print("cap %d kbit/s: capped viewer mostly on layer %d (s per layer %s, changes in the window %s), "
+              "decoded %.1f%%, longest gap %d ms; clean viewer %.1f%%, gap %d ms, layers %s; link %s" % (
+                  cap_kbit, settled, {k: round(v, 1) for k, v in spent.items()}, later, share * 100, gap,
+                  cshare * 100, cgap, [c for c in layers_of(host) if c[1] == clean_id], self.lab.stats()))
         if os.environ.get("LADDER_DEBUG"):
             print("\n".join(l for l in host.stderr(1000000).splitlines() if "layer" in l))
             print("host:\n" + "\n".join(l for _, l in host.lines if "status" not in l))
             print("capped %s clean %s" % (capped_id, clean_id))
-        self.assertIn(settled, want_layers, "the capped viewer is on layer %d" % settled)
+        self.assertIn(settled, want_layers, "the capped viewer is mostly on layer %d" % settled)
+        self.assertGreaterEqual(on_wanted, 0.8, "the capped viewer spent %.0f%% of the window on "
+                                "layers %s" % (on_wanted * 100, want_layers))
         self.assertEqual([c for c in layers_of(host) if c[1] == clean_id], [],
                          "the clean viewer left the top layer")
         self.assertGreaterEqual(share, min_share, "the capped viewer decoded %.1f%%" % (share * 100))
@@ -155,16 +179,12 @@ class Ladder(unittest.TestCase):
         self.assertGreaterEqual(cshare, 0.95, "the clean viewer decoded %.1f%%" % (cshare * 100))
         self.assertLess(cgap, 500, "the clean viewer paused %d ms" % cgap)
 
-    # Known bug (issue 14 stays open), so not registered (not a test_ method): in about 1 run in
-    # 3 the 600 kbit/s viewer is probed up to the top layer (2 Mbit/s) and the chooser does not
-    # bring it down before the viewer's media watch gives up (5 s without a frame) and joins again
-    # as a new peer (LADDER_DEBUG=1 shows "layer 2, layer 1, layer 0, ... left" for the first id).
-    # Run it by name: tests/integration/test_ladder.py Ladder.known_bug_600kbit_viewer_gets_a_lower_layer
-    def known_bug_600kbit_viewer_gets_a_lower_layer(self):
+    def test_600kbit_viewer_gets_a_lower_layer(self):
         # The quarter layer (~250 kbit/s) fits; the half layer's nominal 707 kbit/s does not,
         # but this source's half layer often comes out near 600 kbit/s and is then carried (its
-        # probe holds): either is the layer that fits, the top is not.
-        # Bounds below the issue's (>= 95%, no pause > 500 ms): see the 1.5 Mbit/s case.
+        # probe holds): either is the layer that fits, the top is not. (This was a known bug
+        # until the chooser read NACKs: the viewer stayed on the top layer when the receiver
+        # reports said nothing.) Bounds below the issue's: see the 1.5 Mbit/s case.
         self.capped_and_clean(600, (1, 2), min_share=0.85, max_gap_ms=2500)
 
     def test_1500kbit_viewer_gets_the_half_layer(self):

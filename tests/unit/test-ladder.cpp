@@ -198,8 +198,9 @@ void test_layer_switch() {
 struct Sample {
   double t_s;
   double sent_kbps, loss, rtt_ms;
-  int want;     // the target after it
-  int cap = -1; // >= 0: set the cap first
+  int want;               // the target after it
+  int cap = -1;           // >= 0: set the cap first
+  bool switching = false; // the last target's keyframe has not come yet
 };
 
 void test_layer_chooser() {
@@ -255,6 +256,33 @@ void test_layer_chooser() {
         {2.6, 700, 0.3, 200, 2}, // the half, 1.6 s later: the queue, not the layer
         {4.2, 250, 0, 20, 2},    // clean from here
         {7.3, 250, 0, 20, 1}}},  // probe the half at once after 3 s clean
+      {"a high RTT alone while the queue of the last step drains is not another step",
+       {{1, 2000, 0.16, 23, 1},  // 1680 got through: the half layer
+        {2.6, 524, 0, 201, 1},   // an old report's RTT; we send far less than got through
+        {4.9, 524, 0, 220, 1},   // still within 4 s of the step
+        {5.1, 524, 0, 220, 2}}}, // then it counts again
+      {"loss while the queue drains still counts",
+       {{1, 2000, 0.16, 23, 1}, {2.6, 524, 0.3, 201, 2}}},
+      {"a high RTT alone after a step down, when we send more than got through, counts",
+       {{1, 2000, 0.3, 23, 1}, {2.6, 1300, 0, 201, 2}}}, // 1300 > 0.85 x 1400
+      {"no decision until the switch is made; the hold counts from it",
+       {{1, 2000, 0.3, 20, 1},
+        {2, 2000, 0.5, 200, 1, -1, true}, // still on the top: its loss says nothing new
+        {2.9, 2000, 0.5, 200, 1, -1, true},
+        {3, 700, 0.3, 200, 1}, // switched at 2.9: held until 4.4
+        {4.5, 700, 0.3, 200, 2}}},
+      {"a probe's 2 s count from its switch",
+       {{1, 2000, 0.75, 20, 2},
+        {3, 250, 0, 20, 2},
+        {6, 250, 0, 20, 1},           // probe
+        {7, 250, 0, 20, 1, -1, true}, // its keyframe not come yet
+        {8.5, 700, 0, 20, 1},         // switched at 7: 1.5 s into the probe
+        {8.9, 700, 0.2, 200, 2}}},    // fails: back down
+      {"a switch that never comes does not hold decisions for ever",
+       {{1, 2000, 0.3, 20, 1},
+        {3.9, 2000, 0.5, 200, 1, -1, true},
+        {4.1, 2000, 0.5, 200, 1, -1, true},
+        {5.5, 2000, 0.5, 200, 2, -1, true}}}, // 3 s waited, then the 1.5 s hold
       {"a cap holds the viewer below it; lifted after a clean period, it probes up at once",
        {{1, 2000, 0, 20, 1, 1}, {5, 700, 0, 20, 1}, {6, 700, 0, 20, 0, 0}, {8.1, 2000, 0, 20, 0}}},
       {"a cap to the quarter layer moves down at once", {{1, 2000, 0, 20, 2, 2}}},
@@ -264,7 +292,8 @@ void test_layer_chooser() {
     for (size_t i = 0; i < c.samples.size(); i++) {
       const Sample &s = c.samples[i];
       if (s.cap >= 0) ch.set_cap(s.cap);
-      int got = ch.update({std::int64_t(s.t_s * 1e6), s.sent_kbps * 1000, s.loss, s.rtt_ms / 1000});
+      int got = ch.update(
+          {std::int64_t(s.t_s * 1e6), s.sent_kbps * 1000, s.loss, s.rtt_ms / 1000, s.switching});
       if (got != s.want) {
         g_autofree char *what =
             g_strdup_printf("%s: layer %d, want %d (estimate %.0f, %s)", c.name, got, s.want,
