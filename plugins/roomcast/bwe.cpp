@@ -20,6 +20,7 @@ int LayerChooser::fitting_layer(double bps) const {
 
 void LayerChooser::set_cap(int top_layer) {
   cap_ = std::clamp(top_layer, 0, int(layer_bps_.size()) - 1);
+  if (state_ == State::Padding) state_ = State::Steady;
   if (target_ < cap_) target_ = cap_;
 }
 
@@ -33,22 +34,46 @@ int LayerChooser::update(const Sample &s) {
     if (state_ == State::Holding) down_at_ = s.now_us;
     return target_;
   }
+  if (state_ == State::Padding && !s.can_pad) state_ = State::Steady;
   if (state_ == State::Holding) {
     if (s.now_us - changed_at_ < cfg_.hold_us) return target_;
     state_ = State::Steady;
     clean_since_ = 0;
   }
-  const bool lossy = s.fraction_lost > cfg_.loss_down;
+  // A queue that built before the last step down and is draining now (see bwe.h): we send
+  // what fits the estimate that step made. Back from a failed probe, to a layer that was carried,
+  // the old layer's losses are still being asked for again: only heavy loss counts then.
+  const bool after_down = s.now_us - down_at_ < cfg_.drain_us && s.sent_bps > 0 &&
+                          s.sent_bps <= estimate_bps_ * cfg_.headroom;
+  const double loss_limit = after_down && back_from_probe_
+                                ? std::max(cfg_.loss_after_probe, cfg_.loss_down)
+                                : cfg_.loss_down;
+  const bool lossy = s.fraction_lost > loss_limit;
   const bool delayed = rise > cfg_.rtt_rise_us;
-  // A queue that built before the last step down and is draining now (see bwe.h).
-  const bool draining = !lossy && delayed && s.now_us - down_at_ < cfg_.drain_us &&
-                        s.sent_bps > 0 && s.sent_bps <= estimate_bps_ * cfg_.headroom;
+  const bool draining = !lossy && after_down && (delayed || s.fraction_lost > cfg_.loss_down);
   if (draining) {
     clean_since_ = 0;
     return target_;
   }
   const bool congested = lossy || delayed;
   const bool clean = s.fraction_lost < cfg_.loss_clean && rise <= cfg_.rtt_rise_us / 2;
+  // A padding probe that congested, or that is still not clean at its end, failed.
+  if (state_ == State::Padding &&
+      (congested || (!clean && s.now_us - changed_at_ >= cfg_.pad_us))) {
+    // The padding probe failed: the layer above does not fit (backoff as for a failed probe);
+    // the viewer stays where it is, the padding stops and the queue drains.
+    const int up = target_ - 1;
+    if (failed_at_[up]) fail_wait_us_[up] = std::min(fail_wait_us_[up] * 4, cfg_.max_up_wait_us);
+    failed_at_[up] = s.now_us;
+    const double sent = s.sent_bps > 0 ? s.sent_bps : layer_bps_[up];
+    estimate_bps_ = lossy ? sent * (1.0 - s.fraction_lost) : sent * cfg_.headroom;
+    back_from_probe_ = true;
+    down_at_ = s.now_us;
+    state_ = State::Holding;
+    changed_at_ = s.now_us;
+    clean_since_ = 0;
+    return target_;
+  }
   if (congested) {
     // No rate yet (the first poll): the layer's own.
     const double sent = s.sent_bps > 0 ? s.sent_bps : layer_bps_[target_];
@@ -63,6 +88,7 @@ int LayerChooser::update(const Sample &s) {
         fail_wait_us_[target_] = std::min(fail_wait_us_[target_] * 4, cfg_.max_up_wait_us);
       failed_at_[target_] = s.now_us;
     }
+    back_from_probe_ = state_ == State::Probing;
     // A failed probe goes back where it started (which fitted); otherwise to what got through.
     const int next = state_ == State::Probing
                          ? probe_from_
@@ -81,6 +107,16 @@ int LayerChooser::update(const Sample &s) {
   }
   if (clean_since_ == 0) clean_since_ = s.now_us;
   estimate_bps_ = std::max(estimate_bps_, s.sent_bps);
+  if (state_ == State::Padding) {
+    if (s.now_us - changed_at_ < cfg_.pad_us) return target_;
+    // The link carried the layer above's rate: switch to it (a probe as without padding).
+    probe_from_ = target_;
+    target_ -= 1;
+    entered_at_ = s.now_us;
+    state_ = State::Probing;
+    changed_at_ = s.now_us;
+    return target_;
+  }
   if (state_ == State::Probing) {
     if (s.now_us - changed_at_ >= cfg_.probe_us) {
       state_ = State::Steady;
@@ -98,6 +134,11 @@ int LayerChooser::update(const Sample &s) {
   if (target_ > cap_ && s.now_us - clean_since_ >= cfg_.up_wait_us &&
       s.now_us - changed_at_ >= cfg_.up_wait_us &&
       (!failed_at_[up] || s.now_us - failed_at_[up] >= fail_wait_us_[up])) {
+    if (s.can_pad) {
+      state_ = State::Padding;
+      changed_at_ = s.now_us;
+      return target_;
+    }
     probe_from_ = target_;
     target_ = up;
     entered_at_ = s.now_us;
@@ -105,6 +146,11 @@ int LayerChooser::update(const Sample &s) {
     changed_at_ = s.now_us;
   }
   return target_;
+}
+
+double LayerChooser::padding_bps() const {
+  if (state_ != State::Padding || target_ == 0) return 0;
+  return std::max(0.0, layer_bps_[target_ - 1] - layer_bps_[target_]);
 }
 
 const char *layer_state_name(LayerChooser::State s) {
@@ -115,6 +161,8 @@ const char *layer_state_name(LayerChooser::State s) {
     return "probing";
   case LayerChooser::State::Holding:
     return "holding";
+  case LayerChooser::State::Padding:
+    return "padding";
   }
   return "?";
 }

@@ -16,10 +16,17 @@
 // Until the viewer is actually on the target (the switch waits for the target's keyframe), the
 // reports still describe the layer it left: no decision is taken, and the hold and the probe
 // period count from the switch.
+// With `can_pad`, a probe is first made with padding (State::Padding, `pad_us`): the viewer stays
+// on its layer while the caller sends `padding_bps()` more (retransmissions of packets it already
+// has), so that the link carries the layer above's rate; congestion then costs the viewer a few
+// packets of its own small layer and fails the probe as above (no switch was made); a clean
+// padding period makes the switch (State::Probing, as without padding).
 // After a step down, signals are ignored for `hold_us` (the queue drains, the reports lag), and
 // for `drain_us` a high RTT alone is not acted on while what we send fits the estimate the step
 // down made: the reports describe a queue built before it (an RTT from a receiver report can be
-// two seconds old), not one still growing. Loss still counts.
+// two seconds old), not one still growing. Loss still counts, but after a failed probe (back on
+// a layer the link carried) only above `loss_after_probe`: the probe's lost packets are asked for
+// again for a while.
 //
 // Layers are indexed from the top (0: full size). A cap (`prefer`) bounds the top layer allowed.
 // Pure logic (no clock of its own): the unit tests drive it with sample tables.
@@ -40,8 +47,10 @@ public:
     std::int64_t fail_wait_us = 6000000; // a layer that congested, before it is probed again
     std::int64_t max_up_wait_us = 30000000;
     std::int64_t probe_us = 2000000;
+    std::int64_t pad_us = 1500000; // a padding probe's length
     std::int64_t hold_us = 1500000;
     std::int64_t drain_us = 4000000;
+    double loss_after_probe = 0.30; // the loss that counts while draining after a failed probe
     std::int64_t switch_wait_us = 3000000; // a switch not made by then no longer holds decisions
     double headroom = 0.85; // a layer fits when its rate is at most this share of the estimate
   };
@@ -51,8 +60,9 @@ public:
     double fraction_lost = 0; // from its latest receiver report (0..1)
     double rtt_s = 0;         // 0: unknown
     bool switching = false;   // the last target is not sent yet (its keyframe has not come)
+    bool can_pad = false;     // the caller can send padding (see padding_bps)
   };
-  enum class State { Steady, Probing, Holding };
+  enum class State { Steady, Probing, Holding, Padding };
 
   LayerChooser(std::vector<double> layer_bps, Config cfg);
   LayerChooser(std::vector<double> layer_bps) : LayerChooser(std::move(layer_bps), Config{}) {}
@@ -65,6 +75,8 @@ public:
   int target() const { return target_; }
   double estimate_bps() const { return estimate_bps_; }
   State state() const { return state_; }
+  // While Padding: the extra rate to send (the layer above's rate less this one's), else 0.
+  double padding_bps() const;
   // How long layer `l` is not probed after its last failed probe.
   std::int64_t up_wait_us(int l) const { return fail_wait_us_[l]; }
 
@@ -79,6 +91,7 @@ private:
   std::int64_t clean_since_ = 0;
   std::int64_t changed_at_ = 0;
   std::int64_t down_at_ = -(std::int64_t(1) << 60);    // the last step down (long ago)
+  bool back_from_probe_ = false;                       // that step was a failed probe's
   std::vector<std::int64_t> fail_wait_us_;             // per layer
   std::vector<std::int64_t> failed_at_;                // per layer: its last failed probe (0: none)
   int probe_from_ = 0;                                 // the layer a probe left

@@ -54,6 +54,12 @@ public:
   int target() const { return target_; }
   int current() const { return current_; }
   bool pending() const { return target_ != current_; }
+  // Forwards nothing until a keyframe of the target starts (a new viewer's first packet is one);
+  // current() is -1 until then.
+  void restart() {
+    current_ = -1;
+    at_boundary_ = true;
+  }
   std::uint64_t switches() const { return switches_; }
 
   Verdict on_packet(const Packet &p);

@@ -243,7 +243,14 @@ struct LadderBranch {
   std::vector<LadderLayer> layers;
   LayerSwitch sw;
   LayerChooser chooser;
-  GstPad *queue_sink = nullptr;           // ref: where switch keyframe requests are pushed upstream
+  GstPad *queue_sink = nullptr; // ref: where switch keyframe requests are pushed upstream
+  // Nothing passes before the peer is connected: what the branch's queue would hold until then
+  // (a second of every layer's packets) would reach the viewer as one burst, which a capped link
+  // turns into seconds of loss. The first packet after it is a keyframe (LayerSwitch::restart).
+  bool open = false;
+  // The first sequence number (as sent) of the layer switched to last, -1 before any switch:
+  // retransmission requests for packets before it are for a layer the viewer left (RtxGuard).
+  std::atomic<int> switch_seq{-1};
   guint64 last_nacks = 0, last_bytes = 0; // at the previous stats poll
   explicit LadderBranch(std::vector<LadderLayer> l)
       : layers(std::move(l)), sw(0), chooser(bps_of(layers)) {}
@@ -288,6 +295,7 @@ GstBuffer *ladder_packet(LadderBranch &lb, GstBuffer *buf) {
   if (p.layer < 0) return nullptr;
   LayerSwitch::Verdict v = lb.sw.on_packet(p);
   if (!v.forward) return nullptr;
+  if (v.switched) lb.switch_seq = v.seq;
   buf = gst_buffer_make_writable(buf);
   GstRTPBuffer rtp = GST_RTP_BUFFER_INIT;
   if (gst_rtp_buffer_map(buf, GST_MAP_READWRITE, &rtp)) {
@@ -314,7 +322,7 @@ GstPadProbeReturn ladder_probe(GstPad *, GstPadProbeInfo *info, gpointer data) {
     int layer;
     {
       std::lock_guard l(lb->m);
-      layer = lb->sw.current();
+      layer = lb->sw.current() >= 0 ? lb->sw.current() : lb->sw.target();
     }
     ev = gst_event_make_writable(ev);
     gst_structure_set(gst_event_writable_structure(ev), "roomcast-layer", G_TYPE_INT, layer,
@@ -323,6 +331,7 @@ GstPadProbeReturn ladder_probe(GstPad *, GstPadProbeInfo *info, gpointer data) {
     return GST_PAD_PROBE_OK;
   }
   std::lock_guard l(lb->m);
+  if (!lb->open) return GST_PAD_PROBE_DROP;
   if (GST_PAD_PROBE_INFO_TYPE(info) & GST_PAD_PROBE_TYPE_BUFFER) {
     GstBuffer *out = ladder_packet(*lb, GST_PAD_PROBE_INFO_BUFFER(info));
     if (!out) return GST_PAD_PROBE_DROP;
@@ -348,14 +357,25 @@ GstPadProbeReturn ladder_probe(GstPad *, GstPadProbeInfo *info, gpointer data) {
 
 } // namespace
 
-void Peer::set_layer_cap(int layer) {
+std::vector<std::shared_ptr<LadderBranch>> Peer::ladder_branches() const {
   std::vector<std::shared_ptr<LadderBranch>> ladders;
-  {
-    std::lock_guard l(lock_);
-    for (Branch &b : branches_)
-      if (b.ladder) ladders.push_back(b.ladder);
+  std::lock_guard l(lock_);
+  for (const Branch &b : branches_)
+    if (b.ladder) ladders.push_back(b.ladder);
+  return ladders;
+}
+
+void Peer::open_ladders() {
+  for (auto &lb : ladder_branches()) {
+    std::lock_guard l(lb->m);
+    if (lb->open) continue;
+    lb->open = true;
+    lb->sw.restart();
   }
-  for (auto &lb : ladders) {
+}
+
+void Peer::set_layer_cap(int layer) {
+  for (auto &lb : ladder_branches()) {
     int target;
     GstPad *pad = nullptr;
     {
@@ -720,7 +740,7 @@ void Peer::request_keyframe() {
         int layer = -1;
         if (b.ladder) {
           std::lock_guard ll(b.ladder->m);
-          layer = b.ladder->sw.current();
+          layer = b.ladder->sw.current() >= 0 ? b.ladder->sw.current() : b.ladder->sw.target();
         }
         pads.emplace_back(GST_PAD(gst_object_ref(b.tee_pad)), layer);
       }
@@ -748,6 +768,7 @@ void Peer::on_connection_state(GstElement *webrtc, GParamSpec *, gpointer data) 
     gint64 now = g_get_monotonic_time();
     self->connected_us_ = now;
     self->last_rtcp_us_ = now;
+    self->open_ladders();
     // A new peer must see a picture at once.
     self->request_keyframe();
   } else if (state == GST_WEBRTC_PEER_CONNECTION_STATE_FAILED) {
@@ -921,6 +942,14 @@ void Peer::poll_jitterbuffers() {
 struct Peer::RtxGuard {
   std::mutex lock;
   RtxBudget budget;
+  // The media it passes (its sink): the stream and its latest sequence number, what padding
+  // asks to be sent again.
+  guint ssrc = 0;
+  guint16 last_seq = 0;
+  bool seen = false;
+  guint64 padding = 0; // retransmissions we asked for ourselves (padding), not the peer
+  guint64 stale = 0;   // requests for a layer the viewer left, dropped
+  std::weak_ptr<LadderBranch> ladder; // the ladder this stream carries, if any
   GWeakRef rtxsend; // the retransmitter it guards (for its count of packets sent again)
   explicit RtxGuard(GstElement *e) { g_weak_ref_init(&rtxsend, e); }
   ~RtxGuard() { g_weak_ref_clear(&rtxsend); }
@@ -938,6 +967,9 @@ void Peer::on_element_added(GstBin *, GstBin *, GstElement *element, gpointer da
   {
     std::lock_guard l(self->lock_);
     self->rtx_guards_.push_back(guard);
+    // Retransmission is for video only, and a peer has one video stream: its ladder, if any.
+    for (const Branch &b : self->branches_)
+      if (b.ladder) guard->ladder = b.ladder;
   }
   auto hold = [](const std::shared_ptr<RtxGuard> &g) { return new std::shared_ptr<RtxGuard>(g); };
   auto release = [](gpointer d) { delete static_cast<std::shared_ptr<RtxGuard> *>(d); };
@@ -946,11 +978,20 @@ void Peer::on_element_added(GstBin *, GstBin *, GstElement *element, gpointer da
         sink, GstPadProbeType(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST),
         [](GstPad *, GstPadProbeInfo *info, gpointer d) -> GstPadProbeReturn {
           auto &g = *static_cast<std::shared_ptr<RtxGuard> *>(d);
-          guint n = GST_PAD_PROBE_INFO_TYPE(info) & GST_PAD_PROBE_TYPE_BUFFER_LIST
-                        ? gst_buffer_list_length(GST_PAD_PROBE_INFO_BUFFER_LIST(info))
-                        : 1;
+          const bool list = GST_PAD_PROBE_INFO_TYPE(info) & GST_PAD_PROBE_TYPE_BUFFER_LIST;
+          GstBufferList *bl = list ? GST_PAD_PROBE_INFO_BUFFER_LIST(info) : nullptr;
+          guint n = list ? gst_buffer_list_length(bl) : 1;
+          GstBuffer *last = list ? (n ? gst_buffer_list_get(bl, n - 1) : nullptr)
+                                 : GST_PAD_PROBE_INFO_BUFFER(info);
+          GstRTPBuffer rtp = GST_RTP_BUFFER_INIT;
           std::lock_guard l(g->lock);
           g->budget.sent(n);
+          if (last && gst_rtp_buffer_map(last, GST_MAP_READ, &rtp)) {
+            g->ssrc = gst_rtp_buffer_get_ssrc(&rtp);
+            g->last_seq = gst_rtp_buffer_get_seq(&rtp);
+            g->seen = true;
+            gst_rtp_buffer_unmap(&rtp);
+          }
           return GST_PAD_PROBE_OK;
         },
         hold(guard), release);
@@ -964,13 +1005,103 @@ void Peer::on_element_added(GstBin *, GstBin *, GstElement *element, gpointer da
           if (GST_EVENT_TYPE(ev) != GST_EVENT_CUSTOM_UPSTREAM ||
               !gst_event_has_name(ev, "GstRTPRetransmissionRequest"))
             return GST_PAD_PROBE_OK;
+          const GstStructure *st = gst_event_get_structure(ev);
+          if (st && gst_structure_has_field(st, "roomcast-padding")) return GST_PAD_PROBE_OK;
           auto &g = *static_cast<std::shared_ptr<RtxGuard> *>(d);
+          guint seq = 0;
+          if (auto lb = g->ladder.lock(); lb && st && gst_structure_get_uint(st, "seqnum", &seq)) {
+            const int from = lb->switch_seq.load();
+            // Before the last switch (16-bit sequence numbers, compared modulo).
+            if (from >= 0 && gint16(guint16(seq) - guint16(from)) < 0) {
+              std::lock_guard l(g->lock);
+              g->stale++;
+              return GST_PAD_PROBE_DROP;
+            }
+          }
           std::lock_guard l(g->lock);
           return g->budget.take() ? GST_PAD_PROBE_OK : GST_PAD_PROBE_DROP;
         },
         hold(guard), release);
     gst_object_unref(src);
   }
+}
+
+// ---- padding probes (LayerChooser::State::Padding) ---------------------------------------------
+
+// Asks our retransmitters to send again packets the peer already has, `bps` bit/s more than the
+// media (0: stop): a probe of a higher layer's rate that the viewer's picture does not depend on.
+// Any thread; the requests are made on the worker, every 20 ms.
+void Peer::set_padding(double bps) {
+  const bool was = padding_bps_.exchange(bps) > 0;
+  if (was || bps <= 0) return;
+  GMainContext *ctx = nullptr;
+  with_owner([&](PeerOwner &o) { ctx = o.ref_worker_context(); });
+  if (!ctx) return;
+  GSource *src = g_timeout_source_new(kPaddingTickMs);
+  g_source_set_callback(
+      src,
+      [](gpointer d) -> gboolean {
+        auto p = static_cast<std::weak_ptr<Peer> *>(d)->lock();
+        return p && p->pad_tick() ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
+      },
+      new std::weak_ptr<Peer>(weak_from_this()),
+      [](gpointer d) { delete static_cast<std::weak_ptr<Peer> *>(d); });
+  g_source_attach(src, ctx);
+  g_source_unref(src);
+  g_main_context_unref(ctx);
+}
+
+// Worker, every kPaddingTickMs while padding: requests for the bytes due since the last tick
+// (the media's recent packets in turn, ~1,100 bytes each). False: padding is over.
+bool Peer::pad_tick() {
+  const double bps = padding_bps_.load();
+  if (bps <= 0) {
+    padding_due_ = 0;
+    return false;
+  }
+  std::vector<std::shared_ptr<RtxGuard>> guards;
+  {
+    std::lock_guard l(lock_);
+    guards = rtx_guards_;
+  }
+  padding_due_ += bps / 8.0 * kPaddingTickMs / 1000.0;
+  constexpr double kPacketBytes = 1100;
+  constexpr int kSpan = 24; // how far back the packets sent again go
+  while (padding_due_ >= kPacketBytes) {
+    padding_due_ -= kPacketBytes;
+    bool sent = false;
+    for (auto &g : guards) {
+      guint ssrc, seq;
+      {
+        std::lock_guard gl(g->lock);
+        if (!g->seen) continue;
+        ssrc = g->ssrc;
+        seq = guint16(g->last_seq - 1 - (padding_round_ % kSpan));
+        g->padding++;
+      }
+      GstElement *e = static_cast<GstElement *>(g_weak_ref_get(&g->rtxsend));
+      if (!e) continue;
+      GstPad *pad = gst_element_get_static_pad(e, "src");
+      if (pad) {
+        gst_pad_send_event(
+            pad, gst_event_new_custom(GST_EVENT_CUSTOM_UPSTREAM,
+                                      gst_structure_new("GstRTPRetransmissionRequest", "seqnum",
+                                                        G_TYPE_UINT, seq, "ssrc", G_TYPE_UINT, ssrc,
+                                                        "roomcast-padding", G_TYPE_BOOLEAN, TRUE,
+                                                        nullptr)));
+        gst_object_unref(pad);
+      }
+      gst_object_unref(e);
+      sent = true;
+      break; // one stream carries it (video: the ladder's)
+    }
+    padding_round_++;
+    if (!sent) {
+      padding_due_ = 0;
+      break;
+    }
+  }
+  return true;
 }
 
 // Worker: how many packets our retransmitters sent again and how many requests their budgets
@@ -981,7 +1112,7 @@ void Peer::poll_retransmitted() {
     std::lock_guard l(lock_);
     guards = rtx_guards_;
   }
-  guint64 sent = 0, requests = 0, refused = 0;
+  guint64 sent = 0, requests = 0, refused = 0, padding = 0;
   for (auto &g : guards) {
     if (GObject *e = static_cast<GObject *>(g_weak_ref_get(&g->rtxsend))) {
       guint n = 0, r = 0;
@@ -992,10 +1123,12 @@ void Peer::poll_retransmitted() {
     }
     std::lock_guard gl(g->lock);
     refused += g->budget.refused();
+    padding += g->padding;
   }
   std::lock_guard l(lock_);
   stats_.retransmitted = sent;
-  stats_.rtx_requests = requests;
+  stats_.rtx_requests = requests >= padding ? requests - padding : 0;
+  stats_.padding_requests = padding;
   stats_.rtx_refused = refused;
 }
 
@@ -1138,8 +1271,16 @@ void Peer::on_stats(GstPromise *promise, gpointer data) {
   if (self->cfg_.plan.send && self->loss_recovery()) self->poll_retransmitted();
   gint64 now = g_get_monotonic_time();
   std::vector<std::pair<GstPad *, int>> requests; // keyframes for switches, sent unlocked
+  double padding = 0;
+  bool congested = false; // a ladder stepped down
   {
     std::lock_guard l(self->lock_);
+    // Padding probes need a retransmitter that has seen the media.
+    bool can_pad = false;
+    for (auto &g : self->rtx_guards_) {
+      std::lock_guard gl(g->lock);
+      can_pad = can_pad || g->seen;
+    }
     PeerStats &st = self->stats_;
     if (self->stats_us_ && now > self->stats_us_) {
       double secs = double(now - self->stats_us_) / 1e6;
@@ -1179,10 +1320,15 @@ void Peer::on_stats(GstPromise *promise, gpointer data) {
         std::lock_guard ll(lb.m);
         const int before = lb.chooser.target();
         // Loss: the receiver report's, or the NACKed share when higher (it comes sooner).
-        LayerChooser::Sample sample{now, st.bitrate_bps,
+        LayerChooser::Sample sample{now,
+                                    st.bitrate_bps,
                                     std::max(now_stats.worst_fraction_lost, st.nacked_share),
-                                    now_stats.worst_rtt_s, lb.sw.pending()};
+                                    now_stats.worst_rtt_s,
+                                    lb.sw.pending(),
+                                    can_pad};
         target = self->connected_us_ ? lb.chooser.update(sample) : before;
+        congested = congested || target > before;
+        padding = std::max(padding, lb.chooser.padding_bps());
         GST_DEBUG("peer %s: ladder sample: sent %.0f bit/s, loss %.3f, rtt %.3f s, nacks "
                   "%" G_GUINT64_FORMAT ", nacked %.3f -> layer %d (%s)",
                   self->id().c_str(), sample.sent_bps, sample.fraction_lost, sample.rtt_s, st.nacks,
@@ -1192,7 +1338,7 @@ void Peer::on_stats(GstPromise *promise, gpointer data) {
         // every poll until it came (the layer's limiter merges requests).
         if (lb.sw.pending() && lb.queue_sink) pad = GST_PAD(gst_object_ref(lb.queue_sink));
         st.layers = int(lb.layers.size());
-        st.layer = lb.sw.current();
+        st.layer = lb.sw.current() >= 0 ? lb.sw.current() : target;
         st.layer_target = target;
         st.layer_cap = lb.chooser.cap();
         st.layer_width = lb.layers[st.layer].width;
@@ -1211,11 +1357,17 @@ void Peer::on_stats(GstPromise *promise, gpointer data) {
       st.local_candidate_type = now_stats.local_candidate_type;
       st.remote_candidate_type = now_stats.remote_candidate_type;
     }
+    if (congested)
+      for (auto &g : self->rtx_guards_) {
+        std::lock_guard gl(g->lock);
+        g->budget.empty();
+      }
   }
   for (auto [pad, layer] : requests) {
     gst_pad_push_event(pad, layer_keyframe_request(layer));
     gst_object_unref(pad);
   }
+  self->set_padding(padding);
 }
 
 PeerStats Peer::stats() const {
@@ -1242,10 +1394,11 @@ GstStructure *Peer::stats_structure() const {
       G_TYPE_UINT64, s.bytes_received, "packets-received", G_TYPE_UINT64, s.packets_received,
       "recv-packets-lost", G_TYPE_INT64, s.recv_packets_lost, "jitter", G_TYPE_DOUBLE, s.jitter_s,
       "offers", G_TYPE_UINT, s.offers, "retransmitted", G_TYPE_UINT64, s.retransmitted,
-      "rtx-refused", G_TYPE_UINT64, s.rtx_refused, "rtx-requested", G_TYPE_UINT64, s.rtx_requested,
-      "rtx-recovered", G_TYPE_UINT64, s.rtx_recovered, "packets-given-up", G_TYPE_UINT64,
-      s.packets_given_up, "latency", G_TYPE_UINT, s.latency_ms, "local-candidate-type",
-      G_TYPE_STRING, s.local_candidate_type.c_str(), "remote-candidate-type", G_TYPE_STRING,
+      "rtx-refused", G_TYPE_UINT64, s.rtx_refused, "padding-requests", G_TYPE_UINT64,
+      s.padding_requests, "rtx-requested", G_TYPE_UINT64, s.rtx_requested, "rtx-recovered",
+      G_TYPE_UINT64, s.rtx_recovered, "packets-given-up", G_TYPE_UINT64, s.packets_given_up,
+      "latency", G_TYPE_UINT, s.latency_ms, "local-candidate-type", G_TYPE_STRING,
+      s.local_candidate_type.c_str(), "remote-candidate-type", G_TYPE_STRING,
       s.remote_candidate_type.c_str(), nullptr);
   if (s.layers > 0)
     gst_structure_set(st, "layers", G_TYPE_INT, s.layers, "layer", G_TYPE_INT, s.layer,

@@ -100,9 +100,10 @@ struct PeerStats {
   guint latency_ms = 0;         // the jitterbuffers' latency now (fitted to the link)
   // sending
   guint64 packets_sent = 0;
-  guint64 retransmitted = 0; // packets we sent again on request (rtx)
-  guint64 rtx_requests = 0;  // retransmission requests (NACKed packets) our retransmitters took
-  guint64 rtx_refused = 0;   // requests beyond the retransmission budget (see RtxBudget)
+  guint64 retransmitted = 0;    // packets we sent again on request (rtx)
+  guint64 rtx_requests = 0;     // retransmission requests (NACKed packets) our retransmitters took
+  guint64 rtx_refused = 0;      // requests beyond the retransmission budget (see RtxBudget)
+  guint64 padding_requests = 0; // packets we asked to send again ourselves (padding probes)
   guint offers = 0;
   // the selected candidate pair: "host", "srflx", "prflx" or "relay" ("" until known)
   std::string local_candidate_type, remote_candidate_type;
@@ -210,6 +211,14 @@ private:
   struct RtxGuard;
   void poll_jitterbuffers();
   void poll_retransmitted();
+  void open_ladders(); // connected: the ladder branches start forwarding (at a keyframe)
+  void set_padding(double bps);
+  bool pad_tick();
+  static constexpr guint kPaddingTickMs = 20;
+  std::atomic<double> padding_bps_{0};
+  double padding_due_ = 0;    // worker: bytes of padding owed
+  guint64 padding_round_ = 0; // worker: which recent packet is sent again next
+  std::vector<std::shared_ptr<LadderBranch>> ladder_branches() const;
   // Receiving sessions report every ~25 ms (see on_new_jitterbuffer), within this RTCP budget.
   static constexpr guint64 kFeedbackIntervalMs = 25;
   static constexpr double kRtcpBandwidthBps = 100000;

@@ -25,6 +25,9 @@ public:
   void sent(std::uint64_t n);
   // A retransmission was asked for: true to send it, false to refuse it.
   bool take();
+  // The link is congested (a ladder viewer stepped down): the savings are spent, so that the
+  // requests for what the congestion lost do not come back as one burst into the same queue.
+  void empty() { tokens_ = 0; }
 
   std::uint64_t granted() const { return granted_; }
   std::uint64_t refused() const { return refused_; }

@@ -94,7 +94,7 @@ class Ladder(unittest.TestCase):
     def start(self, side, args, name):
         class P(LabProc):
             pass
-        P.ns = (self.lab.a if side == "a" else self.lab.b).name
+        P.ns = {"a": self.lab.a, "b": self.lab.b, "c": self.lab.c}[side].name
         p = P([ROOMCAST] + args, name=name)
         self.procs.append(p)
         return p
@@ -140,44 +140,67 @@ class Ladder(unittest.TestCase):
         """A viewer behind `cap_kbit` settles (<= 10 s) on one of `want_layers` and then decodes
         >= 95% of the frames with no pause > 500 ms; a clean viewer beside it stays on the top
         layer."""
-        self.lab = Lab(a_to_b=Impair(rate_kbit=cap_kbit, queue_ms=200), b_to_a=Impair())
+        self.capped_viewers([(cap_kbit, want_layers, min_share, max_gap_ms)])
+
+    def capped_viewers(self, capped_specs):
+        """Each (cap_kbit, want_layers, min_share, max_gap_ms) a viewer behind its own link (side
+        B, then side C on a spur of the lab), plus a clean viewer on the host's side, all at
+        once. Each capped viewer spends the measured window (15 s, after 10 s of settling)
+        mostly on one of its `want_layers` and decodes >= min_share of the frames with no pause
+        >= max_gap_ms; the clean one stays on the top layer (>= 95%, no pause >= 500 ms)."""
+        specs = list(capped_specs)
+        self.lab = Lab(a_to_b=Impair(rate_kbit=specs[0][0], queue_ms=200), b_to_a=Impair())
         self.lab.__enter__()
+        if len(specs) > 1:
+            self.lab.spur(a_to_c=Impair(rate_kbit=specs[1][0], queue_ms=200), c_to_a=Impair())
         host = self.host()
-        capped, capped_id = self.viewer("b", "capped", host)
+        capped = [self.viewer(side, "capped%d" % cap, host) + (cap,) + tuple(rest)
+                  for side, (cap, *rest) in zip("bc", specs)]
         clean, clean_id = self.viewer("a", "clean", host)
-        self.wait_frames(capped)
+        for v in capped:
+            self.wait_frames(v[0])
         self.wait_frames(clean)
         time.sleep(10)  # settling
-        start_capped = progress(capped)[-1]["t_ms"]
+        starts = [progress(v[0])[-1]["t_ms"] for v in capped]
         start_clean = progress(clean)[-1]["t_ms"]
         t0 = time.monotonic()
         time.sleep(15)
         t1 = time.monotonic()
-        share, gap = self.window(capped, start_capped)
         cshare, cgap = self.window(clean, start_clean)
-        later = [(round(c[0] - t0, 1), c[2]) for c in layers_of(host) if c[0] > t0 and c[1] == capped_id]
-        # Where the viewer was over the window: probes of a layer the link cannot carry are
-        # excursions of a second or two (and cost frames, which the share bounds).
-        spent = time_on_layers(host, capped_id, t0, t1)
-        settled = max(spent, key=spent.get)
-        on_wanted = sum(v for k, v in spent.items() if k in want_layers) / (t1 - t0)
-        print("cap %d kbit/s: capped viewer mostly on layer %d (s per layer %s, changes in the window %s), "
-              "decoded %.1f%%, longest gap %d ms; clean viewer %.1f%%, gap %d ms, layers %s; link %s" % (
-                  cap_kbit, settled, {k: round(v, 1) for k, v in spent.items()}, later, share * 100, gap,
-                  cshare * 100, cgap, [c for c in layers_of(host) if c[1] == clean_id], self.lab.stats()))
+        clean_changes = [c for c in layers_of(host) if c[1] == clean_id]
+        results = []
+        for (proc, vid, cap, want, min_share, max_gap), start in zip(capped, starts):
+            share, gap = self.window(proc, start)
+            later = [(round(c[0] - t0, 1), c[2]) for c in layers_of(host) if c[0] > t0 and c[1] == vid]
+            # Where the viewer was over the window: probes of a layer the link cannot carry are
+            # excursions of a second or two (and cost frames, which the share bounds).
+            spent = time_on_layers(host, vid, t0, t1)
+            settled = max(spent, key=spent.get)
+            on_wanted = sum(v for k, v in spent.items() if k in want) / (t1 - t0)
+            print("cap %d kbit/s: viewer %s mostly on layer %d (s per layer %s, changes in the window %s), "
+                  "decoded %.1f%%, longest gap %d ms" % (cap, vid, settled, {k: round(v, 1) for k, v in spent.items()},
+                                                         later, share * 100, gap))
+            results.append((cap, want, min_share, max_gap, settled, on_wanted, share, gap))
+        print("clean viewer %.1f%%, gap %d ms, layers %s; link %s%s" % (
+            cshare * 100, cgap, clean_changes, self.lab.stats(),
+            (", spur %s" % self.lab.spur_stats()) if len(specs) > 1 else ""))
         if os.environ.get("LADDER_DEBUG"):
             print("\n".join(l for l in host.stderr(1000000).splitlines() if "layer" in l))
             print("host:\n" + "\n".join(l for _, l in host.lines if "status" not in l))
-            print("capped %s clean %s" % (capped_id, clean_id))
-        self.assertIn(settled, want_layers, "the capped viewer is mostly on layer %d" % settled)
-        self.assertGreaterEqual(on_wanted, 0.8, "the capped viewer spent %.0f%% of the window on "
-                                "layers %s" % (on_wanted * 100, want_layers))
-        self.assertEqual([c for c in layers_of(host) if c[1] == clean_id], [],
-                         "the clean viewer left the top layer")
-        self.assertGreaterEqual(share, min_share, "the capped viewer decoded %.1f%%" % (share * 100))
-        self.assertLess(gap, max_gap_ms, "the capped viewer paused %d ms" % gap)
+        for cap, want, min_share, max_gap, settled, on_wanted, share, gap in results:
+            self.assertIn(settled, want, "the %d kbit/s viewer is mostly on layer %d" % (cap, settled))
+            self.assertGreaterEqual(on_wanted, 0.8, "the %d kbit/s viewer spent %.0f%% of the window on "
+                                    "layers %s" % (cap, on_wanted * 100, want))
+            self.assertGreaterEqual(share, min_share, "the %d kbit/s viewer decoded %.1f%%" % (cap, share * 100))
+            self.assertLess(gap, max_gap, "the %d kbit/s viewer paused %d ms" % (cap, gap))
+        self.assertEqual(clean_changes, [], "the clean viewer left the top layer")
         self.assertGreaterEqual(cshare, 0.95, "the clean viewer decoded %.1f%%" % (cshare * 100))
         self.assertLess(cgap, 500, "the clean viewer paused %d ms" % cgap)
+
+    def test_three_viewers_600kbit_1500kbit_and_clean_at_once(self):
+        """The issue's case: three viewers at once, each on the layer its link carries; the
+        bounds as in the one-capped-viewer cases below."""
+        self.capped_viewers([(600, (1, 2), 0.85, 2500), (1500, (1,), 0.85, 2500)])
 
     def test_600kbit_viewer_gets_a_lower_layer(self):
         # The quarter layer (~250 kbit/s) fits; the half layer's nominal 707 kbit/s does not,

@@ -32,6 +32,8 @@ from dataclasses import asdict, dataclass, field
 
 ADDR_A = "198.51.100.1"
 ADDR_B = "198.51.100.2"
+ADDR_A_C = "198.51.101.1"  # A's end of the spur link to C (Lab.spur)
+ADDR_C = "198.51.101.2"
 
 TUNSETIFF = 0x400454CA
 IFF_TUN = 0x0001
@@ -209,37 +211,18 @@ def forward(fd_a, fd_b, ctl_fd, a_to_b, b_to_a, seed):
             return
 
 
-class Lab:
-    def __init__(self, a_to_b=None, b_to_a=None, seed=1):
-        self.a_to_b = a_to_b or Impair()
-        self.b_to_a = b_to_a or Impair()
-        self.seed = seed
-        tag = uuid.uuid4().hex[:6]
-        self.a = Namespace("nlA" + tag)
-        self.b = Namespace("nlB" + tag)
-        self.tun_a, self.tun_b = "nla" + tag, "nlb" + tag  # not "veth*": libnice skips those
+class _Link:
+    """One impaired link between two namespaces: a TUN device in each, addresses on one /24, and
+    a forwarder process between them (see `forward`)."""
+
+    def __init__(self, tuns, one, two, one_to_two, two_to_one, seed):
+        self.ends = list(zip((one, two), tuns))  # TUN names: not "veth*" (libnice skips those)
+        self.one_to_two, self.two_to_one, self.seed = one_to_two, two_to_one, seed
         self.proc = None
 
-    def __enter__(self):
-        try:
-            self._up()
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def _sh(self, *args):
-        subprocess.run(list(args), check=True, capture_output=True)
-
-    def _up(self):
-        for ns in (self.a, self.b):
-            self._sh("ip", "netns", "add", ns.name)
-            no_ipv6(ns.name)
-            self._sh("ip", "-n", ns.name, "link", "set", "lo", "up")
-        fd_a, fd_b = _open_tun(self.tun_a), _open_tun(self.tun_b)
+    def up(self, addrs, default_route):
+        """`addrs`: (address in one, address in two); `default_route`: (bool, bool) per end."""
+        fd_1, fd_2 = (_open_tun(tun) for _, tun in self.ends)
         ctl_r, ctl_w = os.pipe()
         out_r, out_w = os.pipe()
         pid = os.fork()
@@ -249,32 +232,32 @@ class Lab:
                 os.close(out_r)
                 os.dup2(out_w, 1)
                 signal.signal(signal.SIGINT, signal.SIG_IGN)
-                forward(fd_a, fd_b, ctl_r, self.a_to_b, self.b_to_a, self.seed)
+                forward(fd_1, fd_2, ctl_r, self.one_to_two, self.two_to_one, self.seed)
             finally:
                 os._exit(0)
         os.close(ctl_r)
         os.close(out_w)
-        os.close(fd_a)
-        os.close(fd_b)
+        os.close(fd_1)
+        os.close(fd_2)
         self.proc = pid
         self.ctl = os.fdopen(ctl_w, "w")
         self.out = os.fdopen(out_r, "r")
         # The TUN devices move into their namespaces; the forwarder's fds stay attached.
-        for tun, ns, addr, peer in ((self.tun_a, self.a, ADDR_A, ADDR_B), (self.tun_b, self.b, ADDR_B, ADDR_A)):
-            self._sh("ip", "link", "set", tun, "netns", ns.name)
-            self._sh("ip", "-n", ns.name, "addr", "add", addr + "/24", "dev", tun)
-            self._sh("ip", "-n", ns.name, "link", "set", tun, "up", "mtu", "1500")
-            # A default route: browsers gather no candidates without one.
-            self._sh("ip", "-n", ns.name, "route", "add", "default", "dev", tun)
-        for tun, ns in ((self.tun_a, self.a), (self.tun_b, self.b)):
+        for (ns, tun), addr, route in zip(self.ends, addrs, default_route):
+            _sh("ip", "link", "set", tun, "netns", ns.name)
+            _sh("ip", "-n", ns.name, "addr", "add", addr + "/24", "dev", tun)
+            _sh("ip", "-n", ns.name, "link", "set", tun, "up", "mtu", "1500")
+            if route:  # browsers gather no candidates without a default route
+                _sh("ip", "-n", ns.name, "route", "add", "default", "dev", tun)
+        for ns, tun in self.ends:
             wait_link_up(ns.name, tun)
 
-    def set(self, a_to_b=None, b_to_a=None):
+    def set(self, one_to_two=None, two_to_one=None):
         msg = {"cmd": "set"}
-        if a_to_b is not None:
-            msg["a_to_b"] = asdict(a_to_b)
-        if b_to_a is not None:
-            msg["b_to_a"] = asdict(b_to_a)
+        if one_to_two is not None:
+            msg["a_to_b"] = asdict(one_to_two)
+        if two_to_one is not None:
+            msg["b_to_a"] = asdict(two_to_one)
         self.ctl.write(json.dumps(msg) + "\n")
         self.ctl.flush()
 
@@ -284,19 +267,89 @@ class Lab:
         return json.loads(self.out.readline())
 
     def close(self):
-        if self.proc:
-            try:
-                self.ctl.close()
-            except OSError:
-                pass
-            try:
-                os.kill(self.proc, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            os.waitpid(self.proc, 0)
-            self.proc = None
-        for ns in (self.a, self.b):
+        if not self.proc:
+            return
+        try:
+            self.ctl.close()
+        except OSError:
+            pass
+        try:
+            os.kill(self.proc, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        os.waitpid(self.proc, 0)
+        self.proc = None
+
+
+def _sh(*args):
+    subprocess.run(list(args), check=True, capture_output=True)
+
+
+def _add_namespace(ns):
+    _sh("ip", "netns", "add", ns.name)
+    no_ipv6(ns.name)
+    _sh("ip", "-n", ns.name, "link", "set", "lo", "up")
+
+
+class Lab:
+    """Side A and side B joined by one impaired link; `spur()` adds a side C with its own link
+    to A (198.51.101.0/24), for a second viewer behind a different link."""
+
+    def __init__(self, a_to_b=None, b_to_a=None, seed=1):
+        self.seed = seed
+        self.tag = uuid.uuid4().hex[:6]
+        self.a = Namespace("nlA" + self.tag)
+        self.b = Namespace("nlB" + self.tag)
+        self.c = None
+        self.link = _Link(("nla" + self.tag, "nlb" + self.tag), self.a, self.b, a_to_b or Impair(),
+                          b_to_a or Impair(), seed)
+        self.spur_link = None
+        self.made = []
+
+    def __enter__(self):
+        try:
+            for ns in (self.a, self.b):
+                self.made.append(ns)
+                _add_namespace(ns)
+            self.link.up((ADDR_A, ADDR_B), (True, True))
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def spur(self, a_to_c=None, c_to_a=None):
+        """Side C (ADDR_C), linked to A (which is ADDR_A_C on that link; A's ADDR_A is reachable
+        from C too) through its own impaired link. Returns C's namespace."""
+        self.c = Namespace("nlC" + self.tag)
+        self.made.append(self.c)
+        _add_namespace(self.c)
+        self.spur_link = _Link(("nlac" + self.tag, "nlc" + self.tag), self.a, self.c, a_to_c or Impair(),
+                               c_to_a or Impair(), self.seed + 1)
+        self.spur_link.up((ADDR_A_C, ADDR_C), (False, True))
+        return self.c
+
+    def set(self, a_to_b=None, b_to_a=None):
+        self.link.set(a_to_b, b_to_a)
+
+    def set_spur(self, a_to_c=None, c_to_a=None):
+        self.spur_link.set(a_to_c, c_to_a)
+
+    def stats(self):
+        return self.link.stats()
+
+    def spur_stats(self):
+        return self.spur_link.stats()
+
+    def close(self):
+        for link in (self.link, self.spur_link):
+            if link:
+                link.close()
+        for ns in self.made:
             subprocess.run(["ip", "netns", "del", ns.name], capture_output=True)
+        self.made = []
 
 
 def hold(spec):

@@ -198,9 +198,11 @@ void test_layer_switch() {
 struct Sample {
   double t_s;
   double sent_kbps, loss, rtt_ms;
-  int want;               // the target after it
-  int cap = -1;           // >= 0: set the cap first
-  bool switching = false; // the last target's keyframe has not come yet
+  int want;                    // the target after it
+  int cap = -1;                // >= 0: set the cap first
+  bool switching = false;      // the last target's keyframe has not come yet
+  bool can_pad = false;        // padding probes
+  const char *state = nullptr; // the chooser's state after it, when given
 };
 
 void test_layer_chooser() {
@@ -283,6 +285,35 @@ void test_layer_chooser() {
         {3.9, 2000, 0.5, 200, 1, -1, true},
         {4.1, 2000, 0.5, 200, 1, -1, true},
         {5.5, 2000, 0.5, 200, 2, -1, true}}}, // 3 s waited, then the 1.5 s hold
+      {"back from a failed probe, the probe's losses asked for again are not another step",
+       {{1, 2000, 0.3, 20, 1}, // 1400 got through: the half
+        {3, 700, 0, 20, 1},
+        {7.1, 700, 0, 20, 0},     // probe the top
+        {8, 2000, 0.3, 20, 1},    // fails: back to the half (estimate 1400)
+        {9.6, 600, 0.15, 20, 1},  // the top's packets asked for again
+        {10, 600, 0.35, 20, 2}}}, // heavy loss still counts
+      {"a padding probe: the viewer stays on its layer while the link is tested, then switches",
+       {{1, 2000, 0.75, 20, 2},
+        {3, 250, 0, 20, 2, -1, false, true},
+        {6, 250, 0, 20, 2, -1, false, true, "padding"}, // 700 - 250 of padding
+        {7, 700, 0, 20, 2, -1, false, true, "padding"},
+        {7.6, 700, 0, 20, 1, -1, false, true, "probing"}, // carried: the switch
+        {9.7, 700, 0, 20, 1, -1, false, true, "padding"}, // held: the next step's padding
+        {11.3, 2000, 0, 20, 0, -1, false, true, "probing"}}},
+      {"a padding probe that congests fails the layer above and switches nothing",
+       {{1, 2000, 0.75, 20, 2},
+        {3, 250, 0, 20, 2, -1, false, true},
+        {6, 250, 0, 20, 2, -1, false, true, "padding"},
+        {6.5, 700, 0.3, 200, 2, -1, false, true, "holding"},
+        {8.1, 250, 0, 20, 2, -1, false, true, "steady"},
+        {11.5, 250, 0, 20, 2, -1, false, true, "steady"},    // clean 3.4 s, 5 s since the failure
+        {12.6, 250, 0, 20, 2, -1, false, true, "padding"}}}, // 6 s: padding again
+      {"a padding probe still not clean at its end failed",
+       {{1, 2000, 0.75, 20, 2},
+        {3, 250, 0, 20, 2, -1, false, true},
+        {6, 250, 0, 20, 2, -1, false, true, "padding"},
+        {7, 700, 0.05, 20, 2, -1, false, true, "padding"},
+        {7.6, 700, 0.05, 20, 2, -1, false, true, "holding"}}},
       {"a cap holds the viewer below it; lifted after a clean period, it probes up at once",
        {{1, 2000, 0, 20, 1, 1}, {5, 700, 0, 20, 1}, {6, 700, 0, 20, 0, 0}, {8.1, 2000, 0, 20, 0}}},
       {"a cap to the quarter layer moves down at once", {{1, 2000, 0, 20, 2, 2}}},
@@ -292,9 +323,10 @@ void test_layer_chooser() {
     for (size_t i = 0; i < c.samples.size(); i++) {
       const Sample &s = c.samples[i];
       if (s.cap >= 0) ch.set_cap(s.cap);
-      int got = ch.update(
-          {std::int64_t(s.t_s * 1e6), s.sent_kbps * 1000, s.loss, s.rtt_ms / 1000, s.switching});
-      if (got != s.want) {
+      int got = ch.update({std::int64_t(s.t_s * 1e6), s.sent_kbps * 1000, s.loss, s.rtt_ms / 1000,
+                           s.switching, s.can_pad});
+      if (got != s.want ||
+          (s.state && std::string(s.state) != roomcast::layer_state_name(ch.state()))) {
         g_autofree char *what =
             g_strdup_printf("%s: layer %d, want %d (estimate %.0f, %s)", c.name, got, s.want,
                             ch.estimate_bps(), roomcast::layer_state_name(ch.state()));

@@ -617,9 +617,10 @@ void test_latency_fit() {
 void test_rtx_budget() {
   struct Step {
     const char *what;
-    unsigned sent;    // packets sent first
-    unsigned asked;   // then requests
-    unsigned granted; // how many of them were granted
+    unsigned sent;      // packets sent first
+    unsigned asked;     // then requests
+    unsigned granted;   // how many of them were granted
+    bool empty = false; // empty() first (congestion)
   };
   struct Case {
     const char *name;
@@ -644,12 +645,17 @@ void test_rtx_budget() {
        0.5,
        50,
        {{"1", 100, 100, 50}, {"2", 100, 100, 50}}},
+      {"congestion spends the savings",
+       0.5,
+       200,
+       {{"saved", 0, 0, 0}, {"congested", 0, 50, 0, true}, {"then earned again", 20, 50, 10}}},
   };
   for (const auto &c : cases) {
     roomcast::RtxBudget b(c.per_packet, c.burst);
     std::uint64_t refused = 0;
     for (size_t i = 0; i < c.steps.size(); i++) {
       const Step &st = c.steps[i];
+      if (st.empty) b.empty();
       b.sent(st.sent);
       unsigned granted = 0;
       for (unsigned k = 0; k < st.asked; k++)
