@@ -198,6 +198,7 @@ export class Proc {
   constructor(args, { name, env } = {}) {
     this.name = name || path.basename(args[0]);
     this.lines = [];
+    this.times = []; // performance.now() when each stdout line arrived
     this.stderrText = '';
     this.waiters = [];
     this.exitCode = null;
@@ -225,6 +226,7 @@ export class Proc {
         const line = buf.slice(0, i);
         buf = buf.slice(i + 1);
         this.lines.push(line);
+        this.times.push(performance.now());
         if (VERBOSE) log(`${this.name}>`, line);
         this.notify();
       }
@@ -340,24 +342,47 @@ export class Link {
     let err = '';
     child.stderr.setEncoding('utf8');
     child.stderr.on('data', (d) => { err += d; });
-    const line = await within(new Promise((resolve) => {
-      let buf = '';
-      child.stdout.setEncoding('utf8');
-      child.stdout.on('data', (d) => {
-        buf += d;
-        if (buf.includes('\n')) resolve(buf.split('\n')[0]);
-      });
-      child.on('exit', () => resolve(null));
-    }), 15000);
+    // netlab's stdout, line by line: the first line describes the lab, each later one answers a set().
+    const lines = [];
+    const waiters = [];
+    let buf = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (d) => {
+      buf += d;
+      let i;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        lines.push(buf.slice(0, i));
+        buf = buf.slice(i + 1);
+      }
+      while (lines.length && waiters.length) waiters.shift()(lines.shift());
+    });
+    child.on('exit', () => { for (const w of waiters.splice(0)) w(null); });
+    const nextLine = (ms) => within(new Promise((resolve) => {
+      if (lines.length) resolve(lines.shift());
+      else if (child.exitCode != null) resolve(null);
+      else waiters.push(resolve);
+    }), ms);
+    const line = await nextLine(15000);
     if (!line) {
       child.kill('SIGKILL');
       throw new Error(`netlab did not start: ${err}`);
     }
     const info = JSON.parse(line);
     const link = new Link();
-    Object.assign(link, { child, a: new BorrowedNs(info.a), b: new BorrowedNs(info.b),
+    Object.assign(link, { child, nextLine, a: new BorrowedNs(info.a), b: new BorrowedNs(info.b),
       addrA: info.addr_a, addrB: info.addr_b, stderr: () => err });
     return link;
+  }
+
+  // Changes the link while it runs ({a_to_b: {rate_kbit: 500, queue_ms: 200}, b_to_a: {}}: a
+  // direction given replaces that direction's impairment, {} makes it clean; one left out keeps
+  // its own). Resolves once the forwarder has the change.
+  async set(impair) {
+    this.child.stdin.write(JSON.stringify({ cmd: 'set', ...impair }) + '\n');
+    // A timed-out answer would pair the next set() with this one's late line: fail loudly instead.
+    const line = await this.nextLine(5000);
+    const r = line ? JSON.parse(line) : { error: `no answer within 5 s\n${this.stderr()}` };
+    if (!r.set) throw new Error(`netlab set ${JSON.stringify(impair)}: ${r.error}`);
   }
 
   // Ends the netlab process (it deletes the namespaces); returns its last words (the counts).
@@ -724,13 +749,14 @@ World.prototype.movingPicture = async function movingPicture(display, size = '12
   return p;
 };
 
-// A Firefox in the namespace, with a fresh profile, connected through puppeteer-core.
-// display: the X screen getDisplayMedia captures (":N"), or none.
-World.prototype.firefox = async function firefox(puppeteer, name = 'firefox', { display } = {}) {
+// A Firefox in the namespace (with a link: on side `side`, as browser()), with a fresh profile,
+// connected through puppeteer-core. display: the X screen getDisplayMedia captures (":N"), or none.
+World.prototype.firefox = async function firefox(puppeteer, name = 'firefox', { display, side = 'a' } = {}) {
   const profile = fs.mkdtempSync(path.join(this.tmp, `profile-${name}-`));
   await puppeteer.createProfile('firefox', { path: profile, preferences: FIREFOX_PREFS });
   const home = fs.mkdtempSync(path.join(this.tmp, `home-${name}-`));
-  const nsName = this.ns.name;
+  const ns = side === 'b' && this.link ? this.link.b : this.ns;
+  const nsName = ns.name;
   const bridges = new Set();
   const server = net.createServer((sock) => {
     const b = spawn('ip', ['netns', 'exec', nsName, process.execPath, '-e',
@@ -752,7 +778,7 @@ World.prototype.firefox = async function firefox(puppeteer, name = 'firefox', { 
   const args = [FIREFOX, '--headless', '--no-remote', '--profile', profile, `--remote-debugging-port=${port}`, 'about:blank'];
   const procEnv = this.env(env);
   if (!display) delete procEnv.DISPLAY;
-  const proc = new Proc(this.ns.wrap(args), { name, env: procEnv });
+  const proc = new Proc(ns.wrap(args), { name, env: procEnv });
   this.procs.push(proc);
   const deadline = Date.now() + 30000;
   while (!/WebDriver BiDi listening on/.test(proc.stderrText)) {

@@ -16,6 +16,8 @@ itself if its parent dies.
 Run as root. From other languages (the browser tests): `python3 tests/netlab/netlab.py hold
 '{"a_to_b": {"loss": 5}, "b_to_a": {"loss": 5}}'` sets the lab up, prints one JSON line (the
 namespaces and addresses), then holds it until its stdin closes (or SIGTERM), and cleans up.
+Meanwhile each line `{"cmd": "set", "a_to_b": {"rate_kbit": 500}}` on its stdin changes the link
+as Lab.set does (one JSON line answers it).
 """
 import fcntl
 import json
@@ -368,8 +370,25 @@ def hold(spec):
         sys.stdout.flush()
         while not stop["now"]:
             r, _, _ = select.select([sys.stdin], [], [], 0.5)
-            if r and not sys.stdin.readline():
+            if not r:
+                continue
+            line = sys.stdin.readline()
+            if not line:
                 break
+            # A live change: {"cmd": "set", "a_to_b": {...}, "b_to_a": {...}} (Impair's fields; a
+            # direction left out keeps its impairment). Answered with one JSON line once the
+            # forwarder has it queued: {"set": true}, or {"error": "..."}.
+            try:
+                msg = json.loads(line)
+                if msg.get("cmd") != "set":
+                    raise ValueError("unknown command %r" % msg.get("cmd"))
+                lab.set(a_to_b=Impair(**msg["a_to_b"]) if "a_to_b" in msg else None,
+                        b_to_a=Impair(**msg["b_to_a"]) if "b_to_a" in msg else None)
+                reply = {"set": True}
+            except (ValueError, TypeError, KeyError) as e:
+                reply = {"error": str(e)}
+            sys.stdout.write(json.dumps(reply) + "\n")
+            sys.stdout.flush()
         sys.stderr.write("netlab: %s\n" % json.dumps(lab.stats()))
 
 
