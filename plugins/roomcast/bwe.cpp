@@ -49,7 +49,11 @@ int LayerChooser::update(const Sample &s) {
                                 ? std::max(cfg_.loss_after_probe, cfg_.loss_down)
                                 : cfg_.loss_down;
   const bool lossy = s.fraction_lost > loss_limit;
-  const bool delayed = rise > cfg_.rtt_rise_us;
+  // An RTT equal to the last one is the same receiver report read again (webrtcbin keeps the
+  // last): a queue it saw may be long gone, so it is not acted on twice.
+  const bool fresh_rtt = rtt_us != last_rtt_us_;
+  last_rtt_us_ = rtt_us;
+  const bool delayed = fresh_rtt && rise > cfg_.rtt_rise_us;
   const bool draining = !lossy && after_down && (delayed || s.fraction_lost > cfg_.loss_down);
   if (draining) {
     clean_since_ = 0;
@@ -110,6 +114,7 @@ int LayerChooser::update(const Sample &s) {
   if (state_ == State::Padding) {
     if (s.now_us - changed_at_ < cfg_.pad_us) return target_;
     // The link carried the layer above's rate: switch to it (a probe as without padding).
+    padded_ = true;
     probe_from_ = target_;
     target_ -= 1;
     entered_at_ = s.now_us;
@@ -118,7 +123,8 @@ int LayerChooser::update(const Sample &s) {
     return target_;
   }
   if (state_ == State::Probing) {
-    if (s.now_us - changed_at_ >= cfg_.probe_us) {
+    // After a padding probe carried this rate, the switch only has to show the layer decodes.
+    if (s.now_us - changed_at_ >= (padded_ ? cfg_.probe_us / 2 : cfg_.probe_us)) {
       state_ = State::Steady;
       fail_wait_us_[target_] = cfg_.fail_wait_us;
       failed_at_[target_] = 0;
@@ -134,6 +140,7 @@ int LayerChooser::update(const Sample &s) {
   if (target_ > cap_ && s.now_us - clean_since_ >= cfg_.up_wait_us &&
       s.now_us - changed_at_ >= cfg_.up_wait_us &&
       (!failed_at_[up] || s.now_us - failed_at_[up] >= fail_wait_us_[up])) {
+    padded_ = false;
     if (s.can_pad) {
       state_ = State::Padding;
       changed_at_ = s.now_us;

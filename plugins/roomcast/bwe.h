@@ -20,7 +20,7 @@
 // on its layer while the caller sends `padding_bps()` more (retransmissions of packets it already
 // has), so that the link carries the layer above's rate; congestion then costs the viewer a few
 // packets of its own small layer and fails the probe as above (no switch was made); a clean
-// padding period makes the switch (State::Probing, as without padding).
+// padding period makes the switch (State::Probing, as without padding, for half as long).
 // After a step down, signals are ignored for `hold_us` (the queue drains, the reports lag), and
 // for `drain_us` a high RTT alone is not acted on while what we send fits the estimate the step
 // down made: the reports describe a queue built before it (an RTT from a receiver report can be
@@ -91,6 +91,8 @@ private:
   std::int64_t clean_since_ = 0;
   std::int64_t changed_at_ = 0;
   std::int64_t down_at_ = -(std::int64_t(1) << 60);    // the last step down (long ago)
+  std::int64_t last_rtt_us_ = -1;                      // the previous sample's
+  bool padded_ = false;                                // the probe now made was padded first
   bool back_from_probe_ = false;                       // that step was a failed probe's
   std::vector<std::int64_t> fail_wait_us_;             // per layer
   std::vector<std::int64_t> failed_at_;                // per layer: its last failed probe (0: none)

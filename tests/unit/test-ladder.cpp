@@ -262,7 +262,7 @@ void test_layer_chooser() {
        {{1, 2000, 0.16, 23, 1},  // 1680 got through: the half layer
         {2.6, 524, 0, 201, 1},   // an old report's RTT; we send far less than got through
         {4.9, 524, 0, 220, 1},   // still within 4 s of the step
-        {5.1, 524, 0, 220, 2}}}, // then it counts again
+        {5.1, 524, 0, 222, 2}}}, // then it counts again (a new report)
       {"loss while the queue drains still counts",
        {{1, 2000, 0.16, 23, 1}, {2.6, 524, 0.3, 201, 2}}},
       {"a high RTT alone after a step down, when we send more than got through, counts",
@@ -298,8 +298,8 @@ void test_layer_chooser() {
         {6, 250, 0, 20, 2, -1, false, true, "padding"}, // 700 - 250 of padding
         {7, 700, 0, 20, 2, -1, false, true, "padding"},
         {7.6, 700, 0, 20, 1, -1, false, true, "probing"}, // carried: the switch
-        {9.7, 700, 0, 20, 1, -1, false, true, "padding"}, // held: the next step's padding
-        {11.3, 2000, 0, 20, 0, -1, false, true, "probing"}}},
+        {8.7, 700, 0, 20, 1, -1, false, true, "padding"}, // held 1 s: the next step's padding
+        {10.3, 2000, 0, 20, 0, -1, false, true, "probing"}}},
       {"a padding probe that congests fails the layer above and switches nothing",
        {{1, 2000, 0.75, 20, 2},
         {3, 250, 0, 20, 2, -1, false, true},
@@ -314,6 +314,8 @@ void test_layer_chooser() {
         {6, 250, 0, 20, 2, -1, false, true, "padding"},
         {7, 700, 0.05, 20, 2, -1, false, true, "padding"},
         {7.6, 700, 0.05, 20, 2, -1, false, true, "holding"}}},
+      {"the same RTT read again (no new report) is not another step",
+       {{1, 2000, 0, 20, 0}, {2, 2000, 0, 220, 1}, {4, 700, 0, 220, 1}, {6, 700, 0, 220, 1}}},
       {"a cap holds the viewer below it; lifted after a clean period, it probes up at once",
        {{1, 2000, 0, 20, 1, 1}, {5, 700, 0, 20, 1}, {6, 700, 0, 20, 0, 0}, {8.1, 2000, 0, 20, 0}}},
       {"a cap to the quarter layer moves down at once", {{1, 2000, 0, 20, 2, 2}}},
