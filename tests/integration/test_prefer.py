@@ -5,11 +5,13 @@ A host encodes VP8 at full, half and quarter size (`roomcast live --ladder 1,0.5
 with `--prefer 2`. The host must send that one the quarter layer (its event line
 `viewer ID layer 2 (160x90)`, from roomcastsink's per-peer `layer` stats) and keep the other on
 the top layer, and both must decode frames (`--progress`). A host without a ladder ignores the
-wish: the viewer that asks still gets the one stream.
+wish: the viewer that asks still gets the one stream. The wish belongs to a session: after the
+server was restarted (everyone joins again, with new ids) the viewer asks the new session again.
 """
 import json
 import os
 import re
+import socket
 import sys
 import time
 import unittest
@@ -88,11 +90,45 @@ class Prefer(RoomcastTest):
             self.assertIsNone(v.p.poll(), "%s exited:\n%s" % (v.name, v.stderr()))
 
     def test_host_without_a_ladder_ignores_the_wish(self):
-        host = self.live("prefer-single", "--ice-loopback", "on", *MEDIA)
+        host = self.live("prefer-single", "--ice-loopback", "on", *MEDIA,
+                         env={"GST_DEBUG": "roomcastclient:5", "GST_DEBUG_NO_COLOR": "1"})
         small, small_id = self.viewer(host, "prefer-single", "small", "--prefer", "1")
         self.wait_frames(small, 30, 20)
         self.assertEqual(layer_lines(host, small_id), [])
         self.assertIsNone(host.p.poll(), "the host exited:\n%s" % host.stderr())
+        # The wish did arrive, and was let go (at debug level).
+        log = host.stderr(10 ** 7)
+        self.assertRegex(log, r"prefer from %s \(layer 1, max height -1\) ignored: no ladder" % re.escape(small_id))
+
+    def test_wish_is_sent_again_after_a_rejoin(self):
+        # A server of our own on a port we know, so that it can come back on it.
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        ws = "ws://127.0.0.1:%d/ws" % port
+        server = self.start(["serve", "--host", "127.0.0.1", "--port", str(port)], name="serve2")
+        server.wait_line(r"listening on", 10)
+        host = self.start(["live", "--server", ws, "--room", "prefer-again", "--ice-loopback", "on"] + MEDIA +
+                          LADDER, name="live")
+        host.wait_line(r"is live", 20)
+        start = len(host.lines)
+        small = self.start(["watch", "--server", ws, "--room", "prefer-again", "--sink", "fake", "--progress",
+                            "--ice-loopback", "on", "--prefer", "2"], name="small")
+        _, m = host.wait_line(JOINED.pattern, 20, start=start)
+        first_id = m.group(1)
+        host.wait_line(r"viewer %s layer 2 \(160x90\)" % re.escape(first_id), 15)
+        self.wait_frames(small, 15, 20)
+
+        server.kill()
+        start = len(host.lines)
+        server = self.start(["serve", "--host", "127.0.0.1", "--port", str(port)], name="serve3")
+        server.wait_line(r"listening on", 10)
+        _, m = host.wait_line(JOINED.pattern, 30, start=start)
+        second_id = m.group(1)
+        self.assertNotEqual(second_id, first_id, "the new session should have a new id")
+        host.wait_line(r"viewer %s layer 2 \(160x90\)" % re.escape(second_id), 15, start=start)
+        f = frames(small)
+        self.wait_frames(small, f + 15, 20)
 
 
 if __name__ == "__main__":
