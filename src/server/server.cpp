@@ -981,7 +981,7 @@ struct Server::Impl {
     family("roomcast_leaves_total", "counter", "Peers that left a room (leave, close, keepalive).");
     sample("roomcast_leaves_total", leaves);
     family("roomcast_messages_relayed_total", "counter",
-           "Offers, answers, candidates and byes "
+           "Offers, answers, candidates, byes and prefers "
            "relayed.");
     sample("roomcast_messages_relayed_total", counters.relayed);
     family("roomcast_refusals_total", "counter",
