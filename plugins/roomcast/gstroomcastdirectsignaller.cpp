@@ -4,6 +4,7 @@
 #include "proto-enums.h"
 #include "room-rules.h"
 
+#include <algorithm>
 #include <condition_variable>
 #include <map>
 #include <memory>
@@ -234,11 +235,12 @@ static void direct_stop(GstRoomcastSignaller *sig) {
 }
 
 // Passes something to the peer `peer_id` of our room if the room rules allow it (as the server
-// relays offer, answer, ice and bye); otherwise reports the refusal by a non-fatal error.
-template <typename F> static void relay(GstRoomcastSignaller *sig, const gchar *peer_id, F &&emit) {
+// relays offer, answer, ice, bye and prefer); otherwise reports the refusal by a non-fatal error.
+template <typename F>
+static void relay(GstRoomcastSignaller *sig, const gchar *peer_id, F &&emit, bool prefer = false) {
   auto *self = GST_ROOMCAST_DIRECT_SIGNALLER(gst_object_ref(sig));
   std::string to = peer_id ? peer_id : "";
-  Hub::get().run([self, to, emit = std::forward<F>(emit)]() {
+  Hub::get().run([self, to, prefer, emit = std::forward<F>(emit)]() {
     Hub &hub = Hub::get();
     Room *room = self->id->empty() ? nullptr : hub.find_room(*self->room);
     std::optional<rules::Refusal> refusal;
@@ -251,6 +253,7 @@ template <typename F> static void relay(GstRoomcastSignaller *sig, const gchar *
       std::optional<p::Role> target_role;
       if (target) target_role = to_proto(target->role);
       refusal = rules::check_relay(*self->room, room->kind, to_proto(self->role), to, target_role);
+      if (!refusal && prefer) refusal = rules::check_prefer(to_proto(self->role), *target_role);
     }
     if (refusal) {
       GST_INFO_OBJECT(self, "relay refused: %s", refusal->text().c_str());
@@ -300,12 +303,28 @@ static void direct_end_peer(GstRoomcastSignaller *sig, const gchar *peer_id, con
   });
 }
 
+static void direct_send_prefer(GstRoomcastSignaller *sig, const gchar *peer_id, gint layer,
+                               gint max_height) {
+  // What the server would take (the host clamps to its ladder).
+  if (layer >= 0)
+    layer = std::min<gint>(layer, p::kMaxPreferLayer);
+  else
+    max_height = std::clamp<gint>(max_height, 1, p::kMaxPreferHeight);
+  relay(
+      sig, peer_id,
+      [layer, max_height](GstRoomcastSignaller *target, const char *from) {
+        gst_roomcast_signaller_emit_prefer(target, from, layer, layer >= 0 ? -1 : max_height);
+      },
+      true);
+}
+
 static void direct_iface_init(GstRoomcastSignallerInterface *iface) {
   iface->start = direct_start;
   iface->stop = direct_stop;
   iface->send_sdp = direct_send_sdp;
   iface->send_ice = direct_send_ice;
   iface->end_peer = direct_end_peer;
+  iface->send_prefer = direct_send_prefer;
 }
 
 static void gst_roomcast_direct_signaller_init(GstRoomcastDirectSignaller *self) {

@@ -14,6 +14,9 @@
  *   (it called end-peer: e.g. "timeout", "max-peers"); it may still be in the room.
  * - `sdp (peer-id, GstWebRTCSessionDescription)` and `ice (peer-id, mline, candidate, mid)`:
  *   negotiation from a peer.
+ * - `prefer (peer-id, layer, max-height)`: a viewer asks us (its host) for a ladder layer:
+ *   `layer` counted from the top (0: full size, no limit), or, when it is -1, the largest layer
+ *   at most `max-height` pixels high (then -1 is `layer`).
  * - `error (message, fatal)`: fatal errors end the session (a join refused for good, a server
  *   that cannot be reached at start). Non-fatal ones are warnings, among them a lost connection
  *   that the implementation is getting back (the WebSocket signaller: "signalling connection
@@ -88,6 +91,7 @@ enum {
   SIG_PEER_ENDED,
   SIG_SDP,
   SIG_ICE,
+  SIG_PREFER,
   SIG_ERROR,
   SIG_ICE_SERVERS,
   N_SIGNALS
@@ -116,6 +120,9 @@ static void gst_roomcast_signaller_default_init(GstRoomcastSignallerInterface *i
   signals[SIG_ICE] =
       g_signal_new("ice", type, G_SIGNAL_RUN_LAST, 0, nullptr, nullptr, nullptr, G_TYPE_NONE, 4,
                    G_TYPE_STRING, G_TYPE_UINT, G_TYPE_STRING, G_TYPE_STRING);
+  signals[SIG_PREFER] =
+      g_signal_new("prefer", type, G_SIGNAL_RUN_LAST, 0, nullptr, nullptr, nullptr, G_TYPE_NONE, 3,
+                   G_TYPE_STRING, G_TYPE_INT, G_TYPE_INT);
   signals[SIG_ERROR] = g_signal_new("error", type, G_SIGNAL_RUN_LAST, 0, nullptr, nullptr, nullptr,
                                     G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_BOOLEAN);
   signals[SIG_ICE_SERVERS] =
@@ -153,6 +160,13 @@ void gst_roomcast_signaller_end_peer(GstRoomcastSignaller *self, const gchar *pe
   if (iface->end_peer) iface->end_peer(self, peer_id, reason, message);
 }
 
+void gst_roomcast_signaller_send_prefer(GstRoomcastSignaller *self, const gchar *peer_id,
+                                        gint layer, gint max_height) {
+  g_return_if_fail(GST_IS_ROOMCAST_SIGNALLER(self));
+  auto *iface = GST_ROOMCAST_SIGNALLER_GET_IFACE(self);
+  if (iface->send_prefer) iface->send_prefer(self, peer_id, layer, max_height);
+}
+
 gboolean gst_roomcast_signaller_rejoin(GstRoomcastSignaller *self) {
   g_return_val_if_fail(GST_IS_ROOMCAST_SIGNALLER(self), FALSE);
   auto *iface = GST_ROOMCAST_SIGNALLER_GET_IFACE(self);
@@ -184,6 +198,10 @@ void gst_roomcast_signaller_emit_sdp(GstRoomcastSignaller *self, const gchar *pe
 void gst_roomcast_signaller_emit_ice(GstRoomcastSignaller *self, const gchar *peer_id,
                                      guint mline_index, const gchar *candidate, const gchar *mid) {
   g_signal_emit(self, signals[SIG_ICE], 0, peer_id, mline_index, candidate, mid);
+}
+void gst_roomcast_signaller_emit_prefer(GstRoomcastSignaller *self, const gchar *peer_id,
+                                        gint layer, gint max_height) {
+  g_signal_emit(self, signals[SIG_PREFER], 0, peer_id, layer, max_height);
 }
 void gst_roomcast_signaller_emit_error(GstRoomcastSignaller *self, const gchar *message,
                                        gboolean fatal) {

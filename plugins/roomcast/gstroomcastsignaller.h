@@ -69,6 +69,11 @@ struct _GstRoomcastSignallerInterface {
   // back it does nothing (it rejoins by itself). Optional: without it the caller stops and starts
   // the signaller (see gst_roomcast_signaller_rejoin).
   void (*rejoin)(GstRoomcastSignaller *self);
+  // Asks `peer_id` (our host) for a ladder layer: `layer` counted from the top (0: full size, no
+  // limit), or, when `layer` is -1, the largest layer at most `max_height` pixels high (the
+  // protocol's `prefer`). Optional (default: no-op).
+  void (*send_prefer)(GstRoomcastSignaller *self, const gchar *peer_id, gint layer,
+                      gint max_height);
 };
 
 void gst_roomcast_signaller_start(GstRoomcastSignaller *self, const gchar *room,
@@ -80,6 +85,8 @@ void gst_roomcast_signaller_send_ice(GstRoomcastSignaller *self, const gchar *pe
                                      guint mline_index, const gchar *candidate, const gchar *mid);
 void gst_roomcast_signaller_end_peer(GstRoomcastSignaller *self, const gchar *peer_id,
                                      const gchar *reason, const gchar *message);
+void gst_roomcast_signaller_send_prefer(GstRoomcastSignaller *self, const gchar *peer_id,
+                                        gint layer, gint max_height);
 // FALSE when the implementation has no `rejoin`: the caller then stops and starts it.
 gboolean gst_roomcast_signaller_rejoin(GstRoomcastSignaller *self);
 
@@ -96,6 +103,9 @@ void gst_roomcast_signaller_emit_sdp(GstRoomcastSignaller *self, const gchar *pe
                                      GstWebRTCSessionDescription *sdp);
 void gst_roomcast_signaller_emit_ice(GstRoomcastSignaller *self, const gchar *peer_id,
                                      guint mline_index, const gchar *candidate, const gchar *mid);
+// `layer` or `max_height` is -1 (exactly one is set).
+void gst_roomcast_signaller_emit_prefer(GstRoomcastSignaller *self, const gchar *peer_id,
+                                        gint layer, gint max_height);
 void gst_roomcast_signaller_emit_error(GstRoomcastSignaller *self, const gchar *message,
                                        gboolean fatal);
 // `stun_server` may be NULL; `turn_servers` is a NULL-terminated array (NULL for none).

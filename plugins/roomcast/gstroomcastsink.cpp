@@ -455,6 +455,16 @@ static void gst_roomcast_sink_class_init(GstRoomcastSinkClass *klass) {
                         "this much protection, in percent of the media packets (0: off; applies to "
                         "peers that join later)",
                         0, 100, 0, live));
+  /**
+   * GstRoomcastSink:ladder:
+   *
+   * Raw VP8 input encoded once per size; each viewer is sent the largest layer its link carries
+   * (a bandwidth estimate per viewer). A viewer may ask for less with the protocol's `prefer`
+   * (roomcastsrc `prefer-layer`, `roomcast watch --prefer N`, the web viewer's
+   * `window.roomcast.prefer()`): a layer from the top, clamped to the ladder, or a largest height
+   * in pixels; that viewer is then never sent more (its `layer-cap` in `stats`). Without a ladder
+   * `prefer` is ignored.
+   */
   g_object_class_install_property(
       gobject_class, PROP_LADDER,
       g_param_spec_string(

@@ -15,6 +15,9 @@
  * again; the stream goes on meanwhile), and a session whose media stopped for
  * #GstRoomcastSrc:media-timeout seconds is given up for a new one (leave and join again).
  *
+ * A host that encodes a ladder (roomcastsink `ladder`) sends each viewer the largest layer its
+ * link carries; #GstRoomcastSrc:prefer-layer asks it for a smaller one at most (a small tile).
+ *
  * ## Example launch line
  * |[
  * gst-launch-1.0 roomcastsrc signaller::uri=ws://127.0.0.1:8443/ws room=demo ! \
@@ -26,6 +29,7 @@
 #include "common.h"
 #include "gstroomcastpad.h"
 #include "gstroomcastsignaller.h"
+#include "protocol.h"
 #include "room-client.h"
 
 #include <string>
@@ -113,6 +117,7 @@ enum {
   PROP_ENCODED = roomcast::RoomClient::kCommonProps + 1,
   PROP_STATS,
   PROP_MEDIA_TIMEOUT,
+  PROP_PREFER_LAYER,
 };
 
 static GstStaticPadTemplate video_template =
@@ -136,6 +141,10 @@ static void gst_roomcast_src_set_property(GObject *object, guint id, const GValu
                                           GParamSpec *pspec) {
   Private *priv = GST_ROOMCAST_SRC(object)->priv;
   if (priv->set_common_property(object, id, value)) return;
+  if (id == PROP_PREFER_LAYER) {
+    priv->set_prefer_layer(g_value_get_int(value)); // takes the lock, tells the host
+    return;
+  }
   std::lock_guard l(priv->lock);
   if (id == PROP_ENCODED)
     priv->common.encoded = g_value_get_boolean(value);
@@ -159,6 +168,9 @@ static void gst_roomcast_src_get_property(GObject *object, guint id, GValue *val
   } else if (id == PROP_MEDIA_TIMEOUT) {
     std::lock_guard l(priv->lock);
     g_value_set_uint(value, priv->common.media_timeout_s);
+  } else if (id == PROP_PREFER_LAYER) {
+    std::lock_guard l(priv->lock);
+    g_value_set_int(value, priv->common.prefer_layer);
   } else {
     G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
   }
@@ -217,6 +229,22 @@ static void gst_roomcast_src_class_init(GstRoomcastSrcClass *klass) {
                         "(0: never)",
                         0, 3600, Private::kDefaultMediaTimeout,
                         GParamFlags(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS)));
+  /**
+   * GstRoomcastSrc:prefer-layer:
+   *
+   * The largest layer of the host's ladder to receive, counted from the top (0: full size, no
+   * limit; 1: the next smaller; ...): the protocol's `prefer` message, sent to the host with each
+   * new session (after a rejoin too), and at once when changed. The host clamps it to its ladder
+   * and still moves lower when the link needs it; a host without a ladder ignores it. -1: ask
+   * for nothing (set back from a layer, it asks for 0).
+   */
+  g_object_class_install_property(
+      gobject_class, PROP_PREFER_LAYER,
+      g_param_spec_int("prefer-layer", "Preferred layer",
+                       "Ask the host for at most this layer of its ladder (0: full size; -1: do "
+                       "not ask)",
+                       -1, int(roomcast::proto::kMaxPreferLayer), -1,
+                       GParamFlags(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS)));
   /**
    * GstRoomcastSrc:stats:
    *

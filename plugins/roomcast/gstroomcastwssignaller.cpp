@@ -9,6 +9,7 @@
 
 #include <libsoup/soup.h>
 
+#include <algorithm>
 #include <mutex>
 #include <string>
 
@@ -387,6 +388,11 @@ static void handle_message(GstRoomcastWsSignaller *self, const p::Message &msg) 
             gst_roomcast_signaller_emit_peer_ended(sig, m.from.c_str(), p::to_string(m.reason),
                                                    m.message.c_str());
           },
+          [&](const p::Prefer &m) {
+            GST_DEBUG_OBJECT(self, "%s prefers layer %d / height %d", m.from.c_str(), m.layer,
+                             m.max_height);
+            gst_roomcast_signaller_emit_prefer(sig, m.from.c_str(), m.layer, m.max_height);
+          },
           [&](const p::Ping &) { send_text(self, p::serialize(p::Pong{})); },
           [&](const p::Pong &) {},
           [&](const p::Error &m) { on_error(self, m); },
@@ -739,6 +745,18 @@ static void ws_end_peer(GstRoomcastSignaller *sig, const gchar *peer_id, const g
   invoke(self, [msg = std::move(msg)](GstRoomcastWsSignaller *s) { send_relay(s, msg); });
 }
 
+static void ws_send_prefer(GstRoomcastSignaller *sig, const gchar *peer_id, gint layer,
+                           gint max_height) {
+  auto *self = GST_ROOMCAST_WS_SIGNALLER(sig);
+  // Clamped to what the protocol takes (the host clamps to its ladder).
+  p::Prefer m =
+      layer >= 0 ? p::make_prefer(peer_id ? peer_id : "", std::min<int>(layer, p::kMaxPreferLayer))
+                 : p::make_prefer(peer_id ? peer_id : "",
+                                  std::clamp<int>(max_height, 1, p::kMaxPreferHeight), true);
+  std::string msg = p::serialize(m);
+  invoke(self, [msg = std::move(msg)](GstRoomcastWsSignaller *s) { send_relay(s, msg); });
+}
+
 // Leaves the room and joins it again on the same connection (the server gives a new id). While
 // not in the room (reconnecting, or a join being retried) there is nothing to do: the welcome
 // that ends it is a new session already.
@@ -764,6 +782,7 @@ static void gst_roomcast_ws_signaller_iface_init(GstRoomcastSignallerInterface *
   iface->send_ice = ws_send_ice;
   iface->end_peer = ws_end_peer;
   iface->rejoin = ws_rejoin;
+  iface->send_prefer = ws_send_prefer;
 }
 
 // ---- GObject ---------------------------------------------------------------------------------

@@ -79,4 +79,14 @@ LayerSwitch::Verdict LayerSwitch::on_packet(const Packet &p) {
   return v;
 }
 
+int prefer_to_layer(const std::vector<int> &heights, int layer, int max_height) {
+  const int last = int(heights.size()) - 1;
+  if (last < 0) return 0;
+  if (layer >= 0) return layer > last ? last : layer;
+  if (heights.back() <= 0) return 0; // sizes unknown: no limit rather than a guess
+  for (int i = 0; i <= last; i++)
+    if (heights[i] > 0 && heights[i] <= max_height) return i;
+  return last;
+}
+
 } // namespace roomcast

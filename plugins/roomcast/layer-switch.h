@@ -16,6 +16,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 namespace roomcast {
 
@@ -73,5 +74,11 @@ private:
   bool have_pid_ = false;
   std::uint64_t switches_ = 0;
 };
+
+// What a viewer's `prefer` asks for, as the top layer it may get (LayerChooser's cap). `heights`:
+// the ladder's layers, top first (0: not known yet). With `layer` >= 0: that layer, clamped to the
+// ladder. Otherwise, `max_height`: the largest layer at most that high, or the smallest layer when
+// none is; 0 (no limit) while the heights are not known.
+int prefer_to_layer(const std::vector<int> &heights, int layer, int max_height);
 
 } // namespace roomcast

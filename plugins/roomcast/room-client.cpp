@@ -1,6 +1,7 @@
 #include "room-client.h"
 
 #include "gstroomcastwssignaller.h"
+#include "layer-switch.h"
 
 #include <condition_variable>
 #include <utility>
@@ -257,6 +258,7 @@ bool RoomClient::null_to_ready() {
       g_signal_connect(sig, "peer-ended", G_CALLBACK(on_sig_peer_ended), this),
       g_signal_connect(sig, "sdp", G_CALLBACK(on_sig_sdp), this),
       g_signal_connect(sig, "ice", G_CALLBACK(on_sig_ice), this),
+      g_signal_connect(sig, "prefer", G_CALLBACK(on_sig_prefer), this),
       g_signal_connect(sig, "error", G_CALLBACK(on_sig_error), this),
       g_signal_connect(sig, "ice-servers", G_CALLBACK(on_sig_ice_servers), this),
   };
@@ -443,6 +445,65 @@ void RoomClient::create_peer(const std::string &id, const std::string &name, Gst
   GST_INFO_OBJECT(element_, "peer %s added (%s)", id.c_str(),
                   plan.offerer ? "we offer" : "it offers");
   peer_added(*peer);
+  // A viewer's layer wish goes to each new session with its host (after a rejoin too).
+  int prefer;
+  {
+    std::lock_guard l(lock);
+    prefer = common.prefer_layer;
+  }
+  if (this->role() == GST_ROOMCAST_ROLE_VIEWER && prefer >= 0) send_prefer(*peer, prefer);
+}
+
+void RoomClient::send_prefer(const Peer &peer, int layer) {
+  GST_INFO_OBJECT(element_, "asking %s for ladder layer %d", peer.id().c_str(), layer);
+  if (GstRoomcastSignaller *sig = ref_signaller()) {
+    gst_roomcast_signaller_send_prefer(sig, peer.id().c_str(), layer, -1);
+    g_object_unref(sig);
+  }
+}
+
+void RoomClient::set_prefer_layer(int layer) {
+  {
+    std::lock_guard l(lock);
+    if (common.prefer_layer == layer) return;
+    common.prefer_layer = layer;
+  }
+  // A session already there is told now (-1: back to no limit).
+  on_worker([this, layer]() {
+    if (role() != GST_ROOMCAST_ROLE_VIEWER) return;
+    for (auto &p : peers())
+      if (current(*p)) send_prefer(*p, layer < 0 ? 0 : layer);
+  });
+}
+
+// Worker: a viewer asked us for a ladder layer (`prefer`). Clamped to our ladder; a host without
+// one (or a member: the server lets only viewers ask their host) has nothing to choose from.
+void RoomClient::handle_prefer(const std::string &id, int layer, int max_height) {
+  if (role() != GST_ROOMCAST_ROLE_HOST) {
+    GST_DEBUG_OBJECT(element_, "prefer from %s ignored: we are no host", id.c_str());
+    return;
+  }
+  std::vector<LadderLayer> ladder;
+  for (const SendSource &s : send_sources())
+    if (s.layers.size() > 1) {
+      ladder = s.layers;
+      break;
+    }
+  if (ladder.empty()) {
+    GST_DEBUG_OBJECT(element_, "prefer from %s (layer %d, max height %d) ignored: no ladder",
+                     id.c_str(), layer, max_height);
+    return;
+  }
+  std::vector<int> heights;
+  for (const LadderLayer &l : ladder)
+    heights.push_back(l.height);
+  const int cap = prefer_to_layer(heights, layer, max_height);
+  GST_INFO_OBJECT(element_, "viewer %s prefers layer %d (asked: layer %d, max height %d)",
+                  id.c_str(), cap, layer, max_height);
+  bool known = when_peer_ready(id, [this, id, cap]() {
+    if (auto peer = find(id)) peer->set_layer_cap(cap);
+  });
+  if (!known) GST_DEBUG_OBJECT(element_, "prefer from unknown peer %s ignored", id.c_str());
 }
 
 void RoomClient::end_peer(const std::string &id, const char *reason, const char *message) {
@@ -896,6 +957,14 @@ void RoomClient::on_sig_ice_servers(GstRoomcastSignaller *, const gchar *stun,
   // Before `joined` (same thread): the new session's peers are made with them.
   std::lock_guard l(self->lock);
   self->room_ice_ = std::move(servers);
+}
+
+void RoomClient::on_sig_prefer(GstRoomcastSignaller *, const gchar *id, gint layer, gint max_height,
+                               gpointer data) {
+  auto *self = static_cast<RoomClient *>(data);
+  std::string pid = id ? id : "";
+  self->on_worker(
+      [self, pid, layer, max_height]() { self->handle_prefer(pid, layer, max_height); });
 }
 
 void RoomClient::on_sig_error(GstRoomcastSignaller *, const gchar *message, gboolean fatal,

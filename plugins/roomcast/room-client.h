@@ -59,6 +59,7 @@ public:
     bool encoded = false;      // receive parsed instead of decoded streams
     guint media_timeout_s = 0; // viewer: rejoin after this long without media (0: never)
     guint fec_percentage = 0;  // sink: ULPFEC/RED on what we send, this much protection (0: off)
+    int prefer_layer = -1;     // viewer: the ladder layer asked of the host (`prefer`; -1: none)
   };
   mutable std::mutex lock;
   Common common; // (lock)
@@ -101,6 +102,11 @@ public:
   // Worker: leaves the room and joins it again (a new id; the host offers again). `why` is
   // posted as a warning first.
   void rejoin(const std::string &why);
+
+  // Viewer, any thread: asks the host for ladder layer `layer` (`prefer`; -1: stop asking, which
+  // sends layer 0, no limit, to a current session). Sent to every session from now on, when it
+  // is made (so again after a rejoin).
+  void set_prefer_layer(int layer);
 
   // The element message posted at every `joined` (a new session in the room).
   static constexpr const char *kJoinedMessage = "roomcast-joined";
@@ -149,6 +155,8 @@ private:
   void session_started(const std::string &id, const std::string &previous,
                        GstRoomcastRoomKind kind);
   void watch_media();
+  void handle_prefer(const std::string &id, int layer, int max_height);
+  void send_prefer(const Peer &peer, int layer);
   // Whether a send from `peer` may go out: it is still one of ours (an ended peer, or one of a
   // session before a rejoin, names an id the room no longer knows).
   bool current(const Peer &peer) const;
@@ -165,6 +173,8 @@ private:
                          gpointer data);
   static void on_sig_ice(GstRoomcastSignaller *, const gchar *id, guint mline,
                          const gchar *candidate, const gchar *mid, gpointer data);
+  static void on_sig_prefer(GstRoomcastSignaller *, const gchar *id, gint layer, gint max_height,
+                            gpointer data);
   static void on_sig_error(GstRoomcastSignaller *, const gchar *message, gboolean fatal,
                            gpointer data);
   static void on_sig_ice_servers(GstRoomcastSignaller *, const gchar *stun,

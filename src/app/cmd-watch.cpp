@@ -293,7 +293,7 @@ int cmd_watch(int argc, char **argv) {
   g_autofree char *server = nullptr, *room = nullptr, *sink = nullptr, *ice = nullptr,
                   *stun = nullptr;
   g_auto(GStrv) turn = nullptr;
-  int frames = 0, timeout = 0, latency = 50;
+  int frames = 0, timeout = 0, latency = 50, prefer = -1;
   gboolean verbose = FALSE, progress = FALSE;
   GOptionEntry entries[] = {
       {"server", 's', 0, G_OPTION_ARG_STRING, &server, "Signalling server (ws://127.0.0.1:8443/ws)",
@@ -312,6 +312,10 @@ int cmd_watch(int argc, char **argv) {
       {"turn", 0, 0, G_OPTION_ARG_STRING_ARRAY, &turn,
        "TURN server (turn(s)://USER:PASSWORD@HOST:PORT), instead of the server's; repeatable",
        "URI"},
+      {"prefer", 0, 0, G_OPTION_ARG_INT, &prefer,
+       "Ask the host for at most this layer of its ladder (0: full size, 1: the next smaller, "
+       "...; a host without a ladder ignores it)",
+       "N"},
       {"progress", 0, 0, G_OPTION_ARG_NONE, &progress,
        "Print a progress line (JSON after 'progress ') every second", nullptr},
       {"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "More detail", nullptr},
@@ -326,6 +330,11 @@ int cmd_watch(int argc, char **argv) {
   if (verbose) enable_verbose();
   if (frames < 0 || timeout < 0 || latency < 0) {
     g_printerr("roomcast watch: --frames, --timeout and --latency must not be negative\n");
+    return 2;
+  }
+  if (prefer != -1 && (prefer < 0 || prefer > int(proto::kMaxPreferLayer))) {
+    g_printerr("roomcast watch: --prefer must be a layer from 0 to %d\n",
+               int(proto::kMaxPreferLayer));
     return 2;
   }
   std::string sink_mode = sink ? sink : "auto";
@@ -361,7 +370,7 @@ int cmd_watch(int argc, char **argv) {
   if (!apply_client_options("watch", src, copts, ServerOptions{}, nullptr, room_name, "viewer"))
     return 1;
   g_object_set(src, "room", room_name.c_str(), "latency", guint(latency), "ice-loopback",
-               loopback_ice(ice, url), nullptr);
+               loopback_ice(ice, url), "prefer-layer", prefer, nullptr);
   if (!set_element_ice("watch", src, own)) return 2;
   g_signal_connect(src, "pad-added", G_CALLBACK(on_pad_added), &w);
   g_signal_connect(src, "pad-removed", G_CALLBACK(on_pad_removed), &w);

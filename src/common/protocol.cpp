@@ -379,6 +379,22 @@ struct Fields {
     return true;
   }
 
+  bool operator()(Prefer &m) {
+    if (!read_route(r, m)) return false;
+    const bool by_layer = r.has("layer"), by_height = r.has("maxHeight");
+    if (by_layer == by_height)
+      return r.fail(ErrorCode::BadMessage, "a prefer takes exactly one of 'layer' and 'maxHeight'");
+    std::int64_t v = 0;
+    if (by_layer) {
+      if (!r.integer("layer", v, true, 0, kMaxPreferLayer)) return false;
+      m.layer = static_cast<int>(v);
+    } else {
+      if (!r.integer("maxHeight", v, true, 1, kMaxPreferHeight)) return false;
+      m.max_height = static_cast<int>(v);
+    }
+    return true;
+  }
+
   bool operator()(Welcome &m) {
     std::int64_t interval = 0, max_size = 0;
     if (!r.peer_id("id", m.id, true) || !r.str("room", m.room, true) ||
@@ -594,6 +610,13 @@ struct Writer {
     add_str(b, "reason", to_string(m.reason));
     if (!m.message.empty()) add_str(b, "message", m.message);
   }
+  void operator()(const Prefer &m) {
+    add_route(b, m);
+    if (m.max_height >= 0)
+      add_int(b, "maxHeight", m.max_height);
+    else
+      add_int(b, "layer", m.layer < 0 ? 0 : m.layer);
+  }
   void operator()(const Welcome &m) {
     add_int(b, "version", kVersion);
     add_str(b, "id", m.id);
@@ -685,6 +708,13 @@ Bye make_bye(std::string to, EndReason reason, std::string message) {
   m.to = std::move(to);
   m.reason = reason;
   m.message = std::move(message);
+  return m;
+}
+
+Prefer make_prefer(std::string to, int value, bool by_height) {
+  Prefer m;
+  m.to = std::move(to);
+  (by_height ? m.max_height : m.layer) = value;
   return m;
 }
 

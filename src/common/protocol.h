@@ -130,6 +130,18 @@ struct Bye : Relay {
   bool operator==(const Bye &) const = default;
 };
 
+// A viewer asks its host for a ladder layer (docs/protocol.md, "prefer"): either `layer`, the
+// largest layer it wants counted from the top (0: full size, no limit), or `max_height`, the
+// largest picture height in pixels it wants (the host picks the largest layer that fits, else its
+// smallest). Exactly one of them is set (the other is -1). The host clamps to its ladder; a host
+// without one ignores it.
+struct Prefer : Relay {
+  static constexpr Type kType = Type::Prefer;
+  int layer = -1;      // 0..kMaxPreferLayer, or -1
+  int max_height = -1; // 1..kMaxPreferHeight, or -1
+  bool operator==(const Prefer &) const = default;
+};
+
 // both directions (keepalive)
 struct Ping {
   static constexpr Type kType = Type::Ping;
@@ -177,8 +189,8 @@ struct Error {
 };
 
 // One message. The alternatives are in the order of `Type`, so index() is the type.
-using Message = std::variant<Join, Leave, Offer, Answer, Ice, Bye, Ping, Pong, Welcome, PeerJoined,
-                             PeerLeft, Error>;
+using Message = std::variant<Join, Leave, Offer, Answer, Ice, Bye, Prefer, Ping, Pong, Welcome,
+                             PeerJoined, PeerLeft, Error>;
 
 namespace detail {
 template <std::size_t... I> constexpr bool alternatives_in_order(std::index_sequence<I...>) {
@@ -195,7 +207,8 @@ inline Type type_of(const Message &m) {
   return static_cast<Type>(m.index());
 }
 
-// The routing fields of a relayed message (offer, answer, ice, bye); nullptr for the others.
+// The routing fields of a relayed message (offer, answer, ice, bye, prefer); nullptr for the
+// others.
 Relay *relay_of(Message &m);
 const Relay *relay_of(const Message &m);
 
@@ -233,6 +246,8 @@ Join make_join(std::string room, Role role, std::string name = {}, std::string t
 Message make_sdp(Type offer_or_answer, std::string to, std::string sdp);
 Ice make_ice(std::string to, int mline_index, std::string candidate, std::string mid = {});
 Bye make_bye(std::string to, EndReason reason, std::string message = {});
+// A prefer for a layer (0: full size) or, with by_height, for a largest picture height.
+Prefer make_prefer(std::string to, int value, bool by_height = false);
 Error make_error(ErrorCode code, std::string message, std::string ref = {});
 Message make_simple(Type t); // leave, ping, pong
 

@@ -86,4 +86,10 @@ std::optional<Refusal> check_relay(std::string_view room, p::RoomKind kind, p::R
   return std::nullopt;
 }
 
+std::optional<Refusal> check_prefer(p::Role from, p::Role target) {
+  if (from != p::Role::Viewer || target != p::Role::Host)
+    return Refusal{p::ErrorCode::Forbidden, "only a viewer asks its host for a layer (prefer)"};
+  return std::nullopt;
+}
+
 } // namespace roomcast::rules

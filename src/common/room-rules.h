@@ -77,4 +77,9 @@ std::optional<TokenPolicy> token_policy_from_string(std::string_view s);
 std::optional<Refusal> check_relay(std::string_view room, proto::RoomKind kind, proto::Role from,
                                    std::string_view to, const std::optional<proto::Role> &target);
 
+// Decides whether a `prefer` (a ladder layer asked for) may go from a peer of role `from` to one
+// of role `target`, after check_relay allowed the relay: only a viewer asks, and only its host.
+// Anything else: forbidden.
+std::optional<Refusal> check_prefer(proto::Role from, proto::Role target);
+
 } // namespace roomcast::rules

@@ -692,7 +692,8 @@ struct Server::Impl {
     c.id.clear();
   }
 
-  // offer, answer, ice and bye: passed on to the one peer named in `to`, if the room allows it.
+  // offer, answer, ice, bye and prefer: passed on to the one peer named in `to`, if the room allows
+  // it.
   void handle_relay(Conn &c, p::Message &m) {
     const char *type = p::to_string(p::type_of(m));
     p::Relay &route = *p::relay_of(m);
@@ -704,13 +705,20 @@ struct Server::Impl {
       send_error(c, p::ErrorCode::BadMessage, "missing field 'to'", type);
       return;
     }
+    auto it = by_id.find(route.to);
+    Conn *target = nullptr;
+    if (it != by_id.end() && it->second->room == c.room && it->second != &c) target = it->second;
+    // A prefer goes from a viewer to its host only, whoever serves the viewer (SFU or host).
+    if (p::type_of(m) == p::Type::Prefer && target) {
+      if (auto refusal = rules::check_prefer(c.role, target->role)) {
+        send_error(c, refusal->code, std::move(refusal->message), type);
+        return;
+      }
+    }
     if (sfu && c.room->kind == p::RoomKind::Live && sfu->relay(c.room->name, c.id, m)) {
       counters.relayed++;
       return;
     }
-    auto it = by_id.find(route.to);
-    Conn *target = nullptr;
-    if (it != by_id.end() && it->second->room == c.room && it->second != &c) target = it->second;
     std::optional<p::Role> target_role;
     if (target) target_role = target->role;
     if (auto refusal =
@@ -973,7 +981,7 @@ struct Server::Impl {
     family("roomcast_leaves_total", "counter", "Peers that left a room (leave, close, keepalive).");
     sample("roomcast_leaves_total", leaves);
     family("roomcast_messages_relayed_total", "counter",
-           "Offers, answers, candidates and byes "
+           "Offers, answers, candidates, byes and prefers "
            "relayed.");
     sample("roomcast_messages_relayed_total", counters.relayed);
     family("roomcast_refusals_total", "counter",

@@ -36,6 +36,13 @@ bool fields_valid(const p::Message &m) {
                           return p::valid_text(b.message, p::kMaxByeMessage) &&
                                  (!b.to.empty() || !b.from.empty());
                         },
+                        [](const p::Prefer &m) {
+                          const bool layer = m.layer >= 0 && m.layer <= int(p::kMaxPreferLayer);
+                          const bool height =
+                              m.max_height >= 1 && m.max_height <= int(p::kMaxPreferHeight);
+                          return (layer ? m.max_height == -1 : height && m.layer == -1) &&
+                                 (!m.to.empty() || !m.from.empty());
+                        },
                         [](const p::Welcome &w) {
                           if (!p::valid_peer_id(w.id) || w.ping_interval_s > 86400) return false;
                           for (const auto &peer : w.peers)

@@ -42,6 +42,8 @@ protocol = [
     {"type": "peer-left", "id": "p5c1e09a2"},
     {"type": "error", "code": "forbidden", "message": "viewers may only signal with the host", "ref": "offer"},
     {"type": "error", "code": "host-taken", "message": "room 'demo' already has a host"},
+    {"type": "prefer", "to": "p0b7d3f10", "layer": 2},
+    {"type": "prefer", "from": "p5c1e09a2", "maxHeight": 180},
 ]
 protocol_raw = [
     b'{"type":"join","version":2,"room":"demo","role":"viewer"}',

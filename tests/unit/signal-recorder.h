@@ -16,7 +16,7 @@ namespace roomcast::test {
 
 // One signal emission, as seen by a Peer.
 struct Event {
-  std::string signal; // joined, peer-joined, peer-left, peer-ended, error
+  std::string signal; // joined, peer-joined, peer-left, peer-ended, prefer, error
   std::string a, b, c;
   bool fatal = false;
 };
@@ -48,6 +48,12 @@ public:
                      G_CALLBACK(+[](GstRoomcastSignaller *, const char *id, const char *reason,
                                     const char *message, Peer *p) {
                        p->push({"peer-ended", id, reason, message});
+                     }),
+                     this);
+    g_signal_connect(sig_, "prefer",
+                     G_CALLBACK(+[](GstRoomcastSignaller *, const char *id, gint layer,
+                                    gint max_height, Peer *p) {
+                       p->push({"prefer", id, std::to_string(layer), std::to_string(max_height)});
                      }),
                      this);
     g_signal_connect(

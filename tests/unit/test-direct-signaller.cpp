@@ -101,6 +101,17 @@ void test_relays() {
   stranger.join("d-elsewhere", GST_ROOMCAST_ROLE_HOST);
   gst_roomcast_signaller_end_peer(stranger.sig(), v1.id().c_str(), "closed", nullptr);
   stranger.expect_error(ErrorCode::UnknownPeer, false);
+  // prefer: from a viewer to its host only.
+  gst_roomcast_signaller_send_prefer(v1.sig(), host.id().c_str(), 2, -1);
+  e = host.expect("prefer");
+  g_assert_true(e.a == v1.id() && e.b == "2" && e.c == "-1");
+  gst_roomcast_signaller_send_prefer(v1.sig(), host.id().c_str(), -1, 180);
+  e = host.expect("prefer");
+  g_assert_true(e.a == v1.id() && e.b == "-1" && e.c == "180");
+  gst_roomcast_signaller_send_prefer(host.sig(), v1.id().c_str(), 1, -1);
+  host.expect_error(ErrorCode::Forbidden, false);
+  gst_roomcast_signaller_send_prefer(v1.sig(), v2.id().c_str(), 1, -1);
+  v1.expect_error(ErrorCode::Forbidden, false);
   // A reason outside the protocol is refused as the server would.
   gst_roomcast_signaller_end_peer(host.sig(), v1.id().c_str(), "bored", nullptr);
   host.expect_error(ErrorCode::BadMessage, false);

@@ -340,6 +340,28 @@ void test_layer_chooser() {
 
 // ---- the ladder option -------------------------------------------------------------------------
 
+// A viewer's `prefer` as the top layer it may get: a layer clamped to the ladder, or the largest
+// layer at most so high (the smallest when none is).
+void test_prefer_to_layer() {
+  const std::vector<int> ladder = {720, 360, 180};
+  const struct {
+    int layer, max_height, want;
+  } rows[] = {
+      {0, -1, 0},   {1, -1, 1},    {2, -1, 2},   {3, -1, 2},   {15, -1, 2},
+      {-1, 720, 0}, {-1, 1080, 0}, {-1, 719, 1}, {-1, 360, 1}, {-1, 200, 2},
+      {-1, 180, 2}, {-1, 90, 2},   {-1, 1, 2},
+  };
+  for (const auto &r : rows) {
+    int got = roomcast::prefer_to_layer(ladder, r.layer, r.max_height);
+    g_test_message("layer %d, max height %d -> %d", r.layer, r.max_height, got);
+    g_assert_cmpint(got, ==, r.want);
+  }
+  // Sizes not known yet: no limit by height (a layer still counts); no ladder: 0.
+  g_assert_cmpint(roomcast::prefer_to_layer({0, 0}, -1, 90), ==, 0);
+  g_assert_cmpint(roomcast::prefer_to_layer({0, 0}, 1, -1), ==, 1);
+  g_assert_cmpint(roomcast::prefer_to_layer({}, 2, -1), ==, 0);
+}
+
 void test_parse_ladder() {
   struct Case {
     const char *text;
@@ -383,5 +405,6 @@ int main(int argc, char **argv) {
   g_test_add_func("/ladder/layer-switch", test_layer_switch);
   g_test_add_func("/ladder/layer-chooser", test_layer_chooser);
   g_test_add_func("/ladder/parse-ladder", test_parse_ladder);
+  g_test_add_func("/ladder/prefer-to-layer", test_prefer_to_layer);
   return g_test_run();
 }

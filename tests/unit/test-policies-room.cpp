@@ -198,6 +198,27 @@ void test_relay() {
             "no peer 'p9' in room 'demo'");
 }
 
+// A prefer (a ladder layer asked for) goes from a viewer to its host only.
+void test_prefer() {
+  const std::optional<ErrorCode> ok;
+  const struct {
+    Role from, to;
+    std::optional<ErrorCode> want;
+  } rows[] = {
+      {V, H, ok},
+      {H, V, ErrorCode::Forbidden},
+      {V, V, ErrorCode::Forbidden},
+      {M, M, ErrorCode::Forbidden},
+      {H, H, ErrorCode::Forbidden},
+  };
+  int i = 0;
+  for (const auto &r : rows) {
+    ++i;
+    g_autofree char *what = g_strdup_printf("%s to %s", to_string(r.from), to_string(r.to));
+    check_decision(i, what, rules::check_prefer(r.from, r.to), r.want);
+  }
+}
+
 // ---- token policy ---------------------------------------------------------------------------
 
 void test_token_policy() {
@@ -336,6 +357,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/policies/room/sees", test_sees);
   g_test_add_func("/policies/room/join", test_join);
   g_test_add_func("/policies/room/relay", test_relay);
+  g_test_add_func("/policies/room/prefer", test_prefer);
   g_test_add_func("/policies/room/token", test_token_policy);
   g_test_add_func("/policies/join-error", test_join_error_policy);
   g_test_add_func("/policies/join-retry-backoff", test_retry_backoff);

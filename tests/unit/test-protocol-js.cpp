@@ -203,7 +203,9 @@ void test_tables_agree() {
   g_assert_cmpint(json_object_get_int_member(limits, "ice_url"), ==, kMaxIceUrl);
   g_assert_cmpint(json_object_get_int_member(limits, "ice_credential"), ==, kMaxIceCredential);
   g_assert_cmpint(json_object_get_int_member(limits, "token"), ==, kMaxToken);
-  g_assert_cmpuint(json_object_get_size(limits), ==, 10);
+  g_assert_cmpint(json_object_get_int_member(limits, "prefer_layer"), ==, kMaxPreferLayer);
+  g_assert_cmpint(json_object_get_int_member(limits, "prefer_height"), ==, kMaxPreferHeight);
+  g_assert_cmpuint(json_object_get_size(limits), ==, 12);
   JsonObject *retry = object(o, "retry");
   g_assert_cmpint(json_object_get_int_member(retry, "firstMs"), ==, kRetryFirstMs);
   g_assert_cmpint(json_object_get_int_member(retry, "maxMs"), ==, kRetryMaxMs);

@@ -134,6 +134,11 @@ Message everything_set(Type t) {
     m.from = "pfrom";
     return m;
   }
+  case Type::Prefer: {
+    Prefer m = make_prefer("pto", 2);
+    m.from = "pfrom";
+    return m;
+  }
   case Type::Welcome:
     return Welcome{"pid",
                    "room",
@@ -212,6 +217,7 @@ void test_enum_tables() {
       {Type::Answer, "answer"},
       {Type::Ice, "ice"},
       {Type::Bye, "bye"},
+      {Type::Prefer, "prefer"},
       {Type::Ping, "ping"},
       {Type::Pong, "pong"},
       {Type::Welcome, "welcome"},
@@ -247,7 +253,7 @@ void test_enum_tables() {
   // Who sends what, and what the server relays.
   for (Type t : {Type::Join, Type::Leave})
     g_assert_true(sender_of(t) == Sender::Client && !is_relay(t));
-  for (Type t : {Type::Offer, Type::Answer, Type::Ice, Type::Bye})
+  for (Type t : {Type::Offer, Type::Answer, Type::Ice, Type::Bye, Type::Prefer})
     g_assert_true(sender_of(t) == Sender::Client && is_relay(t));
   for (Type t : {Type::Ping, Type::Pong})
     g_assert_true(sender_of(t) == Sender::Both && !is_relay(t));
@@ -509,6 +515,7 @@ void test_serialize_fields() {
       {Type::Answer, "from,sdp,to,type"},
       {Type::Ice, "candidate,from,sdpMLineIndex,sdpMid,to,type"},
       {Type::Bye, "from,message,reason,to,type"},
+      {Type::Prefer, "from,layer,to,type"},
       {Type::Ping, "type"},
       {Type::Pong, "type"},
       {Type::Welcome,
@@ -772,6 +779,47 @@ void test_parse_bye() {
               ErrorCode::BadMessage, "bye");
 }
 
+void test_parse_prefer() {
+  auto prefer = [](const std::string &fields) { return "{\"type\":\"prefer\"," + fields + "}"; };
+  g_assert_true(parse_as<Prefer>(prefer(R"("to":"p1","layer":2)")) == make_prefer("p1", 2));
+  g_assert_true(parse_as<Prefer>(prefer(R"("to":"p1","layer":0)")) == make_prefer("p1", 0));
+  g_assert_true(parse_as<Prefer>(prefer(R"("to":"p1","maxHeight":180)")) ==
+                make_prefer("p1", 180, true));
+  Prefer got = parse_as<Prefer>(prefer(R"("from":"p2","layer":1)"));
+  CHECK_STR(got.from, "p2");
+  g_assert_cmpint(got.layer, ==, 1);
+  g_assert_cmpint(got.max_height, ==, -1);
+  // The limits themselves are taken.
+  g_assert_cmpint(
+      parse_as<Prefer>(prefer(R"("to":"p1","layer":)" + std::to_string(kMaxPreferLayer))).layer, ==,
+      int(kMaxPreferLayer));
+  g_assert_cmpint(
+      parse_as<Prefer>(prefer(R"("to":"p1","maxHeight":)" + std::to_string(kMaxPreferHeight)))
+          .max_height,
+      ==, int(kMaxPreferHeight));
+  round_trip(make_prefer("p1", 3));
+  round_trip(make_prefer("p1", 1, true));
+  CHECK_STR(serialize(make_prefer("p1", 2)), R"({"type":"prefer","to":"p1","layer":2})");
+  CHECK_STR(serialize(make_prefer("p1", 360, true)),
+            R"({"type":"prefer","to":"p1","maxHeight":360})");
+
+  // to / from
+  parse_fails(prefer(R"("layer":1)"), ErrorCode::BadMessage, "prefer");
+  for (const char *id : {"\"\"", "\"a b\"", "5", "null"})
+    parse_fails(prefer(std::string("\"to\":") + id + R"(,"layer":1)"), ErrorCode::BadMessage,
+                "prefer");
+  // exactly one of layer and maxHeight
+  parse_fails(prefer(R"("to":"p1")"), ErrorCode::BadMessage, "prefer");
+  parse_fails(prefer(R"("to":"p1","layer":1,"maxHeight":180)"), ErrorCode::BadMessage, "prefer");
+  // integers in range, nothing else
+  for (const char *v :
+       {"-1", "16", "1.5", "\"1\"", "null", "true", "[1]", "{}", "1e3", "99999999999999999999"})
+    parse_fails(prefer(std::string(R"("to":"p1","layer":)") + v), ErrorCode::BadMessage, "prefer");
+  for (const char *v : {"0", "-180", "16385", "180.5", "\"180\"", "null", "false", "[]"})
+    parse_fails(prefer(std::string(R"("to":"p1","maxHeight":)") + v), ErrorCode::BadMessage,
+                "prefer");
+}
+
 void test_parse_error_messages() {
   auto err = [](const std::string &fields) { return "{\"type\":\"error\"," + fields + "}"; };
   Error e = parse_as<Error>(err(R"("code":"room-full","message":"full","ref":"join")"));
@@ -1018,6 +1066,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/protocol/parse/join", test_parse_join);
   g_test_add_func("/protocol/parse/relay", test_parse_relay);
   g_test_add_func("/protocol/parse/bye", test_parse_bye);
+  g_test_add_func("/protocol/parse/prefer", test_parse_prefer);
   g_test_add_func("/protocol/parse/error", test_parse_error_messages);
   g_test_add_func("/protocol/parse/welcome", test_parse_welcome);
   g_test_add_func("/protocol/parse/peer-notices", test_parse_peer_notices);

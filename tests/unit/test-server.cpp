@@ -588,6 +588,72 @@ void test_keepalive() {
 
 // Each bad message gets an error with the right code; the sender stays connected and working,
 // and nobody else hears anything.
+// prefer is relayed like the others, but only from a viewer to its host: a host or a member asks
+// nobody for a layer (forbidden); bad values are bad-message; nothing refused reaches anyone.
+void test_relay_prefer() {
+  ServerProcess srv;
+  WsClient h("host"), v1("viewer1"), v2("viewer2"), a("member-a"), b("member-b"), n("not-joined");
+  for (WsClient *c : {&h, &v1, &v2, &a, &b, &n})
+    c->connect(srv.ws_url());
+  h.join("prefs", Role::Host);
+  v1.join("prefs", Role::Viewer);
+  v2.join("prefs", Role::Viewer);
+  h.expect_peer_joined(v1.id());
+  h.expect_peer_joined(v2.id());
+  a.join("prefs-m", Role::Member);
+  b.join("prefs-m", Role::Member);
+  a.expect_peer_joined(b.id());
+
+  // By layer and by height, from the real sender (a forged `from` is replaced).
+  proto::Prefer p = proto::make_prefer(h.id(), 2);
+  p.from = v2.id();
+  v1.send(p);
+  auto got = expect_relay<proto::Prefer>(h, v1.id());
+  TEST_CHECK(got.layer == 2 && got.max_height == -1, "%s", proto::serialize(got).c_str());
+  v2.send_text(R"({"type":"prefer","to":")" + h.id() + R"(","maxHeight":180})");
+  got = expect_relay<proto::Prefer>(h, v2.id());
+  TEST_CHECK(got.layer == -1 && got.max_height == 180, "%s", proto::serialize(got).c_str());
+  v1.send(proto::make_prefer(h.id(), 0)); // back to no limit
+  TEST_CHECK(expect_relay<proto::Prefer>(h, v1.id()).layer == 0);
+
+  // Roles: the host to a viewer, a viewer to a viewer, members: forbidden.
+  h.send(proto::make_prefer(v1.id(), 1));
+  TEST_CHECK(h.expect_error(ErrorCode::Forbidden).ref == "prefer");
+  v1.send(proto::make_prefer(v2.id(), 1));
+  TEST_CHECK(v1.expect_error(ErrorCode::Forbidden).ref == "prefer");
+  a.send(proto::make_prefer(b.id(), 1));
+  TEST_CHECK(a.expect_error(ErrorCode::Forbidden).ref == "prefer");
+  // Unknown peers, other rooms, yourself; not joined.
+  v1.send(proto::make_prefer("nosuchpeer", 1));
+  TEST_CHECK(v1.expect_error(ErrorCode::UnknownPeer).ref == "prefer");
+  v1.send(proto::make_prefer(a.id(), 1));
+  TEST_CHECK(v1.expect_error(ErrorCode::UnknownPeer).ref == "prefer");
+  v1.send(proto::make_prefer(v1.id(), 1));
+  TEST_CHECK(v1.expect_error(ErrorCode::UnknownPeer).ref == "prefer");
+  n.send(proto::make_prefer(h.id(), 1));
+  TEST_CHECK(n.expect_error(ErrorCode::NotJoined).ref == "prefer");
+
+  // Malformed: no target, neither or both of the values, wrong types, out of range.
+  const std::string head = R"({"type":"prefer","to":")" + h.id() + "\"";
+  for (const std::string &bad :
+       {head + "}", head + R"(,"layer":1,"maxHeight":90})", head + R"(,"layer":-1})",
+        head + R"(,"layer":)" + std::to_string(proto::kMaxPreferLayer + 1) + "}",
+        head + R"(,"layer":"2"})", head + R"(,"layer":1.5})", head + R"(,"layer":null})",
+        head + R"(,"layer":true})", head + R"(,"layer":[2]})", head + R"(,"maxHeight":0})",
+        head + R"(,"maxHeight":)" + std::to_string(proto::kMaxPreferHeight + 1) + "}",
+        head + R"(,"maxHeight":"180"})", std::string(R"({"type":"prefer","layer":1})"),
+        std::string(R"({"type":"prefer","to":5,"layer":1})")}) {
+    v1.send_text(bad);
+    TEST_CHECK(v1.expect_error(ErrorCode::BadMessage).ref == "prefer", "%s", bad.c_str());
+  }
+  // None of it reached anyone; the room goes on.
+  for (WsClient *c : {&h, &v2, &a, &b})
+    c->expect_nothing("refused prefers");
+  v1.send(proto::make_prefer(h.id(), proto::kMaxPreferLayer));
+  TEST_CHECK(expect_relay<proto::Prefer>(h, v1.id()).layer == int(proto::kMaxPreferLayer));
+  check_relay(h, v1, "after-prefer");
+}
+
 void test_bad_input() {
   ServerProcess srv({"--max-message-size", "2048"});
   WsClient a("a-host"), b("b-viewer"), o("other-room"), n("never-joined");
@@ -1036,6 +1102,7 @@ int main(int argc, char **argv) {
   g_test_add_func("/server/relay/live", test_relay_live);
   g_test_add_func("/server/relay/meeting", test_relay_meeting);
   g_test_add_func("/server/relay/bye", test_relay_bye);
+  g_test_add_func("/server/relay/prefer", test_relay_prefer);
   g_test_add_func("/server/disconnect/abrupt", test_abrupt_disconnect);
   g_test_add_func("/server/keepalive", test_keepalive);
   g_test_add_func("/server/bad-input", test_bad_input);

@@ -79,6 +79,37 @@ void test_bye_both_ways() {
   viewer.expect_nothing();
 }
 
+// send-prefer goes out as a `prefer` (by layer or by height, clamped to the protocol's ranges),
+// and a `prefer` that arrives is emitted as the `prefer` signal.
+void test_prefer() {
+  ServerProcess srv;
+  Peer host("host", ws_signaller(srv)), viewer("viewer", ws_signaller(srv));
+  host.join("w-prefer", GST_ROOMCAST_ROLE_HOST);
+  viewer.join("w-prefer", GST_ROOMCAST_ROLE_VIEWER);
+  TEST_CHECK(host.expect("peer-joined").a == viewer.id());
+  viewer.expect("peer-joined");
+  const std::pair<std::pair<int, int>, std::pair<std::string, std::string>> rows[] = {
+      {{2, -1}, {"2", "-1"}},
+      {{0, -1}, {"0", "-1"}},
+      {{99, -1}, {std::to_string(proto::kMaxPreferLayer), "-1"}},
+      {{-1, 180}, {"-1", "180"}},
+      {{-1, 0}, {"-1", "1"}},
+      {{-1, 1 << 20}, {"-1", std::to_string(proto::kMaxPreferHeight)}},
+  };
+  for (const auto &[in, want] : rows) {
+    gst_roomcast_signaller_send_prefer(viewer.sig(), host.id().c_str(), in.first, in.second);
+    Event e = host.expect("prefer");
+    TEST_CHECK(e.a == viewer.id() && e.b == want.first && e.c == want.second,
+               "sent (%d, %d): got %s %s %s", in.first, in.second, e.a.c_str(), e.b.c_str(),
+               e.c.c_str());
+  }
+  // From a host the server refuses it (forbidden), as a warning.
+  gst_roomcast_signaller_send_prefer(host.sig(), viewer.id().c_str(), 1, -1);
+  host.expect_error(ErrorCode::Forbidden, false);
+  host.expect_nothing();
+  viewer.expect_nothing();
+}
+
 void test_join_policy() {
   ServerProcess srv({"--max-peers", "1"});
   Peer host("host", ws_signaller(srv)), viewer("viewer", ws_signaller(srv)),
@@ -235,6 +266,7 @@ int main(int argc, char **argv) {
   gst_init(&argc, &argv);
   g_test_init(&argc, &argv, nullptr);
   g_test_add_func("/ws-signaller/bye", test_bye_both_ways);
+  g_test_add_func("/ws-signaller/prefer", test_prefer);
   g_test_add_func("/ws-signaller/join-policy", test_join_policy);
   g_test_add_func("/ws-signaller/reconnect", test_reconnect_after_server_restart);
   g_test_add_func("/ws-signaller/first-connect", test_first_connect_is_fatal);

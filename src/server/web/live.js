@@ -4,6 +4,24 @@
 import { Session, byeText } from './session.js';
 import { videoRefused } from './peer.js';
 import { captureScreen, stopStream } from './media.js';
+import { LIMITS } from './protocol.js';
+
+// The fields of a `prefer` for `wish`: a ladder layer (a number: 0 is full size, no limit) or
+// {layer} or {maxHeight} (pixels: the largest layer at most so high). Throws a RangeError for
+// anything else, so a page's mistake is seen at once rather than refused by the server.
+export function preferFields(wish) {
+  const int = (v, lo, hi) => Number.isInteger(v) && v >= lo && v <= hi;
+  if (typeof wish === 'number') wish = { layer: wish };
+  if (wish && typeof wish === 'object') {
+    const keys = Object.keys(wish);
+    if (keys.length === 1 && keys[0] === 'layer' && int(wish.layer, 0, LIMITS.prefer_layer))
+      return { layer: wish.layer };
+    if (keys.length === 1 && keys[0] === 'maxHeight' && int(wish.maxHeight, 1, LIMITS.prefer_height))
+      return { maxHeight: wish.maxHeight };
+  }
+  throw new RangeError(`prefer: a layer from 0 to ${LIMITS.prefer_layer}, or {maxHeight: 1 to ${LIMITS.prefer_height}} ` +
+    `(got ${JSON.stringify(wish)})`);
+}
 
 export class Viewer extends Session {
   // video: the <video> element to play in
@@ -12,6 +30,7 @@ export class Viewer extends Session {
     this.video = opts.video;
     this.onAudio = opts.onAudio || (() => {});
     this.hostId = null;
+    this.preferWish = null; // the fields of our `prefer`, sent with every session (see prefer())
     this.video.addEventListener('playing', () => this.checkLive());
     this.video.addEventListener('resize', () => this.checkLive());
   }
@@ -22,6 +41,22 @@ export class Viewer extends Session {
 
   current() {
     return this.hostId ? this.peers.get(this.hostId) : null;
+  }
+
+  // Asks the host for a smaller layer of its ladder at most (a small tile): `wish` as for
+  // preferFields(), or null to ask for nothing any more (the host is told: layer 0, no limit).
+  // Remembered: sent again with every new session (each offer from the host, so after a rejoin
+  // too). A host without a ladder ignores it. Returns true when it went to the host now.
+  prefer(wish) {
+    const fields = wish === null ? null : preferFields(wish);
+    const had = this.preferWish;
+    this.preferWish = fields;
+    return this.sendPrefer(fields || (had ? { layer: 0 } : null));
+  }
+
+  sendPrefer(fields = this.preferWish) {
+    if (!fields || !this.hostId || !this.current()) return false;
+    return this.sig.send({ type: 'prefer', to: this.hostId, ...fields });
   }
 
   // Live once the connection is up and a frame is showing.
@@ -62,6 +97,7 @@ export class Viewer extends Session {
     this.videoRefused = false;
     this.closeAllPeers();
     const p = this.newPeer({ id: m.from, role: 'host', name: this.hostName || '' });
+    this.sendPrefer(); // our layer wish, to this new session
     this.detach();
     if (this.state !== 'reconnecting') this.setState('connecting', 'answering the host\'s offer');
     p.acceptOffer(m.sdp).then(() => {

@@ -360,6 +360,17 @@ window.roomcast = {
   },
   // The link the host's or member's "Copy … link" button copies.
   link() { return role === 'viewer' ? '' : shareLink(); },
+  // Viewers: asks the host for at most layer n of its ladder (0: full size), or with
+  // {maxHeight: px} for the largest layer at most so high; null: no wish. Sent with every session
+  // from now on. Returns true when it went to the host now (false: no session yet; it goes with
+  // the next). Throws a RangeError for a bad wish, an Error on a page that is not a viewer's.
+  prefer(wish) {
+    if (role !== 'viewer' || !session || typeof session.prefer !== 'function')
+      throw new Error('prefer: only a viewer asks its host for a layer');
+    return session.prefer(wish);
+  },
+  // The wish prefer() set (the fields of the `prefer` message), or null.
+  get preferred() { return session && session.preferWish ? { ...session.preferWish } : null; },
   tiles() {
     return session && session.tiles
       ? [...session.tiles.entries()].map(([id, t]) => ({ id, label: t.el.querySelector('.name').textContent, width: t.video.videoWidth, height: t.video.videoHeight }))

@@ -4,7 +4,7 @@
 // with backoff when the socket closes.
 //
 // Events (CustomEvent, the message or details in `detail`):
-//   welcome, peer-joined, peer-left, offer, answer, ice, bye  - the server's messages
+//   welcome, peer-joined, peer-left, offer, answer, ice, bye, prefer  - the server's messages
 //   server-error   - an `error` message (detail: the message; detail.fatal when the join failed
 //                    for good, for example host-taken or wrong-kind; detail.retryInMs when the
 //                    join is tried again, for example room-full)
@@ -171,6 +171,7 @@ export class Signaling extends EventTarget {
       case 'answer':
       case 'ice':
       case 'bye':
+      case 'prefer': // a viewer's layer wish; a browser host (no ladder) has no use for it
         this.emit(m.type, m);
         return;
       case 'error':
