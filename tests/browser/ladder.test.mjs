@@ -12,24 +12,18 @@
 // (the up switches) came with a pause under 500 ms; and the longest pause between two presented
 // frames (requestVideoFrameCallback) over the whole run, nothing excluded, is under a bound.
 //
-// KNOWN TO MISS THE ISSUE'S TARGETS (measured on a 2-core machine shared with other work,
-// 2026-12-01; the test logs a "MISSED" line each time): the issue asks for no pause over 500 ms,
-// and here for the picture down within 5 s of the cap. Both browsers freeze for 1-3 s after the
-// cap, and show the lower layer 2.5-6.6 s after it:
-//   Chromium 156:    down after 2.5 / 3.7 / 4.0 / 6.5 s, longest pause 1767 / 3033 / 3050 / 2317 ms,
-//                    up after 7.3 / 5.2 / 6.1 / 6.8 s, decoded 91 / 85 / 82 / 100% of the source's frames
-//   Firefox ESR 153: down after 2.5 / 2.8 / 6.6 s, longest pause 1982 / 1080 / 3079 ms,
-//                    up after 8.0 / 5.9 / 4.2 s, decoded 91 / 90 / 67%
-// The freeze is the cap, not the splice: while the top layer (and then the half layer, ~700
-// kbit/s, which does not fit either) crosses a 500 kbit/s link, the viewer decodes nothing (the
-// logged timeline shows 0 frames a poll with the link full and packets lost); the host steps
-// 0 -> 1 -> 2 (its lines ~1.5 and ~3.5 s after the cap; the quarter layer is the first that
-// fits) and the browser shows the quarter layer from its next decodable keyframe on. Once, in
-// Firefox, the quarter layer arrived without loss for ~3 s with nothing decoded until the page's
-// PLI brought a keyframe (the switch's own keyframe was apparently lost in the full queue: not
-// confirmed). The up switches are seamless (10-67 ms between frames, asserted under 500 ms).
-// So DOWN_BOUND_MS and PAUSE_BOUND_MS are regression bounds above the measured figures, and
-// the issue's targets are reported, not asserted, until the host moves down faster than this.
+// KNOWN TO MISS ONE OF THE ISSUE'S TARGETS (the test logs a "MISSED" line each time): no pause
+// over 500 ms. The cap itself costs a pause: what was in flight on the top layer when the link
+// shrank is lost in its queue, and the picture resumes at the lower layer's keyframe.
+// First measured with a chooser that read receiver reports only (2026-12-01, a 2-core machine
+// shared with other work): down after 2.5-6.6 s, longest pause 1.1-3.1 s (Chromium 156:
+// 1767 / 3033 / 3050 / 2317 ms; Firefox ESR 153: 1982 / 1080 / 3079 ms), 67-100% decoded.
+// With NACKs read at every poll, the branch closed until connected, stale retransmissions
+// dropped and padding probes (same day): Chromium down after 1.3 / 1.5 s, longest pause
+// 800 / 1450 ms, up after 12.5 / 5.5 s, 97 / 92% decoded; Firefox down after 1.1 / 1.3 s,
+// longest pause 606 / 1052 ms, up after 13.3 / 8.0 s, 94 / 90% decoded. The up switches are
+// seamless (10-67 ms between frames, asserted under 500 ms). DOWN_BOUND_MS and PAUSE_BOUND_MS
+// are regression bounds above those figures (the old chooser fails them).
 // Also seen once in 5 Chromium runs (not in 3 Firefox runs): on the clean link, ~5 s after connecting, the host moved the
 // viewer to layer 1 by itself (`viewer ID layer 1 (320x180)`, sending 461 kbit/s); the test waits
 // (25 s at most) for it to be back on the top layer before the cap and logs those lines
@@ -53,8 +47,8 @@ const TOP_WIDTH = 640;
 // The issue's targets (reported when missed) and the bounds asserted (see the top of the file).
 const DOWN_TARGET_MS = 5000;
 const PAUSE_TARGET_MS = 500;
-const DOWN_BOUND_MS = 9000;
-const PAUSE_BOUND_MS = 4500;
+const DOWN_BOUND_MS = 5000;
+const PAUSE_BOUND_MS = 2500;
 const UP_WITHIN_MS = 20000;
 // Time on the lower layer before the lift.
 const LOW_HOLD_MS = 5000;
