@@ -31,13 +31,17 @@ TARGET_RATIO_AT_16 = 10.0
 TARGET_MARGINAL_MIB = 2.0
 
 
-def sink(ws, room):
-    return ("roomcastsink signaller::uri=%s room=%s codec=vp8 bitrate=%d ice-loopback=true" % (ws, room, KBPS))
+LADDER = "1,0.5,0.25"
+
+
+def sink(ws, room, ladder=None):
+    return ("roomcastsink signaller::uri=%s room=%s codec=vp8 bitrate=%d ice-loopback=true%s" % (
+        ws, room, KBPS, " ladder=%s" % ladder if ladder else ""))
 
 
 def host_args(kind, n, ws, tag):
-    if kind == "shared":
-        desc = "%s ! %s" % (SOURCE, sink(ws, "bench-%s-s" % tag))
+    if kind in ("shared", "ladder"):
+        desc = "%s ! %s" % (SOURCE, sink(ws, "bench-%s-s" % tag, LADDER if kind == "ladder" else None))
         rooms = ["bench-%s-s" % tag] * n
     else:
         branches = " ".join("t. ! queue max-size-buffers=3 leaky=downstream ! %s" % sink(ws, "bench-%s-b%d" % (tag, i))
@@ -92,7 +96,7 @@ def measure_point(ctx, ws, kind, n, tag, settle, window):
                                 name="viewers-%d" % n, limit=300)
             t_start = time.monotonic()
             c_start = benchlib.cpu_seconds(hpid)
-            deadline = t_start + 20 + (1.0 if kind == "shared" else 2.0) * n
+            deadline = t_start + 20 + (2.0 if kind == "baseline" else 1.0) * n
             while True:
                 _, c = last_counts(viewers)
                 if c and all(x > 0 for x in c):
@@ -143,7 +147,7 @@ def run(ctx):
     points = []
     errors = []
     for n in counts:
-        for kind in ("shared", "baseline"):
+        for kind in ("shared", "ladder", "baseline"):
             if kind == "baseline" and n == 0:
                 continue  # no viewer, no encoder: the baseline at 0 is a source with nothing behind it
             try:
@@ -163,6 +167,9 @@ def _series(data, kind):
 def analyse(data):
     shared, base = _series(data, "shared"), _series(data, "baseline")
     res = {}
+    lad = _series(data, "ladder")
+    res["ladder_cpu_slope"], _ = benchlib.linear_fit([p["viewers"] for p in lad], [p["cpu"] for p in lad]) \
+        if len(lad) >= 2 else (None, None)
     s = [p for p in shared]
     res["shared_cpu_slope"], _ = benchlib.linear_fit([p["viewers"] for p in s], [p["cpu"] for p in s])
     res["shared_mem_slope"], _ = benchlib.linear_fit([p["viewers"] for p in s], [p["rss_mib"] for p in s])
@@ -195,6 +202,7 @@ def plot(data, ctx):
     name = "fanout-cpu.png"
     fig, ax = plt.subplots(figsize=(7, 4.2), dpi=100)
     for kind, label, style in (("shared", "roomcast (one shared encoder)", "o-"),
+                               ("ladder", "roomcast ladder (3 shared encoders: 1, 1/2, 1/4)", "^-"),
                                ("baseline", "baseline (one encoder per viewer)", "s--")):
         pts = _series(data, kind)
         if pts:
@@ -214,22 +222,28 @@ def render(data, ctx):
     out.append("Host: `gst-launch-1.0` with %s, VP8 at %d kbit/s inside `roomcastsink`. **shared** = one "
                "`roomcastsink` in one room (one encoder, a `tee`, one `webrtcbin` per viewer). **baseline** = the "
                "same source into a raw `tee` and N `roomcastsink` elements, each in its own room with one viewer: "
-               "the same `webrtcbin` per viewer plus one encoder per viewer, as webrtcsink does. Viewers: one "
+               "the same `webrtcbin` per viewer plus one encoder per viewer, as webrtcsink does. **ladder** = "
+               "shared with `ladder=%s` (issue 14: full, half and quarter size encoded once, each viewer sent one "
+               "layer; on these clean loopback links every viewer is on the top layer, so this is the ladder's "
+               "fixed cost plus the per-viewer cost). Viewers: one "
                "process (`tests/bench/viewers.py`) with N `roomcastsrc encoded=true` into fakesinks; every viewer "
                "must receive frames, and its frame count over the window is the delivered frame rate. CPU: the "
                "host process only (utime+stime from /proc/PID/stat over %.0f s after %.0f s of settling, after all "
                "viewers received media), %% of one core; RSS: VmRSS at the end of the window. Machine has %d cores."
-               % (data["content"], data["kbps"], data["window_s"], data["settle_s"], data.get("cores", 0)))
+               % (data["content"], data["kbps"], LADDER, data["window_s"], data["settle_s"], data.get("cores", 0)))
     out.append("")
     rows = []
     for n in data["counts"]:
-        s, b = by.get(("shared", n)), by.get(("baseline", n))
+        s, b, l = by.get(("shared", n)), by.get(("baseline", n)), by.get(("ladder", n))
         ratio = b["cpu"] / s["cpu"] if s and b and s["cpu"] > 0 else None
         rows.append([n, fmt(s and s["cpu"]), fmt(s and s["rss_mib"]), fmt(s and s.get("fps", {}).get("min")),
+                     fmt(l and l["cpu"]), fmt(l and l.get("fps", {}).get("min")),
                      fmt(b and b["cpu"]), fmt(b and b["rss_mib"]), fmt(b and b.get("fps", {}).get("min")),
-                     fmt(ratio, 2), fmt(s and s.get("viewer_process_cpu")), fmt(b and b.get("viewer_process_cpu"))])
-    out.append(benchlib.table(["viewers", "shared CPU %", "shared RSS MiB", "shared min fps", "baseline CPU %",
-                               "baseline RSS MiB", "baseline min fps", "ratio baseline/shared CPU",
+                     fmt(ratio, 2), fmt(l["cpu"] / s["cpu"] if s and l and s["cpu"] > 0 else None, 2),
+                     fmt(s and s.get("viewer_process_cpu")), fmt(b and b.get("viewer_process_cpu"))])
+    out.append(benchlib.table(["viewers", "shared CPU %", "shared RSS MiB", "shared min fps", "ladder CPU %",
+                               "ladder min fps", "baseline CPU %", "baseline RSS MiB", "baseline min fps",
+                               "ratio baseline/shared CPU", "ratio ladder/shared CPU",
                                "viewers' process CPU % (shared)", "(baseline)"], rows))
     out.append("")
     out.append("fps = the lowest frame rate any one viewer received during the window (source: %d fps)." % data["fps"])
@@ -239,6 +253,7 @@ def render(data, ctx):
     out.append("")
     out.append(benchlib.table(["", "CPU % of a core per viewer", "RSS MiB per viewer"], [
         ["shared", fmt(a["shared_cpu_slope"], 2), fmt(a["shared_mem_slope"], 2)],
+        ["ladder", fmt(a.get("ladder_cpu_slope"), 2), ""],
         ["baseline", fmt(a["base_cpu_slope"], 2), fmt(a["base_mem_slope"], 2)]]))
     out.append("")
     out.append("Targets:")
