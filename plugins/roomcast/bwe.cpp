@@ -63,7 +63,7 @@ int LayerChooser::update(const Sample &s) {
   const bool clean = s.fraction_lost < cfg_.loss_clean && rise <= cfg_.rtt_rise_us / 2;
   // A padding probe that congested, or that is still not clean at its end, failed.
   if (state_ == State::Padding &&
-      (congested || (!clean && s.now_us - changed_at_ >= cfg_.pad_us))) {
+      (congested || s.pad_stopped || (!clean && s.now_us - changed_at_ >= cfg_.pad_us))) {
     // The padding probe failed: the layer above does not fit (backoff as for a failed probe);
     // the viewer stays where it is, the padding stops and the queue drains.
     const int up = target_ - 1;

@@ -61,6 +61,7 @@ public:
     double rtt_s = 0;         // 0: unknown
     bool switching = false;   // the last target is not sent yet (its keyframe has not come)
     bool can_pad = false;     // the caller can send padding (see padding_bps)
+    bool pad_stopped = false; // the caller stopped this probe's padding (the peer NACKed)
   };
   enum class State { Steady, Probing, Holding, Padding };
 

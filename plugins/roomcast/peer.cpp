@@ -1032,8 +1032,14 @@ void Peer::on_element_added(GstBin *, GstBin *, GstElement *element, gpointer da
 // media (0: stop): a probe of a higher layer's rate that the viewer's picture does not depend on.
 // Any thread; the requests are made on the worker, every 20 ms.
 void Peer::set_padding(double bps) {
+  if (bps <= 0) {
+    padding_stopped_ = false;
+  } else if (padding_stopped_) {
+    return; // stopped by the peer's NACKs (pad_tick): not again in this probe
+  }
   const bool was = padding_bps_.exchange(bps) > 0;
   if (was || bps <= 0) return;
+  padding_restart_ = true;
   GMainContext *ctx = nullptr;
   with_owner([&](PeerOwner &o) { ctx = o.ref_worker_context(); });
   if (!ctx) return;
@@ -1063,6 +1069,25 @@ bool Peer::pad_tick() {
   {
     std::lock_guard l(lock_);
     guards = rtx_guards_;
+  }
+  // The peer's own requests (NACKs) since the probe began: a queue overflowing already. The
+  // padding stops at once rather than at the next stats poll (which then fails the probe), so
+  // that the viewer's own packets are not lost behind it for long.
+  guint64 asked = 0;
+  for (auto &g : guards) {
+    std::lock_guard gl(g->lock);
+    asked += g->budget.granted() + g->budget.refused();
+  }
+  if (padding_restart_.exchange(false)) padding_asked_at_start_ = asked;
+  if (asked > padding_asked_at_start_ + kPaddingNackStop) {
+    padding_stopped_ = true;
+    padding_bps_ = 0;
+    padding_due_ = 0;
+    GST_INFO(
+        "peer %s: padding (probe of the layer above) stopped: the peer asked for %" G_GUINT64_FORMAT
+        " packets again",
+        id().c_str(), asked - padding_asked_at_start_);
+    return false;
   }
   padding_due_ += bps / 8.0 * kPaddingTickMs / 1000.0;
   constexpr double kPacketBytes = 1100;
@@ -1325,7 +1350,8 @@ void Peer::on_stats(GstPromise *promise, gpointer data) {
                                     std::max(now_stats.worst_fraction_lost, st.nacked_share),
                                     now_stats.worst_rtt_s,
                                     lb.sw.pending(),
-                                    can_pad};
+                                    can_pad,
+                                    self->padding_stopped_.load()};
         target = self->connected_us_ ? lb.chooser.update(sample) : before;
         congested = congested || target > before;
         padding = std::max(padding, lb.chooser.padding_bps());

@@ -215,6 +215,10 @@ private:
   void set_padding(double bps);
   bool pad_tick();
   static constexpr guint kPaddingTickMs = 20;
+  static constexpr guint64 kPaddingNackStop = 2; // NACKed packets that stop a padding probe
+  std::atomic<bool> padding_stopped_{false};     // until the chooser leaves the probe
+  std::atomic<bool> padding_restart_{false};     // a probe began: pad_tick takes its baseline
+  guint64 padding_asked_at_start_ = 0;           // worker
   std::atomic<double> padding_bps_{0};
   double padding_due_ = 0;    // worker: bytes of padding owed
   guint64 padding_round_ = 0; // worker: which recent packet is sent again next

@@ -203,6 +203,7 @@ struct Sample {
   bool switching = false;      // the last target's keyframe has not come yet
   bool can_pad = false;        // padding probes
   const char *state = nullptr; // the chooser's state after it, when given
+  bool pad_stopped = false;    // the padding was stopped (the peer NACKed)
 };
 
 void test_layer_chooser() {
@@ -308,6 +309,11 @@ void test_layer_chooser() {
         {8.1, 250, 0, 20, 2, -1, false, true, "steady"},
         {11.5, 250, 0, 20, 2, -1, false, true, "steady"},    // clean 3.4 s, 5 s since the failure
         {12.6, 250, 0, 20, 2, -1, false, true, "padding"}}}, // 6 s: padding again
+      {"a padding probe whose padding was stopped failed, even if the next sample is clean",
+       {{1, 2000, 0.75, 20, 2},
+        {3, 250, 0, 20, 2, -1, false, true},
+        {6, 250, 0, 20, 2, -1, false, true, "padding"},
+        {6.5, 300, 0, 20, 2, -1, false, true, "holding", true}}},
       {"a padding probe still not clean at its end failed",
        {{1, 2000, 0.75, 20, 2},
         {3, 250, 0, 20, 2, -1, false, true},
@@ -326,7 +332,7 @@ void test_layer_chooser() {
       const Sample &s = c.samples[i];
       if (s.cap >= 0) ch.set_cap(s.cap);
       int got = ch.update({std::int64_t(s.t_s * 1e6), s.sent_kbps * 1000, s.loss, s.rtt_ms / 1000,
-                           s.switching, s.can_pad});
+                           s.switching, s.can_pad, s.pad_stopped});
       if (got != s.want ||
           (s.state && std::string(s.state) != roomcast::layer_state_name(ch.state()))) {
         g_autofree char *what =
