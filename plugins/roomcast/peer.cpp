@@ -950,7 +950,8 @@ struct Peer::RtxGuard {
   guint64 padding = 0; // retransmissions we asked for ourselves (padding), not the peer
   guint64 stale = 0;   // requests for a layer the viewer left, dropped
   std::weak_ptr<LadderBranch> ladder; // the ladder this stream carries, if any
-  GWeakRef rtxsend; // the retransmitter it guards (for its count of packets sent again)
+  bool pads = false; // it carries a ladder: padding probes need ssrc and last_seq (per packet)
+  GWeakRef rtxsend;  // the retransmitter it guards (for its count of packets sent again)
   explicit RtxGuard(GstElement *e) { g_weak_ref_init(&rtxsend, e); }
   ~RtxGuard() { g_weak_ref_clear(&rtxsend); }
 };
@@ -969,7 +970,10 @@ void Peer::on_element_added(GstBin *, GstBin *, GstElement *element, gpointer da
     self->rtx_guards_.push_back(guard);
     // Retransmission is for video only, and a peer has one video stream: its ladder, if any.
     for (const Branch &b : self->branches_)
-      if (b.ladder) guard->ladder = b.ladder;
+      if (b.ladder) {
+        guard->ladder = b.ladder;
+        guard->pads = true;
+      }
   }
   auto hold = [](const std::shared_ptr<RtxGuard> &g) { return new std::shared_ptr<RtxGuard>(g); };
   auto release = [](gpointer d) { delete static_cast<std::shared_ptr<RtxGuard> *>(d); };
@@ -986,7 +990,8 @@ void Peer::on_element_added(GstBin *, GstBin *, GstElement *element, gpointer da
           GstRTPBuffer rtp = GST_RTP_BUFFER_INIT;
           std::lock_guard l(g->lock);
           g->budget.sent(n);
-          if (last && gst_rtp_buffer_map(last, GST_MAP_READ, &rtp)) {
+          // Only a ladder's stream is padded: no per-packet read for the others.
+          if (g->pads && last && gst_rtp_buffer_map(last, GST_MAP_READ, &rtp)) {
             g->ssrc = gst_rtp_buffer_get_ssrc(&rtp);
             g->last_seq = gst_rtp_buffer_get_seq(&rtp);
             g->seen = true;
