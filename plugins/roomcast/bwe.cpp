@@ -48,19 +48,32 @@ int LayerChooser::update(const Sample &s) {
   const double loss_limit = after_down && back_from_probe_
                                 ? std::max(cfg_.loss_after_probe, cfg_.loss_down)
                                 : cfg_.loss_down;
-  const bool lossy = s.fraction_lost > loss_limit;
+  // The viewer's transport-cc loss (per packet, over its last feedback) counts as the reports'.
+  const double lost = std::max(s.fraction_lost, s.twcc_loss);
+  const bool lossy = lost > loss_limit;
+  // The viewer's own estimate fell below what we send: its queue is growing.
+  const bool remb_low = s.remb_bps > 0 && s.sent_bps > 0 && s.remb_bps < s.sent_bps * cfg_.remb_low;
   // An RTT equal to the last one is the same receiver report read again (webrtcbin keeps the
   // last): a queue it saw may be long gone, so it is not acted on twice.
   const bool fresh_rtt = rtt_us != last_rtt_us_;
   last_rtt_us_ = rtt_us;
   const bool delayed = fresh_rtt && rise > cfg_.rtt_rise_us;
-  const bool draining = !lossy && after_down && (delayed || s.fraction_lost > cfg_.loss_down);
+  const bool draining = !lossy && !remb_low && after_down && (delayed || lost > cfg_.loss_down);
   if (draining) {
     clean_since_ = 0;
     return target_;
   }
-  const bool congested = lossy || delayed;
-  const bool clean = s.fraction_lost < cfg_.loss_clean && rise <= cfg_.rtt_rise_us / 2;
+  const bool congested = lossy || delayed || remb_low;
+  const bool clean = lost < cfg_.loss_clean && rise <= cfg_.rtt_rise_us / 2 && !remb_low;
+  // What got through, when congested (no rate yet, the first poll: `fallback`): what we sent less
+  // what was lost, at most what the viewer says it received and what it estimates.
+  auto got_through = [&](double fallback) {
+    const double sent = s.sent_bps > 0 ? s.sent_bps : fallback;
+    double got = lossy ? sent * (1.0 - lost) : sent * cfg_.headroom;
+    if (lossy && s.twcc_recv_bps > 0) got = std::min(got, s.twcc_recv_bps);
+    if (s.remb_bps > 0) got = std::min(got, s.remb_bps);
+    return got;
+  };
   // A padding probe that congested, or that is still not clean at its end, failed.
   if (state_ == State::Padding &&
       (congested || s.pad_stopped || (!clean && s.now_us - changed_at_ >= cfg_.pad_us))) {
@@ -69,8 +82,7 @@ int LayerChooser::update(const Sample &s) {
     const int up = target_ - 1;
     if (failed_at_[up]) fail_wait_us_[up] = std::min(fail_wait_us_[up] * 4, cfg_.max_up_wait_us);
     failed_at_[up] = s.now_us;
-    const double sent = s.sent_bps > 0 ? s.sent_bps : layer_bps_[up];
-    estimate_bps_ = lossy ? sent * (1.0 - s.fraction_lost) : sent * cfg_.headroom;
+    estimate_bps_ = got_through(layer_bps_[up]);
     back_from_probe_ = true;
     down_at_ = s.now_us;
     state_ = State::Holding;
@@ -80,8 +92,7 @@ int LayerChooser::update(const Sample &s) {
   }
   if (congested) {
     // No rate yet (the first poll): the layer's own.
-    const double sent = s.sent_bps > 0 ? s.sent_bps : layer_bps_[target_];
-    const double got = lossy ? sent * (1.0 - s.fraction_lost) : sent * cfg_.headroom;
+    const double got = got_through(layer_bps_[target_]);
     estimate_bps_ = got;
     // The layer left does not fit: it is not probed again before a wait that grows fourfold
     // with each failure (a first failure: `fail_wait_us`).
@@ -158,6 +169,19 @@ int LayerChooser::update(const Sample &s) {
 double LayerChooser::padding_bps() const {
   if (state_ != State::Padding || target_ == 0) return 0;
   return std::max(0.0, layer_bps_[target_ - 1] - layer_bps_[target_]);
+}
+
+bool parse_remb(const std::uint8_t *fci, std::size_t len, double &bps) {
+  if (!fci || len < 8 || fci[0] != 'R' || fci[1] != 'E' || fci[2] != 'M' || fci[3] != 'B')
+    return false;
+  const std::size_t ssrcs = fci[4];
+  if (len < 8 + 4 * ssrcs) return false;
+  const unsigned exponent = fci[5] >> 2;
+  const std::uint64_t mantissa =
+      (std::uint64_t(fci[5] & 0x03) << 16) | (std::uint64_t(fci[6]) << 8) | fci[7];
+  // 18 bits shifted by up to 63: kept in a double (no overflow).
+  bps = double(mantissa) * double(std::uint64_t(1) << std::min(exponent, 63u));
+  return true;
 }
 
 const char *layer_state_name(LayerChooser::State s) {

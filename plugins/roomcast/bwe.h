@@ -28,10 +28,23 @@
 // a layer the link carried) only above `loss_after_probe`: the probe's lost packets are asked for
 // again for a while.
 //
+// What the viewer itself says about its link, when it says it (Sample's `remb_bps`, `twcc_*`;
+// see docs/architecture.md, "Per-viewer ladder"):
+//   - REMB (the viewer's own receive-side estimate): below 90% of what we send, it is
+//     congestion at once (the viewer's delay-based detector saw a queue grow before any loss), and
+//     the estimate after it is at most the REMB. A REMB is no licence to go up: the viewer's
+//     estimator never rises much above what it receives (libwebrtc: 1.5x), so it cannot vouch for a
+//     layer not yet sent; probes go on as below.
+//   - transport-cc (rtpsession's twcc-stats: per-packet feedback, a few times a second): its
+//     packet loss counts as loss (the worse of it and the reports'), and the rate the viewer
+//     received bounds what "got through" when congested.
+// Without either (a webrtcbin viewer such as `roomcast watch`), only receiver reports and NACKs.
+//
 // Layers are indexed from the top (0: full size). A cap (`prefer`) bounds the top layer allowed.
 // Pure logic (no clock of its own): the unit tests drive it with sample tables.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -53,6 +66,7 @@ public:
     double loss_after_probe = 0.30; // the loss that counts while draining after a failed probe
     std::int64_t switch_wait_us = 3000000; // a switch not made by then no longer holds decisions
     double headroom = 0.85; // a layer fits when its rate is at most this share of the estimate
+    double remb_low = 0.90; // a REMB below this share of what we send is congestion
   };
   struct Sample {
     std::int64_t now_us = 0;
@@ -62,6 +76,10 @@ public:
     bool switching = false;   // the last target is not sent yet (its keyframe has not come)
     bool can_pad = false;     // the caller can send padding (see padding_bps)
     bool pad_stopped = false; // the caller stopped this probe's padding (the peer NACKed)
+    // The viewer's feedback beyond receiver reports (see above); 0 / negative: none (fresh).
+    double remb_bps = 0;      // its latest REMB
+    double twcc_loss = -1;    // transport-cc: the share of packets lost (0..1)
+    double twcc_recv_bps = 0; // transport-cc: the rate it received
   };
   enum class State { Steady, Probing, Holding, Padding };
 
@@ -103,5 +121,10 @@ private:
 };
 
 const char *layer_state_name(LayerChooser::State s);
+
+// The bitrate of a REMB feedback message's FCI (RTCP PSFB fmt 15, application layer feedback:
+// "REMB", the number of SSRCs, a 6-bit exponent and 18-bit mantissa, the SSRCs). False when it
+// is not a REMB or is cut short (`bps` untouched).
+bool parse_remb(const std::uint8_t *fci, std::size_t len, double &bps);
 
 } // namespace roomcast

@@ -566,6 +566,23 @@ double ladder_share(double scale) {
   return scale >= 1.0 ? 1.0 : std::pow(scale, 1.5);
 }
 
+bool parse_congestion_feedback(const char *text, bool &twcc, bool &remb) {
+  twcc = remb = false;
+  if (!text) return false;
+  if (g_str_equal(text, "none")) return true;
+  g_auto(GStrv) parts = g_strsplit(text, ",", -1);
+  for (char **p = parts; *p; p++) {
+    g_strstrip(*p);
+    if (g_str_equal(*p, "twcc") && !twcc)
+      twcc = true;
+    else if (g_str_equal(*p, "remb") && !remb)
+      remb = true;
+    else
+      return false;
+  }
+  return twcc || remb;
+}
+
 bool parse_ladder(const char *text, std::vector<double> &out, std::string &error) {
   out.clear();
   if (!text || !*text || g_str_equal(text, "off") || g_str_equal(text, "1")) return true;
@@ -684,6 +701,7 @@ std::optional<EncoderPool::Key> EncoderPool::build_ladder(GstElement *upstream, 
   };
   std::vector<LayerChain> layers;
   std::vector<LadderLayer> infos;
+  bool twcc = params.twcc; // and the header extension exists (gst-plugins-good 1.20+)
   for (size_t i = 0; i < params.ladder.size(); i++) {
     const double scale = params.ladder[i];
     LayerChain lc;
@@ -738,6 +756,19 @@ std::optional<EncoderPool::Key> EncoderPool::build_ladder(GstElement *upstream, 
     g_object_set(pay, "pt", spec.payload_type, "mtu", 1200, "ssrc", info.ssrc, "timestamp-offset",
                  ts_offset, "seqnum-offset", int(seq_offset), nullptr);
     gst_util_set_object_arg(G_OBJECT(pay), "picture-id-mode", "15-bit");
+    // Every packet carries the transport-wide sequence number's place; each viewer's RTP session
+    // writes its own number there (rtpsession's TWCC manager only fills an extension already
+    // present) and reads the viewer's transport-cc feedback against it.
+    if (twcc) {
+      if (GstRTPHeaderExtension *ext = gst_rtp_header_extension_create_from_uri(kTwccUri)) {
+        gst_rtp_header_extension_set_id(ext, kTwccExtId);
+        g_signal_emit_by_name(pay, "add-extension", ext);
+        gst_object_unref(ext);
+      } else {
+        GST_WARNING("no rtphdrexttwcc: the ladder is offered without transport-cc");
+        twcc = false;
+      }
+    }
     lc.elements.push_back(pay);
     GstElement *pin = make("capssetter", err);
     if (!push(pin)) return fail();
@@ -754,6 +785,15 @@ std::optional<EncoderPool::Key> EncoderPool::build_ladder(GstElement *upstream, 
   top.layers = infos;
   top.codec_caps = offer_caps(spec, nullptr);
   gst_caps_set_simple(top.codec_caps, "ssrc", G_TYPE_UINT, main_ssrc, nullptr);
+  // Congestion feedback for the per-viewer estimate (LayerChooser): offered both ways, a browser
+  // takes transport-cc when it can (send-side estimation) and REMB otherwise.
+  if (twcc) {
+    g_autofree char *field = g_strdup_printf("extmap-%u", kTwccExtId);
+    gst_caps_set_simple(top.codec_caps, field, G_TYPE_STRING, kTwccUri, "rtcp-fb-transport-cc",
+                        G_TYPE_BOOLEAN, TRUE, nullptr);
+  }
+  if (params.remb)
+    gst_caps_set_simple(top.codec_caps, "rtcp-fb-goog-remb", G_TYPE_BOOLEAN, TRUE, nullptr);
   {
     std::lock_guard l(lock_);
     for (auto &lc : layers)

@@ -38,7 +38,16 @@ struct EncoderParams {
   // The ladder: each layer's size as a share of the input's (descending, first 1.0); one entry or
   // none: a single stream. Only raw VP8 input is encoded as a ladder (see "Per-viewer ladder").
   std::vector<double> ladder;
+  // Congestion feedback offered for a ladder's video (see "Per-viewer ladder"): transport-wide
+  // congestion control (the header extension on every packet, `transport-cc` feedback) and REMB
+  // (`goog-remb` feedback). A browser offered both sends transport-cc only.
+  bool twcc = true, remb = true;
 };
+
+// The transport-wide congestion control header extension: its URI and the id we offer it at.
+inline constexpr const char *kTwccUri =
+    "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01";
+inline constexpr guint kTwccExtId = 3;
 
 // A layer's bitrate as a share of the set bitrate, from its scale (full size: 1; half: ~0.35;
 // quarter: ~0.125).
@@ -46,6 +55,8 @@ double ladder_share(double scale);
 // Parses a ladder option: "off" (or "1"): none; "1,0.5,0.25": those scales. Scales must be
 // descending, in (0, 1], the first 1, at most 4. False with `error` set otherwise.
 bool parse_ladder(const char *text, std::vector<double> &out, std::string &error);
+// Parses the congestion-feedback option: "twcc,remb" (either order), "twcc", "remb" or "none".
+bool parse_congestion_feedback(const char *text, bool &twcc, bool &remb);
 
 // One row of the codec table: how to make, configure and payload one codec.
 struct CodecSpec {

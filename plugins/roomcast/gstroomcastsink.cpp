@@ -58,6 +58,7 @@ struct Settings {
   guint bitrate_kbps = 2000;
   std::string ladder = "off";        // the property as set
   std::vector<double> ladder_scales; // parsed (empty: a single stream)
+  bool twcc = true, remb = true;     // congestion-feedback
   guint min_keyframe_interval_ms = 500;
 };
 
@@ -120,6 +121,7 @@ enum {
   PROP_NEGOTIATION_TIMEOUT,
   PROP_FEC_PERCENTAGE,
   PROP_LADDER,
+  PROP_CONGESTION_FEEDBACK,
   PROP_STATS,
 };
 
@@ -154,6 +156,8 @@ static EncoderPool::Hooks pool_hooks(GstElement *sink) {
     codec = priv->settings.codec;
     params.kbps = priv->settings.bitrate_kbps;
     params.ladder = priv->settings.ladder_scales;
+    params.twcc = priv->settings.twcc;
+    params.remb = priv->settings.remb;
   };
   hooks.inputs_ready = [sink]() {
     Private *priv = GST_ROOMCAST_SINK(sink)->priv;
@@ -318,6 +322,18 @@ static void gst_roomcast_sink_set_property(GObject *object, guint id, const GVal
       priv->settings.ladder_scales = scales;
       return;
     }
+    case PROP_CONGESTION_FEEDBACK: {
+      bool twcc = false, remb = false;
+      if (!roomcast::parse_congestion_feedback(g_value_get_string(value), twcc, remb)) {
+        g_warning("roomcastsink: congestion-feedback '%s' is not 'twcc,remb', 'twcc', 'remb' or "
+                  "'none'; unchanged",
+                  g_value_get_string(value));
+        return;
+      }
+      priv->settings.twcc = twcc;
+      priv->settings.remb = remb;
+      return;
+    }
     case PROP_BITRATE:
       priv->settings.bitrate_kbps = u;
       break;
@@ -371,6 +387,11 @@ static void gst_roomcast_sink_get_property(GObject *object, guint id, GValue *va
     break;
   case PROP_LADDER:
     g_value_set_string(value, priv->settings.ladder.c_str());
+    break;
+  case PROP_CONGESTION_FEEDBACK:
+    g_value_set_string(value, priv->settings.twcc   ? (priv->settings.remb ? "twcc,remb" : "twcc")
+                              : priv->settings.remb ? "remb"
+                                                    : "none");
     break;
   default:
     G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
@@ -473,6 +494,23 @@ static void gst_roomcast_sink_class_init(GstRoomcastSinkClass *klass) {
           "the sizes as shares of the input, descending (\"1,0.5,0.25\": full, half and quarter "
           "size at 100%, ~35% and ~12% of the bitrate), or \"off\" for one stream",
           "off", null_only));
+  /**
+   * GstRoomcastSink:congestion-feedback:
+   *
+   * What a ladder's viewers are offered to tell us about their link, besides receiver reports
+   * and NACKs: `twcc` (transport-wide congestion control: a header extension on every packet and
+   * `transport-cc` feedback; the estimate reads rtpsession's `twcc-stats`), `remb` (`goog-remb`
+   * feedback: the viewer's own estimate of what its link carries). Chromium and Firefox offered
+   * both send transport-cc only; `remb` alone makes them send REMB. `none`: receiver reports and
+   * NACKs only (what a webrtcbin viewer such as `roomcast watch` sends anyway). Applies to
+   * ladders built later (the `ladder` property).
+   */
+  g_object_class_install_property(
+      gobject_class, PROP_CONGESTION_FEEDBACK,
+      g_param_spec_string("congestion-feedback", "Congestion feedback",
+                          "Feedback a ladder's viewers are offered for their bandwidth estimate: "
+                          "\"twcc,remb\", \"twcc\", \"remb\" or \"none\"",
+                          "twcc,remb", null_only));
   /**
    * GstRoomcastSink:stats:
    *

@@ -961,6 +961,18 @@ struct Peer::RtxGuard {
 // NACKs) spend them, and a request beyond the budget is dropped before it reaches it.
 void Peer::on_element_added(GstBin *, GstBin *, GstElement *element, gpointer data) {
   GstElementFactory *f = gst_element_get_factory(element);
+  if (f && g_str_equal(GST_OBJECT_NAME(f), "rtpsession")) {
+    // The peer's RTCP feedback: its REMBs (the RTCP thread, see on_feedback_rtcp).
+    auto self = Callback::get(data);
+    GObject *session = nullptr;
+    if (self) g_object_get(element, "internal-session", &session, nullptr);
+    if (session) {
+      g_signal_connect_data(session, "on-feedback-rtcp", G_CALLBACK(on_feedback_rtcp),
+                            Callback::make(self), Callback::closure_destroy, GConnectFlags(0));
+      g_object_unref(session);
+    }
+    return;
+  }
   if (!f || !g_str_equal(GST_OBJECT_NAME(f), "rtprtxsend")) return;
   auto self = Callback::get(data);
   if (!self) return;
@@ -1029,6 +1041,25 @@ void Peer::on_element_added(GstBin *, GstBin *, GstElement *element, gpointer da
         hold(guard), release);
     gst_object_unref(src);
   }
+}
+
+// The RTCP thread (rtpsession's on-feedback-rtcp, emitted without the session's lock): a REMB
+// (payload-specific feedback, application layer, "REMB") is the peer's own estimate of what its
+// link carries. Only numbers are kept, in atomics; the stats poll reads them.
+void Peer::on_feedback_rtcp(GObject *, guint type, guint fbtype, guint, guint, GstBuffer *fci,
+                            gpointer data) {
+  if (type != GST_RTCP_TYPE_PSFB || fbtype != GST_RTCP_PSFB_TYPE_AFB || !fci) return;
+  GstMapInfo map;
+  if (!gst_buffer_map(fci, &map, GST_MAP_READ)) return;
+  double bps = 0;
+  const bool remb = parse_remb(map.data, map.size, bps);
+  gst_buffer_unmap(fci, &map);
+  if (!remb) return;
+  auto self = Callback::get(data);
+  if (!self) return;
+  self->remb_bps_ = bps;
+  self->remb_us_ = g_get_monotonic_time();
+  self->rembs_++;
 }
 
 // ---- padding probes (LayerChooser::State::Padding) ---------------------------------------------
@@ -1222,6 +1253,9 @@ void Peer::on_stats(GstPromise *promise, gpointer data) {
   struct Acc {
     PeerStats st;
     Path path;
+    bool twcc = false;
+    double twcc_recv_bps = 0, twcc_sent_bps = 0, twcc_loss = 0;
+    std::string twcc_text;
   } acc_all;
   gst_structure_foreach(
       reply,
@@ -1263,6 +1297,26 @@ void Peer::on_stats(GstPromise *promise, gpointer data) {
         case GST_WEBRTC_STATS_TRANSPORT:
           if (const char *sel = gst_structure_get_string(s, "selected-candidate-pair-id"))
             all->path.selected = sel;
+          // rtpsession's twcc-stats (transport-cc feedback on what we sent), when there is any.
+          if (gst_structure_has_field_typed(s, "gst-twcc-stats", GST_TYPE_STRUCTURE)) {
+            const GstStructure *t =
+                gst_value_get_structure(gst_structure_get_value(s, "gst-twcc-stats"));
+            auto num = [t](const char *f) {
+              const GValue *v = gst_structure_get_value(t, f);
+              if (!v) return 0.0;
+              GValue d = G_VALUE_INIT;
+              g_value_init(&d, G_TYPE_DOUBLE);
+              double out = g_value_transform(v, &d) ? g_value_get_double(&d) : 0.0;
+              g_value_unset(&d);
+              return out;
+            };
+            all->twcc = true;
+            all->twcc_recv_bps = num("bitrate-recv");
+            all->twcc_sent_bps = num("bitrate-sent");
+            all->twcc_loss = num("packet-loss-pct") / 100.0;
+            g_autofree char *text = gst_structure_to_string(t);
+            all->twcc_text = text;
+          }
           break;
         case GST_WEBRTC_STATS_CANDIDATE_PAIR: {
           const char *id = gst_structure_get_string(s, "id");
@@ -1329,6 +1383,21 @@ void Peer::on_stats(GstPromise *promise, gpointer data) {
       self->asked_at_poll_ = asked;
     }
     self->stats_us_ = now;
+    // The peer's own figures, when fresh: a REMB of the last 2 s; twcc-stats changed since the
+    // last poll (rtpsession keeps the last window's when feedback stops).
+    const gint64 remb_us = self->remb_us_.load();
+    const double remb = remb_us && now - remb_us < 2 * G_USEC_PER_SEC ? self->remb_bps_.load() : 0;
+    const bool twcc = acc_all.twcc && acc_all.twcc_text != self->twcc_last_;
+    if (acc_all.twcc) self->twcc_last_ = acc_all.twcc_text;
+    if (twcc) {
+      st.twcc_recv_bps = acc_all.twcc_recv_bps;
+      st.twcc_sent_bps = acc_all.twcc_sent_bps;
+      st.twcc_loss = std::clamp(acc_all.twcc_loss, 0.0, 1.0);
+      st.twcc_feedback++;
+    }
+    st.remb_bps = self->remb_bps_.load();
+    st.rembs = self->rembs_.load();
+    st.bwe_source = twcc ? "twcc" : remb > 0 ? "remb" : "rtcp";
     st.bytes_sent = now_stats.bytes_sent;
     st.packets_sent = now_stats.packets_sent;
     st.rtt_s = now_stats.rtt_s;
@@ -1356,14 +1425,19 @@ void Peer::on_stats(GstPromise *promise, gpointer data) {
                                     now_stats.worst_rtt_s,
                                     lb.sw.pending(),
                                     can_pad,
-                                    self->padding_stopped_.load()};
+                                    self->padding_stopped_.load(),
+                                    remb,
+                                    twcc ? st.twcc_loss : -1.0,
+                                    twcc ? st.twcc_recv_bps : 0.0};
         target = self->connected_us_ ? lb.chooser.update(sample) : before;
         congested = congested || target > before;
         padding = std::max(padding, lb.chooser.padding_bps());
         GST_DEBUG("peer %s: ladder sample: sent %.0f bit/s, loss %.3f, rtt %.3f s, nacks "
-                  "%" G_GUINT64_FORMAT ", nacked %.3f -> layer %d (%s)",
+                  "%" G_GUINT64_FORMAT ", nacked %.3f, remb %.0f, twcc loss %.3f recv %.0f -> "
+                  "layer %d (%s)",
                   self->id().c_str(), sample.sent_bps, sample.fraction_lost, sample.rtt_s, st.nacks,
-                  st.nacked_share, target, layer_state_name(lb.chooser.state()));
+                  st.nacked_share, sample.remb_bps, sample.twcc_loss, sample.twcc_recv_bps, target,
+                  layer_state_name(lb.chooser.state()));
         lb.sw.set_target(target);
         // A switch waits for a keyframe of the target: asked for when it is chosen, and again
         // every poll until it came (the layer's limiter merges requests).
@@ -1432,12 +1506,16 @@ GstStructure *Peer::stats_structure() const {
       s.local_candidate_type.c_str(), "remote-candidate-type", G_TYPE_STRING,
       s.remote_candidate_type.c_str(), nullptr);
   if (s.layers > 0)
-    gst_structure_set(st, "layers", G_TYPE_INT, s.layers, "layer", G_TYPE_INT, s.layer,
-                      "layer-target", G_TYPE_INT, s.layer_target, "layer-cap", G_TYPE_INT,
-                      s.layer_cap, "layer-width", G_TYPE_INT, s.layer_width, "layer-height",
-                      G_TYPE_INT, s.layer_height, "layer-switches", G_TYPE_UINT64, s.layer_switches,
-                      "bwe", G_TYPE_DOUBLE, s.bwe_bps, "bwe-state", G_TYPE_STRING,
-                      s.bwe_state.c_str(), "nacked-share", G_TYPE_DOUBLE, s.nacked_share, nullptr);
+    gst_structure_set(
+        st, "layers", G_TYPE_INT, s.layers, "layer", G_TYPE_INT, s.layer, "layer-target",
+        G_TYPE_INT, s.layer_target, "layer-cap", G_TYPE_INT, s.layer_cap, "layer-width", G_TYPE_INT,
+        s.layer_width, "layer-height", G_TYPE_INT, s.layer_height, "layer-switches", G_TYPE_UINT64,
+        s.layer_switches, "bwe", G_TYPE_DOUBLE, s.bwe_bps, "bwe-state", G_TYPE_STRING,
+        s.bwe_state.c_str(), "nacked-share", G_TYPE_DOUBLE, s.nacked_share, "bwe-source",
+        G_TYPE_STRING, s.bwe_source.c_str(), "remb-bps", G_TYPE_DOUBLE, s.remb_bps, "remb-count",
+        G_TYPE_UINT64, s.rembs, "twcc-bitrate-recv", G_TYPE_DOUBLE, s.twcc_recv_bps,
+        "twcc-bitrate-sent", G_TYPE_DOUBLE, s.twcc_sent_bps, "twcc-packet-loss", G_TYPE_DOUBLE,
+        s.twcc_loss, "twcc-feedback", G_TYPE_UINT64, s.twcc_feedback, nullptr);
   return st;
 }
 

@@ -120,6 +120,15 @@ struct PeerStats {
   // the share of the packets sent over the last poll that the peer asked for again (NACKs):
   // a loss figure at every poll, where receiver reports come every second or more
   double nacked_share = 0;
+  // What the viewer says about its link besides receiver reports (see LayerChooser): where the
+  // estimate's input came from at the last poll ("twcc", "remb" or "rtcp"), its latest REMB
+  // (bit/s, 0: none yet), transport-cc's figures (rtpsession's twcc-stats: rates in bit/s, loss
+  // as a share; 0 until feedback came) and how many REMBs came.
+  std::string bwe_source = "rtcp";
+  double remb_bps = 0;
+  guint64 rembs = 0;
+  double twcc_recv_bps = 0, twcc_sent_bps = 0, twcc_loss = 0;
+  guint64 twcc_feedback = 0; // polls at which twcc-stats had changed (fresh feedback)
 };
 
 class Peer : public std::enable_shared_from_this<Peer> {
@@ -216,9 +225,15 @@ private:
   bool pad_tick();
   static constexpr guint kPaddingTickMs = 20;
   static constexpr guint64 kPaddingNackStop = 2; // NACKed packets that stop a padding probe
-  std::atomic<bool> padding_stopped_{false};     // until the chooser leaves the probe
-  std::atomic<bool> padding_restart_{false};     // a probe began: pad_tick takes its baseline
-  guint64 padding_asked_at_start_ = 0;           // worker
+  // REMB from the peer (its RTP session's on-feedback-rtcp, the RTCP thread).
+  static void on_feedback_rtcp(GObject *session, guint type, guint fbtype, guint sender_ssrc,
+                               guint media_ssrc, GstBuffer *fci, gpointer data);
+  std::atomic<double> remb_bps_{0};
+  std::atomic<gint64> remb_us_{0}; // when the last one came (0: never)
+  std::atomic<guint64> rembs_{0};
+  std::atomic<bool> padding_stopped_{false}; // until the chooser leaves the probe
+  std::atomic<bool> padding_restart_{false}; // a probe began: pad_tick takes its baseline
+  guint64 padding_asked_at_start_ = 0;       // worker
   std::atomic<double> padding_bps_{0};
   double padding_due_ = 0;    // worker: bytes of padding owed
   guint64 padding_round_ = 0; // worker: which recent packet is sent again next
@@ -250,6 +265,7 @@ private:
   PeerStats stats_;
   gint64 stats_us_ = 0;
   guint64 asked_at_poll_ = 0;               // rtx_requests + rtx_refused at the last poll
+  std::string twcc_last_;                   // twcc-stats at the last poll (unchanged: stale)
   std::vector<GstElement *> jitterbuffers_; // refs: our receive streams' jitterbuffers
   LatencyFit latency_;
   std::vector<std::shared_ptr<RtxGuard>> rtx_guards_; // our retransmitters' budgets

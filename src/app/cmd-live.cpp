@@ -39,10 +39,11 @@ struct LiveOptions {
   char *whip_listen = nullptr;
   char *whip_token = nullptr;
   char *ladder = nullptr;
+  char *feedback = nullptr;
   gboolean verbose = FALSE;
   ~LiveOptions() {
     for (char *p : {room, server, host, source, pipeline, codec, size, ice_loopback, stun,
-                    whip_listen, whip_token, ladder})
+                    whip_listen, whip_token, ladder, feedback})
       g_free(p);
     g_strfreev(turn);
   }
@@ -52,8 +53,9 @@ struct Live {
   GstElement *sink = nullptr;
   guint64 last_frames = 0;
   gint64 last_us = 0;
-  std::map<std::string, std::string> states; // viewer id -> connection state (main loop)
-  std::map<std::string, int> layers;         // viewer id -> ladder layer (main loop)
+  std::map<std::string, std::string> states;  // viewer id -> connection state (main loop)
+  std::map<std::string, int> layers;          // viewer id -> ladder layer (main loop)
+  std::map<std::string, std::string> sources; // viewer id -> its last feedback kind shown
 };
 
 // A viewer's name for the lines: "NAME (ID)", or the id when it gave no name.
@@ -120,11 +122,22 @@ gboolean on_status(gpointer data) {
         gst_structure_get_int(p, "layer-width", &w);
         gst_structure_get_int(p, "layer-height", &h);
         auto was = live->layers.find(id);
+        // With the estimate and what it came from (bwe-source: twcc, remb or rtcp).
+        double bwe = 0, remb = 0;
+        gst_structure_get_double(p, "bwe", &bwe);
+        gst_structure_get_double(p, "remb-bps", &remb);
+        const char *source = gst_structure_get_string(p, "bwe-source");
         if (was == live->layers.end() ? layer != 0 : was->second != layer)
-          console::event("viewer %s layer %d (%dx%d)",
-                         viewer_label(id, gst_structure_get_string(p, "name")).c_str(), layer, w,
-                         h);
+          console::event("viewer %s layer %d (%dx%d) estimate %.0f kbit/s from %s (remb %.0f)",
+                         viewer_label(id, gst_structure_get_string(p, "name")).c_str(), layer, w, h,
+                         bwe / 1000, source ? source : "rtcp", remb / 1000);
         live->layers[id] = layer;
+        // The first time a viewer's estimate reads its own feedback, and each change of kind.
+        if (source && g_strcmp0(source, "rtcp") != 0 && live->sources[id] != source) {
+          console::event("viewer %s feedback %s",
+                         viewer_label(id, gst_structure_get_string(p, "name")).c_str(), source);
+          live->sources[id] = source;
+        }
       }
     }
   live->states = std::move(states);
@@ -179,6 +192,10 @@ int cmd_live(int argc, char **argv) {
        "VP8 sizes encoded once, each viewer sent the largest its link carries: shares of the "
        "size, e.g. 1,0.5,0.25; 'off' for one stream (off)",
        "SCALES"},
+      {"congestion-feedback", 0, 0, G_OPTION_ARG_STRING, &o.feedback,
+       "What ladder viewers are offered to report their link with: twcc,remb (default), twcc, "
+       "remb or none (receiver reports and NACKs only)",
+       "KINDS"},
       {"audio", 'a', 0, G_OPTION_ARG_NONE, &o.audio,
        "Send Opus audio too (microphone via pulsesrc, or a tone for the test source)", nullptr},
       {"private", 0, 0, G_OPTION_ARG_NONE, &o.private_room,
@@ -285,6 +302,16 @@ int cmd_live(int argc, char **argv) {
     }
     if (codec != "vp8" && g_strcmp0(o.ladder, "off") != 0)
       console::event("--ladder applies to VP8 only: %s is sent as one stream", codec.c_str());
+  }
+  if (o.feedback) {
+    const std::string f = o.feedback;
+    if (f != "twcc,remb" && f != "remb,twcc" && f != "twcc" && f != "remb" && f != "none") {
+      g_printerr("roomcast live: --congestion-feedback must be twcc,remb, twcc, remb or none, "
+                 "not '%s'\n",
+                 o.feedback);
+      return 2;
+    }
+    g_object_set(sink, "congestion-feedback", o.feedback, nullptr);
   }
   g_object_set(sink, "room", room.c_str(), "bitrate", guint(o.bitrate), "ice-loopback",
                loopback_ice(o.ice_loopback, ws_url), nullptr);

@@ -344,10 +344,146 @@ void test_layer_chooser() {
   }
 }
 
+// ---- the viewer's own feedback: REMB and transport-cc ------------------------------------------
+
+// One poll with the viewer's feedback: REMB (kbit/s, 0: none) and transport-cc (loss share, < 0:
+// none; received kbit/s).
+struct FeedbackSample {
+  double t_s;
+  double sent_kbps, loss, rtt_ms;
+  double remb_kbps, twcc_loss, twcc_recv_kbps;
+  int want;
+  bool can_pad = false;
+  const char *state = nullptr;
+};
+
+void test_layer_chooser_feedback() {
+  struct Case {
+    const char *name;
+    std::vector<FeedbackSample> samples;
+  };
+  // Layers: 2000, 700, 250 kbit/s, as above; a REMB under 90% of what we send is congestion.
+  const std::vector<Case> cases = {
+      {"a REMB above what we send is no congestion",
+       {{1, 2000, 0, 20, 2500, -1, 0, 0},
+        {2, 2000, 0, 20, 1900, -1, 0, 0},
+        {10, 2000, 0, 20, 3000, -1, 0, 0}}},
+      {"a REMB below what we send steps down before any loss, to the layer it fits (550: quarter)",
+       {{1, 2000, 0, 20, 2500, -1, 0, 0}, {2, 2000, 0, 20, 550, -1, 0, 2, false, "holding"}}},
+      {"a REMB of 1500 at 2000 sent: the half layer (no loss, no RTT rise)",
+       {{1, 2000, 0, 20, 0, -1, 0, 0}, {2, 2000, 0, 20, 1500, -1, 0, 1}}},
+      {"a REMB bounds what got through even when the reports say more",
+       {{1, 2000, 0, 20, 0, -1, 0, 0}, {2, 2000, 0.15, 20, 700, -1, 0, 2}}}, // 1700 by loss
+      {"a REMB is no licence to go up: the viewer probes as without it, and a low REMB fails it",
+       {{1, 2000, 0, 20, 500, -1, 0, 2},
+        {3, 250, 0, 20, 375, -1, 0, 2},   // the REMB follows what is sent (1.5x at most)
+        {6, 250, 0, 20, 375, -1, 0, 1},   // clean 3 s: the half layer is probed
+        {7, 700, 0, 20, 560, -1, 0, 2}}}, // 560 < 630: the probe fails before loss
+      {"a padding probe that makes the REMB fall fails before loss",
+       {{1, 2000, 0, 20, 500, -1, 0, 2},
+        {3, 250, 0, 20, 375, -1, 0, 2, true},
+        {6, 250, 0, 20, 375, -1, 0, 2, true, "padding"},
+        {7, 700, 0, 20, 450, -1, 0, 2, true, "holding"}}},
+      {"transport-cc loss counts before the receiver reports show it; its received rate bounds "
+       "what got through",
+       {{1, 2000, 0, 20, 0, 0, 1990, 0}, {2, 2000, 0, 20, 0, 0.3, 1300, 1}}}, // 1300 x 0.85 > 700
+      {"transport-cc at 70% loss: what it received (560) fits the quarter layer",
+       {{1, 2000, 0, 20, 0, 0, 1990, 0}, {2, 2000, 0.05, 20, 0, 0.7, 560, 2}}},
+      {"transport-cc on a clean link stays on the top layer",
+       {{1, 2000, 0, 20, 0, 0.01, 1990, 0},
+        {5, 2000, 0, 20, 0, 0, 2000, 0},
+        {10, 2000, 0, 20, 0, 0.015, 1970, 0}}},
+      {"transport-cc loss is clean below 2%, and climbs like the reports",
+       {{1, 2000, 0, 20, 0, 0.75, 500, 2},
+        {3, 250, 0, 20, 0, 0.01, 248, 2},
+        {6, 250, 0, 20, 0, 0.0, 250, 1}}},
+      {"transport-cc loss of 5% is not clean: no probe",
+       {{1, 2000, 0, 20, 0, 0.75, 500, 2},
+        {3, 250, 0, 20, 0, 0.05, 240, 2},
+        {6, 250, 0, 20, 0, 0.05, 240, 2},
+        {7, 250, 0, 20, 0, 0.05, 240, 2}}},
+  };
+  for (const auto &c : cases) {
+    LayerChooser ch({2000e3, 700e3, 250e3});
+    for (size_t i = 0; i < c.samples.size(); i++) {
+      const FeedbackSample &s = c.samples[i];
+      LayerChooser::Sample in;
+      in.now_us = std::int64_t(s.t_s * 1e6);
+      in.sent_bps = s.sent_kbps * 1000;
+      in.fraction_lost = s.loss;
+      in.rtt_s = s.rtt_ms / 1000;
+      in.can_pad = s.can_pad;
+      in.remb_bps = s.remb_kbps * 1000;
+      in.twcc_loss = s.twcc_loss;
+      in.twcc_recv_bps = s.twcc_recv_kbps * 1000;
+      int got = ch.update(in);
+      if (got != s.want ||
+          (s.state && std::string(s.state) != roomcast::layer_state_name(ch.state()))) {
+        g_autofree char *what =
+            g_strdup_printf("%s: layer %d, want %d (estimate %.0f, %s)", c.name, got, s.want,
+                            ch.estimate_bps(), roomcast::layer_state_name(ch.state()));
+        fail_row("layer chooser feedback", i, what);
+      }
+    }
+  }
+}
+
+// REMB's FCI: "REMB", the SSRC count, 6 bits of exponent and 18 of mantissa, the SSRCs.
+void test_parse_remb() {
+  const struct {
+    const char *name;
+    std::vector<std::uint8_t> fci;
+    bool ok;
+    double bps;
+  } rows[] = {
+      {"550000 = 137500 << 2, one ssrc",
+       {'R', 'E', 'M', 'B', 1, (2 << 2) | 0x02, 0x19, 0x1c, 1, 2, 3, 4},
+       true,
+       550000},
+      {"exponent 0, mantissa 1", {'R', 'E', 'M', 'B', 0, 0, 0, 1}, true, 1},
+      {"the largest mantissa, exponent 63 (no overflow)",
+       {'R', 'E', 'M', 'B', 0, 0xff, 0xff, 0xff},
+       true,
+       262143.0 * 9223372036854775808.0},
+      {"two ssrcs announced, one there", {'R', 'E', 'M', 'B', 2, 0, 0, 1, 1, 2, 3, 4}, false, 0},
+      {"cut short", {'R', 'E', 'M', 'B', 0, 0, 0}, false, 0},
+      {"not a REMB", {'R', 'E', 'M', 'X', 0, 0, 0, 1}, false, 0},
+      {"empty", {}, false, 0},
+  };
+  for (size_t i = 0; i < G_N_ELEMENTS(rows); i++) {
+    double bps = -1;
+    const bool ok = roomcast::parse_remb(rows[i].fci.data(), rows[i].fci.size(), bps);
+    if (ok != rows[i].ok || (ok && bps != rows[i].bps) || (!ok && bps != -1)) {
+      g_autofree char *what =
+          g_strdup_printf("%s: %s, %.0f bit/s", rows[i].name, ok ? "parsed" : "refused", bps);
+      fail_row("parse remb", i, what);
+    }
+  }
+}
+
 // ---- the ladder option -------------------------------------------------------------------------
 
 // A viewer's `prefer` as the top layer it may get: a layer clamped to the ladder, or the largest
 // layer at most so high (the smallest when none is).
+void test_parse_congestion_feedback() {
+  const struct {
+    const char *text;
+    bool ok, twcc, remb;
+  } rows[] = {
+      {"twcc,remb", true, true, true},    {"remb,twcc", true, true, true},
+      {"twcc", true, true, false},        {"remb", true, false, true},
+      {"none", true, false, false},       {"", false, false, false},
+      {"twcc,twcc", false, false, false}, {"gcc", false, false, false},
+      {"twcc,", false, false, false},
+  };
+  for (size_t i = 0; i < G_N_ELEMENTS(rows); i++) {
+    bool twcc = false, remb = false;
+    const bool ok = roomcast::parse_congestion_feedback(rows[i].text, twcc, remb);
+    if (ok != rows[i].ok || (ok && (twcc != rows[i].twcc || remb != rows[i].remb)))
+      fail_row("parse congestion-feedback", i, rows[i].text);
+  }
+}
+
 void test_prefer_to_layer() {
   const std::vector<int> ladder = {720, 360, 180};
   const struct {
@@ -410,6 +546,9 @@ int main(int argc, char **argv) {
   g_test_add_func("/ladder/parse-vp8", test_parse_vp8);
   g_test_add_func("/ladder/layer-switch", test_layer_switch);
   g_test_add_func("/ladder/layer-chooser", test_layer_chooser);
+  g_test_add_func("/ladder/layer-chooser-feedback", test_layer_chooser_feedback);
+  g_test_add_func("/ladder/parse-remb", test_parse_remb);
+  g_test_add_func("/ladder/parse-congestion-feedback", test_parse_congestion_feedback);
   g_test_add_func("/ladder/parse-ladder", test_parse_ladder);
   g_test_add_func("/ladder/prefer-to-layer", test_prefer_to_layer);
   return g_test_run();
