@@ -61,11 +61,13 @@ Peer::Peer(PeerOwner &owner, PeerConfig cfg)
     : owner_(owner), cfg_(std::move(cfg)),
       latency_({cfg_.ice.latency_ms, std::max<guint>(kMaxLatencyMs, cfg_.ice.latency_ms)}) {
   g_weak_ref_init(&element_, owner.element());
+  g_weak_ref_init(&rtp_session_, nullptr);
   created_us_ = g_get_monotonic_time();
 }
 
 Peer::~Peer() {
   g_weak_ref_clear(&element_);
+  g_weak_ref_clear(&rtp_session_);
   // detach_* normally released everything; a peer that was never attached holds only these.
   if (webrtc_) gst_object_unref(webrtc_);
   for (auto &b : branches_) {
@@ -601,6 +603,22 @@ void Peer::on_offer_created(GstPromise *promise, gpointer data) {
   {
     std::lock_guard l(self->lock_);
     self->mids_ = mids_of(offer);
+    // REMB feedback (`goog-remb`) where the codec preferences ask for it: webrtcbin 1.22 writes
+    // only nack, nack pli, ccm fir and transport-cc from caps (libgstsdp's caps-to-SDP drops any
+    // other rtcp-fb field), so it is added to the offer here. One branch per m-line, in order.
+    for (size_t i = 0; i < self->branches_.size() && i < gst_sdp_message_medias_len(offer->sdp);
+         i++) {
+      const GstCaps *caps = self->branches_[i].codec_caps;
+      const GstStructure *cs = caps ? gst_caps_get_structure(caps, 0) : nullptr;
+      gboolean remb = FALSE;
+      int pt = -1;
+      if (!cs || !gst_structure_get_boolean(cs, "rtcp-fb-goog-remb", &remb) || !remb ||
+          !gst_structure_get_int(cs, "payload", &pt))
+        continue;
+      auto *m = const_cast<GstSDPMedia *>(gst_sdp_message_get_media(offer->sdp, guint(i)));
+      g_autofree char *fb = g_strdup_printf("%d goog-remb", pt);
+      gst_sdp_media_add_attribute(m, "rtcp-fb", fb);
+    }
   }
   if (g_autoptr(GstElement) webrtc = self->ref_webrtc())
     g_signal_emit_by_name(webrtc, "set-local-description", offer, nullptr);
@@ -966,6 +984,15 @@ void Peer::on_element_added(GstBin *, GstBin *, GstElement *element, gpointer da
     auto self = Callback::get(data);
     GObject *session = nullptr;
     if (self) g_object_get(element, "internal-session", &session, nullptr);
+    // Its transport-cc figures (twcc-stats) are read at each stats poll. webrtcbin bundles every
+    // stream into one session; the first one is kept.
+    if (self) {
+      GObject *had = static_cast<GObject *>(g_weak_ref_get(&self->rtp_session_));
+      if (had)
+        g_object_unref(had);
+      else
+        g_weak_ref_set(&self->rtp_session_, element);
+    }
     if (session) {
       g_signal_connect_data(session, "on-feedback-rtcp", G_CALLBACK(on_feedback_rtcp),
                             Callback::make(self), Callback::closure_destroy, GConnectFlags(0));
@@ -1048,6 +1075,8 @@ void Peer::on_element_added(GstBin *, GstBin *, GstElement *element, gpointer da
 // link carries. Only numbers are kept, in atomics; the stats poll reads them.
 void Peer::on_feedback_rtcp(GObject *, guint type, guint fbtype, guint, guint, GstBuffer *fci,
                             gpointer data) {
+  GST_LOG("feedback %u/%u (%" G_GSIZE_FORMAT " bytes)", type, fbtype,
+          fci ? gst_buffer_get_size(fci) : 0);
   if (type != GST_RTCP_TYPE_PSFB || fbtype != GST_RTCP_PSFB_TYPE_AFB || !fci) return;
   GstMapInfo map;
   if (!gst_buffer_map(fci, &map, GST_MAP_READ)) return;
@@ -1297,26 +1326,6 @@ void Peer::on_stats(GstPromise *promise, gpointer data) {
         case GST_WEBRTC_STATS_TRANSPORT:
           if (const char *sel = gst_structure_get_string(s, "selected-candidate-pair-id"))
             all->path.selected = sel;
-          // rtpsession's twcc-stats (transport-cc feedback on what we sent), when there is any.
-          if (gst_structure_has_field_typed(s, "gst-twcc-stats", GST_TYPE_STRUCTURE)) {
-            const GstStructure *t =
-                gst_value_get_structure(gst_structure_get_value(s, "gst-twcc-stats"));
-            auto num = [t](const char *f) {
-              const GValue *v = gst_structure_get_value(t, f);
-              if (!v) return 0.0;
-              GValue d = G_VALUE_INIT;
-              g_value_init(&d, G_TYPE_DOUBLE);
-              double out = g_value_transform(v, &d) ? g_value_get_double(&d) : 0.0;
-              g_value_unset(&d);
-              return out;
-            };
-            all->twcc = true;
-            all->twcc_recv_bps = num("bitrate-recv");
-            all->twcc_sent_bps = num("bitrate-sent");
-            all->twcc_loss = num("packet-loss-pct") / 100.0;
-            g_autofree char *text = gst_structure_to_string(t);
-            all->twcc_text = text;
-          }
           break;
         case GST_WEBRTC_STATS_CANDIDATE_PAIR: {
           const char *id = gst_structure_get_string(s, "id");
@@ -1339,6 +1348,28 @@ void Peer::on_stats(GstPromise *promise, gpointer data) {
       },
       &acc_all);
   gst_promise_unref(promise);
+  // rtpsession's twcc-stats: transport-cc feedback on what we sent, over its last window (webrtcbin
+  // 1.22's get-stats does not carry them). Absent until the peer sent transport-cc feedback.
+  if (GObject *session = static_cast<GObject *>(g_weak_ref_get(&self->rtp_session_))) {
+    GstStructure *t = nullptr;
+    g_object_get(session, "twcc-stats", &t, nullptr);
+    g_object_unref(session);
+    guint sent = 0;
+    if (t && gst_structure_get_uint(t, "packets-sent", &sent) && sent > 0) {
+      guint recv_bps = 0, sent_bps = 0;
+      double loss_pct = 0;
+      gst_structure_get_uint(t, "bitrate-recv", &recv_bps);
+      gst_structure_get_uint(t, "bitrate-sent", &sent_bps);
+      gst_structure_get_double(t, "packet-loss-pct", &loss_pct);
+      acc_all.twcc = true;
+      acc_all.twcc_recv_bps = recv_bps;
+      acc_all.twcc_sent_bps = sent_bps;
+      acc_all.twcc_loss = loss_pct / 100.0;
+      g_autofree char *text = gst_structure_to_string(t);
+      acc_all.twcc_text = text;
+    }
+    if (t) gst_structure_free(t);
+  }
   PeerStats &now_stats = acc_all.st;
   const Path &path = acc_all.path;
   auto pair = path.pairs.find(path.selected);

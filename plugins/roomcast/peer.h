@@ -228,6 +228,7 @@ private:
   // REMB from the peer (its RTP session's on-feedback-rtcp, the RTCP thread).
   static void on_feedback_rtcp(GObject *session, guint type, guint fbtype, guint sender_ssrc,
                                guint media_ssrc, GstBuffer *fci, gpointer data);
+  GWeakRef rtp_session_; // the (bundled) rtpsession element: its twcc-stats
   std::atomic<double> remb_bps_{0};
   std::atomic<gint64> remb_us_{0}; // when the last one came (0: never)
   std::atomic<guint64> rembs_{0};

@@ -53,9 +53,10 @@ struct Live {
   GstElement *sink = nullptr;
   guint64 last_frames = 0;
   gint64 last_us = 0;
-  std::map<std::string, std::string> states;  // viewer id -> connection state (main loop)
-  std::map<std::string, int> layers;          // viewer id -> ladder layer (main loop)
-  std::map<std::string, std::string> sources; // viewer id -> its last feedback kind shown
+  std::map<std::string, std::string> states; // viewer id -> connection state (main loop)
+  std::map<std::string, int> layers;         // viewer id -> ladder layer (main loop)
+  // viewer id -> the kind and figure of its feedback last shown
+  std::map<std::string, std::pair<std::string, double>> feedback;
 };
 
 // A viewer's name for the lines: "NAME (ID)", or the id when it gave no name.
@@ -132,11 +133,21 @@ gboolean on_status(gpointer data) {
                          viewer_label(id, gst_structure_get_string(p, "name")).c_str(), layer, w, h,
                          bwe / 1000, source ? source : "rtcp", remb / 1000);
         live->layers[id] = layer;
-        // The first time a viewer's estimate reads its own feedback, and each change of kind.
-        if (source && g_strcmp0(source, "rtcp") != 0 && live->sources[id] != source) {
-          console::event("viewer %s feedback %s",
-                         viewer_label(id, gst_structure_get_string(p, "name")).c_str(), source);
-          live->sources[id] = source;
+        // What the viewer itself reports about its link (REMB: its estimate; transport-cc: the
+        // rate it received), when it first does, at each change of kind, and when the figure
+        // moved by a quarter since last shown: "viewer NAME feedback remb 1834 kbit/s".
+        if (source && g_strcmp0(source, "rtcp") != 0) {
+          double figure = 0;
+          gst_structure_get_double(
+              p, g_str_equal(source, "remb") ? "remb-bps" : "twcc-bitrate-recv", &figure);
+          auto &shown = live->feedback[id];
+          if (shown.first != source || figure > shown.second * 1.25 ||
+              figure < shown.second * 0.75) {
+            console::event("viewer %s feedback %s %.0f kbit/s",
+                           viewer_label(id, gst_structure_get_string(p, "name")).c_str(), source,
+                           figure / 1000);
+            shown = {source, figure};
+          }
         }
       }
     }
