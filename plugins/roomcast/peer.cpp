@@ -1417,7 +1417,18 @@ void Peer::on_stats(GstPromise *promise, gpointer data) {
     // The peer's own figures, when fresh: a REMB of the last 2 s; twcc-stats changed since the
     // last poll (rtpsession keeps the last window's when feedback stops).
     const gint64 remb_us = self->remb_us_.load();
-    const double remb = remb_us && now - remb_us < 2 * G_USEC_PER_SEC ? self->remb_bps_.load() : 0;
+    // REMB counts only where we offered it (Chromium sends it on a drop even when not offered).
+    bool remb_offered = false;
+    for (const Branch &b : self->branches_) {
+      gboolean on = FALSE;
+      if (b.codec_caps &&
+          gst_structure_get_boolean(gst_caps_get_structure(b.codec_caps, 0), "rtcp-fb-goog-remb",
+                                    &on) &&
+          on)
+        remb_offered = true;
+    }
+    const double remb =
+        remb_offered && remb_us && now - remb_us < 2 * G_USEC_PER_SEC ? self->remb_bps_.load() : 0;
     const bool twcc = acc_all.twcc && acc_all.twcc_text != self->twcc_last_;
     if (acc_all.twcc) self->twcc_last_ = acc_all.twcc_text;
     if (twcc) {
