@@ -1,9 +1,10 @@
 // LayerChooser: one viewer's bandwidth estimate and the ladder layer it follows.
 //
-// Fed once a second (the stats poll) with what the viewer's receiver reports tell us: the
+// Fed twice a second (the stats poll) with what the viewer's receiver reports tell us: the
 // fraction of packets lost and the round-trip time (RTCP receiver reports, through webrtcbin's
-// get-stats), and what we sent it. The estimate is loss- and delay-based (no transport-cc
-// feedback in webrtcbin 1.22's sending path that we could read; see docs/architecture.md):
+// get-stats), the share of packets it NACKed, what we sent it, and the viewer's own feedback
+// when it sends some (REMB, transport-cc: see below and docs/architecture.md). The estimate is
+// loss- and delay-based:
 //   - congested (loss above `loss_down`, or the RTT risen `rtt_rise_us` above its minimum, a
 //     queue growing on the path): the estimate drops to what got through (sent x (1 - loss)) and
 //     the target goes down at once to the highest layer that fits it (at least one step);

@@ -528,8 +528,14 @@ static void gst_roomcast_sink_class_init(GstRoomcastSinkClass *klass) {
    * each peer also has `layer` (int, 0: full size), `layer-target`, `layer-width`,
    * `layer-height`, `layer-switches` (guint64), `layer-cap` (the top layer it asked for with
    * `prefer`), `bwe` (double, bit/s: the bandwidth estimate), `bwe-state` (`steady`,
-   * `probing`, `holding`) and `nacked-share` (double: packets the peer asked for again per
-   * packet sent, over the last poll). Refreshed every second (twice a second with a ladder).
+   * `probing`, `holding`, `padding`), `nacked-share` (double: packets the peer asked for again
+   * per packet sent, over the last poll), `bwe-source` (what the estimate read at the last poll
+   * beyond receiver reports and NACKs: `twcc` (transport-cc feedback), `remb` (a REMB of the last
+   * 2 s, where offered) or `rtcp` (neither)), `remb-bps` (double: the peer's latest REMB, 0: none)
+   * and `remb-count` (guint64), `twcc-bitrate-recv`, `twcc-bitrate-sent` (double, bit/s) and
+   * `twcc-packet-loss` (double, 0..1) (rtpsession's `twcc-stats` over its last window, 0 until
+   * transport-cc feedback came), `twcc-feedback` (guint64: polls that found fresh ones). See
+   * `congestion-feedback`. Refreshed every second (twice a second with a ladder).
    */
   g_object_class_install_property(
       gobject_class, PROP_STATS,
