@@ -8,11 +8,18 @@
 // Asserted per case: the host prints `viewer ID feedback KIND N kbit/s` (the viewer's branch
 // reads its feedback: `bwe-source` in the sink's stats is `twcc` for the default offer, since
 // Chromium offered both sends transport-cc only, and `remb` when only REMB is offered); after the
-// cap the viewer moves to a lower layer (the host's `viewer ID layer N` line); the last figure the
-// viewer reported while capped (the rate it received, or its own estimate) is below the cap; and
-// it ends on a lower layer, still decoding. A third case offers neither (`none`): the estimate
-// then stays on receiver reports and NACKs (no feedback line), as for `roomcast watch`, and its
-// time to step down is logged beside the others'.
+// cap the viewer moves to a lower layer (the host's `viewer ID layer N` line) with an estimate
+// from that feedback; the figures the viewer reported after the step down (the rate it received,
+// or its own estimate) are below the cap (their median); and it ends on a lower layer, decoding.
+// A third case offers neither (`none`): the estimate then stays on receiver reports and NACKs (no
+// feedback line; Chromium sends REMBs on a drop even when not offered, and they are ignored), as
+// for `roomcast watch`, and its time to step down is logged beside the others'. A fourth: a
+// Firefox viewer, which sends transport-cc too.
+// Seen (2026-12-01, one run each, a 2-core machine shared with other work): Chromium transport-cc
+// down after 1.6 s straight to the quarter layer (estimate 557 kbit/s), REMB down after 1.9 s to
+// the quarter (677), none down after 1.5 s to the half only (RTT rise: one step) and the quarter
+// 9.5 s after the cap, decoding 66% at the end against ~100% with feedback; Firefox transport-cc
+// down after 2.1 s to the quarter.
 // Recorded (logged): the time from the cap to the host's step down, the feedback lines, the
 // layer lines (with the estimate and its source), the share of frames decoded while capped.
 // (Each case has a literal name: tests/list-cases.py.)
@@ -102,10 +109,12 @@ async function feedbackCase(offer, want, kind = 'chromium') {
 
       const layers = linesOf(host, id, LAYER_LINE);
       const feedback = linesOf(host, id, FEEDBACK_LINE);
-      // While capped: the last figure shown (the lines print a change of a quarter or more, so the
-      // figure in force at the end is the last line before it).
+      // While capped, after the step down: the figures shown (a line at each move of a quarter or
+      // more). A padding probe of the layer above briefly reads more (what a burst through the
+      // queue measured over a short window): the median is asserted.
       const capped = feedback.filter((x) => x.t > tCap && x.t <= tEnd);
-      const last = capped.length ? capped[capped.length - 1] : null;
+      const afterDown = down ? capped.filter((x) => x.t >= down.t).map((x) => Number(x.m[3])).sort((p, q) => p - q) : [];
+      const median = afterDown.length ? afterDown[Math.floor(afterDown.length / 2)] : null;
       const endLayer = layers.length ? Number(layers[layers.length - 1].m[2]) : 0;
       const row = {
         browser: kind,
@@ -116,6 +125,7 @@ async function feedbackCase(offer, want, kind = 'chromium') {
         downLine: down ? down.m[0] : null,
         feedbackCapped: capped.map((x) => `${((x.t - tCap) / 1000).toFixed(1)} s: ${x.m[2]} ${x.m[3]} kbit/s`),
         layerLines: layers.map((x) => `${((x.t - tCap) / 1000).toFixed(1)} s: ${x.m[0]}`),
+        medianAfterDownKbit: median,
         endLayer,
         endWidth: z && z.width,
         decodedPctLast5s: a && z ? Math.round(((z.framesDecoded - a.framesDecoded) / (FPS * secs)) * 1000) / 10 : null,
@@ -126,8 +136,8 @@ async function feedbackCase(offer, want, kind = 'chromium') {
         assert.ok(feedback.length > 0, `no "viewer ${id} feedback" line: the branch read no ${want}`);
         assert.ok(feedback.every((x) => x.m[2] === want), `feedback of another kind than ${want}: ${JSON.stringify(row.feedbackBeforeCap)}`);
         if (down) assert.equal(down.m[6], want, `the step down's estimate came from ${down.m[6]}: ${down.m[0]}`);
-        assert.ok(last, `no feedback figure while capped: ${JSON.stringify(row)}`);
-        assert.ok(Number(last.m[3]) < CAP_KBIT, `the last ${want} figure while capped, ${last.m[3]} kbit/s, is not below the ${CAP_KBIT} kbit/s cap`);
+        assert.ok(median != null, `no feedback figure after the step down: ${JSON.stringify(row)}`);
+        assert.ok(median < CAP_KBIT, `the ${want} figures after the step down (median ${median} kbit/s) are not below the ${CAP_KBIT} kbit/s cap`);
       } else {
         assert.equal(feedback.length, 0, `feedback lines with none offered: ${JSON.stringify(row.feedbackBeforeCap)}`);
       }
