@@ -1355,6 +1355,8 @@ void Peer::on_stats(GstPromise *promise, gpointer data) {
     g_object_get(session, "twcc-stats", &t, nullptr);
     g_object_unref(session);
     guint sent = 0;
+    // (packets-sent counts the packets new in this feedback: 1-5 at the quarter layer's rate; the
+    // loss is over rtpsession's longer window, so a small count is no reason to skip it.)
     if (t && gst_structure_get_uint(t, "packets-sent", &sent) && sent > 0) {
       guint recv_bps = 0, sent_bps = 0;
       double loss_pct = 0;
@@ -1432,6 +1434,7 @@ void Peer::on_stats(GstPromise *promise, gpointer data) {
     const bool twcc = acc_all.twcc && acc_all.twcc_text != self->twcc_last_;
     if (acc_all.twcc) self->twcc_last_ = acc_all.twcc_text;
     if (twcc) {
+      self->twcc_us_ = now;
       st.twcc_recv_bps = acc_all.twcc_recv_bps;
       st.twcc_sent_bps = acc_all.twcc_sent_bps;
       st.twcc_loss = std::clamp(acc_all.twcc_loss, 0.0, 1.0);
@@ -1439,7 +1442,10 @@ void Peer::on_stats(GstPromise *promise, gpointer data) {
     }
     st.remb_bps = self->remb_bps_.load();
     st.rembs = self->rembs_.load();
-    st.bwe_source = twcc ? "twcc" : remb > 0 ? "remb" : "rtcp";
+    // The kind of feedback the estimate reads: fresh transport-cc within the last 2 s (a poll can
+    // fall between two windows), else a REMB of the last 2 s, else receiver reports only.
+    const bool twcc_recent = self->twcc_us_ && now - self->twcc_us_ < 2 * G_USEC_PER_SEC;
+    st.bwe_source = twcc_recent ? "twcc" : remb > 0 ? "remb" : "rtcp";
     st.bytes_sent = now_stats.bytes_sent;
     st.packets_sent = now_stats.packets_sent;
     st.rtt_s = now_stats.rtt_s;

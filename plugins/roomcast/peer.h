@@ -267,6 +267,7 @@ private:
   gint64 stats_us_ = 0;
   guint64 asked_at_poll_ = 0;               // rtx_requests + rtx_refused at the last poll
   std::string twcc_last_;                   // twcc-stats at the last poll (unchanged: stale)
+  gint64 twcc_us_ = 0;                      // when fresh twcc-stats were last read (0: never)
   std::vector<GstElement *> jitterbuffers_; // refs: our receive streams' jitterbuffers
   LatencyFit latency_;
   std::vector<std::shared_ptr<RtxGuard>> rtx_guards_; // our retransmitters' budgets
