@@ -15,11 +15,10 @@
 // feedback line; Chromium sends REMBs on a drop even when not offered, and they are ignored), as
 // for `roomcast watch`, and its time to step down is logged beside the others'. A fourth: a
 // Firefox viewer, which sends transport-cc too.
-// Seen (2026-12-01, one run each, a 2-core machine shared with other work): Chromium transport-cc
-// down after 1.6 s straight to the quarter layer (estimate 557 kbit/s), REMB down after 1.9 s to
-// the quarter (677), none down after 1.5 s to the half only (RTT rise: one step) and the quarter
-// 9.5 s after the cap, decoding 66% at the end against ~100% with feedback; Firefox transport-cc
-// down after 2.1 s to the quarter.
+// Seen (2026-12-01, 4-6 runs per kind, a 2-core machine shared with other work): the first step
+// down 0.9-2.3 s after the cap for every kind; straight to the quarter layer with transport-cc
+// (Chromium 6/6, Firefox 5/6), REMB 2/4, none 1/4 (the quarter reached up to 9.5 s after the cap;
+// docs/architecture.md, "Per-viewer ladder", has the figures).
 // Recorded (logged): the time from the cap to the host's step down, the feedback lines, the
 // layer lines (with the estimate and its source), the share of frames decoded while capped.
 // (Each case has a literal name: tests/list-cases.py.)
