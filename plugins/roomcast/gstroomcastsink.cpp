@@ -275,6 +275,23 @@ static GstStructure *build_stats(GstRoomcastSink *self) {
       gst_structure_new("application/x-roomcast-stats", f::kFrames, G_TYPE_UINT64, c.frames,
                         f::kKeyframesForwarded, G_TYPE_UINT64, c.keyframes_forwarded,
                         f::kKeyframesCoalesced, G_TYPE_UINT64, c.keyframes_merged, nullptr);
+  if (!c.layer_frames.empty()) {
+    GValue frames = G_VALUE_INIT, holders = G_VALUE_INIT, v = G_VALUE_INIT;
+    gst_value_array_init(&frames, c.layer_frames.size());
+    gst_value_array_init(&holders, c.layer_holders.size());
+    for (guint64 n : c.layer_frames) {
+      g_value_init(&v, G_TYPE_UINT64);
+      g_value_set_uint64(&v, n);
+      gst_value_array_append_and_take_value(&frames, &v);
+    }
+    for (int n : c.layer_holders) {
+      g_value_init(&v, G_TYPE_INT);
+      g_value_set_int(&v, n);
+      gst_value_array_append_and_take_value(&holders, &v);
+    }
+    gst_structure_take_value(s, "layer-frames", &frames);
+    gst_structure_take_value(s, "layer-viewers", &holders);
+  }
   self->priv->add_peer_stats(s);
   return s;
 }
@@ -477,7 +494,11 @@ static void gst_roomcast_sink_class_init(GstRoomcastSinkClass *klass) {
    * GstRoomcastSink:stats:
    *
    * An `application/x-roomcast-stats` structure: `frames` (guint64, video frames sent into the
-   * shared encoder's payloader), `keyframes-forwarded` and `keyframes-coalesced` (guint64: what
+   * shared encoder's payloader; with a ladder, frames the ladder took from the input),
+   * `layer-frames` and `layer-viewers` (a ladder only: arrays, top layer first, of the frames each
+   * layer's encoder made (guint64) and of the viewers' branches that hold the layer (int: the one
+   * they are sent and the one they are switching to); an encoder runs only while its layer is
+   * held), `keyframes-forwarded` and `keyframes-coalesced` (guint64: what
    * the keyframe limiter let through and merged), `peer-count` (guint), `bitrate` (double, bit/s
    * sent to all peers) and `peers`, a list of `peer` structures: `id`, `name`, `state`
    * (GstWebRTCPeerConnectionState), `connected` (boolean), `bitrate` (double, bit/s sent),

@@ -13,6 +13,7 @@
 
 #include "common.h"
 #include "latency-fit.h"
+#include "layer-switch.h"
 #include "peer-plan.h"
 
 #include <gst/gst.h>
@@ -75,6 +76,9 @@ struct SendSource {
   // When the tee carries a ladder (VP8): its layers, top first; the branch forwards one of them
   // (LayerSwitch). Empty: one stream.
   std::vector<LadderLayer> layers;
+  // A ladder's holds per layer: the branch holds what it forwards and what it goes to, and an
+  // encoder runs only while its layer is held.
+  std::shared_ptr<LadderDemand> demand;
 };
 
 // Snapshot of a peer's numbers (the `stats` property's per-peer structure).

@@ -368,6 +368,40 @@ void test_prefer_to_layer() {
   g_assert_cmpint(roomcast::prefer_to_layer({}, 2, -1), ==, 0);
 }
 
+// Holds on a ladder's layers: a branch holds the layer it forwards and the one it goes to; a layer
+// is encoded while its count is above zero.
+void test_ladder_demand() {
+  using roomcast::LadderDemand;
+  g_assert_cmpuint(LadderDemand::mask(-1, 0), ==, 1u);
+  g_assert_cmpuint(LadderDemand::mask(0, 0), ==, 1u);
+  g_assert_cmpuint(LadderDemand::mask(0, 2), ==, 5u);
+  g_assert_cmpuint(LadderDemand::mask(-1, -1), ==, 0u);
+  LadderDemand d(3);
+  auto counts = [&] { return std::vector<int>{d.holders(0), d.holders(1), d.holders(2)}; };
+  // Two viewers join on the top; one steps down to the half layer (both held while switching),
+  // then forwards it alone; the other leaves; the first leaves.
+  unsigned a = 0, b = 0;
+  auto to = [&](unsigned &held, unsigned m) {
+    d.move(held, m);
+    held = m;
+  };
+  to(a, LadderDemand::mask(-1, 0));
+  to(b, LadderDemand::mask(-1, 0));
+  g_assert_true(counts() == (std::vector<int>{2, 0, 0}));
+  to(a, LadderDemand::mask(0, 1));
+  g_assert_true(counts() == (std::vector<int>{2, 1, 0}));
+  to(a, LadderDemand::mask(1, 1));
+  g_assert_true(counts() == (std::vector<int>{1, 1, 0}));
+  to(b, 0);
+  g_assert_true(counts() == (std::vector<int>{0, 1, 0}));
+  to(a, 0);
+  g_assert_true(counts() == (std::vector<int>{0, 0, 0}));
+  // Out of range: no count, no crash.
+  g_assert_cmpint(d.holders(7), ==, 0);
+  d.move(0, 1u << 5);
+  g_assert_true(counts() == (std::vector<int>{0, 0, 0}));
+}
+
 void test_parse_ladder() {
   struct Case {
     const char *text;
@@ -412,5 +446,6 @@ int main(int argc, char **argv) {
   g_test_add_func("/ladder/layer-chooser", test_layer_chooser);
   g_test_add_func("/ladder/parse-ladder", test_parse_ladder);
   g_test_add_func("/ladder/prefer-to-layer", test_prefer_to_layer);
+  g_test_add_func("/ladder/demand", test_ladder_demand);
   return g_test_run();
 }
