@@ -33,6 +33,7 @@
 #include "encoder-pool.h"
 #include "gstroomcastpad.h"
 #include "gstroomcastsignaller.h"
+#include "protocol.h"
 #include "room-client.h"
 
 #include <map>
@@ -121,6 +122,7 @@ enum {
   PROP_FEC_PERCENTAGE,
   PROP_LADDER,
   PROP_STATS,
+  PROP_PREFER_LAYER,
 };
 
 static GstStaticPadTemplate video_template = GST_STATIC_PAD_TEMPLATE(
@@ -300,6 +302,10 @@ static void gst_roomcast_sink_set_property(GObject *object, guint id, const GVal
                                            GParamSpec *pspec) {
   Private *priv = GST_ROOMCAST_SINK(object)->priv;
   if (priv->set_common_property(object, id, value)) return;
+  if (id == PROP_PREFER_LAYER) {
+    priv->set_prefer_layer(g_value_get_int(value)); // takes the lock, tells the members
+    return;
+  }
   guint u = G_VALUE_HOLDS_UINT(value) ? g_value_get_uint(value) : 0;
   {
     std::lock_guard l(priv->lock);
@@ -388,6 +394,9 @@ static void gst_roomcast_sink_get_property(GObject *object, guint id, GValue *va
     break;
   case PROP_LADDER:
     g_value_set_string(value, priv->settings.ladder.c_str());
+    break;
+  case PROP_PREFER_LAYER:
+    g_value_set_int(value, priv->common.prefer_layer);
     break;
   default:
     G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
@@ -480,7 +489,9 @@ static void gst_roomcast_sink_class_init(GstRoomcastSinkClass *klass) {
    * (roomcastsrc `prefer-layer`, `roomcast watch --prefer N`, the web viewer's
    * `window.roomcast.prefer()`): a layer from the top, clamped to the ladder, or a largest height
    * in pixels; that viewer is then never sent more (its `layer-cap` in `stats`). Without a ladder
-   * `prefer` is ignored.
+   * `prefer` is ignored. With `role=member` the same holds for every other member of the meeting:
+   * each one is sent the layer its link carries, at most the one it asked for (a web member asks
+   * for its tile's height, roomcastsink asks with #GstRoomcastSink:prefer-layer).
    */
   g_object_class_install_property(
       gobject_class, PROP_LADDER,
@@ -490,6 +501,24 @@ static void gst_roomcast_sink_class_init(GstRoomcastSinkClass *klass) {
           "the sizes as shares of the input, descending (\"1,0.5,0.25\": full, half and quarter "
           "size at 100%, ~35% and ~12% of the bitrate), or \"off\" for one stream",
           "off", null_only));
+  /**
+   * GstRoomcastSink:prefer-layer:
+   *
+   * `role=member` only: the largest layer of every other member's ladder to receive, counted
+   * from the top (0: full size, no limit; 1: the next smaller; ...): the protocol's `prefer`
+   * message, sent to each member with our first offer or answer to it, and at once to every
+   * member when changed. A member with a ladder clamps it and still goes lower when the link
+   * needs it; a web member scales its picture for us down by 2 per layer; a member without
+   * either ignores it. -1: ask for nothing (set back from a layer, it asks for 0). A host
+   * ignores the property (its viewers ask it, it asks nobody).
+   */
+  g_object_class_install_property(
+      gobject_class, PROP_PREFER_LAYER,
+      g_param_spec_int("prefer-layer", "Preferred layer",
+                       "Member: ask every other member for at most this layer of its ladder (0: "
+                       "full size; -1: do not ask)",
+                       -1, int(roomcast::proto::kMaxPreferLayer), -1,
+                       GParamFlags(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS)));
   /**
    * GstRoomcastSink:stats:
    *

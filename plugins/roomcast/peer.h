@@ -150,6 +150,8 @@ public:
   // When our first offer went to the room (0: none yet, or the peer offers).
   gint64 offered_us() const { return offered_us_; }
   gint64 last_rtcp_us() const { return last_rtcp_us_; }
+  // Any thread: true the first time only (our first offer or answer to this peer is going out).
+  bool first_description() { return !described_.exchange(true); }
 
   // Worker: adds webrtcbin and one send branch per source to the element and links them to the
   // tees; the offerer's negotiation starts from here. False with `err` set on failure (the
@@ -245,6 +247,7 @@ private:
   std::atomic<int> state_{GST_WEBRTC_PEER_CONNECTION_STATE_NEW};
   std::atomic<guint> offers_{0};
   std::atomic<bool> sent_end_of_candidates_{false};
+  std::atomic<bool> described_{false};
 
   mutable std::mutex lock_; // after the element's lock; guards the fields below
   std::vector<Branch> branches_;
