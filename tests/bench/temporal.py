@@ -429,7 +429,6 @@ def analyse(data):
         e["ratio"] = e["cpu"] / base if base and e.get("cpu") is not None else None
         # Encoder work only: the variant less the source alone (medians of each).
         e["enc"] = e["cpu"] - src if src is not None and v != "source" else None
-        be = a.get("single", {}).get("enc") if v != "single" else None
         e["enc_ratio"] = None
     be = a.get("single", {}).get("enc")
     for v, e in a.items():
@@ -476,6 +475,9 @@ def render(data, ctx):
             data["settle_s"], data.get("gst", "?"), data.get("cores", 0),
             fmt(med([r["machine_busy"] for r in data["runs"]]), 0),
             fmt(med([r["loadavg"] for r in data["runs"]]), 2)))
+    if data.get("invocations"):
+        out[-1] += (" The rounds come from %d runs of the same command back to back (started %s), pooled." % (
+            len(data["invocations"]), ", ".join(data["invocations"])))
     out.append("")
     rows = []
     for v in data["order"]:
