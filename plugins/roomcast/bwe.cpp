@@ -9,6 +9,8 @@ LayerChooser::LayerChooser(std::vector<double> layer_bps, Config cfg)
   if (layer_bps_.empty()) layer_bps_.push_back(0);
   fail_wait_us_.assign(layer_bps_.size(), cfg_.fail_wait_us);
   failed_at_.assign(layer_bps_.size(), 0);
+  pad_wait_us_.assign(layer_bps_.size(), 0);
+  pad_failed_at_.assign(layer_bps_.size(), 0);
   estimate_bps_ = layer_bps_[0];
 }
 
@@ -77,11 +79,13 @@ int LayerChooser::update(const Sample &s) {
   // A padding probe that congested, or that is still not clean at its end, failed.
   if (state_ == State::Padding &&
       (congested || s.pad_stopped || (!clean && s.now_us - changed_at_ >= cfg_.pad_us))) {
-    // The padding probe failed: the layer above does not fit (backoff as for a failed probe);
-    // the viewer stays where it is, the padding stops and the queue drains.
+    // The padding probe failed: the layer above does not fit now; the viewer stays where it is,
+    // the padding stops and the queue drains. Padded for again after a shorter wait than a
+    // failed switch's (it cost a few packets, not a frozen picture).
     const int up = target_ - 1;
-    if (failed_at_[up]) fail_wait_us_[up] = std::min(fail_wait_us_[up] * 4, cfg_.max_up_wait_us);
-    failed_at_[up] = s.now_us;
+    pad_wait_us_[up] = pad_wait_us_[up] ? std::min(pad_wait_us_[up] * 2, cfg_.max_pad_wait_us)
+                                        : cfg_.pad_fail_wait_us;
+    pad_failed_at_[up] = s.now_us;
     estimate_bps_ = got_through(layer_bps_[up]);
     back_from_probe_ = true;
     down_at_ = s.now_us;
@@ -139,6 +143,8 @@ int LayerChooser::update(const Sample &s) {
       state_ = State::Steady;
       fail_wait_us_[target_] = cfg_.fail_wait_us;
       failed_at_[target_] = 0;
+      pad_wait_us_[target_] = 0;
+      pad_failed_at_[target_] = 0;
       estimate_bps_ = std::max(estimate_bps_, layer_bps_[target_]);
       // The probe was a clean period: the next step may follow now.
       clean_since_ = changed_at_ - cfg_.up_wait_us;
@@ -150,7 +156,8 @@ int LayerChooser::update(const Sample &s) {
   const int up = target_ - 1;
   if (target_ > cap_ && s.now_us - clean_since_ >= cfg_.up_wait_us &&
       s.now_us - changed_at_ >= cfg_.up_wait_us &&
-      (!failed_at_[up] || s.now_us - failed_at_[up] >= fail_wait_us_[up])) {
+      (!failed_at_[up] || s.now_us - failed_at_[up] >= fail_wait_us_[up]) &&
+      (!pad_failed_at_[up] || s.now_us - pad_failed_at_[up] >= pad_wait_us_[up])) {
     padded_ = false;
     if (s.can_pad) {
       state_ = State::Padding;

@@ -22,6 +22,11 @@
 // has), so that the link carries the layer above's rate; congestion then costs the viewer a few
 // packets of its own small layer and fails the probe as above (no switch was made); a clean
 // padding period makes the switch (State::Probing, as without padding, for half as long).
+// A failed padding probe cost the viewer next to nothing, so the layer above is padded for again
+// sooner than a failed switch would allow: after `pad_fail_wait_us`, doubling with each padding
+// failure in a row up to `max_pad_wait_us` (a link whose cap was lifted is found within seconds).
+// The two backoffs are kept apart: a switch that failed (its padding had passed) still waits its
+// own, growing fourfold, so a layer that only sometimes fits is not switched to every few seconds.
 // After a step down, signals are ignored for `hold_us` (the queue drains, the reports lag), and
 // for `drain_us` a high RTT alone is not acted on while what we send fits the estimate the step
 // down made: the reports describe a queue built before it (an RTT from a receiver report can be
@@ -61,7 +66,9 @@ public:
     std::int64_t fail_wait_us = 6000000; // a layer that congested, before it is probed again
     std::int64_t max_up_wait_us = 30000000;
     std::int64_t probe_us = 2000000;
-    std::int64_t pad_us = 1500000; // a padding probe's length
+    std::int64_t pad_us = 1500000;           // a padding probe's length
+    std::int64_t pad_fail_wait_us = 3000000; // after a failed padding probe, before the next
+    std::int64_t max_pad_wait_us = 8000000;
     std::int64_t hold_us = 1500000;
     std::int64_t drain_us = 4000000;
     double loss_after_probe = 0.30; // the loss that counts while draining after a failed probe
@@ -97,8 +104,6 @@ public:
   State state() const { return state_; }
   // While Padding: the extra rate to send (the layer above's rate less this one's), else 0.
   double padding_bps() const;
-  // How long layer `l` is not probed after its last failed probe.
-  std::int64_t up_wait_us(int l) const { return fail_wait_us_[l]; }
 
 private:
   int fitting_layer(double bps) const;
@@ -110,13 +115,15 @@ private:
   std::int64_t min_rtt_us_ = 0;
   std::int64_t clean_since_ = 0;
   std::int64_t changed_at_ = 0;
-  std::int64_t down_at_ = -(std::int64_t(1) << 60);    // the last step down (long ago)
-  std::int64_t last_rtt_us_ = -1;                      // the previous sample's
-  bool padded_ = false;                                // the probe now made was padded first
-  bool back_from_probe_ = false;                       // that step was a failed probe's
-  std::vector<std::int64_t> fail_wait_us_;             // per layer
-  std::vector<std::int64_t> failed_at_;                // per layer: its last failed probe (0: none)
-  int probe_from_ = 0;                                 // the layer a probe left
+  std::int64_t down_at_ = -(std::int64_t(1) << 60); // the last step down (long ago)
+  std::int64_t last_rtt_us_ = -1;                   // the previous sample's
+  bool padded_ = false;                             // the probe now made was padded first
+  bool back_from_probe_ = false;                    // that step was a failed probe's
+  std::vector<std::int64_t> fail_wait_us_;          // per layer
+  std::vector<std::int64_t> failed_at_;             // per layer: its last failed probe (0: none)
+  std::vector<std::int64_t> pad_wait_us_;   // per layer: the wait after padding failures (0: none)
+  std::vector<std::int64_t> pad_failed_at_; // per layer: its last failed padding probe (0: none)
+  int probe_from_ = 0;                      // the layer a probe left
   std::int64_t entered_at_ = -(std::int64_t(1) << 60); // when the target was last set (long ago)
   State state_ = State::Steady;
 };

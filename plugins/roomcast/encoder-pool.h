@@ -108,7 +108,11 @@ public:
     std::function<void(const CodecSpec &, GstElement *)> encoder_setup;
   };
   struct Counters {
-    guint64 frames = 0;
+    guint64 frames = 0; // a ladder: frames taken from the input (each layer: layer_frames)
+    // A ladder's layers, top first: frames each layer's encoder made, and the viewers' branches
+    // that hold it (its encoder runs only while that is above zero).
+    std::vector<guint64> layer_frames;
+    std::vector<int> layer_holders;
     guint64 keyframes_forwarded = 0;
     guint64 keyframes_merged = 0;
   };
@@ -163,6 +167,7 @@ private:
   std::optional<Key> build_ladder(GstElement *upstream, const GstCaps *caps, const CodecSpec &spec,
                                   const EncoderParams &params, GError **err);
   static GstPadProbeReturn on_frame(GstPad *, GstPadProbeInfo *, gpointer data);
+  static GstPadProbeReturn on_layer_frame(GstPad *, GstPadProbeInfo *, gpointer data);
   static gboolean send_merged_keyframe(gpointer data);
   GstElement *make_encoder(const CodecSpec &spec, const EncoderParams &params, GError **err);
 

@@ -33,6 +33,7 @@
 #include "encoder-pool.h"
 #include "gstroomcastpad.h"
 #include "gstroomcastsignaller.h"
+#include "protocol.h"
 #include "room-client.h"
 
 #include <map>
@@ -123,6 +124,7 @@ enum {
   PROP_LADDER,
   PROP_CONGESTION_FEEDBACK,
   PROP_STATS,
+  PROP_PREFER_LAYER,
 };
 
 static GstStaticPadTemplate video_template = GST_STATIC_PAD_TEMPLATE(
@@ -279,6 +281,23 @@ static GstStructure *build_stats(GstRoomcastSink *self) {
       gst_structure_new("application/x-roomcast-stats", f::kFrames, G_TYPE_UINT64, c.frames,
                         f::kKeyframesForwarded, G_TYPE_UINT64, c.keyframes_forwarded,
                         f::kKeyframesCoalesced, G_TYPE_UINT64, c.keyframes_merged, nullptr);
+  if (!c.layer_frames.empty()) {
+    GValue frames = G_VALUE_INIT, holders = G_VALUE_INIT, v = G_VALUE_INIT;
+    gst_value_array_init(&frames, c.layer_frames.size());
+    gst_value_array_init(&holders, c.layer_holders.size());
+    for (guint64 n : c.layer_frames) {
+      g_value_init(&v, G_TYPE_UINT64);
+      g_value_set_uint64(&v, n);
+      gst_value_array_append_and_take_value(&frames, &v);
+    }
+    for (int n : c.layer_holders) {
+      g_value_init(&v, G_TYPE_INT);
+      g_value_set_int(&v, n);
+      gst_value_array_append_and_take_value(&holders, &v);
+    }
+    gst_structure_take_value(s, "layer-frames", &frames);
+    gst_structure_take_value(s, "layer-viewers", &holders);
+  }
   self->priv->add_peer_stats(s);
   return s;
 }
@@ -287,6 +306,10 @@ static void gst_roomcast_sink_set_property(GObject *object, guint id, const GVal
                                            GParamSpec *pspec) {
   Private *priv = GST_ROOMCAST_SINK(object)->priv;
   if (priv->set_common_property(object, id, value)) return;
+  if (id == PROP_PREFER_LAYER) {
+    priv->set_prefer_layer(g_value_get_int(value)); // takes the lock, tells the members
+    return;
+  }
   guint u = G_VALUE_HOLDS_UINT(value) ? g_value_get_uint(value) : 0;
   {
     std::lock_guard l(priv->lock);
@@ -393,6 +416,9 @@ static void gst_roomcast_sink_get_property(GObject *object, guint id, GValue *va
                               : priv->settings.remb ? "remb"
                                                     : "none");
     break;
+  case PROP_PREFER_LAYER:
+    g_value_set_int(value, priv->common.prefer_layer);
+    break;
   default:
     G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
   }
@@ -484,7 +510,9 @@ static void gst_roomcast_sink_class_init(GstRoomcastSinkClass *klass) {
    * (roomcastsrc `prefer-layer`, `roomcast watch --prefer N`, the web viewer's
    * `window.roomcast.prefer()`): a layer from the top, clamped to the ladder, or a largest height
    * in pixels; that viewer is then never sent more (its `layer-cap` in `stats`). Without a ladder
-   * `prefer` is ignored.
+   * `prefer` is ignored. With `role=member` the same holds for every other member of the meeting:
+   * each one is sent the layer its link carries, at most the one it asked for (a web member asks
+   * for its tile's height, roomcastsink asks with #GstRoomcastSink:prefer-layer).
    */
   g_object_class_install_property(
       gobject_class, PROP_LADDER,
@@ -512,10 +540,32 @@ static void gst_roomcast_sink_class_init(GstRoomcastSinkClass *klass) {
                           "\"twcc,remb\", \"twcc\", \"remb\" or \"none\"",
                           "twcc,remb", null_only));
   /**
+   * GstRoomcastSink:prefer-layer:
+   *
+   * `role=member` only: the largest layer of every other member's ladder to receive, counted
+   * from the top (0: full size, no limit; 1: the next smaller; ...): the protocol's `prefer`
+   * message, sent to each member with our first offer or answer to it, and at once to every
+   * member when changed. A member with a ladder clamps it and still goes lower when the link
+   * needs it; a web member scales its picture for us down by 2 per layer; a member without
+   * either ignores it. -1: ask for nothing (set back from a layer, it asks for 0). A host
+   * ignores the property (its viewers ask it, it asks nobody).
+   */
+  g_object_class_install_property(
+      gobject_class, PROP_PREFER_LAYER,
+      g_param_spec_int("prefer-layer", "Preferred layer",
+                       "Member: ask every other member for at most this layer of its ladder (0: "
+                       "full size; -1: do not ask)",
+                       -1, int(roomcast::proto::kMaxPreferLayer), -1,
+                       GParamFlags(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS)));
+  /**
    * GstRoomcastSink:stats:
    *
    * An `application/x-roomcast-stats` structure: `frames` (guint64, video frames sent into the
-   * shared encoder's payloader), `keyframes-forwarded` and `keyframes-coalesced` (guint64: what
+   * shared encoder's payloader; with a ladder, frames the ladder took from the input),
+   * `layer-frames` and `layer-viewers` (a ladder only: arrays, top layer first, of the frames each
+   * layer's encoder made (guint64) and of the viewers' branches that hold the layer (int: the one
+   * they are sent and the one they are switching to); an encoder runs only while its layer is
+   * held), `keyframes-forwarded` and `keyframes-coalesced` (guint64: what
    * the keyframe limiter let through and merged), `peer-count` (guint), `bitrate` (double, bit/s
    * sent to all peers) and `peers`, a list of `peer` structures: `id`, `name`, `state`
    * (GstWebRTCPeerConnectionState), `connected` (boolean), `bitrate` (double, bit/s sent),

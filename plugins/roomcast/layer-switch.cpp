@@ -89,4 +89,19 @@ int prefer_to_layer(const std::vector<int> &heights, int layer, int max_height) 
   return last;
 }
 
+void LadderDemand::move(unsigned from, unsigned to) {
+  for (std::size_t i = 0; i < n_ && i < 32; i++) {
+    const bool had = from & (1u << i), has = to & (1u << i);
+    if (had && !has) holders_[i].fetch_sub(1);
+    if (has && !had) holders_[i].fetch_add(1);
+  }
+}
+
+unsigned LadderDemand::mask(int current, int target) {
+  unsigned m = 0;
+  if (current >= 0 && current < 32) m |= 1u << current;
+  if (target >= 0 && target < 32) m |= 1u << target;
+  return m;
+}
+
 } // namespace roomcast

@@ -14,8 +14,10 @@
 // Not thread-safe: the caller serialises (the branch's probe holds a mutex).
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 namespace roomcast {
@@ -80,5 +82,26 @@ private:
 // ladder. Otherwise, `max_height`: the largest layer at most that high, or the smallest layer when
 // none is; 0 (no limit) while the heights are not known.
 int prefer_to_layer(const std::vector<int> &heights, int layer, int max_height);
+
+// How many viewers' branches hold each layer of a ladder: the layer a branch forwards and the one
+// it is switching to. A layer's encoder is fed frames only while some branch holds it, so a layer
+// nobody watches costs no CPU (EncoderPool's gate on the layer's queue).
+// Thread-safe: branches move their holds from streaming threads and the stats poll, the gates read
+// the counts on the layers' streaming threads.
+class LadderDemand {
+public:
+  explicit LadderDemand(std::size_t layers)
+      : n_(layers), holders_(std::make_unique<std::atomic<int>[]>(layers)) {}
+  std::size_t size() const { return n_; }
+  // One holder's layers went from the set `from` to the set `to` (bit masks, bit i: layer i).
+  void move(unsigned from, unsigned to);
+  int holders(std::size_t layer) const { return layer < n_ ? holders_[layer].load() : 0; }
+  // A branch's set: the layer it forwards (-1: none yet) and the one it goes to.
+  static unsigned mask(int current, int target);
+
+private:
+  std::size_t n_;
+  std::unique_ptr<std::atomic<int>[]> holders_;
+};
 
 } // namespace roomcast

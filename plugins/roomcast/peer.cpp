@@ -254,10 +254,24 @@ struct LadderBranch {
   // retransmission requests for packets before it are for a layer the viewer left (RtxGuard).
   std::atomic<int> switch_seq{-1};
   guint64 last_nacks = 0, last_bytes = 0; // at the previous stats poll
-  explicit LadderBranch(std::vector<LadderLayer> l)
-      : layers(std::move(l)), sw(0), chooser(bps_of(layers)) {}
+  // The layers this branch holds (LadderDemand::mask of the switch's current and target): their
+  // encoders run. Kept up to date by hold() after every change of either.
+  std::shared_ptr<LadderDemand> demand;
+  unsigned held = 0;
+  LadderBranch(std::vector<LadderLayer> l, std::shared_ptr<LadderDemand> d)
+      : layers(std::move(l)), sw(0), chooser(bps_of(layers)), demand(std::move(d)) {
+    hold();
+  }
   ~LadderBranch() {
+    if (demand) demand->move(held, 0);
     if (queue_sink) gst_object_unref(queue_sink);
+  }
+  // With the lock (or before the branch is shared).
+  void hold() {
+    const unsigned want = LadderDemand::mask(sw.current(), sw.target());
+    if (!demand || want == held) return;
+    demand->move(held, want);
+    held = want;
   }
   static std::vector<double> bps_of(const std::vector<LadderLayer> &l) {
     std::vector<double> out;
@@ -297,7 +311,10 @@ GstBuffer *ladder_packet(LadderBranch &lb, GstBuffer *buf) {
   if (p.layer < 0) return nullptr;
   LayerSwitch::Verdict v = lb.sw.on_packet(p);
   if (!v.forward) return nullptr;
-  if (v.switched) lb.switch_seq = v.seq;
+  if (v.switched) {
+    lb.switch_seq = v.seq;
+    lb.hold(); // the layer left behind may stop
+  }
   buf = gst_buffer_make_writable(buf);
   GstRTPBuffer rtp = GST_RTP_BUFFER_INIT;
   if (gst_rtp_buffer_map(buf, GST_MAP_READWRITE, &rtp)) {
@@ -373,6 +390,7 @@ void Peer::open_ladders() {
     if (lb->open) continue;
     lb->open = true;
     lb->sw.restart();
+    lb->hold();
   }
 }
 
@@ -386,6 +404,7 @@ void Peer::set_layer_cap(int layer) {
       target = lb->chooser.target();
       if (target == lb->sw.target()) continue;
       lb->sw.set_target(target);
+      lb->hold();
       if (lb->queue_sink) pad = GST_PAD(gst_object_ref(lb->queue_sink));
     }
     if (pad) {
@@ -422,7 +441,7 @@ bool Peer::attach(const std::vector<SendSource> &sources, GError **err) {
     b.codec_caps = gst_caps_ref(src.codec_caps);
     b.pt = std::make_shared<PtMap>();
     if (src.layers.size() > 1) {
-      b.ladder = std::make_shared<LadderBranch>(src.layers);
+      b.ladder = std::make_shared<LadderBranch>(src.layers, src.demand);
       b.ladder->queue_sink = gst_element_get_static_pad(queue, "sink");
       gst_pad_add_probe(b.ladder->queue_sink,
                         GstPadProbeType(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST |
@@ -1487,6 +1506,7 @@ void Peer::on_stats(GstPromise *promise, gpointer data) {
                   st.nacked_share, sample.remb_bps, sample.twcc_loss, sample.twcc_recv_bps, target,
                   layer_state_name(lb.chooser.state()));
         lb.sw.set_target(target);
+        lb.hold();
         // A switch waits for a keyframe of the target: asked for when it is chosen, and again
         // every poll until it came (the layer's limiter merges requests).
         if (lb.sw.pending() && lb.queue_sink) pad = GST_PAD(gst_object_ref(lb.queue_sink));
@@ -1698,6 +1718,18 @@ void Peer::finish_detach() {
       gst_object_unref(b.tee_pad);
     }
     gst_element_set_state(b.queue, GST_STATE_NULL);
+    if (b.ladder) {
+      // The branch's layers are free (their encoders may stop), and its queue's pad goes: the
+      // pad's probe holds the LadderBranch, which held the pad (a cycle: both leaked before).
+      GstPad *qsink;
+      {
+        std::lock_guard ll(b.ladder->m);
+        if (auto d = std::exchange(b.ladder->demand, nullptr))
+          d->move(std::exchange(b.ladder->held, 0u), 0);
+        qsink = std::exchange(b.ladder->queue_sink, nullptr);
+      }
+      if (qsink) gst_object_unref(qsink);
+    }
     if (GST_OBJECT_PARENT(b.queue) == GST_OBJECT(el)) gst_bin_remove(GST_BIN(el), b.queue);
     gst_object_unref(b.queue);
     gst_object_unref(b.tee);

@@ -13,6 +13,7 @@
 
 #include "common.h"
 #include "latency-fit.h"
+#include "layer-switch.h"
 #include "peer-plan.h"
 
 #include <gst/gst.h>
@@ -75,6 +76,9 @@ struct SendSource {
   // When the tee carries a ladder (VP8): its layers, top first; the branch forwards one of them
   // (LayerSwitch). Empty: one stream.
   std::vector<LadderLayer> layers;
+  // A ladder's holds per layer: the branch holds what it forwards and what it goes to, and an
+  // encoder runs only while its layer is held.
+  std::shared_ptr<LadderDemand> demand;
 };
 
 // Snapshot of a peer's numbers (the `stats` property's per-peer structure).
@@ -155,6 +159,8 @@ public:
   // When our first offer went to the room (0: none yet, or the peer offers).
   gint64 offered_us() const { return offered_us_; }
   gint64 last_rtcp_us() const { return last_rtcp_us_; }
+  // Any thread: true the first time only (our first offer or answer to this peer is going out).
+  bool first_description() { return !described_.exchange(true); }
 
   // Worker: adds webrtcbin and one send branch per source to the element and links them to the
   // tees; the offerer's negotiation starts from here. False with `err` set on failure (the
@@ -257,6 +263,7 @@ private:
   std::atomic<int> state_{GST_WEBRTC_PEER_CONNECTION_STATE_NEW};
   std::atomic<guint> offers_{0};
   std::atomic<bool> sent_end_of_candidates_{false};
+  std::atomic<bool> described_{false};
 
   mutable std::mutex lock_; // after the element's lock; guards the fields below
   std::vector<Branch> branches_;

@@ -445,7 +445,9 @@ void RoomClient::create_peer(const std::string &id, const std::string &name, Gst
   GST_INFO_OBJECT(element_, "peer %s added (%s)", id.c_str(),
                   plan.offerer ? "we offer" : "it offers");
   peer_added(*peer);
-  // A viewer's layer wish goes to each new session with its host (after a rejoin too).
+  // A viewer's layer wish goes to each new session with its host (after a rejoin too). A
+  // member's goes with its first description to each member (peer_send_sdp): the other side
+  // knows the pair only once our offer or answer reached it.
   int prefer;
   {
     std::lock_guard l(lock);
@@ -468,19 +470,23 @@ void RoomClient::set_prefer_layer(int layer) {
     if (common.prefer_layer == layer) return;
     common.prefer_layer = layer;
   }
-  // A session already there is told now (-1: back to no limit).
+  // A session already there is told now (-1: back to no limit): a viewer's host, or every
+  // member of a meeting.
   on_worker([this, layer]() {
-    if (role() != GST_ROOMCAST_ROLE_VIEWER) return;
+    if (role() != GST_ROOMCAST_ROLE_VIEWER && role() != GST_ROOMCAST_ROLE_MEMBER) return;
     for (auto &p : peers())
       if (current(*p)) send_prefer(*p, layer < 0 ? 0 : layer);
   });
 }
 
-// Worker: a viewer asked us for a ladder layer (`prefer`). Clamped to our ladder; a host without
-// one (or a member: the server lets only viewers ask their host) has nothing to choose from.
+// Worker: a viewer (of our live room) or a member (of our meeting) asked us for a ladder layer
+// (`prefer`), for what we send it. Clamped to our ladder; without one we have nothing to choose
+// from. A viewer (roomcastsrc) sends nothing, so it ignores the message (the server relays it
+// only to hosts and members anyway).
 void RoomClient::handle_prefer(const std::string &id, int layer, int max_height) {
-  if (role() != GST_ROOMCAST_ROLE_HOST) {
-    GST_DEBUG_OBJECT(element_, "prefer from %s ignored: we are no host", id.c_str());
+  const GstRoomcastRole me = role();
+  if (me != GST_ROOMCAST_ROLE_HOST && me != GST_ROOMCAST_ROLE_MEMBER) {
+    GST_DEBUG_OBJECT(element_, "prefer from %s ignored: we send nothing", id.c_str());
     return;
   }
   std::vector<LadderLayer> ladder;
@@ -498,8 +504,9 @@ void RoomClient::handle_prefer(const std::string &id, int layer, int max_height)
   for (const LadderLayer &l : ladder)
     heights.push_back(l.height);
   const int cap = prefer_to_layer(heights, layer, max_height);
-  GST_INFO_OBJECT(element_, "viewer %s prefers layer %d (asked: layer %d, max height %d)",
-                  id.c_str(), cap, layer, max_height);
+  GST_INFO_OBJECT(element_, "%s %s prefers layer %d (asked: layer %d, max height %d)",
+                  me == GST_ROOMCAST_ROLE_MEMBER ? "member" : "viewer", id.c_str(), cap, layer,
+                  max_height);
   bool known = when_peer_ready(id, [this, id, cap]() {
     if (auto peer = find(id)) peer->set_layer_cap(cap);
   });
@@ -612,6 +619,16 @@ void RoomClient::peer_send_sdp(Peer &peer, const GstWebRTCSessionDescription *sd
   if (GstRoomcastSignaller *sig = ref_signaller()) {
     gst_roomcast_signaller_send_sdp(sig, peer.id().c_str(), sdp);
     g_object_unref(sig);
+  }
+  // A member's layer wish follows its first description to each member (after it, the other
+  // side knows this pair: an answerer makes its peer when our offer comes).
+  if (peer.first_description() && role() == GST_ROOMCAST_ROLE_MEMBER) {
+    int prefer;
+    {
+      std::lock_guard l(lock);
+      prefer = common.prefer_layer;
+    }
+    if (prefer >= 0) send_prefer(peer, prefer);
   }
 }
 

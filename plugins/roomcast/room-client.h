@@ -59,7 +59,8 @@ public:
     bool encoded = false;      // receive parsed instead of decoded streams
     guint media_timeout_s = 0; // viewer: rejoin after this long without media (0: never)
     guint fec_percentage = 0;  // sink: ULPFEC/RED on what we send, this much protection (0: off)
-    int prefer_layer = -1;     // viewer: the ladder layer asked of the host (`prefer`; -1: none)
+    int prefer_layer = -1;     // viewer, member: the ladder layer asked of the host, or of every
+                               // other member (`prefer`; -1: none)
   };
   mutable std::mutex lock;
   Common common; // (lock)
@@ -103,9 +104,9 @@ public:
   // posted as a warning first.
   void rejoin(const std::string &why);
 
-  // Viewer, any thread: asks the host for ladder layer `layer` (`prefer`; -1: stop asking, which
-  // sends layer 0, no limit, to a current session). Sent to every session from now on, when it
-  // is made (so again after a rejoin).
+  // Viewer or member, any thread: asks the host (a viewer) or every other member (a member) for
+  // ladder layer `layer` (`prefer`; -1: stop asking, which sends layer 0, no limit, to current
+  // sessions). Sent to every session from now on, when it is made (so again after a rejoin).
   void set_prefer_layer(int layer);
 
   // The element message posted at every `joined` (a new session in the room).

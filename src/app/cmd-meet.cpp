@@ -57,6 +57,7 @@ struct Meet {
   std::map<std::string, std::unique_ptr<MemberStats>> members; // by id
   std::map<std::string, Branch> branches;                      // by pad name
   std::vector<std::string> tiles;                              // member ids on the grid, in order
+  std::map<std::string, int> layers; // (main loop) member id -> the ladder layer we send it
 };
 
 constexpr int kGridW = 1280, kGridH = 720;
@@ -100,8 +101,24 @@ bool all_done(Meet *m) {
   return ready >= m->expect;
 }
 
-GstPadProbeReturn on_video_buffer(GstPad *pad, GstPadProbeInfo *, gpointer data) {
+GstPadProbeReturn on_video_buffer(GstPad *pad, GstPadProbeInfo *info, gpointer data) {
   auto *st = static_cast<MemberStats *>(data);
+  if (GST_PAD_PROBE_INFO_TYPE(info) & GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM) {
+    // A new size (the member sends us another layer, or scales down for our `prefer`): the
+    // report shows the latest.
+    GstEvent *ev = GST_PAD_PROBE_INFO_EVENT(info);
+    if (GST_EVENT_TYPE(ev) == GST_EVENT_CAPS && st->width != 0) {
+      GstCaps *caps = nullptr;
+      gst_event_parse_caps(ev, &caps);
+      int w = 0, h = 0;
+      if (caps && gst_structure_get_int(gst_caps_get_structure(caps, 0), "width", &w) &&
+          gst_structure_get_int(gst_caps_get_structure(caps, 0), "height", &h)) {
+        st->width = w;
+        st->height = h;
+      }
+    }
+    return GST_PAD_PROBE_OK;
+  }
   gint64 zero = 0;
   st->first_frame_us.compare_exchange_strong(zero, g_get_monotonic_time());
   if (st->width == 0) {
@@ -195,7 +212,10 @@ void add_branch(Meet *m, GstPad *pad) {
   GstPad *in = gst_element_get_static_pad(bin, "sink");
   gst_pad_link(pad, in);
   gst_object_unref(in);
-  if (video) gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, on_video_buffer, st, nullptr);
+  if (video)
+    gst_pad_add_probe(
+        pad, GstPadProbeType(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM),
+        on_video_buffer, st, nullptr);
   {
     std::lock_guard l(m->lock);
     m->branches[GST_PAD_NAME(pad)] = b;
@@ -309,9 +329,24 @@ gboolean on_status(gpointer data) {
     if (const GValue *list = gst_structure_get_value(stats, "peers"))
       for (guint i = 0; i < gst_value_list_get_size(list); i++) {
         gboolean c = FALSE;
-        gst_structure_get_boolean(gst_value_get_structure(gst_value_list_get_value(list, i)),
-                                  "connected", &c);
+        const GstStructure *p = gst_value_get_structure(gst_value_list_get_value(list, i));
+        gst_structure_get_boolean(p, "connected", &c);
         connected += c ? 1 : 0;
+        // With --ladder: the layer we send a member changed (its link, or its `prefer`), an
+        // event line ("member NAME (ID) layer 2 (160x90)"), as live prints for viewers.
+        int layer = -1, w = 0, h = 0;
+        const char *id = gst_structure_get_string(p, "id");
+        if (id && gst_structure_get_int(p, "layer", &layer)) {
+          gst_structure_get_int(p, "layer-width", &w);
+          gst_structure_get_int(p, "layer-height", &h);
+          auto was = m->layers.find(id);
+          if (was == m->layers.end() ? layer != 0 : was->second != layer) {
+            const char *pname = gst_structure_get_string(p, "name");
+            console::event("member %s layer %d (%dx%d)",
+                           member_label(id, pname ? pname : "").c_str(), layer, w, h);
+          }
+          m->layers[id] = layer;
+        }
       }
     gst_structure_free(stats);
   }
@@ -341,8 +376,8 @@ gboolean on_status(gpointer data) {
 int cmd_meet(int argc, char **argv) {
   g_autofree char *room = nullptr, *server_arg = nullptr, *host = nullptr, *source_arg = nullptr,
                   *pipeline_arg = nullptr, *sink_arg = nullptr, *codec_arg = nullptr,
-                  *size = nullptr, *name = nullptr, *ice = nullptr;
-  int port = 8443, fps = 30, bitrate = 1500, frames = 0, expect = 0, timeout = 0;
+                  *size = nullptr, *name = nullptr, *ice = nullptr, *ladder = nullptr;
+  int port = 8443, fps = 30, bitrate = 1500, frames = 0, expect = 0, timeout = 0, prefer = -1;
   gboolean audio = FALSE, verbose = FALSE, report_arg = FALSE;
   g_autofree char *stun = nullptr;
   g_auto(GStrv) turn = nullptr;
@@ -371,6 +406,14 @@ int cmd_meet(int argc, char **argv) {
       {"size", 0, 0, G_OPTION_ARG_STRING, &size, "Video size (test: 1280x720)", "WxH"},
       {"fps", 0, 0, G_OPTION_ARG_INT, &fps, "Frames per second (30)", "N"},
       {"audio", 'a', 0, G_OPTION_ARG_NONE, &audio, "Send Opus audio too", nullptr},
+      {"ladder", 0, 0, G_OPTION_ARG_STRING, &ladder,
+       "VP8 encoded once per size, each member sent the largest its link carries (and at most "
+       "what it asks for): sizes as shares of the source, e.g. 1,0.5,0.25; or off (off)",
+       "SIZES"},
+      {"prefer", 0, 0, G_OPTION_ARG_INT, &prefer,
+       "Ask every other member for at most this layer of its ladder (0: full size, 1: the next "
+       "smaller, ...; a member without a ladder ignores it, a browser scales down by 2 per layer)",
+       "N"},
       {"name", 0, 0, G_OPTION_ARG_STRING, &name, "Name shown to the others", "NAME"},
       {"ice-loopback", 0, 0, G_OPTION_ARG_STRING, &ice,
        "Add 127.0.0.1 to ICE: on, off or auto (when the server is on loopback)", "MODE"},
@@ -401,6 +444,11 @@ int cmd_meet(int argc, char **argv) {
   }
   if (frames < 0 || expect < 0 || timeout < 0 || (frames > 0) != (expect > 0)) {
     g_printerr("roomcast meet: --expect and --frames go together and must be positive\n");
+    return 2;
+  }
+  if (prefer != -1 && (prefer < 0 || prefer > int(proto::kMaxPreferLayer))) {
+    g_printerr("roomcast meet: --prefer must be a layer from 0 to %d\n",
+               int(proto::kMaxPreferLayer));
     return 2;
   }
   const std::string codec = codec_arg ? codec_arg : "vp8";
@@ -435,6 +483,20 @@ int cmd_meet(int argc, char **argv) {
   g_object_set(sink, "room", room_name.c_str(), "display-name", name ? name : default_name,
                "bitrate", guint(bitrate), "ice-loopback", loopback_ice(ice, ws_url), nullptr);
   if (server_arg && !set_element_ice("meet", sink, own)) return 2;
+  if (ladder) {
+    g_object_set(sink, "ladder", ladder, nullptr);
+    g_autofree char *got = nullptr;
+    g_object_get(sink, "ladder", &got, nullptr);
+    if (g_strcmp0(got, ladder) != 0) {
+      g_printerr("roomcast meet: --ladder must be 'off' or descending sizes from 1 (e.g. "
+                 "1,0.5,0.25), not '%s'\n",
+                 ladder);
+      return 2;
+    }
+    if (codec != "vp8" && g_strcmp0(ladder, "off") != 0)
+      console::event("--ladder applies to VP8 only: %s is sent as one stream", codec.c_str());
+  }
+  if (prefer >= 0) g_object_set(sink, "prefer-layer", prefer, nullptr);
 
   Meet m;
   m.runner = &runner;

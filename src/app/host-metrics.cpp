@@ -28,6 +28,9 @@ struct Sample {
   double bitrate = 0, fps = 0;
   guint64 frames = 0, keyframes_forwarded = 0, keyframes_coalesced = 0;
   std::vector<Viewer> viewers;
+  // A ladder: per layer, top first, the frames its encoder made and the viewers holding it.
+  std::vector<guint64> layer_frames;
+  std::vector<int> layer_viewers;
 };
 
 // A label value as the text format wants it: backslash, double quote and newline escaped.
@@ -70,6 +73,14 @@ struct HostMetrics::Impl {
     gst_structure_get_uint64(stats, "frames", &s.frames);
     gst_structure_get_uint64(stats, "keyframes-forwarded", &s.keyframes_forwarded);
     gst_structure_get_uint64(stats, "keyframes-coalesced", &s.keyframes_coalesced);
+    if (const GValue *a = gst_structure_get_value(stats, "layer-frames");
+        a && GST_VALUE_HOLDS_ARRAY(a))
+      for (guint i = 0; i < gst_value_array_get_size(a); i++)
+        s.layer_frames.push_back(g_value_get_uint64(gst_value_array_get_value(a, i)));
+    if (const GValue *a = gst_structure_get_value(stats, "layer-viewers");
+        a && GST_VALUE_HOLDS_ARRAY(a))
+      for (guint i = 0; i < gst_value_array_get_size(a); i++)
+        s.layer_viewers.push_back(g_value_get_int(gst_value_array_get_value(a, i)));
     if (const GValue *list = gst_structure_get_value(stats, "peers"))
       for (guint i = 0; i < gst_value_list_get_size(list); i++) {
         const GstStructure *p = gst_value_get_structure(gst_value_list_get_value(list, i));
@@ -158,6 +169,19 @@ struct HostMetrics::Impl {
     family("keyframes_coalesced_total", "counter",
            "Keyframe requests merged into another (min-keyframe-interval).");
     sample("keyframes_coalesced_total", "", std::to_string(s.keyframes_coalesced));
+    if (!s.layer_frames.empty()) {
+      family("layer_frames_total", "counter",
+             "A ladder's layer (0: full size): frames its encoder made. An encoder runs only "
+             "while some viewer is sent its layer or is switching to it.");
+      for (size_t i = 0; i < s.layer_frames.size(); i++)
+        sample("layer_frames_total", "{layer=\"" + std::to_string(i) + "\"}",
+               std::to_string(s.layer_frames[i]));
+      family("layer_viewers", "gauge",
+             "A ladder's layer: viewers sent it or switching to it (its encoder runs while > 0).");
+      for (size_t i = 0; i < s.layer_viewers.size(); i++)
+        sample("layer_viewers", "{layer=\"" + std::to_string(i) + "\"}",
+               std::to_string(s.layer_viewers[i]));
+    }
 
     // Summaries: RTT over viewers that reported one, loss over connected viewers.
     double rtt_max = 0, rtt_sum = 0, loss_max = 0, loss_sum = 0;

@@ -87,9 +87,10 @@ std::optional<Refusal> check_relay(std::string_view room, p::RoomKind kind, p::R
 }
 
 std::optional<Refusal> check_prefer(p::Role from, p::Role target) {
-  if (from != p::Role::Viewer || target != p::Role::Host)
-    return Refusal{p::ErrorCode::Forbidden, "only a viewer asks its host for a layer (prefer)"};
-  return std::nullopt;
+  if (from == p::Role::Viewer && target == p::Role::Host) return std::nullopt;
+  if (from == p::Role::Member && target == p::Role::Member) return std::nullopt;
+  return Refusal{p::ErrorCode::Forbidden, "a layer (prefer) is asked by a viewer of its host, or "
+                                          "by a meeting member of another member, only"};
 }
 
 } // namespace roomcast::rules

@@ -78,8 +78,9 @@ std::optional<Refusal> check_relay(std::string_view room, proto::RoomKind kind, 
                                    std::string_view to, const std::optional<proto::Role> &target);
 
 // Decides whether a `prefer` (a ladder layer asked for) may go from a peer of role `from` to one
-// of role `target`, after check_relay allowed the relay: only a viewer asks, and only its host.
-// Anything else: forbidden.
+// of role `target`, after check_relay allowed the relay: a viewer asks its host (the host's
+// ladder), a meeting member asks another member (that member's ladder for this pair, or a
+// browser's own scaling). Anything else (a host, a viewer naming a viewer): forbidden.
 std::optional<Refusal> check_prefer(proto::Role from, proto::Role target);
 
 } // namespace roomcast::rules

@@ -329,7 +329,7 @@ def plot_link(ctx, filename, alt):
 
 # ---- running benches ---------------------------------------------------------------------------
 
-MODULES = ["fanout", "join", "latency", "meeting", "server", "loss", "janus", "ladder"]
+MODULES = ["fanout", "join", "latency", "meeting", "server", "loss", "janus", "ladder", "temporal"]
 
 
 def load(name):

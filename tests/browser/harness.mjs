@@ -918,6 +918,29 @@ export async function waitStderr(proc, rx, timeoutMs) {
 // A GStreamer process with roomcastsignaller logging at INFO (meet() does it) is in its room.
 export const waitJoined = (proc, timeoutMs = 15000) => waitStderr(proc, /joined room \S+ as /, timeoutMs);
 
+// In the page (page.evaluate(startSwitchMeter)): every presented frame's time and width
+// (requestVideoFrameCallback), from now on, in window.__meter. Keeps the longest pause, each pause over 150 ms, and each change of the presented width with
+// the pause that ended at it (the pause at the switch as the viewer sees it).
+export function startSwitchMeter() {
+  const v = document.querySelector('video');
+  const m = { start: performance.now(), last: 0, lastWidth: 0, maxGap: 0, frames: 0, gaps: [], sizes: [] };
+  window.__meter = m;
+  const tick = (now, meta) => {
+    const width = (meta && meta.width) || v.videoWidth;
+    const gap = m.last ? now - m.last : 0;
+    if (m.last) {
+      m.maxGap = Math.max(m.maxGap, gap);
+      if (gap > 150) m.gaps.push({ at: now, gap, from: m.lastWidth, to: width });
+    }
+    if (width !== m.lastWidth) m.sizes.push({ at: now, width, gap });
+    m.last = now;
+    m.lastWidth = width;
+    m.frames++;
+    v.requestVideoFrameCallback(tick);
+  };
+  v.requestVideoFrameCallback(tick);
+}
+
 // Several init scripts as one (openPage's `init` takes a function or a string of script).
 export const initScripts = (...fns) => fns.map((f) => `(${f})();`).join('\n');
 

@@ -35,7 +35,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { preflight, preflightFirefox, withWorld, Link, waitState, waitViewerFrames, waitStats, trackConnections, log, sleep } from './harness.mjs';
+import { preflight, preflightFirefox, withWorld, Link, waitState, waitViewerFrames, waitStats, trackConnections, startSwitchMeter, log, sleep } from './harness.mjs';
 
 const playwright = await preflight();
 const FPS = 15;
@@ -53,29 +53,6 @@ const UP_WITHIN_MS = 20000;
 // Time on the lower layer before the lift.
 const LOW_HOLD_MS = 5000;
 const LAYER_LINE = /viewer (\S+) layer (\d) \((\d+)x(\d+)\)/;
-
-// In the page: every presented frame's time and width (requestVideoFrameCallback), from now on.
-// Keeps the longest pause, each pause over 150 ms, and each change of the presented width with
-// the pause that ended at it (the pause at the switch as the viewer sees it).
-function startSwitchMeter() {
-  const v = document.querySelector('video');
-  const m = { start: performance.now(), last: 0, lastWidth: 0, maxGap: 0, frames: 0, gaps: [], sizes: [] };
-  window.__meter = m;
-  const tick = (now, meta) => {
-    const width = (meta && meta.width) || v.videoWidth;
-    const gap = m.last ? now - m.last : 0;
-    if (m.last) {
-      m.maxGap = Math.max(m.maxGap, gap);
-      if (gap > 150) m.gaps.push({ at: now, gap, from: m.lastWidth, to: width });
-    }
-    if (width !== m.lastWidth) m.sizes.push({ at: now, width, gap });
-    m.last = now;
-    m.lastWidth = width;
-    m.frames++;
-    v.requestVideoFrameCallback(tick);
-  };
-  v.requestVideoFrameCallback(tick);
-}
 
 // The page's inbound video stats as roomcast.stats() sums them up.
 const inboundNow = async (page) => {

@@ -220,7 +220,8 @@ class Ladder(unittest.TestCase):
         self.capped_and_clean(1500, (1,), min_share=0.85, max_gap_ms=2500)
 
     def test_cap_drop_moves_down_and_back_up(self):
-        """2 Mbit/s -> 500 kbit/s mid-stream: down within 3 s; cap lifted: back up within 15 s."""
+        """2 Mbit/s -> 500 kbit/s mid-stream: down within 3 s; cap lifted: back up within 15 s,
+        with no pause of 500 ms or more in `roomcast watch` through the switches up."""
         self.lab = Lab(a_to_b=Impair(), b_to_a=Impair())
         self.lab.__enter__()
         host = self.host()
@@ -237,16 +238,25 @@ class Ladder(unittest.TestCase):
         low = layer_now(host, vid)
         self.lab.set(a_to_b=Impair(), b_to_a=Impair())
         t_lift = time.monotonic()
+        lift_t_ms = progress(v)[-1]["t_ms"]
         while layer_now(host, vid) != 0 and time.monotonic() - t_lift < 25:
             time.sleep(0.1)
         up_s = time.monotonic() - t_lift
-        print("down after %.1f s (to layer %d after 8 s), back on the top layer %.1f s after the lift; "
-              "changes %s" % (down_s, low, up_s, [(round(t - t_cap, 1), l) for t, _, l in layers_of(host)]))
+        # The climb back (padding probes, then each up switch) on a clean link: the viewer's
+        # longest pause from the lift to 3 s after it is back on the top layer.
+        time.sleep(3)
+        _, climb_gap = self.window(v, lift_t_ms)
+        print("down after %.1f s (to layer %d after 8 s), back on the top layer %.1f s after the lift "
+              "(longest pause since the lift %d ms); changes %s" % (
+                  down_s, low, up_s, climb_gap, [(round(t - t_cap, 1), l) for t, _, l in layers_of(host)]))
         if os.environ.get("LADDER_DEBUG"):
-            print("\n".join(l for l in host.stderr(100000).splitlines() if "layer" in l))
+            print("\n".join(l for l in host.stderr(100000).splitlines() if "layer" in l or "padding" in l))
+            print("viewer since the lift (t_ms from %d):" % lift_t_ms,
+                  [(r["t_ms"] - lift_t_ms, r["frames"], r["gap_ms"]) for r in progress(v) if r["t_ms"] > lift_t_ms])
         self.assertLess(down_s, 3.0, "moved down after %.1f s" % down_s)
         self.assertGreater(low, 0)
         self.assertLess(up_s, 15.0, "back up after %.1f s" % up_s)
+        self.assertLess(climb_gap, 500, "a %d ms pause while switching back up" % climb_gap)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ import socket
 import sys
 import time
 import unittest
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import RoomcastTest  # noqa: E402
@@ -46,6 +47,16 @@ def layer_lines(host, viewer_id):
         if m and m.group(1) == viewer_id:
             out.append((int(m.group(2)), int(m.group(3)), int(m.group(4))))
     return out
+
+
+def layer_metrics(url):
+    """{layer: (frames its encoder made, viewers holding it)} from the host's /metrics."""
+    with urllib.request.urlopen(url, timeout=5) as r:
+        text = r.read().decode()
+    frames, viewers = {}, {}
+    for m in re.finditer(r'^roomcast_host_layer_(frames_total|viewers)\{layer="(\d+)"\} (\S+)$', text, re.M):
+        (frames if m.group(1) == "frames_total" else viewers)[int(m.group(2))] = int(float(m.group(3)))
+    return {k: (frames[k], viewers.get(k)) for k in frames}
 
 
 class Prefer(RoomcastTest):
@@ -88,6 +99,65 @@ class Prefer(RoomcastTest):
                         "layers of the small viewer: %s" % layer_lines(host, small_id))
         for v in (plain, small):
             self.assertIsNone(v.p.poll(), "%s exited:\n%s" % (v.name, v.stderr()))
+
+    def test_encoders_run_only_for_layers_someone_is_sent(self):
+        """A layer's encoder is fed only while a viewer is sent that layer (or is switching to it):
+        none with no viewer, the top for a plain viewer, the quarter too for one that asks for
+        it, and it stops again when that viewer leaves."""
+        host = self.live("encoders", "--ice-loopback", "on", "--metrics", "127.0.0.1:0", *(MEDIA + LADDER))
+        _, m = host.wait_line(r"host metrics at (http://127\.0\.0\.1:\d+/metrics)$", 5)
+        url = m.group(1)
+
+        def frames_during(seconds):
+            """Frames each layer's encoder made in `seconds`, and the holders at the end."""
+            before = layer_metrics(url)
+            time.sleep(seconds)
+            after = layer_metrics(url)
+            self.assertEqual(sorted(after), [0, 1, 2], "layers in /metrics: %s" % after)
+            return [after[i][0] - before[i][0] for i in range(3)], [after[i][1] for i in range(3)]
+
+        def settled(want_holders, within=15):
+            """Waits until the layers' holders are `want_holders`, then lets a second pass."""
+            deadline = time.monotonic() + within
+            while True:
+                now = layer_metrics(url)  # empty until the ladder is built and sampled
+                if [now.get(i, (0, None))[1] for i in range(3)] == want_holders:
+                    break
+                self.assertLess(time.monotonic(), deadline, "holders %s, wanted %s" % (now, want_holders))
+                time.sleep(0.2)
+            time.sleep(1)
+
+        # No viewer: no encoder runs (each made its first frame at the start, then stopped).
+        settled([0, 0, 0])
+        made, holders = frames_during(3)
+        self.assertEqual(made, [0, 0, 0], "frames made with no viewer")
+        plain, plain_id = self.viewer(host, "encoders", "plain")
+        self.wait_frames(plain, 15, 20)
+        settled([1, 0, 0])
+        made, holders = frames_during(3)
+        self.assertGreater(made[0], 30, "top layer at 15 fps for 3 s")
+        self.assertEqual(made[1:], [0, 0], "smaller layers while only the top is watched")
+        small, small_id = self.viewer(host, "encoders", "small", "--prefer", "2")
+        host.wait_line(r"viewer %s layer 2 \(160x90\)" % re.escape(small_id), 15)
+        self.wait_frames(small, 15, 20)
+        settled([1, 0, 1])
+        made, holders = frames_during(3)
+        self.assertGreater(made[0], 30)
+        self.assertGreater(made[2], 30, "the quarter layer, asked for")
+        self.assertEqual(made[1], 0, "the half layer, that no one is sent")
+        # The small viewer leaves: its layer stops; the plain one goes on decoding.
+        small.kill()
+        settled([1, 0, 0], within=30)
+        f = frames(plain)
+        made, holders = frames_during(3)
+        self.assertGreater(made[0], 30)
+        self.assertEqual(made[1:], [0, 0], "smaller layers after the small viewer left")
+        self.assertGreater(frames(plain), f + 20, "the plain viewer stopped decoding")
+        plain.kill()
+        settled([0, 0, 0], within=30)
+        made, holders = frames_during(2)
+        self.assertEqual(made, [0, 0, 0], "frames made after every viewer left")
+        self.assertIsNone(host.p.poll(), "the host exited:\n%s" % host.stderr())
 
     def test_host_without_a_ladder_ignores_the_wish(self):
         host = self.live("prefer-single", "--ice-loopback", "on", *MEDIA,

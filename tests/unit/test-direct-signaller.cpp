@@ -112,6 +112,18 @@ void test_relays() {
   host.expect_error(ErrorCode::Forbidden, false);
   gst_roomcast_signaller_send_prefer(v1.sig(), v2.id().c_str(), 1, -1);
   v1.expect_error(ErrorCode::Forbidden, false);
+  // ... and from a meeting member to another member (either way).
+  Peer m1("member1"), m2("member2");
+  m1.join("d-relay-m", GST_ROOMCAST_ROLE_MEMBER);
+  m2.join("d-relay-m", GST_ROOMCAST_ROLE_MEMBER);
+  m1.expect("peer-joined");
+  m2.expect("peer-joined");
+  gst_roomcast_signaller_send_prefer(m1.sig(), m2.id().c_str(), 2, -1);
+  e = m2.expect("prefer");
+  g_assert_true(e.a == m1.id() && e.b == "2" && e.c == "-1");
+  gst_roomcast_signaller_send_prefer(m2.sig(), m1.id().c_str(), -1, 90);
+  e = m1.expect("prefer");
+  g_assert_true(e.a == m2.id() && e.b == "-1" && e.c == "90");
   // A reason outside the protocol is refused as the server would.
   gst_roomcast_signaller_end_peer(host.sig(), v1.id().c_str(), "bored", nullptr);
   host.expect_error(ErrorCode::BadMessage, false);
@@ -120,7 +132,7 @@ void test_relays() {
   host.expect("peer-left");
   gst_roomcast_signaller_end_peer(v2.sig(), host.id().c_str(), "closed", nullptr);
   v2.expect_error(ErrorCode::NotJoined, false);
-  for (Peer *p : {&host, &v1, &v2, &stranger})
+  for (Peer *p : {&host, &v1, &v2, &stranger, &m1, &m2})
     p->expect_nothing();
 }
 

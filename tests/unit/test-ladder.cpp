@@ -307,8 +307,42 @@ void test_layer_chooser() {
         {6, 250, 0, 20, 2, -1, false, true, "padding"},
         {6.5, 700, 0.3, 200, 2, -1, false, true, "holding"},
         {8.1, 250, 0, 20, 2, -1, false, true, "steady"},
-        {11.5, 250, 0, 20, 2, -1, false, true, "steady"},    // clean 3.4 s, 5 s since the failure
-        {12.6, 250, 0, 20, 2, -1, false, true, "padding"}}}, // 6 s: padding again
+        {10.8, 250, 0, 20, 2, -1, false, true, "steady"},    // clean 2.7 s
+        {11.5, 250, 0, 20, 2, -1, false, true, "padding"}}}, // clean 3.4 s, 5 s since: padding
+      {"padding failures in a row wait 3 s, then 6 s, then 8 s at most (and a clean 3 s)",
+       {{1, 2000, 0.75, 20, 2},
+        {3, 250, 0, 20, 2, -1, false, true},
+        {6, 250, 0, 20, 2, -1, false, true, "padding"},
+        {6.5, 300, 0, 20, 2, -1, false, true, "holding", true}, // 1st failure: 3 s
+        {8.1, 250, 0, 20, 2, -1, false, true, "steady"},        // clean from here
+        {10.9, 250, 0, 20, 2, -1, false, true, "steady"},
+        {11.2, 250, 0, 20, 2, -1, false, true, "padding"},
+        {11.6, 300, 0, 20, 2, -1, false, true, "holding", true}, // 2nd: 6 s
+        {13.2, 250, 0, 20, 2, -1, false, true, "steady"},
+        {16.3, 250, 0, 20, 2, -1, false, true, "steady"}, // clean 3.1 s, 4.7 s since
+        {17.5, 250, 0, 20, 2, -1, false, true, "steady"}, // 5.9 s since
+        {17.7, 250, 0, 20, 2, -1, false, true, "padding"},
+        {18.1, 300, 0, 20, 2, -1, false, true, "holding", true}, // 3rd: 8 s (not 12)
+        {19.7, 250, 0, 20, 2, -1, false, true, "steady"},
+        {26.0, 250, 0, 20, 2, -1, false, true, "steady"}, // 7.9 s since
+        {26.2, 250, 0, 20, 2, -1, false, true, "padding"},
+        {27.8, 700, 0, 20, 1, -1, false, true, "probing"},   // carried: the switch
+        {28.9, 700, 0, 20, 1, -1, false, true, "padding"}}}, // held: padding for the top
+      {"a switch that fails after its padding passed waits 6 s, then 24 s (not the padding's 3 s)",
+       {{1, 2000, 0.75, 20, 2},
+        {3, 250, 0, 20, 2, -1, false, true},
+        {6, 250, 0, 20, 2, -1, false, true, "padding"},
+        {7.6, 700, 0, 20, 1, -1, false, true, "probing"},
+        {8.0, 700, 0.3, 200, 2, -1, false, true, "holding"}, // the switch failed: 6 s
+        {9.6, 250, 0, 20, 2, -1, false, true, "steady"},
+        {12.7, 250, 0, 20, 2, -1, false, true, "steady"}, // clean 3.1 s, 4.7 s since
+        {13.9, 250, 0, 20, 2, -1, false, true, "steady"},
+        {14.1, 250, 0, 20, 2, -1, false, true, "padding"},
+        {15.7, 700, 0, 20, 1, -1, false, true, "probing"},
+        {16.0, 700, 0.3, 200, 2, -1, false, true, "holding"}, // again: 24 s
+        {17.6, 250, 0, 20, 2, -1, false, true, "steady"},
+        {39.9, 250, 0, 20, 2, -1, false, true, "steady"},
+        {40.1, 250, 0, 20, 2, -1, false, true, "padding"}}},
       {"a padding probe whose padding was stopped failed, even if the next sample is clean",
        {{1, 2000, 0.75, 20, 2},
         {3, 250, 0, 20, 2, -1, false, true},
@@ -504,6 +538,40 @@ void test_prefer_to_layer() {
   g_assert_cmpint(roomcast::prefer_to_layer({}, 2, -1), ==, 0);
 }
 
+// Holds on a ladder's layers: a branch holds the layer it forwards and the one it goes to; a layer
+// is encoded while its count is above zero.
+void test_ladder_demand() {
+  using roomcast::LadderDemand;
+  g_assert_cmpuint(LadderDemand::mask(-1, 0), ==, 1u);
+  g_assert_cmpuint(LadderDemand::mask(0, 0), ==, 1u);
+  g_assert_cmpuint(LadderDemand::mask(0, 2), ==, 5u);
+  g_assert_cmpuint(LadderDemand::mask(-1, -1), ==, 0u);
+  LadderDemand d(3);
+  auto counts = [&] { return std::vector<int>{d.holders(0), d.holders(1), d.holders(2)}; };
+  // Two viewers join on the top; one steps down to the half layer (both held while switching),
+  // then forwards it alone; the other leaves; the first leaves.
+  unsigned a = 0, b = 0;
+  auto to = [&](unsigned &held, unsigned m) {
+    d.move(held, m);
+    held = m;
+  };
+  to(a, LadderDemand::mask(-1, 0));
+  to(b, LadderDemand::mask(-1, 0));
+  g_assert_true(counts() == (std::vector<int>{2, 0, 0}));
+  to(a, LadderDemand::mask(0, 1));
+  g_assert_true(counts() == (std::vector<int>{2, 1, 0}));
+  to(a, LadderDemand::mask(1, 1));
+  g_assert_true(counts() == (std::vector<int>{1, 1, 0}));
+  to(b, 0);
+  g_assert_true(counts() == (std::vector<int>{0, 1, 0}));
+  to(a, 0);
+  g_assert_true(counts() == (std::vector<int>{0, 0, 0}));
+  // Out of range: no count, no crash.
+  g_assert_cmpint(d.holders(7), ==, 0);
+  d.move(0, 1u << 5);
+  g_assert_true(counts() == (std::vector<int>{0, 0, 0}));
+}
+
 void test_parse_ladder() {
   struct Case {
     const char *text;
@@ -551,5 +619,6 @@ int main(int argc, char **argv) {
   g_test_add_func("/ladder/parse-congestion-feedback", test_parse_congestion_feedback);
   g_test_add_func("/ladder/parse-ladder", test_parse_ladder);
   g_test_add_func("/ladder/prefer-to-layer", test_prefer_to_layer);
+  g_test_add_func("/ladder/demand", test_ladder_demand);
   return g_test_run();
 }

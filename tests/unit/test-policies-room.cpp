@@ -198,7 +198,8 @@ void test_relay() {
             "no peer 'p9' in room 'demo'");
 }
 
-// A prefer (a ladder layer asked for) goes from a viewer to its host only.
+// A prefer (a ladder layer asked for) goes from a viewer to its host, or from a member to another
+// member; nothing else.
 void test_prefer() {
   const std::optional<ErrorCode> ok;
   const struct {
@@ -208,8 +209,11 @@ void test_prefer() {
       {V, H, ok},
       {H, V, ErrorCode::Forbidden},
       {V, V, ErrorCode::Forbidden},
-      {M, M, ErrorCode::Forbidden},
+      {M, M, ok},
       {H, H, ErrorCode::Forbidden},
+      {V, M, ErrorCode::Forbidden},
+      {M, H, ErrorCode::Forbidden},
+      {H, M, ErrorCode::Forbidden},
   };
   int i = 0;
   for (const auto &r : rows) {

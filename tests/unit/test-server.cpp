@@ -588,8 +588,9 @@ void test_keepalive() {
 
 // Each bad message gets an error with the right code; the sender stays connected and working,
 // and nobody else hears anything.
-// prefer is relayed like the others, but only from a viewer to its host: a host or a member asks
-// nobody for a layer (forbidden); bad values are bad-message; nothing refused reaches anyone.
+// prefer is relayed like the others, but only from a viewer to its host or from a member to
+// another member: a host asks nobody, a viewer no other viewer (forbidden); bad values are
+// bad-message; nothing refused reaches anyone.
 void test_relay_prefer() {
   ServerProcess srv;
   WsClient h("host"), v1("viewer1"), v2("viewer2"), a("member-a"), b("member-b"), n("not-joined");
@@ -616,13 +617,18 @@ void test_relay_prefer() {
   v1.send(proto::make_prefer(h.id(), 0)); // back to no limit
   TEST_CHECK(expect_relay<proto::Prefer>(h, v1.id()).layer == 0);
 
-  // Roles: the host to a viewer, a viewer to a viewer, members: forbidden.
+  // Roles: the host to a viewer, a viewer to a viewer: forbidden; a member to a member (both
+  // ways, by layer and by height): relayed.
   h.send(proto::make_prefer(v1.id(), 1));
   TEST_CHECK(h.expect_error(ErrorCode::Forbidden).ref == "prefer");
   v1.send(proto::make_prefer(v2.id(), 1));
   TEST_CHECK(v1.expect_error(ErrorCode::Forbidden).ref == "prefer");
   a.send(proto::make_prefer(b.id(), 1));
-  TEST_CHECK(a.expect_error(ErrorCode::Forbidden).ref == "prefer");
+  got = expect_relay<proto::Prefer>(b, a.id());
+  TEST_CHECK(got.layer == 1 && got.max_height == -1, "%s", proto::serialize(got).c_str());
+  b.send_text(R"({"type":"prefer","to":")" + a.id() + R"(","maxHeight":90})");
+  got = expect_relay<proto::Prefer>(a, b.id());
+  TEST_CHECK(got.layer == -1 && got.max_height == 90, "%s", proto::serialize(got).c_str());
   // Unknown peers, other rooms, yourself; not joined.
   v1.send(proto::make_prefer("nosuchpeer", 1));
   TEST_CHECK(v1.expect_error(ErrorCode::UnknownPeer).ref == "prefer");

@@ -4,6 +4,22 @@
 
 import { Session, byeText } from './session.js';
 import { captureScreen, captureMicrophone, stopStream } from './media.js';
+import { preferScale } from './peer.js';
+import { LIMITS } from './protocol.js';
+
+// A remote tile asks its member for a picture no higher than itself (`prefer` {maxHeight}, in
+// device pixels); one at least this high asks for no limit.
+export const LARGE_TILE_PX = 1080;
+// A tile's size settles (a window drag, the grid reflowing as members come and go) before it asks.
+export const TILE_SETTLE_MS = 300;
+
+// What a tile `height` device pixels high asks its member for: {maxHeight}, or {layer: 0} (no
+// limit) when it is large and asked for less before, or null (nothing to say).
+export function tileWish(height, askedBefore) {
+  if (!(height > 0)) return null;
+  if (height >= LARGE_TILE_PX) return askedBefore ? { layer: 0 } : null;
+  return { maxHeight: Math.min(Math.round(height), LIMITS.prefer_height) };
+}
 
 export class Member extends Session {
   // grid: the element the tiles go in; makeTile(info, {local}) returns {el, video, setLabel, setStats}
@@ -78,6 +94,7 @@ export class Member extends Session {
     if (!t) {
       t = this.makeTile(info, { local: false });
       this.tiles.set(info.id, t);
+      this.watchTile(info.id, t);
     } else {
       t.setLabel(info.name || info.id);
     }
@@ -88,8 +105,66 @@ export class Member extends Session {
     const t = this.tiles.get(id);
     if (!t) return;
     this.tiles.delete(id);
+    if (t.unwatch) t.unwatch();
     t.video.srcObject = null;
     t.el.remove();
+  }
+
+  // The tile's displayed height (device pixels) is what we ask its member for: once its size has
+  // settled, and again whenever it changes.
+  watchTile(id, t) {
+    const box = t.box || t.video;
+    if (typeof ResizeObserver === 'undefined' || !box) return;
+    let timer = 0;
+    const observer = new ResizeObserver((entries) => {
+      const h = entries[entries.length - 1].contentRect.height;
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        t.height = Math.round(h * (window.devicePixelRatio || 1));
+        this.askFor(id);
+      }, TILE_SETTLE_MS);
+    });
+    observer.observe(box);
+    t.unwatch = () => { clearTimeout(timer); observer.disconnect(); };
+  }
+
+  // Sends member `id` the wish of its tile, if it changed, once our connection with it is
+  // described (before that, a GStreamer member does not know the pair yet). The wish belongs
+  // to the connection: a new one (a new Peer) asks again.
+  askFor(id) {
+    const t = this.tiles.get(id);
+    const p = this.peers.get(id);
+    if (!t || !p || p.closed || !p.described || !this.sig) return;
+    const wish = tileWish(t.height, !!p.asked);
+    if (!wish) return;
+    const key = JSON.stringify(wish);
+    if (p.asked === key) return;
+    p.asked = key;
+    t.asked = wish;
+    this.sig.send({ type: 'prefer', to: id, ...wish });
+  }
+
+  // A member asks us for a smaller picture (its tile): that connection's video sender scales
+  // down (each pair has its own encoder in a browser), the others are untouched. A layer halves
+  // per step; a height scales our captured height to it. Layer 0 lifts it.
+  onPrefer(m) {
+    const p = this.peers.get(m.from);
+    if (!p) return;
+    const wish = Number.isInteger(m.layer) ? { layer: m.layer }
+      : Number.isInteger(m.maxHeight) ? { maxHeight: m.maxHeight } : null;
+    p.wish = wish;
+    const track = this.stream && this.stream.getVideoTracks()[0];
+    const settings = track && track.getSettings ? track.getSettings() : {};
+    const downBy = preferScale(wish, settings.height || 0);
+    p.scaleVideo(downBy).then((set) => {
+      if (set) console.info('roomcast: member', m.from, 'asked for', JSON.stringify(wish), '- sending it', JSON.stringify(set));
+    });
+  }
+
+  newPeer(info) {
+    const p = super.newPeer(info);
+    p.onDescribed = () => this.askFor(info.id);
+    return p;
   }
 
   onWelcome(w) {

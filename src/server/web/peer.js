@@ -117,6 +117,41 @@ export class Peer {
   // parse codecs correctly"). Our local description stays as the browser made it.
   send(desc) {
     this.sig.sendDescription(this.id, { type: desc.type, sdp: dropStrayFeedback(desc.sdp) });
+    // After our first offer or answer the other side knows this connection (a GStreamer member
+    // makes its end when our offer comes): what belongs to the session may follow (a `prefer`).
+    if (!this.described) {
+      this.described = true;
+      if (this.onDescribed) this.onDescribed(this);
+    }
+  }
+
+  // The video sender of this connection (ours to this peer), or null.
+  videoSender() {
+    return this.pc.getSenders().find((s) => s.track && s.track.kind === 'video') || null;
+  }
+
+  // Scales what we send this peer (only this connection: each has its own encoder in a browser)
+  // by `downBy` (1: full size), with a bitrate cap in proportion (see scaledBitrate); in order
+  // with the signalling steps. Resolves to the encoding parameters set, or null.
+  scaleVideo(downBy) {
+    return this.step(async () => {
+      const sender = this.videoSender();
+      if (!sender) return null;
+      const params = sender.getParameters();
+      if (!params.encodings || !params.encodings.length) return null;
+      for (const e of params.encodings) {
+        if (downBy > 1) {
+          e.scaleResolutionDownBy = downBy;
+          e.maxBitrate = scaledBitrate(downBy);
+        } else {
+          e.scaleResolutionDownBy = 1;
+          delete e.maxBitrate;
+        }
+      }
+      await sender.setParameters(params);
+      this.scaledBy = downBy;
+      return { scaleResolutionDownBy: downBy, maxBitrate: downBy > 1 ? scaledBitrate(downBy) : null };
+    });
   }
 
   // We offer (the host to each viewer; a newcomer to each member).
@@ -276,6 +311,25 @@ export class Peer {
     }
     return out;
   }
+}
+
+// What a page sends a peer at full size, at most (bit/s): the GStreamer elements' default
+// bitrate (2 Mbit/s) with some room. A picture scaled down by `downBy` gets the share a ladder
+// layer of that size gets (size^1.5: half size ~35%, quarter ~12.5%).
+export const FULL_SIZE_BITRATE = 2500000;
+export function scaledBitrate(downBy) {
+  return Math.round(FULL_SIZE_BITRATE * Math.pow(1 / Math.max(1, downBy), 1.5));
+}
+
+// How much to scale our picture down for a member's `prefer` ({layer} or {maxHeight}), given the
+// height we capture: a layer halves the size per step (as a ladder of 1, 0.5, 0.25 does); a
+// height scales to at most that height. 1: full size.
+export function preferScale(wish, height) {
+  if (!wish) return 1;
+  if (Number.isInteger(wish.layer)) return Math.pow(2, Math.max(0, wish.layer));
+  if (Number.isInteger(wish.maxHeight) && wish.maxHeight > 0 && height > 0)
+    return Math.max(1, height / wish.maxHeight);
+  return 1;
 }
 
 // True when an answer says its sender will send us no video: its video line is refused

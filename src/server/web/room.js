@@ -125,6 +125,7 @@ function makeTile(info, { local }) {
   return {
     el,
     video,
+    box, // what the member's tile asks for is this box's height (meeting.js, watchTile)
     setLabel,
     setConnection(s) { conn.textContent = s === 'connected' ? '' : s; el.dataset.conn = s; },
     setStats(text) { stats.textContent = text; stats.title = text; },
@@ -373,7 +374,11 @@ window.roomcast = {
   get preferred() { return session && session.preferWish ? { ...session.preferWish } : null; },
   tiles() {
     return session && session.tiles
-      ? [...session.tiles.entries()].map(([id, t]) => ({ id, label: t.el.querySelector('.name').textContent, width: t.video.videoWidth, height: t.video.videoHeight }))
+      ? [...session.tiles.entries()].map(([id, t]) => ({
+        id, label: t.el.querySelector('.name').textContent, width: t.video.videoWidth, height: t.video.videoHeight,
+        // the tile's displayed height (device pixels) and the wish it sent its member (`prefer`)
+        boxHeight: t.height || 0, asked: t.asked || null,
+      }))
       : [];
   },
 };

@@ -125,6 +125,9 @@ export class Session {
       const p = this.peers.get(e.detail.from);
       if (p) p.addIce(e.detail);
     });
+    // A layer wish for what we send (a meeting member's tile; a viewer's wish reaches a browser
+    // host too, which has no ladder and ignores it).
+    sig.addEventListener('prefer', (e) => this.onPrefer(e.detail));
     sig.addEventListener('bye', (e) => {
       // The peer ended its connection with us (it stays in the room): close ours, say why.
       const m = e.detail;
@@ -195,7 +198,12 @@ export class Session {
   }
 
   peerList() {
-    return [...this.peers.values()].map((p) => ({ id: p.id, name: p.name, role: p.role, state: p.state }));
+    // (wish: what the peer asked us for, `prefer`; scaledBy: how much we scale our video for it;
+    // asked: what we asked it for.)
+    return [...this.peers.values()].map((p) => ({
+      id: p.id, name: p.name, role: p.role, state: p.state,
+      wish: p.wish || null, scaledBy: p.scaledBy || 1, asked: p.asked ? JSON.parse(p.asked) : null,
+    }));
   }
 
   async stats() {
@@ -210,6 +218,7 @@ export class Session {
   onTrack() {}
   onPeerState() {}
   onBye() {}
+  onPrefer() {}
   onRefused() {}
   onCodecSkipped() {}
   onDisconnected() {}

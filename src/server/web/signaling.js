@@ -171,7 +171,7 @@ export class Signaling extends EventTarget {
       case 'answer':
       case 'ice':
       case 'bye':
-      case 'prefer': // a viewer's layer wish; a browser host (no ladder) has no use for it
+      case 'prefer': // a layer wish: a member's for what we send it (a browser host ignores a viewer's)
         this.emit(m.type, m);
         return;
       case 'error':
