@@ -158,8 +158,12 @@ static EncoderPool::Hooks pool_hooks(GstElement *sink) {
     codec = priv->settings.codec;
     params.kbps = priv->settings.bitrate_kbps;
     params.ladder = priv->settings.ladder_scales;
-    params.twcc = priv->settings.twcc;
-    params.remb = priv->settings.remb;
+    // Viewers of a host only: a meeting member's ladder carries no transport-cc extension (a
+    // Firefox member offering to a ladder member with it failed to connect: Firefox numbers
+    // sdes:mid 3, our extension's id) and offers neither (see congestion-feedback).
+    const bool host = priv->settings.role == SinkRole::Host;
+    params.twcc = host && priv->settings.twcc;
+    params.remb = host && priv->settings.remb;
   };
   hooks.inputs_ready = [sink]() {
     Private *priv = GST_ROOMCAST_SINK(sink)->priv;
@@ -531,7 +535,8 @@ static void gst_roomcast_sink_class_init(GstRoomcastSinkClass *klass) {
    * feedback: the viewer's own estimate of what its link carries). Chromium and Firefox offered
    * both send transport-cc only; `remb` alone makes them send REMB. `none`: receiver reports and
    * NACKs only (what a webrtcbin viewer such as `roomcast watch` sends anyway). Applies to
-   * ladders built later (the `ladder` property).
+   * ladders built later (the `ladder` property), in the host role only: a member's ladder offers
+   * neither.
    */
   g_object_class_install_property(
       gobject_class, PROP_CONGESTION_FEEDBACK,

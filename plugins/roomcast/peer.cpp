@@ -1,6 +1,7 @@
 #include "peer.h"
 
 #include "bwe.h"
+#include "encoder-pool.h"
 #include "layer-switch.h"
 #include "rtx-budget.h"
 #include "sdp-match.h"
@@ -10,6 +11,7 @@
 #include <gst/video/video.h>
 
 #include <algorithm>
+#include <cstring>
 #include <map>
 #include <optional>
 #include <tuple>
@@ -253,6 +255,10 @@ struct LadderBranch {
   // The first sequence number (as sent) of the layer switched to last, -1 before any switch:
   // retransmission requests for packets before it are for a layer the viewer left (RtxGuard).
   std::atomic<int> switch_seq{-1};
+  // The peer's offer gave the transport-wide-cc extension another id than ours, or none (we
+  // answer): the ladder's packets carry it at our id, which means something else to that peer
+  // (Firefox offers sdes:mid at 3): it is blanked (padding bytes) in what this branch forwards.
+  std::atomic<bool> strip_twcc{false};
   guint64 last_nacks = 0, last_bytes = 0; // at the previous stats poll
   // The layers this branch holds (LadderDemand::mask of the switch's current and target): their
   // encoders run. Kept up to date by hold() after every change of either.
@@ -318,6 +324,11 @@ GstBuffer *ladder_packet(LadderBranch &lb, GstBuffer *buf) {
   buf = gst_buffer_make_writable(buf);
   GstRTPBuffer rtp = GST_RTP_BUFFER_INIT;
   if (gst_rtp_buffer_map(buf, GST_MAP_READWRITE, &rtp)) {
+    gpointer ext = nullptr;
+    guint ext_size = 0;
+    if (lb.strip_twcc &&
+        gst_rtp_buffer_get_extension_onebyte_header(&rtp, kTwccExtId, 0, &ext, &ext_size))
+      memset(static_cast<guint8 *>(ext) - 1, 0, ext_size + 1); // ID 0: padding, skipped
     gst_rtp_buffer_set_ssrc(&rtp, lb.layers[0].ssrc);
     gst_rtp_buffer_set_seq(&rtp, v.seq);
     if (p.vp8.has_picture_id)
@@ -550,15 +561,50 @@ bool Peer::link_branches(GError **err) {
 // the offer gives our codec (webrtcbin 1.22 matches an offered m-line to a transceiver only when
 // its codec preferences' numbers match) and its branch rewrites ours to it.
 void Peer::match_offer(const GstWebRTCSessionDescription *offer) {
-  std::vector<std::tuple<GstWebRTCRTPTransceiver *, GstCaps *, std::shared_ptr<PtMap>>> todo;
+  std::vector<std::tuple<GstWebRTCRTPTransceiver *, GstCaps *, std::shared_ptr<PtMap>,
+                         std::shared_ptr<LadderBranch>>>
+      todo;
   {
     std::lock_guard l(lock_);
     for (Branch &b : branches_)
       if (b.trans && b.codec_caps && !b.tee_pad)
         todo.emplace_back(GST_WEBRTC_RTP_TRANSCEIVER(gst_object_ref(b.trans)),
-                          gst_caps_ref(b.codec_caps), b.pt);
+                          gst_caps_ref(b.codec_caps), b.pt, b.ladder);
   }
-  for (auto &[trans, caps, pt] : todo) {
+  // The id the offer gives the transport-wide-cc extension (-1: none).
+  int offer_twcc = -1;
+  for (guint i = 0; i < gst_sdp_message_medias_len(offer->sdp); i++) {
+    const GstSDPMedia *m = gst_sdp_message_get_media(offer->sdp, i);
+    for (guint a = 0; a < gst_sdp_media_attributes_len(m); a++) {
+      const GstSDPAttribute *attr = gst_sdp_media_get_attribute(m, a);
+      if (g_strcmp0(attr->key, "extmap") == 0 && attr->value && strstr(attr->value, kTwccUri))
+        offer_twcc = atoi(attr->value);
+    }
+  }
+  for (auto &[trans, caps, pt, ladder] : todo) {
+    // Our transport-cc offer (a ladder's preferences) does not fit this offer: answered without
+    // it, and the extension blanked in the branch's packets.
+    g_autofree char *ext_field = g_strdup_printf("extmap-%u", kTwccExtId);
+    if (gst_structure_has_field(gst_caps_get_structure(caps, 0), ext_field) &&
+        offer_twcc != int(kTwccExtId)) {
+      GST_INFO("peer %s offers transport-wide-cc at %d (ours %u): not used with it", id().c_str(),
+               offer_twcc, kTwccExtId);
+      GstCaps *plain = gst_caps_copy(caps);
+      gst_structure_remove_fields(gst_caps_get_structure(plain, 0), ext_field,
+                                  "rtcp-fb-transport-cc", "rtcp-fb-goog-remb", nullptr);
+      g_object_set(trans, "codec-preferences", plain, nullptr);
+      {
+        std::lock_guard l(lock_);
+        for (Branch &b : branches_)
+          if (b.codec_caps == caps) {
+            gst_caps_unref(b.codec_caps);
+            b.codec_caps = gst_caps_ref(plain);
+          }
+      }
+      gst_caps_unref(caps);
+      caps = plain; // adopts the ref
+      if (ladder) ladder->strip_twcc = true;
+    }
     int ours = -1;
     gst_structure_get_int(gst_caps_get_structure(caps, 0), "payload", &ours);
     int theirs = offered_payload(offer->sdp, caps);
