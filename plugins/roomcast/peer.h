@@ -124,8 +124,9 @@ struct PeerStats {
   // the share of the packets sent over the last poll that the peer asked for again (NACKs):
   // a loss figure at every poll, where receiver reports come every second or more
   double nacked_share = 0;
-  // What the viewer says about its link besides receiver reports (see LayerChooser): where the
-  // estimate's input came from at the last poll ("twcc", "remb" or "rtcp"), its latest REMB
+  // What the viewer says about its link besides receiver reports (see LayerChooser): what the
+  // estimate reads ("twcc": fresh transport-cc within 2 s, else "remb": an offered REMB within
+  // 2 s, else "rtcp"), its latest REMB
   // (bit/s, 0: none yet), transport-cc's figures (rtpsession's twcc-stats: rates in bit/s, loss
   // as a share; 0 until feedback came) and how many REMBs came.
   std::string bwe_source = "rtcp";
