@@ -160,6 +160,7 @@ int LayerChooser::update(const Sample &s) {
       (!pad_failed_at_[up] || s.now_us - pad_failed_at_[up] >= pad_wait_us_[up])) {
     padded_ = false;
     if (s.can_pad) {
+      pad_bps_ = std::max(0.0, layer_bps_[up] * cfg_.pad_margin - s.sent_bps);
       state_ = State::Padding;
       changed_at_ = s.now_us;
       return target_;
@@ -175,7 +176,7 @@ int LayerChooser::update(const Sample &s) {
 
 double LayerChooser::padding_bps() const {
   if (state_ != State::Padding || target_ == 0) return 0;
-  return std::max(0.0, layer_bps_[target_ - 1] - layer_bps_[target_]);
+  return pad_bps_;
 }
 
 bool parse_remb(const std::uint8_t *fci, std::size_t len, double &bps) {

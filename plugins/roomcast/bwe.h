@@ -69,6 +69,9 @@ public:
     std::int64_t pad_us = 1500000;           // a padding probe's length
     std::int64_t pad_fail_wait_us = 3000000; // after a failed padding probe, before the next
     std::int64_t max_pad_wait_us = 8000000;
+    // A padding probe raises what is sent to the layer above's nominal rate times this (keyframes
+    // and the encoder's overshoot make the layer itself burstier than padding).
+    double pad_margin = 1.1;
     std::int64_t hold_us = 1500000;
     std::int64_t drain_us = 4000000;
     double loss_after_probe = 0.30; // the loss that counts while draining after a failed probe
@@ -102,7 +105,9 @@ public:
   int target() const { return target_; }
   double estimate_bps() const { return estimate_bps_; }
   State state() const { return state_; }
-  // While Padding: the extra rate to send (the layer above's rate less this one's), else 0.
+  // While Padding: the extra rate to send, else 0: the layer above's nominal rate (times
+  // `pad_margin`) less what was sent when the probe began (a layer's real rate is often well
+  // under its nominal one: padding by the difference of nominal rates tested too little).
   double padding_bps() const;
 
 private:
@@ -118,6 +123,7 @@ private:
   std::int64_t down_at_ = -(std::int64_t(1) << 60); // the last step down (long ago)
   std::int64_t last_rtt_us_ = -1;                   // the previous sample's
   bool padded_ = false;                             // the probe now made was padded first
+  double pad_bps_ = 0;                              // this padding probe's extra rate
   bool back_from_probe_ = false;                    // that step was a failed probe's
   std::vector<std::int64_t> fail_wait_us_;          // per layer
   std::vector<std::int64_t> failed_at_;             // per layer: its last failed probe (0: none)

@@ -540,6 +540,29 @@ void test_prefer_to_layer() {
 
 // Holds on a ladder's layers: a branch holds the layer it forwards and the one it goes to; a layer
 // is encoded while its count is above zero.
+// A padding probe's rate: the layer above's nominal rate (+10%) less what the viewer was sent
+// when it began, not the difference of the two nominal rates.
+void test_padding_rate() {
+  roomcast::LayerChooser ch({2000e3, 700e3, 250e3});
+  auto feed = [&](double t, double kbps, double loss) {
+    roomcast::LayerChooser::Sample s;
+    s.now_us = std::int64_t(t * 1e6);
+    s.sent_bps = kbps * 1e3;
+    s.fraction_lost = loss;
+    s.rtt_s = 0.02;
+    s.can_pad = true;
+    return ch.update(s);
+  };
+  g_assert_cmpint(feed(1, 2000, 0.75), ==, 2);
+  feed(3, 130, 0);
+  g_assert_cmpfloat(ch.padding_bps(), ==, 0);
+  feed(6, 130, 0); // the quarter layer's real rate: 130 of its nominal 250
+  g_assert_true(ch.state() == roomcast::LayerChooser::State::Padding);
+  g_assert_cmpfloat_with_epsilon(ch.padding_bps(), 700e3 * 1.1 - 130e3, 1);
+  feed(6.5, 770, 0); // what was sent with the padding does not change it
+  g_assert_cmpfloat_with_epsilon(ch.padding_bps(), 700e3 * 1.1 - 130e3, 1);
+}
+
 void test_ladder_demand() {
   using roomcast::LadderDemand;
   g_assert_cmpuint(LadderDemand::mask(-1, 0), ==, 1u);
@@ -620,5 +643,6 @@ int main(int argc, char **argv) {
   g_test_add_func("/ladder/parse-ladder", test_parse_ladder);
   g_test_add_func("/ladder/prefer-to-layer", test_prefer_to_layer);
   g_test_add_func("/ladder/demand", test_ladder_demand);
+  g_test_add_func("/ladder/padding-rate", test_padding_rate);
   return g_test_run();
 }
