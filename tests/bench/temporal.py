@@ -43,12 +43,9 @@ sys.path.insert(0, HERE)
 import benchlib  # noqa: E402
 from benchlib import fmt  # noqa: E402
 
-WIDTH, HEIGHT, FPS, KBPS = 1280, 720, 30, 2000
-SOURCE = ("videotestsrc is-live=true pattern=smpte horizontal-speed=4 ! "
-          "video/x-raw,format=I420,width=%d,height=%d,framerate=%d/1 ! timeoverlay font-desc=\"Sans 24\"" %
-          (WIDTH, HEIGHT, FPS))
-CONTENT = ("videotestsrc is-live=true pattern=smpte horizontal-speed=4 (SMPTE bars scrolling 4 px/frame) "
-           "+ timeoverlay (running clock), %dx%d@%d I420" % (WIDTH, HEIGHT, FPS))
+# The fan-out bench's source and settings: the same picture, so that the two benches' figures compare.
+from fanout import CONTENT, FPS, HEIGHT, KBPS, SOURCE, WIDTH  # noqa: E402
+
 LADDER = (1.0, 0.5, 0.25)
 
 # Temporal patterns: the layer of each frame in the period, the reference flags that make each
