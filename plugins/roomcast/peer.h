@@ -108,6 +108,7 @@ struct PeerStats {
   guint64 rtx_requests = 0;     // retransmission requests (NACKed packets) our retransmitters took
   guint64 rtx_refused = 0;      // requests beyond the retransmission budget (see RtxBudget)
   guint64 padding_requests = 0; // packets we asked to send again ourselves (padding probes)
+  guint64 rtx_repeats = 0;      // second copies of retransmissions (Peer::repeat_retransmission)
   guint offers = 0;
   // the selected candidate pair: "host", "srflx", "prflx" or "relay" ("" until known)
   std::string local_candidate_type, remote_candidate_type;
@@ -231,6 +232,9 @@ private:
   void set_padding(double bps);
   bool pad_tick();
   static constexpr guint kPaddingTickMs = 20;
+  static constexpr guint kRtxRepeatMs = 10; // a retransmission's second copy, this much later
+  static void repeat_retransmission(const std::shared_ptr<RtxGuard> &guard,
+                                    const GstStructure *request);
   static constexpr guint64 kPaddingNackStop = 2; // NACKed packets that stop a padding probe
   // REMB from the peer (its RTP session's on-feedback-rtcp, the RTCP thread).
   static void on_feedback_rtcp(GObject *session, guint type, guint fbtype, guint sender_ssrc,

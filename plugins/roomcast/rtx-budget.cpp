@@ -18,4 +18,10 @@ bool RtxBudget::take() {
   return false;
 }
 
+bool RtxBudget::take_extra() {
+  if (tokens_ - 1.0 < burst_ / 2) return false;
+  tokens_ -= 1.0;
+  return true;
+}
+
 } // namespace roomcast

@@ -25,6 +25,10 @@ public:
   void sent(std::uint64_t n);
   // A retransmission was asked for: true to send it, false to refuse it.
   bool take();
+  // A second copy of a granted retransmission: true to send it. Copies are paid from savings
+  // only while more than half the burst is left, so that a link losing much (congestion, most
+  // likely) gets single copies, and its requests are refused last.
+  bool take_extra();
   // The link is congested (a ladder viewer stepped down): the savings are spent, so that the
   // requests for what the congestion lost do not come back as one burst into the same queue.
   void empty() { tokens_ = 0; }

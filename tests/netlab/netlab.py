@@ -156,16 +156,30 @@ class _Direction:
 def forward(fd_a, fd_b, ctl_fd, a_to_b, b_to_a, seed):
     """The forwarder loop (runs in a child process). Reads new settings as JSON lines on ctl_fd;
     answers `stats` with a JSON line on the same pipe pair (stdout)."""
-    import heapq
     rng = random.Random(seed)
     dirs = {fd_a: (_Direction(a_to_b, rng), fd_b), fd_b: (_Direction(b_to_a, rng), fd_a)}
     pending = []  # (at, seq, out_fd, packet)
-    seq = 0
     ctl = os.fdopen(ctl_fd, "r")
     poller = select.poll()
     for fd in (fd_a, fd_b, ctl_fd):
         poller.register(fd, select.POLLIN)
     parent = os.getppid()
+    # NETLAB_TRACE=FILE: one line per UDP packet (wall time, direction, fate, size, RTP or RTCP
+    # header fields, which SRTP leaves in clear), for finding what a stall or pause followed.
+    trace_path = os.environ.get("NETLAB_TRACE")
+    trace = open(trace_path, "a", buffering=1 << 16) if trace_path else None
+    names = {fd_a: "a>b", fd_b: "b>a"}
+    try:
+        _forward_loop(dirs, pending, ctl, ctl_fd, poller, parent, trace, names)
+    finally:
+        if trace:
+            trace.close()
+
+
+def _forward_loop(dirs, pending, ctl, ctl_fd, poller, parent, trace, names):
+    import heapq
+    fd_a, fd_b = list(dirs)
+    seq = 0
     while True:
         now = time.monotonic()
         while pending and pending[0][0] <= now:
@@ -199,6 +213,8 @@ def forward(fd_a, fd_b, ctl_fd, a_to_b, b_to_a, seed):
                 continue
             direction, out = dirs[fd]
             at = direction.when(len(pkt), time.monotonic())
+            if trace:
+                _trace(trace, names[fd], pkt, at)
             if at is None:
                 continue
             if at <= time.monotonic() and not pending:
@@ -211,6 +227,24 @@ def forward(fd_a, fd_b, ctl_fd, a_to_b, b_to_a, seed):
                 heapq.heappush(pending, (at, seq, out, pkt))
         if os.getppid() != parent:
             return
+
+
+def _trace(f, name, pkt, at):
+    fate = "drop" if at is None else "pass"
+    ihl = (pkt[0] & 0x0F) * 4 if pkt and pkt[0] >> 4 == 4 else 0
+    if not ihl or pkt[9] != 17 or len(pkt) < ihl + 8 + 12:
+        return
+    u = pkt[ihl + 8:]
+    if u[0] >> 6 != 2:
+        return  # STUN, DTLS
+    pt = u[1]
+    if 192 <= pt <= 223:  # RTCP: packet type, count/format, sender SSRC
+        f.write("%.4f %s %s %d rtcp pt=%d fmt=%d ssrc=%08x\n" % (time.time(), name, fate, len(u), pt, u[0] & 0x1F,
+                                                                  struct.unpack("!I", u[4:8])[0]))
+    else:
+        seq, ts, ssrc = struct.unpack("!HII", u[2:12])
+        f.write("%.4f %s %s %d rtp pt=%d m=%d seq=%d ts=%d ssrc=%08x\n" % (time.time(), name, fate, len(u), pt & 0x7F,
+                                                                          pt >> 7, seq, ts, ssrc))
 
 
 class _Link:

@@ -617,10 +617,11 @@ void test_latency_fit() {
 void test_rtx_budget() {
   struct Step {
     const char *what;
-    unsigned sent;      // packets sent first
-    unsigned asked;     // then requests
-    unsigned granted;   // how many of them were granted
-    bool empty = false; // empty() first (congestion)
+    unsigned sent;                           // packets sent first
+    unsigned asked;                          // then requests
+    unsigned granted;                        // how many of them were granted
+    bool empty = false;                      // empty() first (congestion)
+    unsigned extras = 0, extras_granted = 0; // then second copies asked, granted
   };
   struct Case {
     const char *name;
@@ -649,6 +650,20 @@ void test_rtx_budget() {
        0.5,
        200,
        {{"saved", 0, 0, 0}, {"congested", 0, 50, 0, true}, {"then earned again", 20, 50, 10}}},
+      {"second copies while more than half the savings are left",
+       0.5,
+       10,
+       {{"copies only", 0, 0, 0, false, 8, 5}, {"requests still have the rest", 0, 6, 5}}},
+      {"5% loss: every retransmission has its copy",
+       0.5,
+       200,
+       {{"1", 100, 10, 10, false, 10, 10},
+        {"2", 100, 10, 10, false, 10, 10},
+        {"3", 100, 10, 10, false, 10, 10}}},
+      {"a slow viewer asking for everything gets no copies",
+       0.5,
+       50,
+       {{"1", 100, 100, 50, false, 50, 0}, {"2", 100, 100, 50, false, 50, 0}}},
   };
   for (const auto &c : cases) {
     roomcast::RtxBudget b(c.per_packet, c.burst);
@@ -661,6 +676,14 @@ void test_rtx_budget() {
       for (unsigned k = 0; k < st.asked; k++)
         granted += b.take() ? 1 : 0;
       refused += st.asked - granted;
+      unsigned extras = 0;
+      for (unsigned k = 0; k < st.extras; k++)
+        extras += b.take_extra() ? 1 : 0;
+      if (extras != st.extras_granted) {
+        g_autofree char *what =
+            g_strdup_printf("%s: %u copies, want %u", st.what, extras, st.extras_granted);
+        fail_row(std::string("rtx budget: ") + c.name, i, what);
+      }
       if (granted != st.granted) {
         g_autofree char *what =
             g_strdup_printf("%s: granted %u, want %u", st.what, granted, st.granted);
