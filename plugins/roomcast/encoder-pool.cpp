@@ -372,7 +372,7 @@ std::optional<EncoderPool::Key> EncoderPool::build(Media media, GstElement *upst
     producers_[key] = std::move(producer);
   }
   for (GstElement *e : added)
-    gst_element_sync_state_with_parent(e);
+    sync_to_target(e);
   GST_INFO_OBJECT(bin_, "%s producer built for %s input", spec->nick, name);
   return key;
 }
@@ -886,7 +886,7 @@ std::optional<EncoderPool::Key> EncoderPool::build_ladder(GstElement *upstream, 
       producers_[lc.producer->key] = std::move(lc.producer);
   }
   for (GstElement *e : added)
-    gst_element_sync_state_with_parent(e);
+    sync_to_target(e);
   GST_INFO_OBJECT(bin_, "vp8 ladder of %zu layers built (%dx%d at the top)", infos.size(), width,
                   height);
   return key;

@@ -136,6 +136,16 @@ std::shared_ptr<Peer> Peer::create(PeerOwner &owner, PeerConfig cfg, GError **er
                           Callback::make(peer), Callback::closure_destroy, GConnectFlags(0));
     g_signal_connect_data(rtpbin, "new-jitterbuffer", G_CALLBACK(on_new_jitterbuffer),
                           Callback::make(peer), Callback::closure_destroy, GConnectFlags(0));
+    // The peer's streams coming and going, and SSRC collisions: INFO lines, for the day a
+    // stream stops (a new SSRC mid-stream gets a jitterbuffer of its own and no decoder).
+    for (const char *sig :
+         {"on-new-ssrc", "on-bye-ssrc", "on-ssrc-collision", "on-bye-timeout", "on-timeout"})
+      g_signal_connect_data(rtpbin, sig,
+                            G_CALLBACK(+[](GstElement *, guint session, guint ssrc, gpointer d) {
+                              auto *what = static_cast<const char *>(d);
+                              GST_INFO("rtpbin %s: session %u ssrc %08x", what, session, ssrc);
+                            }),
+                            const_cast<char *>(sig), nullptr, GConnectFlags(0));
     gst_object_unref(rtpbin);
   }
   return peer;
@@ -494,11 +504,11 @@ bool Peer::attach(const std::vector<SendSource> &sources, GError **err) {
       branches_.back().trans = trans; // adopts the ref
     }
   }
-  gst_element_sync_state_with_parent(webrtc_);
+  sync_to_target(webrtc_);
   {
     std::lock_guard l(lock_);
     for (Branch &b : branches_)
-      gst_element_sync_state_with_parent(b.queue);
+      sync_to_target(b.queue);
   }
   // An answerer links its branches when the offer came: the offerer may number our codec
   // differently, and the first caps webrtcbin sees must already carry its number.
@@ -910,7 +920,7 @@ void Peer::on_pad_added(GstElement *, GstPad *pad, gpointer data) {
           p->decoders_.push_back(GST_ELEMENT(gst_object_ref(dec)));
         }
         gst_bin_add(GST_BIN(o.element()), dec);
-        gst_element_sync_state_with_parent(dec);
+        sync_to_target(dec);
         g_autoptr(GstPad) sink = gst_element_get_static_pad(dec, "sink");
         if (gst_pad_link(remote, sink) != GST_PAD_LINK_OK)
           GST_ELEMENT_WARNING(o.element(), STREAM, DECODE,
@@ -949,7 +959,7 @@ void Peer::on_decoded_pad(GstElement *, GstPad *pad, gpointer data) {
 // for transceivers it made itself) and may ask again every 10 ms when the round trip is that
 // short (the automatic minimum is a frame's duration, 33-66 ms, too long for a 50 ms latency).
 // Its latency is fitted to the link later, in poll_stats.
-void Peer::on_new_jitterbuffer(GstElement *rtpbin, GstElement *jb, guint session, guint,
+void Peer::on_new_jitterbuffer(GstElement *rtpbin, GstElement *jb, guint session, guint ssrc,
                                gpointer data) {
   auto self = Callback::get(data);
   if (!self) return;
@@ -960,8 +970,15 @@ void Peer::on_new_jitterbuffer(GstElement *rtpbin, GstElement *jb, guint session
                  "rtcp-fraction", kRtcpBandwidthBps, nullptr);
     g_object_unref(rtp);
   }
+  GST_INFO("peer %s: jitterbuffer for ssrc %08x (session %u)", self->id().c_str(), ssrc, session);
   if (self->loss_recovery())
-    g_object_set(jb, "do-retransmission", TRUE, "rtx-min-retry-timeout", 10, nullptr);
+    g_object_set(jb, "do-retransmission", TRUE, "rtx-min-retry-timeout", 10,
+                 // Ask for a packet when a later one shows it missing, not when it is merely
+                 // later than the pace so far predicts (rtx-next-seqnum): those guesses asked for
+                 // packets not even sent yet (a frame late from a busy encoder, a layer's encoder
+                 // starting), ~100 per meeting pair's first seconds, and a host takes requests
+                 // as loss.
+                 "rtx-next-seqnum", FALSE, nullptr);
   std::lock_guard l(self->lock_);
   if (self->detached_) return;
   g_object_set(jb, "latency", self->latency_.current(), nullptr);
@@ -1033,6 +1050,7 @@ struct Peer::RtxGuard {
   guint64 padding = 0; // retransmissions we asked for ourselves (padding), not the peer
   guint64 repeats = 0; // second copies of the peer's retransmissions (kRtxRepeatMs)
   guint64 stale = 0;   // requests for a layer the viewer left, dropped
+  guint64 ahead = 0;   // requests for packets not sent yet, dropped
   std::weak_ptr<LadderBranch> ladder; // the ladder this stream carries, if any
   bool pads = false; // it carries a ladder: padding probes need ssrc and last_seq (per packet)
   GWeakRef rtxsend;  // the retransmitter it guards (for its count of packets sent again)
@@ -1129,6 +1147,15 @@ void Peer::on_element_added(GstBin *, GstBin *, GstElement *element, gpointer da
             if (from >= 0 && gint16(guint16(seq) - guint16(from)) < 0) {
               std::lock_guard l(g->lock);
               g->stale++;
+              return GST_PAD_PROBE_DROP;
+            }
+            // Not sent yet: a receiver that expects packets at the pace so far (rtpjitterbuffer's
+            // rtx-next-seqnum, on by default) asks for the next one when a frame is late (a
+            // layer's encoder starting, a busy machine). Nothing was lost: dropped here, the
+            // request is neither a retransmission nor the loss the chooser steps down on.
+            std::lock_guard l(g->lock);
+            if (g->seen && gint16(guint16(seq) - g->last_seq) > 0) {
+              g->ahead++;
               return GST_PAD_PROBE_DROP;
             }
           }
@@ -1327,7 +1354,7 @@ void Peer::poll_retransmitted() {
     std::lock_guard l(lock_);
     guards = rtx_guards_;
   }
-  guint64 sent = 0, requests = 0, refused = 0, padding = 0, repeats = 0;
+  guint64 sent = 0, requests = 0, refused = 0, padding = 0, repeats = 0, ahead = 0;
   for (auto &g : guards) {
     if (GObject *e = static_cast<GObject *>(g_weak_ref_get(&g->rtxsend))) {
       guint n = 0, r = 0;
@@ -1340,12 +1367,14 @@ void Peer::poll_retransmitted() {
     refused += g->budget.refused();
     padding += g->padding;
     repeats += g->repeats;
+    ahead += g->ahead;
   }
   std::lock_guard l(lock_);
   stats_.retransmitted = sent;
   stats_.rtx_requests = requests >= padding + repeats ? requests - padding - repeats : 0;
   stats_.padding_requests = padding;
   stats_.rtx_repeats = repeats;
+  stats_.rtx_ahead = ahead;
   stats_.rtx_refused = refused;
 }
 
@@ -1434,7 +1463,10 @@ void Peer::on_stats(GstPromise *promise, gpointer data) {
           if (gst_structure_get_uint(s, "pli-count", &u)) acc->plis += u;
           break;
         case GST_WEBRTC_STATS_REMOTE_INBOUND_RTP:
-          if (gst_structure_get_double(s, "round-trip-time", &d64)) {
+          // A receiver report about a stream it has had no sender report for yet (LSR 0) gives
+          // rtpsession a "round trip" of the NTP clock's middle bits (seen: 1526 s, in a
+          // meeting's first second, which stepped a clean pair down): no link has one of 10 s.
+          if (gst_structure_get_double(s, "round-trip-time", &d64) && d64 < 10.0) {
             acc->rtt_s = d64;
             acc->worst_rtt_s = std::max(acc->worst_rtt_s, d64);
           }
@@ -1628,9 +1660,12 @@ void Peer::on_stats(GstPromise *promise, gpointer data) {
         st.bwe_bps = lb.chooser.estimate_bps();
         st.bwe_state = layer_state_name(lb.chooser.state());
         if (target != before)
-          GST_INFO("peer %s: layer %d -> %d (estimate %.0f bit/s, loss %.2f, rtt %.3f s)",
+          GST_INFO("peer %s: layer %d -> %d (estimate %.0f bit/s, loss %.2f: reported %.2f, "
+                   "asked again %.2f; rtt %.3f s; requests so far: %" G_GUINT64_FORMAT
+                   " taken, %" G_GUINT64_FORMAT " for packets not sent yet)",
                    self->id().c_str(), before, target, st.bwe_bps, sample.fraction_lost,
-                   sample.rtt_s);
+                   now_stats.worst_fraction_lost, st.nacked_share, sample.rtt_s, st.rtx_requests,
+                   st.rtx_ahead);
       }
       if (pad) requests.emplace_back(pad, target);
     }
@@ -1676,11 +1711,12 @@ GstStructure *Peer::stats_structure() const {
       "recv-packets-lost", G_TYPE_INT64, s.recv_packets_lost, "jitter", G_TYPE_DOUBLE, s.jitter_s,
       "offers", G_TYPE_UINT, s.offers, "retransmitted", G_TYPE_UINT64, s.retransmitted,
       "rtx-refused", G_TYPE_UINT64, s.rtx_refused, "rtx-repeats", G_TYPE_UINT64, s.rtx_repeats,
-      "padding-requests", G_TYPE_UINT64, s.padding_requests, "rtx-requested", G_TYPE_UINT64,
-      s.rtx_requested, "rtx-recovered", G_TYPE_UINT64, s.rtx_recovered, "packets-given-up",
-      G_TYPE_UINT64, s.packets_given_up, "latency", G_TYPE_UINT, s.latency_ms,
-      "local-candidate-type", G_TYPE_STRING, s.local_candidate_type.c_str(),
-      "remote-candidate-type", G_TYPE_STRING, s.remote_candidate_type.c_str(), nullptr);
+      "rtx-ahead", G_TYPE_UINT64, s.rtx_ahead, "padding-requests", G_TYPE_UINT64,
+      s.padding_requests, "rtx-requested", G_TYPE_UINT64, s.rtx_requested, "rtx-recovered",
+      G_TYPE_UINT64, s.rtx_recovered, "packets-given-up", G_TYPE_UINT64, s.packets_given_up,
+      "latency", G_TYPE_UINT, s.latency_ms, "local-candidate-type", G_TYPE_STRING,
+      s.local_candidate_type.c_str(), "remote-candidate-type", G_TYPE_STRING,
+      s.remote_candidate_type.c_str(), nullptr);
   if (s.layers > 0)
     gst_structure_set(
         st, "layers", G_TYPE_INT, s.layers, "layer", G_TYPE_INT, s.layer, "layer-target",

@@ -109,6 +109,7 @@ struct PeerStats {
   guint64 rtx_refused = 0;      // requests beyond the retransmission budget (see RtxBudget)
   guint64 padding_requests = 0; // packets we asked to send again ourselves (padding probes)
   guint64 rtx_repeats = 0;      // second copies of retransmissions (Peer::repeat_retransmission)
+  guint64 rtx_ahead = 0;        // requests for packets not sent yet (a ladder's), dropped
   guint offers = 0;
   // the selected candidate pair: "host", "srflx", "prflx" or "relay" ("" until known)
   std::string local_candidate_type, remote_candidate_type;

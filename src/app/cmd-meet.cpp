@@ -196,6 +196,9 @@ void add_branch(Meet *m, GstPad *pad) {
     slot->present = true;
     st = slot.get();
   }
+  // A sink that prerolls (autoaudiosink's) does it inside its branch: the running pipeline
+  // does not lose its state to it (see sync_to_target).
+  g_object_set(bin, "async-handling", TRUE, nullptr);
   gst_bin_add(GST_BIN(m->pipeline), bin);
   Branch b;
   b.bin = bin;
@@ -208,7 +211,7 @@ void add_branch(Meet *m, GstPad *pad) {
       g_printerr("roomcast meet: cannot put %s on the grid\n", label.c_str());
     gst_object_unref(out);
   }
-  gst_element_sync_state_with_parent(bin);
+  roomcast::sync_to_target(bin);
   GstPad *in = gst_element_get_static_pad(bin, "sink");
   gst_pad_link(pad, in);
   gst_object_unref(in);
@@ -545,7 +548,12 @@ int cmd_meet(int argc, char **argv) {
   runner.watch(pipeline);
   runner.set_stop_at_end_of_stream(false); // the streams end when members/hosts leave
   runner.set_timeout(timeout);
-  runner.on_usr1([&m] { print_report(&m); });
+  runner.on_usr1([&m] {
+    print_report(&m);
+    // With GST_DEBUG_DUMP_DOT_DIR set: the pipeline's graph with each element's state too.
+    GST_DEBUG_BIN_TO_DOT_FILE_WITH_TS(GST_BIN(m.pipeline), GST_DEBUG_GRAPH_SHOW_ALL,
+                                      "roomcast-meet-report");
+  });
 
   guint checker = g_timeout_add(50, check_done, &m);
   m.start_us = g_get_monotonic_time();

@@ -178,21 +178,24 @@ GstPadProbeReturn on_audio_buffer(GstPad *, GstPadProbeInfo *, gpointer data) {
 void add_branch(Watch *w, GstPad *pad) {
   bool video = g_str_has_prefix(GST_PAD_NAME(pad), "video");
   const char *desc = video ? (w->show_video ? "queue ! videoconvert ! autovideosink sync=false"
-                                            : "queue ! fakesink sync=false")
+                                            : "queue ! fakesink sync=false async=false")
                            : (w->play_audio ? "queue ! audioconvert ! audioresample ! autoaudiosink"
-                                            : "queue ! fakesink sync=false");
+                                            : "queue ! fakesink sync=false async=false");
   g_autoptr(GError) err = nullptr;
   GstElement *bin = gst_parse_bin_from_description(desc, TRUE, &err);
   if (!bin) {
     g_printerr("roomcast watch: %s\n", err ? err->message : "cannot make a sink");
     return;
   }
+  // A sink that prerolls (autovideosink's) does it inside its branch: the running pipeline
+  // does not lose its state to it (see sync_to_target).
+  g_object_set(bin, "async-handling", TRUE, nullptr);
   gst_bin_add(GST_BIN(w->pipeline), bin);
   {
     std::lock_guard l(w->lock);
     w->branches[GST_PAD_NAME(pad)] = bin;
   }
-  gst_element_sync_state_with_parent(bin);
+  roomcast::sync_to_target(bin);
   GstPad *sink = gst_element_get_static_pad(bin, "sink");
   gst_pad_link(pad, sink);
   gst_object_unref(sink);
@@ -411,6 +414,10 @@ int cmd_watch(int argc, char **argv) {
       error = text;
       console::error("%s%s", text, w.frames == 0 ? " (the host is there: no network path?)" : "");
       runner.set_exit_code(kExitTimedOut);
+      // Each element's state and caps, for finding where the pictures stopped (written only
+      // when GST_DEBUG_DUMP_DOT_DIR is set).
+      GST_DEBUG_BIN_TO_DOT_FILE_WITH_TS(GST_BIN(pipeline), GST_DEBUG_GRAPH_SHOW_ALL,
+                                        "roomcast-watch-timed-out");
     }
   }
   // With the link's numbers, before the peer is gone.

@@ -2,6 +2,7 @@
 #include "whip-ingest.h"
 
 #include "console.h"
+#include "gst-threads.h"
 #include "tls.h"
 #include "token.h"
 
@@ -548,7 +549,7 @@ void WhipIngest::Impl::handle_post(SoupServerMessage *msg) {
                         new CbData{alive, this, n}, free_cb, GConnectFlags(0));
 
   gst_bin_add(GST_BIN(pipeline), webrtc);
-  gst_element_sync_state_with_parent(webrtc);
+  roomcast::sync_to_target(webrtc);
   GstWebRTCRTPTransceiver *trans = nullptr;
   g_signal_emit_by_name(webrtc, "add-transceiver", GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_RECVONLY,
                         caps, &trans);
@@ -768,7 +769,7 @@ void WhipIngest::Impl::on_pad_added(guint64 n, GstPad *pad,
     if (!target || gst_pad_is_linked(target) || gst_pad_link(esrc, target) != GST_PAD_LINK_OK)
       GST_WARNING("whip: cannot feed the sink from %s", name);
   }
-  gst_element_sync_state_with_parent(e);
+  roomcast::sync_to_target(e);
   if (gst_pad_link(pad, esink) != GST_PAD_LINK_OK) GST_WARNING("whip: cannot link %s", name);
 }
 

@@ -42,4 +42,22 @@ template <typename F> void link_on(GMainContext *ctx, GstPad *pad, F &&link) {
   });
 }
 
+// Brings an element just added to a running bin to the state the bin is headed for (its
+// target), where gst_element_sync_state_with_parent() takes the state the bin is in. That one is
+// PAUSED while the bin has "lost" its state to an async child (a decodebin plugging, a sink
+// prerolling), and the bin's own way back to PLAYING sets its children's states on another thread:
+// an element that reads PAUSED before that pass and applies it after stays PAUSED for good (a
+// sink then holds its first buffer, its queue fills, and the pictures stop: seen about once in
+// 100 runs, 10 frames then none). A bin with no target yet (being built) gives its current state.
+inline GstStateChangeReturn sync_to_target(GstElement *element) {
+  GstObject *parent = gst_object_get_parent(GST_OBJECT(element));
+  if (!parent) return GST_STATE_CHANGE_FAILURE;
+  GST_OBJECT_LOCK(parent);
+  GstState target = GST_STATE_TARGET(parent);
+  if (target == GST_STATE_VOID_PENDING) target = GST_STATE(parent);
+  GST_OBJECT_UNLOCK(parent);
+  gst_object_unref(parent);
+  return gst_element_set_state(element, target);
+}
+
 } // namespace roomcast
