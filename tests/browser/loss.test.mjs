@@ -11,13 +11,16 @@ import { preflight, withWorld, Link, waitState, waitViewerFrames, log, sleep } f
 const playwright = await preflight();
 const FPS = 15;
 
-// In the page: the longest time between two frames the <video> presented, from now on.
+// In the page: the longest time between two frames the <video> presented, from now on, and
+// each gap over 150 ms with the wall-clock time it ended (to match with a netlab trace,
+// NETLAB_TRACE=FILE, when a pause needs explaining).
 function startGapMeter() {
   const v = document.querySelector('video');
-  const m = { last: 0, maxGap: 0, frames: 0 };
+  const m = { last: 0, maxGap: 0, frames: 0, long: [] };
   window.__gaps = m;
   const tick = (now) => {
     if (m.last) m.maxGap = Math.max(m.maxGap, now - m.last);
+    if (m.last && now - m.last > 150) m.long.push([Date.now(), Math.round(now - m.last)]);
     m.last = now;
     m.frames++;
     v.requestVideoFrameCallback(tick);
@@ -58,7 +61,7 @@ async function viewerThroughLoss(impair, label, { minShare = 0.95, maxPauseMs = 
           : z.retransmittedPacketsReceived - (a.retransmittedPacketsReceived || 0),
         freezes: z.freezeCount - a.freezeCount,
       };
-      log(`${label}: ${JSON.stringify(row)}`);
+      log(`${label}: ${JSON.stringify(row)} pauses over 150 ms [end (ms since 1970), length]: ${JSON.stringify(gaps.long)}`);
       assert.ok(share >= minShare, `decoded ${row.decodedPct}% of the source's frames (want >= ${minShare * 100}%)`);
       assert.ok(gaps.maxGap < maxPauseMs, `longest pause ${row.longestPauseMs} ms (want < ${maxPauseMs})`);
       assert.ok(row.nacks > 0, 'the viewer sent no NACK: the link lost nothing, or loss went unnoticed');

@@ -18,6 +18,11 @@ Run as root. From other languages (the browser tests): `python3 tests/netlab/net
 namespaces and addresses), then holds it until its stdin closes (or SIGTERM), and cleans up.
 Meanwhile each line `{"cmd": "set", "a_to_b": {"rate_kbit": 500}}` on its stdin changes the link
 as Lab.set does (one JSON line answers it).
+
+With NETLAB_TRACE=FILE in its environment the forwarder appends one line per RTP or RTCP packet
+(wall-clock time, direction, passed or dropped, size, and the header fields SRTP leaves in clear:
+payload type, marker, sequence number, timestamp and SSRC; an RTCP packet's type and format):
+what a pause followed, packet by packet.
 """
 import fcntl
 import json
