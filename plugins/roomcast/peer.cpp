@@ -136,8 +136,8 @@ std::shared_ptr<Peer> Peer::create(PeerOwner &owner, PeerConfig cfg, GError **er
                           Callback::make(peer), Callback::closure_destroy, GConnectFlags(0));
     g_signal_connect_data(rtpbin, "new-jitterbuffer", G_CALLBACK(on_new_jitterbuffer),
                           Callback::make(peer), Callback::closure_destroy, GConnectFlags(0));
-    // The peer's streams coming and going, and SSRC collisions: INFO lines, for the day a
-    // stream stops (a new SSRC mid-stream gets a jitterbuffer of its own and no decoder).
+    // The peer's streams coming and going, and SSRC collisions: INFO lines, for finding why a
+    // stream stopped (docs/architecture.md, "Open ends").
     for (const char *sig :
          {"on-new-ssrc", "on-bye-ssrc", "on-ssrc-collision", "on-bye-timeout", "on-timeout"})
       g_signal_connect_data(rtpbin, sig,
@@ -971,11 +971,11 @@ void Peer::on_new_jitterbuffer(GstElement *rtpbin, GstElement *jb, guint session
     g_object_unref(rtp);
   }
   GST_INFO("peer %s: jitterbuffer for ssrc %08x (session %u)", self->id().c_str(), ssrc, session);
+  // (rtx-next-seqnum stays on: it also asks for packets that are only late, and a ladder host
+  // reads those requests as its viewer's queue growing. Measured with it off: a 600 kbit/s
+  // viewer stayed on the half layer, 90-94% of its frames, instead of the quarter, 95-100%. The
+  // requests it makes for packets not sent yet are dropped by the host.)
   if (self->loss_recovery())
-    // (rtx-next-seqnum stays on: it also asks for packets that are only late, and a ladder
-    // host reads those requests as its viewer's queue growing. Measured with it off: a
-    // 600 kbit/s viewer stayed on the half layer, 90-94% of its frames, instead of the quarter,
-    // 95-100%. The requests it makes for packets not sent yet are dropped by the host.)
     g_object_set(jb, "do-retransmission", TRUE, "rtx-min-retry-timeout", 10, nullptr);
   std::lock_guard l(self->lock_);
   if (self->detached_) return;

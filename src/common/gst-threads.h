@@ -47,8 +47,8 @@ template <typename F> void link_on(GMainContext *ctx, GstPad *pad, F &&link) {
 // PAUSED while the bin has "lost" its state to an async child (a decodebin plugging, a sink
 // prerolling), and the bin's own way back to PLAYING sets its children's states on another thread:
 // an element that reads PAUSED before that pass and applies it after stays PAUSED for good (a
-// sink then holds its first buffer, its queue fills, and the pictures stop: seen about once in
-// 100 runs, 10 frames then none). A bin with no target yet (being built) gives its current state.
+// sink then holds its first buffer, its queue fills, and the pictures stop). A bin with no target
+// yet (being built) gives its current state.
 inline GstStateChangeReturn sync_to_target(GstElement *element) {
   GstObject *parent = gst_object_get_parent(GST_OBJECT(element));
   if (!parent) return GST_STATE_CHANGE_FAILURE;
