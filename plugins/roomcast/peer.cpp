@@ -171,46 +171,67 @@ GstCaps *map_payload(const GstCaps *caps, int a, int b) {
   return out;
 }
 
-// Caps and accept-caps queries that cross the rewrite, answered with the numbers on each side:
-// webrtcbin's sink answers with the offerer's number (its codec preferences), which upstream (our
-// payloader, and through the tee every other peer's branch) would otherwise intersect with ours
-// into nothing. Payloaders that ask downstream (rtpopuspay, rtph264pay) then fail with
-// not-negotiated and take the whole input down. The peer is queried directly, so this probe is
-// not entered again.
-GstPadProbeReturn rewrite_pt_query(GstPad *pad, GstQuery *query, int from, int to) {
-  if (GST_QUERY_TYPE(query) != GST_QUERY_CAPS && GST_QUERY_TYPE(query) != GST_QUERY_ACCEPT_CAPS)
-    return GST_PAD_PROBE_OK;
-  GstPad *peer = gst_pad_get_peer(pad);
-  if (!peer) return GST_PAD_PROBE_OK;
+// Caps and accept-caps queries that cross the rewrite (a probe on the branch queue's src pad),
+// answered with the numbers on each side, both ways:
+// - from upstream (our payloader, and through the tee every other peer's branch): webrtcbin's sink
+//   answers with the offerer's number (its codec preferences), which upstream would otherwise
+//   intersect with ours into nothing. Payloaders that ask downstream (rtpopuspay, rtph264pay)
+//   then fail with not-negotiated and take the whole input down.
+// - from webrtcbin: creating an answer before the branch's first caps reached it, it asks
+//   upstream what the branch sends and intersects that with its codec preferences (the
+//   offerer's number). A ladder's fixed caps said ours, and the answer refused the video.
+// `target` is queried directly, so this probe is not entered again. `in` -> `out` is the
+// rewrite in the query's direction.
+GstPadProbeReturn answer_across(GstPad *target, GstQuery *query, int in, int out) {
   if (GST_QUERY_TYPE(query) == GST_QUERY_CAPS) {
     GstCaps *filter = nullptr;
     gst_query_parse_caps(query, &filter);
-    GstCaps *theirs = map_payload(filter, from, to);
-    GstCaps *result = gst_pad_query_caps(peer, theirs);
-    GstCaps *ours = map_payload(result, to, from);
-    gst_query_set_caps_result(query, ours);
-    gst_caps_unref(ours);
+    GstCaps *across = map_payload(filter, in, out);
+    GstCaps *result = gst_pad_query_caps(target, across);
+    GstCaps *back = map_payload(result, out, in);
+    gst_query_set_caps_result(query, back);
+    gst_caps_unref(back);
     gst_caps_unref(result);
-    if (theirs) gst_caps_unref(theirs);
+    if (across) gst_caps_unref(across);
   } else {
     GstCaps *caps = nullptr;
     gst_query_parse_accept_caps(query, &caps);
-    GstCaps *theirs = map_payload(caps, from, to);
-    gst_query_set_accept_caps_result(query, theirs && gst_pad_query_accept_caps(peer, theirs));
-    if (theirs) gst_caps_unref(theirs);
+    GstCaps *across = map_payload(caps, in, out);
+    gst_query_set_accept_caps_result(query, across && gst_pad_query_accept_caps(target, across));
+    if (across) gst_caps_unref(across);
   }
-  gst_object_unref(peer);
   return GST_PAD_PROBE_HANDLED;
+}
+
+GstPadProbeReturn rewrite_pt_query(GstPad *pad, GstPadProbeInfo *info, int from, int to) {
+  GstQuery *query = GST_PAD_PROBE_INFO_QUERY(info);
+  if (!(GST_PAD_PROBE_INFO_TYPE(info) & GST_PAD_PROBE_TYPE_PUSH) ||
+      (GST_QUERY_TYPE(query) != GST_QUERY_CAPS && GST_QUERY_TYPE(query) != GST_QUERY_ACCEPT_CAPS))
+    return GST_PAD_PROBE_OK;
+  GstPad *target = nullptr;
+  const bool down = GST_PAD_PROBE_INFO_TYPE(info) & GST_PAD_PROBE_TYPE_QUERY_DOWNSTREAM;
+  if (down) {
+    target = gst_pad_get_peer(pad); // webrtcbin's sink
+  } else if (GstElement *queue = gst_pad_get_parent_element(pad)) {
+    if (GstPad *qsink = gst_element_get_static_pad(queue, "sink")) {
+      target = gst_pad_get_peer(qsink); // the tee's pad
+      gst_object_unref(qsink);
+    }
+    gst_object_unref(queue);
+  }
+  if (!target) return GST_PAD_PROBE_OK;
+  GstPadProbeReturn ret =
+      down ? answer_across(target, query, from, to) : answer_across(target, query, to, from);
+  gst_object_unref(target);
+  return ret;
 }
 
 GstPadProbeReturn rewrite_pt(GstPad *pad, GstPadProbeInfo *info, gpointer data) {
   auto *pt = static_cast<PtRewrite *>(data);
   int from = pt->from, to = pt->to;
   if (from < 0 || to < 0 || from == to) return GST_PAD_PROBE_OK;
-  if (GST_PAD_PROBE_INFO_TYPE(info) & GST_PAD_PROBE_TYPE_QUERY_DOWNSTREAM)
-    return (GST_PAD_PROBE_INFO_TYPE(info) & GST_PAD_PROBE_TYPE_PUSH)
-               ? rewrite_pt_query(pad, GST_PAD_PROBE_INFO_QUERY(info), from, to)
-               : GST_PAD_PROBE_OK;
+  if (GST_PAD_PROBE_INFO_TYPE(info) & GST_PAD_PROBE_TYPE_QUERY_BOTH)
+    return rewrite_pt_query(pad, info, from, to);
   auto fix = [from, to](GstBuffer *buf) {
     GstRTPBuffer rtp = GST_RTP_BUFFER_INIT;
     if (gst_rtp_buffer_map(buf, GST_MAP_READWRITE, &rtp)) {
@@ -538,7 +559,7 @@ bool Peer::link_branches(GError **err) {
       gst_pad_add_probe(qsrc,
                         GstPadProbeType(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST |
                                         GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM |
-                                        GST_PAD_PROBE_TYPE_QUERY_DOWNSTREAM),
+                                        GST_PAD_PROBE_TYPE_QUERY_BOTH),
                         rewrite_pt, new PtRewrite{from, to},
                         [](gpointer d) { delete static_cast<PtRewrite *>(d); });
     }
