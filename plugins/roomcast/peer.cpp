@@ -1076,6 +1076,20 @@ struct Peer::RtxGuard {
   std::weak_ptr<Peer> peer; // whose worker sends the second copies
   explicit RtxGuard(GstElement *e) { g_weak_ref_init(&rtxsend, e); }
   ~RtxGuard() { g_weak_ref_clear(&rtxsend); }
+  // Asks the retransmitter itself (past the budget's probe, which lets requests marked
+  // roomcast-padding or roomcast-repeat through) to send a packet again. Takes `request`;
+  // false when the retransmitter is gone.
+  bool request(GstStructure *request) {
+    GstElement *e = static_cast<GstElement *>(g_weak_ref_get(&rtxsend));
+    GstPad *pad = e ? gst_element_get_static_pad(e, "src") : nullptr;
+    if (pad)
+      gst_pad_send_event(pad, gst_event_new_custom(GST_EVENT_CUSTOM_UPSTREAM, request));
+    else
+      gst_structure_free(request);
+    if (pad) gst_object_unref(pad);
+    if (e) gst_object_unref(e);
+    return pad != nullptr;
+  }
 };
 
 // Any thread: an element appeared somewhere inside webrtcbin. An rtprtxsend gets a budget: the
@@ -1222,16 +1236,7 @@ void Peer::repeat_retransmission(const std::shared_ptr<RtxGuard> &guard, const G
       src,
       [](gpointer d) -> gboolean {
         auto *r = static_cast<Repeat *>(d);
-        auto g = r->guard.lock();
-        GstElement *e = g ? static_cast<GstElement *>(g_weak_ref_get(&g->rtxsend)) : nullptr;
-        if (!e) return G_SOURCE_REMOVE;
-        if (GstPad *pad = gst_element_get_static_pad(e, "src")) {
-          GstStructure *req = r->request;
-          r->request = nullptr;
-          gst_pad_send_event(pad, gst_event_new_custom(GST_EVENT_CUSTOM_UPSTREAM, req));
-          gst_object_unref(pad);
-        }
-        gst_object_unref(e);
+        if (auto g = r->guard.lock()) g->request(std::exchange(r->request, nullptr));
         return G_SOURCE_REMOVE;
       },
       new Repeat{guard, copy},
@@ -1344,19 +1349,10 @@ bool Peer::pad_tick() {
         seq = guint16(g->last_seq - 1 - (padding_round_ % kSpan));
         g->padding++;
       }
-      GstElement *e = static_cast<GstElement *>(g_weak_ref_get(&g->rtxsend));
-      if (!e) continue;
-      GstPad *pad = gst_element_get_static_pad(e, "src");
-      if (pad) {
-        gst_pad_send_event(
-            pad, gst_event_new_custom(GST_EVENT_CUSTOM_UPSTREAM,
-                                      gst_structure_new("GstRTPRetransmissionRequest", "seqnum",
-                                                        G_TYPE_UINT, seq, "ssrc", G_TYPE_UINT, ssrc,
-                                                        "roomcast-padding", G_TYPE_BOOLEAN, TRUE,
-                                                        nullptr)));
-        gst_object_unref(pad);
-      }
-      gst_object_unref(e);
+      if (!g->request(gst_structure_new("GstRTPRetransmissionRequest", "seqnum", G_TYPE_UINT, seq,
+                                        "ssrc", G_TYPE_UINT, ssrc, "roomcast-padding",
+                                        G_TYPE_BOOLEAN, TRUE, nullptr)))
+        continue;
       sent = true;
       break; // one stream carries it (video: the ladder's)
     }

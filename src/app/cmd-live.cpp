@@ -94,6 +94,7 @@ gboolean on_status(gpointer data) {
   gst_structure_get_uint64(stats, "frames", &frames);
   gst_structure_get_double(stats, "bitrate", &bitrate);
   guint connected = 0, relayed = 0;
+  guint64 resent = 0, repeats = 0; // packets sent again (all viewers), and second copies of those
   std::map<std::string, std::string> states;
   if (const GValue *list = gst_structure_get_value(stats, "peers"))
     for (guint i = 0; i < gst_value_list_get_size(list); i++) {
@@ -101,6 +102,9 @@ gboolean on_status(gpointer data) {
       gboolean c = FALSE;
       gst_structure_get_boolean(p, "connected", &c);
       connected += c ? 1 : 0;
+      guint64 n = 0;
+      if (gst_structure_get_uint64(p, "retransmitted", &n)) resent += n;
+      if (gst_structure_get_uint64(p, "rtx-repeats", &n)) repeats += n;
       // Through a TURN server at either end.
       const bool relay =
           c && (!g_strcmp0(gst_structure_get_string(p, "local-candidate-type"), "relay") ||
@@ -158,9 +162,14 @@ gboolean on_status(gpointer data) {
   live->last_frames = frames;
   live->last_us = now;
   g_autofree char *via = relayed ? g_strdup_printf(", %u relayed", relayed) : g_strdup("");
+  // Retransmissions, once there are any: "resent 412 packets (180 twice)".
+  g_autofree char *rtx = resent ? g_strdup_printf("  resent %" G_GUINT64_FORMAT
+                                                  " packets (%" G_GUINT64_FORMAT " twice)",
+                                                  resent, repeats)
+                                : g_strdup("");
   g_autofree char *line =
-      g_strdup_printf("viewers %u (%u connected%s)  sending %.0f kbit/s  encoding %.1f fps", peers,
-                      connected, via, bitrate / 1000.0, fps);
+      g_strdup_printf("viewers %u (%u connected%s)  sending %.0f kbit/s  encoding %.1f fps%s",
+                      peers, connected, via, bitrate / 1000.0, fps, rtx);
   console::status(line);
   return G_SOURCE_CONTINUE;
 }

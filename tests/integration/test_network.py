@@ -12,6 +12,7 @@ latency is fitted to the link in the first seconds (see docs/architecture.md, "L
 """
 import json
 import os
+import re
 import sys
 import time
 import unittest
@@ -95,9 +96,13 @@ class Network(unittest.TestCase):
     def through(self, impair, latency=None, min_share=0.95, max_gap_ms=500):
         self.lab = Lab(a_to_b=impair, b_to_a=impair)
         self.lab.__enter__()
-        self.host()
+        h = self.host()
         v = self.viewer(extra=["--latency", str(latency)] if latency else [])
         share, gap, start, end = self.measure(v)
+        h.wait_line(r"status: .*resent", 10)  # (a status line every 5 s)
+        with h.cond:
+            resent = [re.search(r"resent (\d+) packets \((\d+) twice\)", l) for _, l in h.lines]
+        resent = [tuple(map(int, m.groups())) for m in resent if m]
         link = end.get("link", {})
         got = {k: link.get(k, 0) - start.get("link", {}).get(k, 0)
                for k in ("packets_received", "rtx_requested", "rtx_recovered", "packets_given_up")}
@@ -106,6 +111,11 @@ class Network(unittest.TestCase):
         self.assertGreaterEqual(share, min_share, "decoded %.1f%% of the source's frames" % (share * 100))
         self.assertLess(gap, max_gap_ms, "a pause of %d ms" % gap)
         self.assertGreater(got["rtx_recovered"], 0, "no retransmission repaired a loss")
+        # The host's status line counts what it sent again, and the second copies of those
+        # (Peer::repeat_retransmission: at 5% loss the budget has room for them).
+        print("host: resent %d packets, %d twice" % resent[-1])
+        self.assertGreater(resent[-1][1], 0, "the host sent no retransmission twice")
+        self.assertLessEqual(resent[-1][1], resent[-1][0])
         return link
 
     def test_gst_viewer_through_5pct_loss(self):
