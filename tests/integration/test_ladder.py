@@ -249,10 +249,12 @@ class Ladder(unittest.TestCase):
         print("down after %.1f s (to layer %d after 8 s), back on the top layer %.1f s after the lift "
               "(longest pause since the lift %d ms); changes %s" % (
                   down_s, low, up_s, climb_gap, [(round(t - t_cap, 1), l) for t, _, l in layers_of(host)]))
-        if os.environ.get("LADDER_DEBUG"):
+        # Each second since the lift (ms after the last record before it, frames, longest gap),
+        # and on a pause or with LADDER_DEBUG the host's layer and padding lines: where it was.
+        print("viewer since the lift:",
+              [(r["t_ms"] - lift_t_ms, r["frames"], r["gap_ms"]) for r in progress(v) if r["t_ms"] > lift_t_ms])
+        if os.environ.get("LADDER_DEBUG") or climb_gap >= 500:
             print("\n".join(l for l in host.stderr(100000).splitlines() if "layer" in l or "padding" in l))
-            print("viewer since the lift (t_ms from %d):" % lift_t_ms,
-                  [(r["t_ms"] - lift_t_ms, r["frames"], r["gap_ms"]) for r in progress(v) if r["t_ms"] > lift_t_ms])
         self.assertLess(down_s, 3.0, "moved down after %.1f s" % down_s)
         self.assertGreater(low, 0)
         self.assertLess(up_s, 15.0, "back up after %.1f s" % up_s)

@@ -108,6 +108,8 @@ class Network(unittest.TestCase):
                for k in ("packets_received", "rtx_requested", "rtx_recovered", "packets_given_up")}
         print("decoded %.1f%%, longest gap %d ms, latency %s ms, window %s, link %s" % (
             share * 100, gap, link.get("latency_ms"), got, self.lab.stats()))
+        print("the viewer's link figures at the window's start: %s\nand end: %s" % (
+            start.get("link"), link))
         self.assertGreaterEqual(share, min_share, "decoded %.1f%% of the source's frames" % (share * 100))
         self.assertLess(gap, max_gap_ms, "a pause of %d ms" % gap)
         self.assertGreater(got["rtx_recovered"], 0, "no retransmission repaired a loss")
