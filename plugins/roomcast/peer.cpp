@@ -323,6 +323,20 @@ struct LadderBranch {
   }
 };
 
+// A send branch without a ladder (ladder_probe does the same for a ladder): nothing passes
+// before the peer is connected, and then video starts at a frame's first packet. Before, the
+// branch filled its queue while ICE and DTLS were under way: webrtcbin held the first packet
+// until then, and at the connection the peer got it (seconds old), then the queue's last second
+// in one burst, then the live packets. A GStreamer viewer's jitterbuffer took the burst for
+// clock skew ("delta - skew ... too big, reset skew") and, on a 50 ms link, went on asking for
+// packets before they were sent and never counted one retransmission as a success; its
+// latency went to the 1 s ceiling. (1 run in 15 of the 5% loss + 50 ms test.)
+struct SendGate {
+  std::atomic<bool> open{false};
+  bool video = false;
+  bool started = false; // streaming thread: video, the end of a frame passed since open
+};
+
 namespace {
 
 GstEvent *layer_keyframe_request(int layer) {
@@ -372,7 +386,8 @@ GstBuffer *ladder_packet(LadderBranch &lb, GstBuffer *buf) {
 
 // The branch's queue sink pad (streaming threads of the ladder's layers, through the funnel and
 // the tee): one layer is forwarded, rewritten to one continuous stream; upstream keyframe
-// requests (the viewer's PLI/FIR) name the layer the viewer is on, so only that encoder makes one.
+// requests (the viewer's PLI/FIR) name the layer the viewer is on, so only that encoder makes
+// one.
 GstPadProbeReturn ladder_probe(GstPad *, GstPadProbeInfo *info, gpointer data) {
   auto &lb = *static_cast<std::shared_ptr<LadderBranch> *>(data);
   if (GST_PAD_PROBE_INFO_TYPE(info) & GST_PAD_PROBE_TYPE_EVENT_UPSTREAM) {
@@ -416,6 +431,38 @@ GstPadProbeReturn ladder_probe(GstPad *, GstPadProbeInfo *info, gpointer data) {
   return GST_PAD_PROBE_OK;
 }
 
+// Streaming thread: whether packet `buf` passes an open gate.
+bool gate_passes(SendGate &g, GstBuffer *buf) {
+  if (!g.video || g.started) return true;
+  GstRTPBuffer rtp = GST_RTP_BUFFER_INIT;
+  if (gst_rtp_buffer_map(buf, GST_MAP_READ, &rtp)) {
+    g.started = gst_rtp_buffer_get_marker(&rtp); // the next packet starts a frame
+    gst_rtp_buffer_unmap(&rtp);
+  }
+  return false;
+}
+
+GstPadProbeReturn gate_probe(GstPad *, GstPadProbeInfo *info, gpointer data) {
+  SendGate &g = **static_cast<std::shared_ptr<SendGate> *>(data);
+  if (!g.open.load()) return GST_PAD_PROBE_DROP;
+  if (!g.video || g.started) return GST_PAD_PROBE_OK;
+  if (GST_PAD_PROBE_INFO_TYPE(info) & GST_PAD_PROBE_TYPE_BUFFER)
+    return gate_passes(g, GST_PAD_PROBE_INFO_BUFFER(info)) ? GST_PAD_PROBE_OK : GST_PAD_PROBE_DROP;
+  GstBufferList *list = gst_buffer_list_make_writable(GST_PAD_PROBE_INFO_BUFFER_LIST(info));
+  gst_buffer_list_foreach(
+      list,
+      [](GstBuffer **b, guint, gpointer d) -> gboolean {
+        if (!gate_passes(*static_cast<SendGate *>(d), *b)) {
+          gst_buffer_unref(*b); // a buffer set to NULL is removed from the list
+          *b = nullptr;
+        }
+        return TRUE;
+      },
+      &g);
+  GST_PAD_PROBE_INFO_DATA(info) = list;
+  return gst_buffer_list_length(list) ? GST_PAD_PROBE_OK : GST_PAD_PROBE_DROP;
+}
+
 } // namespace
 
 std::vector<std::shared_ptr<LadderBranch>> Peer::ladder_branches() const {
@@ -426,7 +473,12 @@ std::vector<std::shared_ptr<LadderBranch>> Peer::ladder_branches() const {
   return ladders;
 }
 
-void Peer::open_ladders() {
+void Peer::open_branches() {
+  {
+    std::lock_guard l(lock_);
+    for (const Branch &b : branches_)
+      if (b.gate) b.gate->open = true;
+  }
   for (auto &lb : ladder_branches()) {
     std::lock_guard l(lb->m);
     if (lb->open) continue;
@@ -490,6 +542,15 @@ bool Peer::attach(const std::vector<SendSource> &sources, GError **err) {
                                         GST_PAD_PROBE_TYPE_EVENT_UPSTREAM),
                         ladder_probe, new std::shared_ptr<LadderBranch>(b.ladder),
                         [](gpointer d) { delete static_cast<std::shared_ptr<LadderBranch> *>(d); });
+    } else {
+      b.gate = std::make_shared<SendGate>();
+      b.gate->video = !g_strcmp0(
+          gst_structure_get_string(gst_caps_get_structure(src.codec_caps, 0), "media"), "video");
+      g_autoptr(GstPad) qsink = gst_element_get_static_pad(queue, "sink");
+      gst_pad_add_probe(qsink,
+                        GstPadProbeType(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST),
+                        gate_probe, new std::shared_ptr<SendGate>(b.gate),
+                        [](gpointer d) { delete static_cast<std::shared_ptr<SendGate> *>(d); });
     }
     {
       std::lock_guard l(lock_);
@@ -882,7 +943,7 @@ void Peer::on_connection_state(GstElement *webrtc, GParamSpec *, gpointer data) 
     gint64 now = g_get_monotonic_time();
     self->connected_us_ = now;
     self->last_rtcp_us_ = now;
-    self->open_ladders();
+    self->open_branches();
     // A new peer must see a picture at once.
     self->request_keyframe();
   } else if (state == GST_WEBRTC_PEER_CONNECTION_STATE_FAILED) {

@@ -201,6 +201,7 @@ private:
     GstWebRTCRTPTransceiver *trans = nullptr; // ref
     std::shared_ptr<PtMap> pt;
     std::shared_ptr<struct LadderBranch> ladder; // when the tee carries a ladder
+    std::shared_ptr<struct SendGate> gate;       // when it does not (the ladder gates itself)
   };
   struct Callback; // what webrtcbin's handlers hold
 
@@ -229,7 +230,9 @@ private:
   struct RtxGuard;
   void poll_jitterbuffers();
   void poll_retransmitted();
-  void open_ladders(); // connected: the ladder branches start forwarding (at a keyframe)
+  // Connected: the send branches start forwarding (a ladder at a keyframe, others at a frame's
+  // first packet).
+  void open_branches();
   void set_padding(double bps);
   bool pad_tick();
   static constexpr guint kPaddingTickMs = 20;
