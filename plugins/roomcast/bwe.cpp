@@ -45,8 +45,8 @@ int LayerChooser::update(const Sample &s) {
   // A queue that built before the last step down and is draining now (see bwe.h): we send
   // what fits the estimate that step made. Back from a failed probe, to a layer that was carried,
   // the old layer's losses are still being asked for again: only heavy loss counts then.
-  const bool after_down = s.now_us - down_at_ < cfg_.drain_us && s.sent_bps > 0 &&
-                          s.sent_bps <= estimate_bps_ * cfg_.headroom;
+  const bool after_down =
+      s.now_us - down_at_ < cfg_.drain_us && s.sent_bps > 0 && s.sent_bps <= drain_fit_bps_;
   const double loss_limit = after_down && back_from_probe_
                                 ? std::max(cfg_.loss_after_probe, cfg_.loss_down)
                                 : cfg_.loss_down;
@@ -55,10 +55,15 @@ int LayerChooser::update(const Sample &s) {
   const bool lossy = lost > loss_limit;
   // The viewer's own estimate fell below what we send: its queue is growing.
   const bool remb_low = s.remb_bps > 0 && s.sent_bps > 0 && s.remb_bps < s.sent_bps * cfg_.remb_low;
-  // An RTT equal to the last one is the same receiver report read again (webrtcbin keeps the
-  // last): a queue it saw may be long gone, so it is not acted on twice.
-  const bool fresh_rtt = rtt_us != last_rtt_us_;
-  last_rtt_us_ = rtt_us;
+  // An RTT within `rtt_same_us` of the last one taken is the same sender report's round trip
+  // read again: webrtcbin keeps the last report, and a receiver reports on the last sender report
+  // it had (one every 1-2.5 s here), each report a millisecond or two apart. A queue it saw may be
+  // long gone, so it is not acted on twice. The anchor moves only on a new value, so a round trip
+  // that keeps drifting the same way is taken once it has moved that far.
+  const bool fresh_rtt =
+      rtt_us > 0 && (last_rtt_us_ < 0 || rtt_us - last_rtt_us_ > cfg_.rtt_same_us ||
+                     last_rtt_us_ - rtt_us > cfg_.rtt_same_us);
+  if (fresh_rtt || rtt_us <= 0) last_rtt_us_ = rtt_us;
   const bool delayed = fresh_rtt && rise > cfg_.rtt_rise_us;
   const bool draining = !lossy && !remb_low && after_down && (delayed || lost > cfg_.loss_down);
   if (draining) {
@@ -87,6 +92,10 @@ int LayerChooser::update(const Sample &s) {
                                         : cfg_.pad_fail_wait_us;
     pad_failed_at_[up] = s.now_us;
     estimate_bps_ = got_through(layer_bps_[up]);
+    // What fits while the padding's queue drains: the layer the viewer is on (it was carried
+    // before the padding), not what got through while padding.
+    drain_fit_bps_ =
+        std::max({estimate_bps_ * cfg_.headroom, layer_bps_[target_], pad_from_bps_ * 1.25});
     back_from_probe_ = true;
     down_at_ = s.now_us;
     state_ = State::Holding;
@@ -115,6 +124,7 @@ int LayerChooser::update(const Sample &s) {
     target_ = std::max(next, cap_);
     entered_at_ = s.now_us;
     down_at_ = s.now_us;
+    drain_fit_bps_ = estimate_bps_ * cfg_.headroom;
     state_ = State::Holding;
     changed_at_ = s.now_us;
     clean_since_ = 0;
@@ -161,6 +171,7 @@ int LayerChooser::update(const Sample &s) {
     padded_ = false;
     if (s.can_pad) {
       pad_bps_ = std::max(0.0, layer_bps_[up] * cfg_.pad_margin - s.sent_bps);
+      pad_from_bps_ = s.sent_bps;
       state_ = State::Padding;
       changed_at_ = s.now_us;
       return target_;

@@ -29,8 +29,10 @@
 // own, growing fourfold, so a layer that only sometimes fits is not switched to every few seconds.
 // After a step down, signals are ignored for `hold_us` (the queue drains, the reports lag), and
 // for `drain_us` a high RTT alone is not acted on while what we send fits the estimate the step
-// down made: the reports describe a queue built before it (an RTT from a receiver report can be
-// two seconds old), not one still growing. Loss still counts, but after a failed probe (back on
+// down made (after a failed padding probe: the layer the viewer stayed on, which the link carried
+// before the padding): the reports describe a queue built before it (an RTT from a receiver report
+// can be two seconds old, or three when it reports on a sender report that waited in the
+// padding's queue), not one still growing. Loss still counts, but after a failed probe (back on
 // a layer the link carried) only above `loss_after_probe`: the probe's lost packets are asked for
 // again for a while.
 //
@@ -62,6 +64,7 @@ public:
     double loss_down = 0.10;
     double loss_clean = 0.02;
     std::int64_t rtt_rise_us = 150000;
+    std::int64_t rtt_same_us = 5000; // RTTs this close are one sender report's, read again
     std::int64_t up_wait_us = 3000000;
     std::int64_t fail_wait_us = 6000000; // a layer that congested, before it is probed again
     std::int64_t max_up_wait_us = 30000000;
@@ -124,9 +127,11 @@ private:
   std::int64_t last_rtt_us_ = -1;                   // the previous sample's
   bool padded_ = false;                             // the probe now made was padded first
   double pad_bps_ = 0;                              // this padding probe's extra rate
-  bool back_from_probe_ = false;                    // that step was a failed probe's
-  std::vector<std::int64_t> fail_wait_us_;          // per layer
-  std::vector<std::int64_t> failed_at_;             // per layer: its last failed probe (0: none)
+  double pad_from_bps_ = 0;                         // what was sent when it began
+  double drain_fit_bps_ = 0;     // after the last step down: a send rate the queue drains at
+  bool back_from_probe_ = false; // that step was a failed probe's
+  std::vector<std::int64_t> fail_wait_us_;  // per layer
+  std::vector<std::int64_t> failed_at_;     // per layer: its last failed probe (0: none)
   std::vector<std::int64_t> pad_wait_us_;   // per layer: the wait after padding failures (0: none)
   std::vector<std::int64_t> pad_failed_at_; // per layer: its last failed padding probe (0: none)
   int probe_from_ = 0;                      // the layer a probe left

@@ -239,7 +239,7 @@ private:
   static constexpr guint kRtxRepeatMs = 10; // a retransmission's second copy, this much later
   static void repeat_retransmission(const std::shared_ptr<RtxGuard> &guard,
                                     const GstStructure *request);
-  static constexpr guint64 kPaddingNackStop = 2; // NACKed packets that stop a padding probe
+  static constexpr guint64 kPaddingNackStop = 0; // NACKed packets that stop a padding probe
   // REMB from the peer (its RTP session's on-feedback-rtcp, the RTCP thread).
   static void on_feedback_rtcp(GObject *session, guint type, guint fbtype, guint sender_ssrc,
                                guint media_ssrc, GstBuffer *fci, gpointer data);

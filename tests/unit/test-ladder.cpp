@@ -263,7 +263,7 @@ void test_layer_chooser() {
        {{1, 2000, 0.16, 23, 1},  // 1680 got through: the half layer
         {2.6, 524, 0, 201, 1},   // an old report's RTT; we send far less than got through
         {4.9, 524, 0, 220, 1},   // still within 4 s of the step
-        {5.1, 524, 0, 222, 2}}}, // then it counts again (a new report)
+        {5.1, 524, 0, 240, 2}}}, // then it counts again (a new report)
       {"loss while the queue drains still counts",
        {{1, 2000, 0.16, 23, 1}, {2.6, 524, 0.3, 201, 2}}},
       {"a high RTT alone after a step down, when we send more than got through, counts",
@@ -356,6 +356,21 @@ void test_layer_chooser() {
         {7.6, 700, 0.05, 20, 2, -1, false, true, "holding"}}},
       {"the same RTT read again (no new report) is not another step",
        {{1, 2000, 0, 20, 0}, {2, 2000, 0, 220, 1}, {4, 700, 0, 220, 1}, {6, 700, 0, 220, 1}}},
+      {"an RTT a millisecond or two from the last (the same sender report) is not another step",
+       {{1, 2000, 0, 20, 0},
+        {2, 2000, 0, 220, 1},
+        {4, 700, 0, 221, 1},
+        {6.1, 700, 0, 219, 1}, // past the drain: only a new report would count
+        {8, 700, 0, 222, 1},
+        {9, 700, 0, 260, 2}}}, // a new report, 40 ms later: the queue grows
+      {"a late report of a failed padding probe's queue is not a step down",
+       {{1, 2000, 0.3, 20, 1}, // the top congested: padded for again after 6 s
+        {3, 700, 0, 20, 1, -1, false, true},
+        {7.1, 700, 0, 20, 1, -1, false, true, "padding"},
+        {7.6, 700, 0, 200, 1, -1, false, true, "holding"}, // the padding's queue: it failed
+        {9.2, 700, 0, 20, 1, -1, false, true, "steady"},
+        {10.1, 700, 0, 190, 1, -1, false, true, "steady"},    // a report on an SR sent at 7.5
+        {11.7, 700, 0, 250, 2, -1, false, true, "holding"}}}, // past the drain: counts
       {"a cap holds the viewer below it; lifted after a clean period, it probes up at once",
        {{1, 2000, 0, 20, 1, 1}, {5, 700, 0, 20, 1}, {6, 700, 0, 20, 0, 0}, {8.1, 2000, 0, 20, 0}}},
       {"a cap to the quarter layer moves down at once", {{1, 2000, 0, 20, 2, 2}}},
