@@ -525,8 +525,15 @@ bool Peer::attach(const std::vector<SendSource> &sources, GError **err) {
       return false;
     }
     gst_object_ref_sink(queue);
-    g_object_set(queue, "max-size-buffers", 0, "max-size-bytes", 0, "max-size-time", GST_SECOND,
-                 nullptr);
+    // Bounded in bytes, not time: a queue's time level is the distance between the timestamps
+    // that entered and left it, so after a pause in the stream (a 1 frame/s source, a screen
+    // that sends a frame only when it changes) the level of a queue holding one packet is the
+    // pause itself. With a 1 s bound the queue then counted as full at a frame's second packet
+    // and dropped its first: a 1 frame/s stream lost the start of every frame.
+    const bool video = !g_strcmp0(
+        gst_structure_get_string(gst_caps_get_structure(src.codec_caps, 0), "media"), "video");
+    g_object_set(queue, "max-size-buffers", 0, "max-size-bytes",
+                 video ? kVideoQueueBytes : kAudioQueueBytes, "max-size-time", guint64(0), nullptr);
     gst_util_set_object_arg(G_OBJECT(queue), "leaky", "downstream");
     gst_bin_add(bin, queue);
     Branch b;
@@ -544,8 +551,7 @@ bool Peer::attach(const std::vector<SendSource> &sources, GError **err) {
                         [](gpointer d) { delete static_cast<std::shared_ptr<LadderBranch> *>(d); });
     } else {
       b.gate = std::make_shared<SendGate>();
-      b.gate->video = !g_strcmp0(
-          gst_structure_get_string(gst_caps_get_structure(src.codec_caps, 0), "media"), "video");
+      b.gate->video = video;
       g_autoptr(GstPad) qsink = gst_element_get_static_pad(queue, "sink");
       gst_pad_add_probe(qsink,
                         GstPadProbeType(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST),

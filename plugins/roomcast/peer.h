@@ -235,6 +235,10 @@ private:
   void open_branches();
   void set_padding(double bps);
   bool pad_tick();
+  // A send branch's queue (leaky: a peer that stops reading loses the oldest): ~4 s of a
+  // 2 Mbit/s layer, ~10 s of 48 kbit/s Opus.
+  static constexpr guint kVideoQueueBytes = 1 << 20;
+  static constexpr guint kAudioQueueBytes = 64 << 10;
   static constexpr guint kPaddingTickMs = 20;
   static constexpr guint kRtxRepeatMs = 10; // a retransmission's second copy, this much later
   static void repeat_retransmission(const std::shared_ptr<RtxGuard> &guard,
