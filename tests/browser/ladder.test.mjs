@@ -12,7 +12,7 @@
 // (the up switches) came with a pause under 500 ms; and the longest pause between two presented
 // frames (requestVideoFrameCallback) over the whole run, nothing excluded, is under a bound.
 //
-// KNOWN TO MISS ONE OF THE ISSUE'S TARGETS (the test logs a "MISSED" line each time): no pause
+// MAY MISS ONE OF THE ISSUE'S TARGETS (the test logs a "MISSED" line each time): no pause
 // over 500 ms. The cap itself costs a pause: what was in flight on the top layer when the link
 // shrank is lost in its queue, and the picture resumes at the lower layer's keyframe.
 // First measured with a chooser that read receiver reports only (2026-12-01, a 2-core machine
@@ -24,6 +24,10 @@
 // longest pause 606 / 1052 ms, up after 13.3 / 8.0 s, 94 / 90% decoded. The up switches are
 // seamless (10-67 ms between frames, asserted under 500 ms). DOWN_BOUND_MS and PAUSE_BOUND_MS
 // are regression bounds above those figures (the old chooser fails them).
+// Later the same day (padding probes stopped at the first NACK, send queues bounded in bytes):
+// longest pause over the whole run Chromium 550 / 417 / 333 ms, Firefox 412 / 344 / 352 ms,
+// 97.1-99% decoded; the pause bound went from 2.5 s to 1.2 s (the first chooser's 1.1-3.1 s
+// mostly fails it).
 // Also seen once in 5 Chromium runs (not in 3 Firefox runs): on the clean link, ~5 s after connecting, the host moved the
 // viewer to layer 1 by itself (`viewer ID layer 1 (320x180)`, sending 461 kbit/s); the test waits
 // (25 s at most) for it to be back on the top layer before the cap and logs those lines
@@ -48,7 +52,7 @@ const TOP_WIDTH = 640;
 const DOWN_TARGET_MS = 5000;
 const PAUSE_TARGET_MS = 500;
 const DOWN_BOUND_MS = 5000;
-const PAUSE_BOUND_MS = 2500;
+const PAUSE_BOUND_MS = 1200;
 const UP_WITHIN_MS = 20000;
 // Time on the lower layer before the lift.
 const LOW_HOLD_MS = 5000;
