@@ -59,11 +59,12 @@ int LayerChooser::update(const Sample &s) {
   // read again: webrtcbin keeps the last report, and a receiver reports on the last sender report
   // it had (one every 1-2.5 s here), each report a millisecond or two apart. A queue it saw may be
   // long gone, so it is not acted on twice. The anchor moves only on a new value, so a round trip
-  // that keeps drifting the same way is taken once it has moved that far.
+  // that keeps drifting the same way is taken once it has moved that far, and an RTT missing from
+  // a poll (0: seen for seconds at a time) that comes back unchanged is not new either.
   const bool fresh_rtt =
       rtt_us > 0 && (last_rtt_us_ < 0 || rtt_us - last_rtt_us_ > cfg_.rtt_same_us ||
                      last_rtt_us_ - rtt_us > cfg_.rtt_same_us);
-  if (fresh_rtt || rtt_us <= 0) last_rtt_us_ = rtt_us;
+  if (fresh_rtt) last_rtt_us_ = rtt_us;
   const bool delayed = fresh_rtt && rise > cfg_.rtt_rise_us;
   const bool draining = !lossy && !remb_low && after_down && (delayed || lost > cfg_.loss_down);
   if (draining) {

@@ -363,6 +363,13 @@ void test_layer_chooser() {
         {6.1, 700, 0, 219, 1}, // past the drain: only a new report would count
         {8, 700, 0, 222, 1},
         {9, 700, 0, 260, 2}}}, // a new report, 40 ms later: the queue grows
+      {"an RTT missing from a poll that comes back unchanged is not another step",
+       {{1, 2000, 0, 20, 0},
+        {2, 2000, 0, 220, 1},
+        {4, 700, 0, 0, 1}, // no RTT in this poll
+        {6.1, 700, 0, 221, 1},
+        {7, 700, 0, 0, 1},
+        {8, 700, 0, 270, 2}}}, // a new report: the queue grows
       {"a late report of a failed padding probe's queue is not a step down",
        {{1, 2000, 0.3, 20, 1}, // the top congested: padded for again after 6 s
         {3, 700, 0, 20, 1, -1, false, true},
