@@ -1395,6 +1395,10 @@ bool Peer::pad_tick() {
     padding_stopped_ = true;
     padding_bps_ = 0;
     padding_due_ = 0;
+    for (auto &g : guards) {
+      std::lock_guard gl(g->lock);
+      g->budget.limit(kPaddingFailedRtx);
+    }
     GST_INFO(
         "peer %s: padding (probe of the layer above) stopped: the peer asked for %" G_GUINT64_FORMAT
         " packets again",
@@ -1634,7 +1638,8 @@ void Peer::on_stats(GstPromise *promise, gpointer data) {
   gint64 now = g_get_monotonic_time();
   std::vector<std::pair<GstPad *, int>> requests; // keyframes for switches, sent unlocked
   double padding = 0;
-  bool congested = false; // a ladder stepped down
+  bool congested = false;      // a ladder stepped down
+  bool padding_failed = false; // a ladder's padding probe failed
   {
     std::lock_guard l(self->lock_);
     // Padding probes need a retransmitter that has seen the media.
@@ -1711,6 +1716,7 @@ void Peer::on_stats(GstPromise *promise, gpointer data) {
       {
         std::lock_guard ll(lb.m);
         const int before = lb.chooser.target();
+        const bool was_padding = lb.chooser.state() == LayerChooser::State::Padding;
         // Loss: the receiver report's, or the NACKed share when higher (it comes sooner).
         LayerChooser::Sample sample{now,
                                     st.bitrate_bps,
@@ -1724,6 +1730,8 @@ void Peer::on_stats(GstPromise *promise, gpointer data) {
                                     twcc ? st.twcc_recv_bps : 0.0};
         target = self->connected_us_ ? lb.chooser.update(sample) : before;
         congested = congested || target > before;
+        padding_failed =
+            padding_failed || (was_padding && lb.chooser.state() == LayerChooser::State::Holding);
         padding = std::max(padding, lb.chooser.padding_bps());
         GST_DEBUG("peer %s: ladder sample: sent %.0f bit/s, loss %.3f, rtt %.3f s, nacks "
                   "%" G_GUINT64_FORMAT ", nacked %.3f, remb %.0f, twcc loss %.3f recv %.0f -> "
@@ -1759,10 +1767,13 @@ void Peer::on_stats(GstPromise *promise, gpointer data) {
       st.local_candidate_type = now_stats.local_candidate_type;
       st.remote_candidate_type = now_stats.remote_candidate_type;
     }
-    if (congested)
+    if (congested || padding_failed)
       for (auto &g : self->rtx_guards_) {
         std::lock_guard gl(g->lock);
-        g->budget.empty();
+        if (congested)
+          g->budget.empty();
+        else
+          g->budget.limit(kPaddingFailedRtx);
       }
   }
   for (auto [pad, layer] : requests) {

@@ -244,6 +244,8 @@ private:
   static void repeat_retransmission(const std::shared_ptr<RtxGuard> &guard,
                                     const GstStructure *request);
   static constexpr guint64 kPaddingNackStop = 0; // NACKed packets that stop a padding probe
+  // Retransmissions left to a peer whose padding probe failed (RtxBudget::limit).
+  static constexpr double kPaddingFailedRtx = 10;
   // REMB from the peer (its RTP session's on-feedback-rtcp, the RTCP thread).
   static void on_feedback_rtcp(GObject *session, guint type, guint fbtype, guint sender_ssrc,
                                guint media_ssrc, GstBuffer *fci, gpointer data);

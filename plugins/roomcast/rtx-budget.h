@@ -32,6 +32,12 @@ public:
   // The link is congested (a ladder viewer stepped down): the savings are spent, so that the
   // requests for what the congestion lost do not come back as one burst into the same queue.
   void empty() { tokens_ = 0; }
+  // A padding probe failed (the peer NACKed packets of its own behind the padding): at most
+  // `tokens` saved, enough to repair what the probe cost, not the whole burst. Spent into the
+  // link the padding just filled, the burst kept it congested: a 500 kbit/s viewer on a
+  // ~400 kbit/s layer drew ~300 kbit/s of retransmissions for 2.5 s, each one lost half the time
+  // and asked for again, until the chooser stepped it down from a layer that fitted.
+  void limit(double tokens) { tokens_ = tokens_ < tokens ? tokens_ : tokens; }
 
   std::uint64_t granted() const { return granted_; }
   std::uint64_t refused() const { return refused_; }

@@ -622,6 +622,7 @@ void test_rtx_budget() {
     unsigned granted;                        // how many of them were granted
     bool empty = false;                      // empty() first (congestion)
     unsigned extras = 0, extras_granted = 0; // then second copies asked, granted
+    double limit = -1;                       // >= 0: limit(it) first (a failed padding probe)
   };
   struct Case {
     const char *name;
@@ -650,6 +651,14 @@ void test_rtx_budget() {
        0.5,
        200,
        {{"saved", 0, 0, 0}, {"congested", 0, 50, 0, true}, {"then earned again", 20, 50, 10}}},
+      {"a failed padding probe leaves a few, then earns as before",
+       0.5,
+       200,
+       {{"saved", 0, 0, 0},
+        {"limited to 10", 0, 50, 10, false, 0, 0, 10},
+        {"then earned again", 20, 50, 10},
+        {"a limit above the savings takes nothing", 0, 0, 0, false, 0, 0, 10},
+        {"none left", 0, 5, 0}}},
       {"second copies while more than half the savings are left",
        0.5,
        10,
@@ -671,6 +680,7 @@ void test_rtx_budget() {
     for (size_t i = 0; i < c.steps.size(); i++) {
       const Step &st = c.steps[i];
       if (st.empty) b.empty();
+      if (st.limit >= 0) b.limit(st.limit);
       b.sent(st.sent);
       unsigned granted = 0;
       for (unsigned k = 0; k < st.asked; k++)
